@@ -1,0 +1,101 @@
+/*
+ * odo — table-driven configuration files.
+ *
+ * Format (INI style):
+ *
+ *   # comment            ; comment
+ *   [section]
+ *   key = value          # trailing comments allowed after whitespace
+ *   name = "quoted value with # inside"
+ *
+ * Each program module describes its keys in a const table of
+ * struct odo_cfg_key, writing into a plain struct of its own. The parser
+ * is given a list of sections (name, table, destination struct); it fills
+ * defaults first, then the file's values, and reports the first problem:
+ * an unknown section or key, a bad value (type or range), a duplicated
+ * key, or a missing required key, each with file:line.
+ * No allocation; strings are copied into fixed-size char arrays.
+ */
+#ifndef ODO_CONFIG_H
+#define ODO_CONFIG_H
+
+#include <stddef.h>
+
+#include "odo/err.h"
+
+enum odo_cfg_type {
+	ODO_CFG_STR,    /* char[size] in the struct, NUL-terminated; too long is an error */
+	ODO_CFG_INT,    /* long long, bounded by min/max */
+	ODO_CFG_DOUBLE, /* double, finite, bounded by min/max */
+	ODO_CFG_BOOL,   /* int: true/false/yes/no/on/off/1/0 */
+	ODO_CFG_ENUM,   /* int: index into `choices` (NULL-terminated) */
+};
+
+struct odo_cfg_key {
+	const char *key;
+	enum odo_cfg_type type;
+	size_t offset;   /* offsetof(struct X, field) */
+	size_t size;     /* ODO_CFG_STR: sizeof the char array */
+	const char *def; /* default as it would be written in the file; NULL = none */
+	int required;    /* 1: must appear in the file */
+	double min, max; /* INT/DOUBLE bounds, inclusive; min > max means unbounded */
+	const char *const *choices; /* ENUM */
+	const char *help; /* one line, for --help and docs/config.md */
+	int reloadable;   /* 1: may change at run time (SIGHUP) */
+};
+
+/* Convenience initialisers. */
+#define ODO_CFG_S(k, st, f, d, h) \
+	{ .key = (k), .type = ODO_CFG_STR, .offset = offsetof(st, f), .size = sizeof(((st *)0)->f), .def = (d), .min = 1, .max = 0, .help = (h) }
+#define ODO_CFG_I(k, st, f, d, lo, hi, h) \
+	{ .key = (k), .type = ODO_CFG_INT, .offset = offsetof(st, f), .def = (d), .min = (lo), .max = (hi), .help = (h) }
+#define ODO_CFG_D(k, st, f, d, lo, hi, h) \
+	{ .key = (k), .type = ODO_CFG_DOUBLE, .offset = offsetof(st, f), .def = (d), .min = (lo), .max = (hi), .help = (h) }
+#define ODO_CFG_B(k, st, f, d, h) \
+	{ .key = (k), .type = ODO_CFG_BOOL, .offset = offsetof(st, f), .def = (d), .min = 1, .max = 0, .help = (h) }
+#define ODO_CFG_E(k, st, f, d, ch, h) \
+	{ .key = (k), .type = ODO_CFG_ENUM, .offset = offsetof(st, f), .def = (d), .choices = (ch), .min = 1, .max = 0, .help = (h) }
+
+struct odo_cfg_section {
+	const char *name; /* "[name]" */
+	const struct odo_cfg_key *keys;
+	size_t nkeys;
+	void *dest; /* struct the offsets refer to */
+};
+
+#define ODO_CFG_ERR_MAX 256
+
+struct odo_cfg_error {
+	char file[128];
+	int line; /* 0 when not tied to a line (missing required key) */
+	char msg[ODO_CFG_ERR_MAX]; /* "file:line: unknown key 'foo' in [gps]" */
+};
+
+/* Fill every destination with its defaults. ODO_ERR_CONFIG if a default in
+ * a table is itself invalid (a programming error, reported like a file's). */
+int odo_config_defaults(const struct odo_cfg_section *secs, size_t nsecs,
+			struct odo_cfg_error *err) ODO_NODISCARD;
+
+/* Parse `len` bytes of text named `name` (for messages) into the sections,
+ * after applying defaults. Returns ODO_OK or ODO_ERR_CONFIG with *err set. */
+int odo_config_parse_buf(const char *name, const char *buf, size_t len,
+			 const struct odo_cfg_section *secs, size_t nsecs,
+			 struct odo_cfg_error *err) ODO_NODISCARD;
+
+/* Same, reading the file at `path` (ODO_ERR_IO when it cannot be read). */
+int odo_config_parse_file(const char *path, const struct odo_cfg_section *secs,
+			  size_t nsecs, struct odo_cfg_error *err) ODO_NODISCARD;
+
+/* Set one key from a string, as if read from a file (used for overrides).
+ * `where` names the origin for messages. */
+int odo_config_set(const struct odo_cfg_section *secs, size_t nsecs,
+		   const char *section, const char *key, const char *value,
+		   const char *where, struct odo_cfg_error *err) ODO_NODISCARD;
+
+/* Read a secret (password, key passphrase) from the file `path`, or from the
+ * environment variable `env` when path is empty; trailing newlines are
+ * stripped. ODO_ERR_NOTFOUND when neither is set. Never logs the value. */
+int odo_config_read_secret(const char *path, const char *env, char *out,
+			   size_t outsz) ODO_NODISCARD;
+
+#endif
