@@ -1,0 +1,677 @@
+/*
+ * odo-agent — the SQLite outbox. See store.h and docs/store-and-forward.md.
+ */
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+const struct odo_cfg_key odo_store_cfg_keys[] = {
+	ODO_CFG_S("path", struct odo_store_cfg, path, "/var/lib/odo/outbox.db",
+		  "SQLite file of the outbox (WAL mode; -wal and -shm files beside it)"),
+	ODO_CFG_I("max_bytes", struct odo_store_cfg, max_bytes, "67108864", 0, 1e12,
+		  "cap on the stored CBOR bytes, 0 = none; samples are evicted first when it is reached"),
+	ODO_CFG_I("max_records", struct odo_store_cfg, max_records, "1000000", 0, 1e12,
+		  "cap on the stored records, 0 = none; samples are evicted first when it is reached"),
+};
+const size_t odo_store_cfg_nkeys = ODO_ARRAY_LEN(odo_store_cfg_keys);
+
+/* Every statement the handle keeps prepared. */
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_META_GET,
+	S_META_SET,
+	S_INSERT,
+	S_VICTIM,
+	S_DELETE_ONE,
+	S_FIRST_CRASH,
+	S_FIRST_UNSENT,
+	S_LAST_UNSENT,
+	S_WALK_FWD,
+	S_WALK_BACK,
+	S_PREV,
+	S_MARK_SENT,
+	S_REQUEUE,
+	S_ACK_SUM,
+	S_ACK_DELETE,
+	S_OLDEST,
+	S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[S_META_SET] = "UPDATE meta SET value = ?2 WHERE key = ?1",
+	[S_INSERT] = "INSERT INTO outbox(seq, kind, prio, t_ms, tsrc, sent, body) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)",
+	[S_VICTIM] = "SELECT seq, length(body), sent FROM outbox WHERE prio <= ?1 ORDER BY prio, seq LIMIT 1",
+	[S_DELETE_ONE] = "DELETE FROM outbox WHERE seq = ?1",
+	[S_FIRST_CRASH] = "SELECT seq FROM outbox WHERE prio = 2 AND sent = 0 ORDER BY seq LIMIT 1",
+	[S_FIRST_UNSENT] = "SELECT seq FROM outbox WHERE sent = 0 ORDER BY seq LIMIT 1",
+	[S_LAST_UNSENT] = "SELECT seq FROM outbox WHERE sent = 0 ORDER BY seq DESC LIMIT 1",
+	[S_WALK_FWD] = "SELECT seq, sent, prio, body FROM outbox WHERE seq >= ?1 ORDER BY seq",
+	[S_WALK_BACK] = "SELECT seq, sent, length(body) FROM outbox WHERE seq <= ?1 ORDER BY seq DESC",
+	[S_PREV] = "SELECT max(seq) FROM outbox WHERE seq < ?1",
+	[S_MARK_SENT] = "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2",
+	[S_REQUEUE] = "UPDATE outbox SET sent = 0 WHERE sent = 1 AND seq BETWEEN ?1 AND ?2",
+	[S_ACK_SUM] = "SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(prio = 2), 0), "
+		      "coalesce(sum(sent), 0) FROM outbox WHERE seq <= ?1",
+	[S_ACK_DELETE] = "DELETE FROM outbox WHERE seq <= ?1",
+	[S_OLDEST] = "SELECT t_ms FROM outbox ORDER BY seq LIMIT 1",
+};
+
+/* Schema version 1. Sequence numbers are the rowid (INTEGER PRIMARY KEY). */
+static const char schema_v1[] =
+	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
+	"INSERT INTO schema_version VALUES(1);"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES('seq_reserved', 0), ('evicted', 0), ('acked', 0);"
+	"CREATE TABLE outbox("
+	" seq INTEGER PRIMARY KEY,"
+	" kind INTEGER NOT NULL,"
+	" prio INTEGER NOT NULL,"
+	" t_ms INTEGER NOT NULL,"
+	" tsrc INTEGER NOT NULL,"
+	" sent INTEGER NOT NULL DEFAULT 0,"
+	" body BLOB NOT NULL);"
+	"CREATE INDEX outbox_prio ON outbox(prio, seq);"
+	"CREATE INDEX outbox_sent ON outbox(sent, seq);";
+
+struct odo_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S__COUNT];
+	const struct odo_clock *clock;
+	uint64_t max_bytes, max_records;
+
+	uint64_t next_seq;  /* next sequence number to hand out */
+	uint64_t reserved;  /* durable: nothing <= reserved is ever handed out again */
+	uint64_t acked;
+	uint64_t evicted;   /* persistent counter */
+	uint64_t depth, bytes, crash_depth, inflight;
+	uint64_t rejected, write_errors, put;
+
+	uint8_t rec_buf[ODO_WIRE_MAX_RECORD_BYTES];
+	uint8_t batch_buf[ODO_STORE_BATCH_BYTES_MAX];
+};
+
+int odo_store_prio_of(const struct odo_record *r)
+{
+	switch (r->kind) {
+	case ODO_REC_SAMPLE:
+	case ODO_REC_STATUS:
+		return ODO_PRIO_SAMPLE;
+	case ODO_REC_EVENT:
+		return r->u.event.kind == ODO_EV_CRASH ? ODO_PRIO_CRASH : ODO_PRIO_NORMAL;
+	default:
+		return ODO_PRIO_NORMAL;
+	}
+}
+
+static int map_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return ODO_OK;
+	case SQLITE_FULL:
+		return ODO_ERR_FULL;
+	case SQLITE_IOERR:
+		return ODO_ERR_IO;
+	case SQLITE_NOMEM:
+		return ODO_ERR_NOMEM;
+	default:
+		return ODO_ERR_DB;
+	}
+}
+
+/* Run a statement that returns no rows; reset it. */
+static int run(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? ODO_OK : map_sqlite(rc == SQLITE_ROW ? SQLITE_ERROR : rc);
+}
+
+static int64_t clamp_i64(uint64_t v)
+{
+	return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
+static int meta_get(struct odo_store *st, const char *key, uint64_t *v)
+{
+	sqlite3_stmt *s = st->st[S_META_GET];
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int64_t x = sqlite3_column_int64(s, 0);
+		*v = x > 0 ? (uint64_t)x : 0;
+		rc = ODO_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? ODO_ERR_DB : map_sqlite(rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int meta_set(struct odo_store *st, const char *key, uint64_t v)
+{
+	sqlite3_stmt *s = st->st[S_META_SET];
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, clamp_i64(v));
+	return run(s);
+}
+
+static int set_sync(struct odo_store *st, int full)
+{
+	/* Rare (crash records, sequence reservations): sqlite3_exec is fine here. */
+	int rc = sqlite3_exec(st->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			      NULL, NULL, NULL);
+	return map_sqlite(rc);
+}
+
+static void rollback(struct odo_store *st)
+{
+	(void)run(st->st[S_ROLLBACK]);
+}
+
+static int migrate(struct odo_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		/* No table yet: a new file. Create schema v1 in one transaction. */
+		rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(st->db, schema_v1, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return map_sqlite(rc);
+		}
+		return ODO_OK;
+	}
+	int64_t version = -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (version == ODO_STORE_SCHEMA_VERSION)
+		return ODO_OK;
+	if (version > ODO_STORE_SCHEMA_VERSION)
+		return ODO_ERR_UNSUPPORTED;
+	return ODO_ERR_DB;
+}
+
+static int load_state(struct odo_store *st)
+{
+	int rc;
+	if ((rc = meta_get(st, "seq_reserved", &st->reserved)) != ODO_OK ||
+	    (rc = meta_get(st, "evicted", &st->evicted)) != ODO_OK ||
+	    (rc = meta_get(st, "acked", &st->acked)) != ODO_OK)
+		return rc;
+
+	sqlite3_stmt *s = NULL;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(prio = 2), 0), "
+				"coalesce(max(seq), 0) FROM outbox",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return map_sqlite(rc);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return ODO_ERR_DB;
+	}
+	st->depth = (uint64_t)sqlite3_column_int64(s, 0);
+	st->bytes = (uint64_t)sqlite3_column_int64(s, 1);
+	st->crash_depth = (uint64_t)sqlite3_column_int64(s, 2);
+	uint64_t max_seq = (uint64_t)sqlite3_column_int64(s, 3);
+	sqlite3_finalize(s);
+
+	/* Continue above the durable reservation: any number up to it may have
+	 * been handed out (and sent) before a crash or power loss. */
+	st->next_seq = st->reserved + 1;
+	if (max_seq >= st->next_seq)
+		st->next_seq = max_seq + 1;
+	if (st->acked >= st->next_seq)
+		st->next_seq = st->acked + 1;
+
+	/* Nothing is in flight after a restart: everything waiting is resent. */
+	rc = sqlite3_exec(st->db, "UPDATE outbox SET sent = 0 WHERE sent <> 0", NULL, NULL, NULL);
+	return map_sqlite(rc);
+}
+
+static int check_wal(struct odo_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return map_sqlite(rc);
+	int ok = sqlite3_step(s) == SQLITE_ROW &&
+		 strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
+	sqlite3_finalize(s);
+	return ok ? ODO_OK : ODO_ERR_DB;
+}
+
+static int quick_check(struct odo_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return map_sqlite(rc);
+	int ok = sqlite3_step(s) == SQLITE_ROW &&
+		 strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0;
+	sqlite3_finalize(s);
+	return ok ? ODO_OK : ODO_ERR_DB;
+}
+
+int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *clock, struct odo_store **out)
+{
+	if (!cfg || !clock || !out || cfg->path[0] == '\0' || cfg->max_bytes < 0 || cfg->max_records < 0)
+		return ODO_ERR_INVAL;
+	*out = NULL;
+	struct odo_store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return ODO_ERR_NOMEM;
+	st->clock = clock;
+	st->max_bytes = (uint64_t)cfg->max_bytes;
+	st->max_records = (uint64_t)cfg->max_records;
+
+	int rc = map_sqlite(sqlite3_open_v2(cfg->path, &st->db,
+					    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+					    NULL));
+	if (rc != ODO_OK) {
+		rc = ODO_ERR_DB;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	/* Short: the loop must not block on another process holding the file. */
+	sqlite3_busy_timeout(st->db, 100);
+	if ((rc = check_wal(st)) != ODO_OK)
+		goto fail;
+	/* NORMAL in WAL mode: a commit is atomic and the file consistent after
+	 * power loss, but the last commits before the cut may roll back. The
+	 * sequence reservation and crash records are committed with FULL. */
+	if ((rc = set_sync(st, 0)) != ODO_OK)
+		goto fail;
+	sqlite3_exec(st->db, "PRAGMA journal_size_limit=4194304", NULL, NULL, NULL);
+	if ((rc = quick_check(st)) != ODO_OK)
+		goto fail;
+	if ((rc = migrate(st)) != ODO_OK)
+		goto fail;
+	for (int i = 0; i < S__COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i], NULL) !=
+		    SQLITE_OK) {
+			rc = ODO_ERR_DB;
+			goto fail;
+		}
+	}
+	if ((rc = load_state(st)) != ODO_OK)
+		goto fail;
+	*out = st;
+	return ODO_OK;
+fail:
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(st->st[i]);
+	sqlite3_close(st->db);
+	free(st);
+	return rc;
+}
+
+static int over_cap(const struct odo_store *st, uint64_t depth, uint64_t bytes, size_t size)
+{
+	if (st->max_records && depth + 1 > st->max_records)
+		return 1;
+	if (st->max_bytes && bytes + size > st->max_bytes)
+		return 1;
+	return 0;
+}
+
+int odo_store_put(struct odo_store *st, struct odo_record *r)
+{
+	if (!st || !r)
+		return ODO_ERR_INVAL;
+	int prio = odo_store_prio_of(r);
+	if (r->t_ms == 0) {
+		r->t_ms = odo_clock_real_ns(st->clock) / ODO_NS_PER_MS;
+		r->tsrc = ODO_TSRC_SYSTEM;
+	}
+	uint64_t seq = st->next_seq;
+	r->seq = seq;
+	size_t size = 0;
+	int rc = odo_wire_encode_record(r, st->rec_buf, sizeof(st->rec_buf), &size);
+	if (rc != ODO_OK) {
+		r->seq = 0;
+		return ODO_ERR_INVAL;
+	}
+
+	int reserve = seq > st->reserved;
+	uint64_t new_reserved = reserve ? seq + ODO_STORE_SEQ_BLOCK - 1 : st->reserved;
+	int full_sync = reserve || prio == ODO_PRIO_CRASH;
+	uint64_t depth = st->depth, bytes = st->bytes, inflight = st->inflight, evicted = 0;
+
+	if (full_sync && (rc = set_sync(st, 1)) != ODO_OK)
+		goto fail_nosync;
+	if ((rc = run(st->st[S_BEGIN])) != ODO_OK)
+		goto fail;
+	if (reserve && (rc = meta_set(st, "seq_reserved", new_reserved)) != ODO_OK)
+		goto fail_tx;
+
+	/* Evict by class, oldest first: samples before anything else, other
+	 * classes only for a record of at least their class, crash never. */
+	int victim_max = prio < ODO_PRIO_NORMAL ? prio : ODO_PRIO_NORMAL;
+	while (over_cap(st, depth, bytes, size)) {
+		sqlite3_stmt *v = st->st[S_VICTIM];
+		sqlite3_bind_int(v, 1, victim_max);
+		int vrc = sqlite3_step(v);
+		if (vrc != SQLITE_ROW) {
+			sqlite3_reset(v);
+			if (vrc != SQLITE_DONE) {
+				rc = map_sqlite(vrc);
+				goto fail_tx;
+			}
+			if (prio == ODO_PRIO_CRASH)
+				break; /* crash records are kept even over the cap */
+			rollback(st);
+			if (full_sync)
+				(void)set_sync(st, 0);
+			st->rejected++;
+			r->seq = 0;
+			return ODO_ERR_FULL;
+		}
+		int64_t vseq = sqlite3_column_int64(v, 0);
+		uint64_t vlen = (uint64_t)sqlite3_column_int64(v, 1);
+		int vsent = sqlite3_column_int(v, 2);
+		sqlite3_reset(v);
+		sqlite3_bind_int64(st->st[S_DELETE_ONE], 1, vseq);
+		if ((rc = run(st->st[S_DELETE_ONE])) != ODO_OK)
+			goto fail_tx;
+		depth--;
+		bytes -= vlen;
+		if (vsent && inflight)
+			inflight--;
+		evicted++;
+	}
+	if (evicted && (rc = meta_set(st, "evicted", st->evicted + evicted)) != ODO_OK)
+		goto fail_tx;
+
+	sqlite3_stmt *ins = st->st[S_INSERT];
+	sqlite3_bind_int64(ins, 1, (int64_t)seq);
+	sqlite3_bind_int(ins, 2, r->kind);
+	sqlite3_bind_int(ins, 3, prio);
+	sqlite3_bind_int64(ins, 4, r->t_ms);
+	sqlite3_bind_int(ins, 5, r->tsrc);
+	sqlite3_bind_blob(ins, 6, st->rec_buf, (int)size, SQLITE_STATIC);
+	rc = run(ins);
+	sqlite3_clear_bindings(ins);
+	if (rc != ODO_OK)
+		goto fail_tx;
+	if ((rc = run(st->st[S_COMMIT])) != ODO_OK)
+		goto fail_tx;
+	if (full_sync)
+		(void)set_sync(st, 0);
+
+	st->next_seq = seq + 1;
+	st->reserved = new_reserved;
+	st->depth = depth + 1;
+	st->bytes = bytes + size;
+	st->inflight = inflight;
+	st->evicted += evicted;
+	if (prio == ODO_PRIO_CRASH)
+		st->crash_depth++;
+	st->put++;
+	return ODO_OK;
+
+fail_tx:
+	rollback(st);
+fail:
+	if (full_sync)
+		(void)set_sync(st, 0);
+fail_nosync:
+	st->write_errors++;
+	r->seq = 0;
+	return rc;
+}
+
+static int first_seq(sqlite3_stmt *s, uint64_t *seq)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*seq = (uint64_t)sqlite3_column_int64(s, 0);
+		rc = ODO_OK;
+	} else {
+		rc = rc == SQLITE_DONE ? ODO_ERR_NOTFOUND : map_sqlite(rc);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Walk back from `last` over unsent records within the limits; the start of the run. */
+static int run_start_back(struct odo_store *st, uint64_t last, size_t max_records, size_t max_bytes,
+			  uint64_t *start)
+{
+	sqlite3_stmt *s = st->st[S_WALK_BACK];
+	sqlite3_bind_int64(s, 1, (int64_t)last);
+	size_t n = 0, bytes = 0;
+	int rc;
+	*start = last;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+		size_t len = (size_t)sqlite3_column_int64(s, 2);
+		if (sqlite3_column_int(s, 1) != 0 || n >= max_records || (n > 0 && bytes + len > max_bytes))
+			break;
+		*start = seq;
+		n++;
+		bytes += len;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ODO_OK : map_sqlite(rc);
+}
+
+int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_bytes, enum odo_store_pick pick,
+			 struct odo_store_batch *b)
+{
+	if (!st || !b || max_records == 0)
+		return ODO_ERR_INVAL;
+	memset(b, 0, sizeof(*b));
+	if (max_records > ODO_WIRE_MAX_RECORDS)
+		max_records = ODO_WIRE_MAX_RECORDS;
+	if (max_bytes == 0 || max_bytes > sizeof(st->batch_buf))
+		max_bytes = sizeof(st->batch_buf);
+
+	uint64_t start = 0;
+	int rc = ODO_ERR_NOTFOUND;
+	if (st->crash_depth > 0)
+		rc = first_seq(st->st[S_FIRST_CRASH], &start);
+	if (rc == ODO_OK) {
+		b->crash = 1;
+	} else if (rc != ODO_ERR_NOTFOUND) {
+		return rc;
+	} else if (pick == ODO_STORE_NEWEST) {
+		uint64_t last = 0;
+		if ((rc = first_seq(st->st[S_LAST_UNSENT], &last)) != ODO_OK)
+			return rc;
+		if ((rc = run_start_back(st, last, max_records, max_bytes, &start)) != ODO_OK)
+			return rc;
+	} else {
+		if ((rc = first_seq(st->st[S_FIRST_UNSENT], &start)) != ODO_OK)
+			return rc;
+	}
+
+	/* Collect consecutive unsent records from `start`. */
+	sqlite3_stmt *s = st->st[S_WALK_FWD];
+	sqlite3_bind_int64(s, 1, (int64_t)start);
+	size_t n = 0, len = 0;
+	uint64_t last = start;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_int(s, 1) != 0 || n >= max_records)
+			break;
+		const void *body = sqlite3_column_blob(s, 3);
+		size_t blen = (size_t)sqlite3_column_bytes(s, 3);
+		if (len + blen > max_bytes && n > 0)
+			break;
+		if (len + blen > sizeof(st->batch_buf) || !body)
+			break; /* cannot happen: records are at most ODO_WIRE_MAX_RECORD_BYTES */
+		memcpy(st->batch_buf + len, body, blen);
+		len += blen;
+		last = (uint64_t)sqlite3_column_int64(s, 0);
+		n++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return map_sqlite(rc);
+	if (n == 0)
+		return ODO_ERR_NOTFOUND;
+
+	/* Range start: just above the nearest waiting record below the batch
+	 * (it exists and is not in this batch); with none, just above the last
+	 * ack (everything below was acknowledged, evicted or never handed out). */
+	uint64_t prev = 0;
+	sqlite3_stmt *p = st->st[S_PREV];
+	sqlite3_bind_int64(p, 1, (int64_t)start);
+	if (sqlite3_step(p) == SQLITE_ROW && sqlite3_column_type(p, 0) != SQLITE_NULL)
+		prev = (uint64_t)sqlite3_column_int64(p, 0);
+	sqlite3_reset(p);
+	uint64_t range = prev ? prev + 1 : st->acked + 1;
+	if (range > start)
+		range = start;
+
+	sqlite3_stmt *m = st->st[S_MARK_SENT];
+	sqlite3_bind_int64(m, 1, (int64_t)start);
+	sqlite3_bind_int64(m, 2, (int64_t)last);
+	if ((rc = run(m)) != ODO_OK) {
+		st->write_errors++;
+		return rc;
+	}
+	st->inflight += n;
+
+	b->range_start = range;
+	b->first = start;
+	b->last = last;
+	b->n = n;
+	b->cbor = st->batch_buf;
+	b->len = len;
+	return ODO_OK;
+}
+
+int odo_store_requeue(struct odo_store *st, uint64_t first, uint64_t last)
+{
+	if (!st || first > last)
+		return ODO_ERR_INVAL;
+	sqlite3_stmt *s = st->st[S_REQUEUE];
+	sqlite3_bind_int64(s, 1, clamp_i64(first));
+	sqlite3_bind_int64(s, 2, clamp_i64(last));
+	int rc = run(s);
+	if (rc != ODO_OK) {
+		st->write_errors++;
+		return rc;
+	}
+	uint64_t ch = (uint64_t)sqlite3_changes(st->db);
+	st->inflight = st->inflight > ch ? st->inflight - ch : 0;
+	return ODO_OK;
+}
+
+int odo_store_ack(struct odo_store *st, uint64_t n)
+{
+	if (!st)
+		return ODO_ERR_INVAL;
+	int bogus = 0;
+	if (n >= st->next_seq) {
+		n = st->next_seq - 1;
+		bogus = 1;
+	}
+	if (n <= st->acked)
+		return bogus ? ODO_ERR_RANGE : ODO_OK;
+
+	int rc;
+	if ((rc = run(st->st[S_BEGIN])) != ODO_OK)
+		goto fail;
+	sqlite3_stmt *s = st->st[S_ACK_SUM];
+	sqlite3_bind_int64(s, 1, (int64_t)n);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_reset(s);
+		rc = ODO_ERR_DB;
+		goto fail_tx;
+	}
+	uint64_t cnt = (uint64_t)sqlite3_column_int64(s, 0);
+	uint64_t bytes = (uint64_t)sqlite3_column_int64(s, 1);
+	uint64_t crash = (uint64_t)sqlite3_column_int64(s, 2);
+	uint64_t sent = (uint64_t)sqlite3_column_int64(s, 3);
+	sqlite3_reset(s);
+	sqlite3_bind_int64(st->st[S_ACK_DELETE], 1, (int64_t)n);
+	if ((rc = run(st->st[S_ACK_DELETE])) != ODO_OK)
+		goto fail_tx;
+	if ((rc = meta_set(st, "acked", n)) != ODO_OK)
+		goto fail_tx;
+	if ((rc = run(st->st[S_COMMIT])) != ODO_OK)
+		goto fail_tx;
+	st->acked = n;
+	st->depth -= cnt < st->depth ? cnt : st->depth;
+	st->bytes -= bytes < st->bytes ? bytes : st->bytes;
+	st->crash_depth -= crash < st->crash_depth ? crash : st->crash_depth;
+	st->inflight -= sent < st->inflight ? sent : st->inflight;
+	return bogus ? ODO_ERR_RANGE : ODO_OK;
+fail_tx:
+	rollback(st);
+fail:
+	st->write_errors++;
+	return rc;
+}
+
+uint64_t odo_store_unsent(const struct odo_store *st)
+{
+	if (!st)
+		return 0;
+	return st->depth > st->inflight ? st->depth - st->inflight : 0;
+}
+
+int odo_store_stats(struct odo_store *st, struct odo_store_stats *s)
+{
+	if (!st || !s)
+		return ODO_ERR_INVAL;
+	memset(s, 0, sizeof(*s));
+	s->depth = st->depth;
+	s->bytes = st->bytes;
+	s->crash_depth = st->crash_depth;
+	s->inflight = st->inflight;
+	s->evicted = st->evicted;
+	s->rejected = st->rejected;
+	s->write_errors = st->write_errors;
+	s->put = st->put;
+	s->last_seq = st->next_seq - 1;
+	s->seq_reserved = st->reserved;
+	s->acked = st->acked;
+	sqlite3_stmt *q = st->st[S_OLDEST];
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		s->oldest_t_ms = sqlite3_column_int64(q, 0);
+		int64_t now_ms = odo_clock_real_ns(st->clock) / ODO_NS_PER_MS;
+		if (now_ms > s->oldest_t_ms)
+			s->oldest_age_s = (uint64_t)(now_ms - s->oldest_t_ms) / 1000;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? ODO_OK : map_sqlite(rc);
+}
+
+void odo_store_close(struct odo_store *st)
+{
+	if (!st)
+		return;
+	/* Clean shutdown: record exactly where numbering stopped, durably, so a
+	 * restart continues without a gap. Failure only costs a gap. */
+	if (st->st[S_META_SET] && st->next_seq - 1 != st->reserved && set_sync(st, 1) == ODO_OK) {
+		(void)meta_set(st, "seq_reserved", st->next_seq - 1);
+		(void)set_sync(st, 0);
+	}
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(st->st[i]);
+	sqlite3_close(st->db);
+	free(st);
+}

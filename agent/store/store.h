@@ -1,0 +1,137 @@
+/*
+ * odo-agent — the outbox: records waiting for the collector's acknowledgement.
+ *
+ * One SQLite file in WAL mode. Every record put gets the device's next
+ * sequence number (persistent, strictly increasing across restarts, power
+ * loss and clock jumps; never derived from time) and is stored already
+ * CBOR-encoded (odo_wire_encode_record) with its kind, priority class and
+ * time. Records leave only when the collector acknowledges them
+ * (odo_store_ack) or when the cap forces an eviction (samples first, crash
+ * records never). docs/store-and-forward.md explains the durability
+ * choices (synchronous=NORMAL plus durable sequence reservations), the
+ * eviction order and the batch range semantics.
+ *
+ * Single-threaded: one handle is used from the agent's poll loop only.
+ * The per-record path does not allocate: statements are prepared once and
+ * records are encoded into buffers inside the handle.
+ */
+#ifndef ODO_AGENT_STORE_H
+#define ODO_AGENT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "odo/clock.h"
+#include "odo/config.h"
+#include "odo/err.h"
+#include "odo/wire.h"
+
+#define ODO_STORE_PATH_MAX 256
+/* Sequence numbers are reserved durably in blocks of this many: a restart
+ * after power loss continues above the block, never inside it. */
+#define ODO_STORE_SEQ_BLOCK 4096
+/* Bytes of CBOR one batch may carry (leaves room for the batch header). */
+#define ODO_STORE_BATCH_BYTES_MAX (ODO_WIRE_MAX_MESSAGE - 256)
+#define ODO_STORE_SCHEMA_VERSION 1
+
+/* Priority classes, lowest evicted first. */
+enum odo_store_prio {
+	ODO_PRIO_SAMPLE = 0, /* periodic samples and status records */
+	ODO_PRIO_NORMAL = 1, /* trips, events, DTCs, vehicle, phone */
+	ODO_PRIO_CRASH = 2,  /* crash events: never evicted, sent first */
+};
+
+/* Section [store]. */
+struct odo_store_cfg {
+	char path[ODO_STORE_PATH_MAX]; /* SQLite file */
+	long long max_bytes;           /* cap on stored CBOR bytes; 0 = none */
+	long long max_records;         /* cap on stored records; 0 = none */
+};
+
+extern const struct odo_cfg_key odo_store_cfg_keys[];
+extern const size_t odo_store_cfg_nkeys;
+
+struct odo_store;
+
+struct odo_store_stats {
+	uint64_t depth;          /* records waiting */
+	uint64_t bytes;          /* CBOR bytes waiting */
+	uint64_t crash_depth;    /* crash records waiting */
+	uint64_t inflight;       /* records handed out by next_batch, not acked/requeued */
+	int64_t oldest_t_ms;     /* t_ms of the oldest waiting record; 0 when empty */
+	uint64_t oldest_age_s;   /* now (real clock) - oldest_t_ms, 0 when empty or in the future */
+	uint64_t evicted;        /* records evicted since the file was created (persistent) */
+	uint64_t rejected;       /* records refused since open: cap full of higher classes */
+	uint64_t write_errors;   /* failed writes since open (full disk, I/O) */
+	uint64_t put;            /* records stored since open */
+	uint64_t last_seq;       /* last sequence number handed out; 0 = none */
+	uint64_t seq_reserved;   /* durable reservation: no seq <= this is reused */
+	uint64_t acked;          /* highest ack applied */
+};
+
+/* A batch as odo_store_next_batch() hands it out. `cbor` points into the
+ * handle and stays valid until the next call on the handle. */
+struct odo_store_batch {
+	uint64_t range_start; /* wire "seq": no other record exists in [range_start, last] */
+	uint64_t first, last; /* seqs of the first and last record */
+	size_t n;             /* records */
+	const uint8_t *cbor;  /* n encoded records, concatenated */
+	size_t len;
+	int crash;            /* 1: the batch starts with a crash record */
+};
+
+enum odo_store_pick {
+	ODO_STORE_OLDEST = 0, /* crash records first, then the oldest unsent */
+	ODO_STORE_NEWEST = 1, /* crash first, then the newest unsent run (live lane) */
+};
+
+/* Priority class of a record (crash events are ODO_PRIO_CRASH). */
+int odo_store_prio_of(const struct odo_record *r);
+
+/* Open (creating if needed) the outbox at cfg->path. The clock is borrowed
+ * and must outlive the handle. Every record is marked unsent (a restart
+ * resends what was unacknowledged). Returns ODO_OK, ODO_ERR_INVAL,
+ * ODO_ERR_NOMEM, ODO_ERR_DB (cannot open / corrupt), ODO_ERR_UNSUPPORTED
+ * (a newer schema version). */
+int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *clock,
+		   struct odo_store **out) ODO_NODISCARD;
+
+/* Store one record: assigns r->seq, fills r->t_ms from the real clock with
+ * tsrc SYSTEM when r->t_ms is 0, encodes and inserts it, evicting by class
+ * when a cap is reached. Crash records are committed with a full fsync.
+ * Returns ODO_OK; ODO_ERR_FULL when the cap holds only records of higher
+ * classes (the record is refused and counted) or the disk is full;
+ * ODO_ERR_DB / ODO_ERR_IO for a failing write; ODO_ERR_INVAL for a record
+ * that does not encode. On error r->seq is 0, nothing else changed, and the
+ * handle stays usable. */
+int odo_store_put(struct odo_store *st, struct odo_record *r) ODO_NODISCARD;
+
+/* Pick the next batch of unsent records, at most max_records records and
+ * max_bytes CBOR bytes (always at least one record), and mark them in
+ * flight. A batch is a run of consecutive outbox records (no other
+ * waiting record between first and last); see the header of this file.
+ * Returns ODO_OK with b->n >= 1, ODO_ERR_NOTFOUND when nothing is unsent,
+ * ODO_ERR_DB. */
+int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_bytes,
+			 enum odo_store_pick pick, struct odo_store_batch *b) ODO_NODISCARD;
+
+/* Mark records with first <= seq <= last unsent again (publish failed, ack
+ * timed out, link lost). odo_store_requeue(st, 0, UINT64_MAX) for all. */
+int odo_store_requeue(struct odo_store *st, uint64_t first, uint64_t last) ODO_NODISCARD;
+
+/* The collector acknowledged n: delete every record with seq <= n.
+ * An ack above the last seq handed out is clamped and counted as bogus
+ * (returns ODO_ERR_RANGE after applying the clamped value). */
+int odo_store_ack(struct odo_store *st, uint64_t n) ODO_NODISCARD;
+
+/* Records waiting that are not in flight (cheap: no query). */
+uint64_t odo_store_unsent(const struct odo_store *st);
+
+/* Counters and gauges (one small query for the oldest record). */
+int odo_store_stats(struct odo_store *st, struct odo_store_stats *s) ODO_NODISCARD;
+
+/* Close; NULL is a no-op. Records the exact next sequence number durably
+ * so that a clean restart leaves no gap. */
+void odo_store_close(struct odo_store *st);
+
+#endif
