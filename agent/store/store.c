@@ -666,7 +666,9 @@ void odo_store_close(struct odo_store *st)
 		return;
 	/* Clean shutdown: record exactly where numbering stopped, durably, so a
 	 * restart continues without a gap. Failure only costs a gap. */
-	if (st->st[S_META_SET] && st->next_seq - 1 != st->reserved && set_sync(st, 1) == ODO_OK) {
+	uint64_t on_disk = 0;
+	if (st->st[S_META_SET] && st->next_seq - 1 != st->reserved && meta_get(st, "seq_reserved", &on_disk) == ODO_OK &&
+	    on_disk == st->reserved && set_sync(st, 1) == ODO_OK) {
 		(void)meta_set(st, "seq_reserved", st->next_seq - 1);
 		(void)set_sync(st, 0);
 	}
