@@ -64,6 +64,11 @@ struct odo_cfg_section {
 };
 
 #define ODO_CFG_ERR_MAX 256
+/* Longest line accepted in a configuration file (without its newline);
+ * a longer line is an error, not truncated. */
+#define ODO_CFG_LINE_MAX 1024
+/* Most keys over all sections given to one parse (duplicate tracking). */
+#define ODO_CFG_MAX_KEYS 512
 
 struct odo_cfg_error {
 	char file[128];
