@@ -1,0 +1,293 @@
+/* odo-collector — monthly features, forget, retention (see aggregate.h). */
+#include "aggregate.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHY_MAX 256
+#define MPS_TO_MPH "2.2369362920544025" /* 3600 / 1609.344 */
+#define M_PER_MILE "1609.344"
+
+/*
+ * One statement body: `pairs(driver_id, month)` is supplied by the caller
+ * as the first CTE. Trips count for the month (UTC) their start falls in,
+ * and only finished ones (end_time set by the trip summary).
+ */
+#define AGG_BODY                                                                                          \
+	" , t AS (SELECT tr.*, p.month FROM pairs p JOIN trips tr ON tr.driver_id = p.driver_id"          \
+	"     AND tr.start_time >= ((p.month || '-01')::date)::timestamp AT TIME ZONE 'UTC'"               \
+	"     AND tr.start_time < ((p.month || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'" \
+	"     WHERE tr.end_time IS NOT NULL),"                                                              \
+	" dtc AS (SELECT p.driver_id, p.month, bool_or(cardinality(r.stored) + cardinality(r.pending)"      \
+	"       + cardinality(r.permanent) > 0) AS any_code, bool_or(r.airbag_deployed) AS airbag"         \
+	"     FROM pairs p JOIN device_assignments a ON a.driver_id = p.driver_id"                          \
+	"     JOIN dtc_reports r ON r.device_id = a.device_id AND r.t >= a.valid_from"                      \
+	"       AND (a.valid_to IS NULL OR r.t < a.valid_to)"                                               \
+	"     WHERE r.t >= ((p.month || '-01')::date)::timestamp AT TIME ZONE 'UTC'"                       \
+	"       AND r.t < ((p.month || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'"   \
+	"     GROUP BY p.driver_id, p.month),"                                                              \
+	" f AS (SELECT t.driver_id, t.month, count(*) AS total_trips,"                                     \
+	"     sum(t.duration_s) / 3600 AS hours, sum(t.distance_m) / " M_PER_MILE " AS miles,"               \
+	"     sum(t.distance_m) AS dist, sum(t.duration_s) AS dur,"                                         \
+	"     sum(t.distance_m) / nullif(sum(t.moving_s), 0) * " MPS_TO_MPH " AS avg_speed_mph,"            \
+	"     max(t.max_speed_mps) * " MPS_TO_MPH " AS max_speed_mph,"                                      \
+	"     sum(t.mean_abs_jerk * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.mean_abs_jerk IS NOT NULL), 0) AS jerk," \
+	"     sum(t.hard_brakes) AS hb, sum(t.rapid_accels) AS ra, sum(t.harsh_corners) AS hc,"             \
+	"     sum(t.swerves) AS sw, sum(t.night_m) AS night, sum(t.late_night_weekend_m) AS lnw,"            \
+	"     sum(t.rush_hour_m) AS rush, sum(t.heavy_traffic_m) AS heavy, sum(t.screen_on_s) AS screen,"   \
+	"     sum(t.phone_handled_count) AS handled, sum(t.handheld_call_s) AS calls,"                      \
+	"     sum(t.avg_rpm * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.avg_rpm IS NOT NULL), 0) AS rpm," \
+	"     sum(t.gps_accuracy_m * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.gps_accuracy_m IS NOT NULL), 0) AS gps," \
+	"     bool_or(t.has_dtc) AS has_dtc, bool_or(t.airbag_deployed) AS airbag"                          \
+	"   FROM t GROUP BY t.driver_id, t.month)"                                                          \
+	" INSERT INTO monthly_features (driver_id, month, total_trips, total_drive_time_hours,"              \
+	"   total_miles_driven, avg_speed_mph, max_speed_mph, avg_jerk_rate, hard_brake_rate_per_100_miles," \
+	"   rapid_accel_rate_per_100_miles, harsh_cornering_rate_per_100_miles, swerving_events_per_100_miles," \
+	"   pct_miles_night, pct_miles_late_night_weekend, pct_miles_weekday_rush_hour, pct_trip_time_screen_on," \
+	"   handheld_events_rate_per_hour, pct_trip_time_on_call_handheld, avg_engine_rpm, has_dtc_codes,"  \
+	"   airbag_deployment_flag, driver_age, vehicle_age, prior_at_fault_accidents, years_licensed,"     \
+	"   data_source, gps_accuracy_avg_meters, driver_passenger_confidence_score,"                       \
+	"   speeding_rate_per_100_miles, max_speed_over_limit_mph, pct_miles_highway, pct_miles_urban,"     \
+	"   pct_miles_in_rain_or_snow, pct_miles_in_heavy_traffic, had_claim_in_period, created_at)"        \
+	" SELECT f.driver_id, f.month, f.total_trips, f.hours, f.miles, f.avg_speed_mph, f.max_speed_mph,"  \
+	"   f.jerk, 100 * f.hb / nullif(f.miles, 0), 100 * f.ra / nullif(f.miles, 0),"                     \
+	"   100 * f.hc / nullif(f.miles, 0), 100 * f.sw / nullif(f.miles, 0),"                              \
+	"   100 * f.night / nullif(f.dist, 0), 100 * f.lnw / nullif(f.dist, 0),"                            \
+	"   100 * f.rush / nullif(f.dist, 0), 100 * f.screen / nullif(f.dur, 0),"                           \
+	"   f.handled / nullif(f.hours, 0), 100 * f.calls / nullif(f.dur, 0), f.rpm,"                       \
+	"   coalesce(f.has_dtc, false) OR coalesce(dtc.any_code, false),"                                   \
+	"   coalesce(f.airbag, false) OR coalesce(dtc.airbag, false),"                                      \
+	"   d.driver_age, d.vehicle_age, d.prior_at_fault_accidents, d.years_licensed, 'odo', f.gps,"       \
+	"   NULL, NULL, NULL, NULL, NULL, NULL, 100 * f.heavy / nullif(f.dist, 0), NULL, now()"              \
+	" FROM f LEFT JOIN drivers d ON d.driver_id = f.driver_id"                                          \
+	" LEFT JOIN dtc ON dtc.driver_id = f.driver_id AND dtc.month = f.month"                             \
+	" ON CONFLICT (driver_id, month) DO UPDATE SET total_trips = EXCLUDED.total_trips,"                 \
+	"   total_drive_time_hours = EXCLUDED.total_drive_time_hours,"                                      \
+	"   total_miles_driven = EXCLUDED.total_miles_driven, avg_speed_mph = EXCLUDED.avg_speed_mph,"      \
+	"   max_speed_mph = EXCLUDED.max_speed_mph, avg_jerk_rate = EXCLUDED.avg_jerk_rate,"                \
+	"   hard_brake_rate_per_100_miles = EXCLUDED.hard_brake_rate_per_100_miles,"                        \
+	"   rapid_accel_rate_per_100_miles = EXCLUDED.rapid_accel_rate_per_100_miles,"                      \
+	"   harsh_cornering_rate_per_100_miles = EXCLUDED.harsh_cornering_rate_per_100_miles,"              \
+	"   swerving_events_per_100_miles = EXCLUDED.swerving_events_per_100_miles,"                        \
+	"   pct_miles_night = EXCLUDED.pct_miles_night,"                                                    \
+	"   pct_miles_late_night_weekend = EXCLUDED.pct_miles_late_night_weekend,"                          \
+	"   pct_miles_weekday_rush_hour = EXCLUDED.pct_miles_weekday_rush_hour,"                            \
+	"   pct_trip_time_screen_on = EXCLUDED.pct_trip_time_screen_on,"                                    \
+	"   handheld_events_rate_per_hour = EXCLUDED.handheld_events_rate_per_hour,"                        \
+	"   pct_trip_time_on_call_handheld = EXCLUDED.pct_trip_time_on_call_handheld,"                      \
+	"   avg_engine_rpm = EXCLUDED.avg_engine_rpm, has_dtc_codes = EXCLUDED.has_dtc_codes,"              \
+	"   airbag_deployment_flag = EXCLUDED.airbag_deployment_flag, driver_age = EXCLUDED.driver_age,"    \
+	"   vehicle_age = EXCLUDED.vehicle_age, prior_at_fault_accidents = EXCLUDED.prior_at_fault_accidents," \
+	"   years_licensed = EXCLUDED.years_licensed, data_source = EXCLUDED.data_source,"                  \
+	"   gps_accuracy_avg_meters = EXCLUDED.gps_accuracy_avg_meters,"                                    \
+	"   pct_miles_in_heavy_traffic = EXCLUDED.pct_miles_in_heavy_traffic, created_at = EXCLUDED.created_at"
+
+static const char SQL_AGG_MONTH[] =
+	"WITH pairs AS (SELECT DISTINCT driver_id, $1::text AS month FROM trips"
+	"   WHERE driver_id IS NOT NULL AND end_time IS NOT NULL"
+	"   AND start_time >= (($1::text || '-01')::date)::timestamp AT TIME ZONE 'UTC'"
+	"   AND start_time < (($1::text || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC')"
+	AGG_BODY;
+
+static const char SQL_AGG_DIRTY[] =
+	"WITH pairs AS (DELETE FROM monthly_features_dirty RETURNING driver_id, month)" AGG_BODY;
+
+const char *odo_agg_refresh_dirty_sql(void)
+{
+	return SQL_AGG_DIRTY;
+}
+
+static int db_fail(PGresult *r, PGconn *c, char *why)
+{
+	snprintf(why, WHY_MAX, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	why[strcspn(why, "\n")] = '\0';
+	PQclear(r);
+	return ODO_ERR_DB;
+}
+
+static int month_valid(const char *m)
+{
+	if (strlen(m) != 7 || m[4] != '-')
+		return 0;
+	for (int i = 0; i < 7; i++)
+		if (i != 4 && !isdigit((unsigned char)m[i]))
+			return 0;
+	int mo = (m[5] - '0') * 10 + (m[6] - '0');
+	return mo >= 1 && mo <= 12;
+}
+
+int odo_agg_month(PGconn *c, const char *month, long long *rows, char *why)
+{
+	*rows = 0;
+	if (!month_valid(month)) {
+		snprintf(why, WHY_MAX, "month '%s' is not YYYY-MM", month);
+		return ODO_ERR_INVAL;
+	}
+	const char *v[1] = { month };
+	PGresult *r = PQexecParams(c, SQL_AGG_MONTH, 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_fail(r, c, why);
+	*rows = atoll(PQcmdTuples(r));
+	PQclear(r);
+	return ODO_OK;
+}
+
+/* Run one parameterised command inside the current transaction, adding its
+ * row count to *rows. */
+static int run(PGconn *c, const char *sql, int n, const char *const *v, long long *rows, char *why)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+	ExecStatusType s = PQresultStatus(r);
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+		return db_fail(r, c, why);
+	if (rows && s == PGRES_COMMAND_OK)
+		*rows += atoll(PQcmdTuples(r));
+	PQclear(r);
+	return ODO_OK;
+}
+
+static void rollback(PGconn *c)
+{
+	PQclear(PQexec(c, "ROLLBACK"));
+}
+
+/* Raw tables keyed by device and time, erased per assignment window. */
+static const char *const RAW_TABLES[] = { "samples", "events", "dtc_reports", "vehicle_reports", "phone_states",
+					  "device_status" };
+
+int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *rows, char *why)
+{
+	*rows = 0;
+	const char *v[1] = { driver };
+	char sql[512];
+	int rc = run(c, "BEGIN", 0, NULL, NULL, why);
+	if (rc)
+		return rc;
+	PGresult *r = PQexecParams(c, "SELECT driver_id FROM drivers WHERE driver_id = $1 FOR UPDATE", 1, NULL, v,
+				   NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = db_fail(r, c, why);
+		goto fail;
+	}
+	int found = PQntuples(r) > 0;
+	PQclear(r);
+	r = PQexecParams(c, "SELECT 1 FROM trips WHERE driver_id = $1 UNION ALL"
+			    " SELECT 1 FROM device_assignments WHERE driver_id = $1 LIMIT 1", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = db_fail(r, c, why);
+		goto fail;
+	}
+	found |= PQntuples(r) > 0;
+	PQclear(r);
+	if (!found) {
+		snprintf(why, WHY_MAX, "no driver '%s'", driver);
+		rc = ODO_ERR_NOTFOUND;
+		goto fail;
+	}
+	for (size_t i = 0; i < ODO_ARRAY_LEN(RAW_TABLES); i++) {
+		/* table names from the constant list above, never from input */
+		snprintf(sql, sizeof sql,
+			 "DELETE FROM %s x USING device_assignments a WHERE a.driver_id = $1"
+			 " AND x.device_id = a.device_id AND x.t >= a.valid_from"
+			 " AND (a.valid_to IS NULL OR x.t < a.valid_to)", RAW_TABLES[i]);
+		if ((rc = run(c, sql, 1, v, rows, why)))
+			goto fail;
+	}
+	static const char *const per_driver[] = {
+		"DELETE FROM dead_letters x USING device_assignments a WHERE a.driver_id = $1"
+		" AND x.topic_device = a.device_id AND x.received_at >= a.valid_from"
+		" AND (a.valid_to IS NULL OR x.received_at < a.valid_to)",
+		"DELETE FROM trips x USING device_assignments a WHERE a.driver_id = $1"
+		" AND x.device_id = a.device_id AND x.start_time >= a.valid_from"
+		" AND (a.valid_to IS NULL OR x.start_time < a.valid_to)",
+		"DELETE FROM trips WHERE driver_id = $1",
+		"DELETE FROM monthly_features WHERE driver_id = $1",
+		"DELETE FROM monthly_features_dirty WHERE driver_id = $1",
+		"UPDATE device_assignments SET driver_id = NULL WHERE driver_id = $1",
+		"DELETE FROM drivers WHERE driver_id = $1",
+	};
+	for (size_t i = 0; i < ODO_ARRAY_LEN(per_driver); i++)
+		if ((rc = run(c, per_driver[i], 1, v, i == 5 ? NULL : rows, why)))
+			goto fail;
+	char n[32];
+	snprintf(n, sizeof n, "%lld", *rows);
+	const char *av[3] = { driver, n, by };
+	rc = run(c, "INSERT INTO data_audit (action, driver_id, rows_deleted, detail, performed_by)"
+		    " VALUES ('forget', $1, $2::bigint, 'personal data, trips, features and raw records erased', $3)",
+		 3, av, NULL, why);
+	if (rc)
+		goto fail;
+	return run(c, "COMMIT", 0, NULL, NULL, why);
+fail:
+	rollback(c);
+	return rc;
+}
+
+int odo_retention(PGconn *c, int days, const char *by, long long *rows, char *why)
+{
+	*rows = 0;
+	if (days < 1) {
+		snprintf(why, WHY_MAX, "--days must be at least 1");
+		return ODO_ERR_INVAL;
+	}
+	char d[16];
+	snprintf(d, sizeof d, "%d", days);
+	const char *v[1] = { d };
+	char sql[512];
+	int rc = run(c, "BEGIN", 0, NULL, NULL, why);
+	if (rc)
+		return rc;
+	/* Whole sample partitions that end before the cutoff are dropped. */
+	PGresult *r = PQexecParams(c,
+		"SELECT c.relname, (SELECT count(*) FROM samples s WHERE s.tableoid = c.oid)"
+		" FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+		" WHERE i.inhparent = 'samples'::regclass AND c.relname ~ '^samples_[0-9]{4}_[0-9]{2}$'"
+		" AND (to_date(substr(c.relname, 9), 'YYYY_MM') + interval '1 month')::timestamp AT TIME ZONE 'UTC'"
+		"     <= now() - make_interval(days => $1::int)", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = db_fail(r, c, why);
+		goto fail;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		int y, m;
+		if (sscanf(PQgetvalue(r, i, 0), "samples_%4d_%2d", &y, &m) != 2)
+			continue;
+		snprintf(sql, sizeof sql, "DROP TABLE samples_%04d_%02d", y, m); /* from integers only */
+		*rows += atoll(PQgetvalue(r, i, 1));
+		if ((rc = run(c, sql, 0, NULL, NULL, why))) {
+			PQclear(r);
+			goto fail;
+		}
+	}
+	PQclear(r);
+	for (size_t i = 0; i < ODO_ARRAY_LEN(RAW_TABLES); i++) {
+		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE t < now() - make_interval(days => $1::int)",
+			 RAW_TABLES[i]);
+		if ((rc = run(c, sql, 1, v, rows, why)))
+			goto fail;
+	}
+	rc = run(c, "DELETE FROM dead_letters WHERE received_at < now() - make_interval(days => $1::int)", 1, v,
+		 rows, why);
+	if (rc)
+		goto fail;
+	/* Batch ranges at or below the device's ack are no longer needed. */
+	rc = run(c, "DELETE FROM batches b USING devices d WHERE d.device_id = b.device_id"
+		    " AND b.seq_hi <= d.acked AND b.committed_at < now() - make_interval(days => $1::int)",
+		 1, v, rows, why);
+	if (rc)
+		goto fail;
+	char n[32];
+	snprintf(n, sizeof n, "%lld", *rows);
+	const char *av[3] = { d, n, by };
+	rc = run(c, "INSERT INTO data_audit (action, retain_days, rows_deleted, detail, performed_by)"
+		    " VALUES ('retention', $1::int, $2::bigint, 'raw records older than the window pruned;"
+		    " trips and monthly features kept', $3)", 3, av, NULL, why);
+	if (rc)
+		goto fail;
+	return run(c, "COMMIT", 0, NULL, NULL, why);
+fail:
+	rollback(c);
+	return rc;
+}

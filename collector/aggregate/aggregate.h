@@ -1,0 +1,43 @@
+/*
+ * odo-collector — monthly per-driver features, erasure and retention.
+ * Definitions of every feature: docs/features.md, "Monthly features
+ * (collector)". All SQL is parameterised; these functions use a plain
+ * (blocking) libpq connection and are meant for the CLI subcommands.
+ */
+#ifndef ODO_COLLECTOR_AGGREGATE_H
+#define ODO_COLLECTOR_AGGREGATE_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "odo/err.h"
+
+/* Recompute monthly_features for every driver with a finished trip starting
+ * in `month` ("YYYY-MM", UTC). *rows = rows written. ODO_ERR_INVAL for a bad
+ * month, ODO_ERR_DB (message in *why, 256 bytes) otherwise. */
+int odo_agg_month(PGconn *c, const char *month, long long *rows, char *why) ODO_NODISCARD;
+
+/* The single statement that refreshes every (driver, month) marked dirty by
+ * arriving trips and clears the marks (used by the ingest loop). */
+const char *odo_agg_refresh_dirty_sql(void);
+
+/* Erase a driver: trips, monthly features, raw records of the devices
+ * assigned to them during their assignments, dead letters of those devices
+ * in those windows, the drivers row (assignments keep device/vehicle history
+ * with driver_id NULL); writes a data_audit row. One transaction.
+ * ODO_ERR_NOTFOUND when the driver is unknown. */
+int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *rows, char *why) ODO_NODISCARD;
+
+/* Delete raw records (samples, events, phone, status, vehicle and DTC
+ * reports, dead letters, acknowledged batch ranges) older than `days`
+ * days; whole sample partitions are dropped. Trips and monthly features are
+ * kept. Writes a data_audit row. */
+int odo_retention(PGconn *c, int days, const char *by, long long *rows, char *why) ODO_NODISCARD;
+
+/* Apply the embedded migrations (collector/sql/NNN_*.sql) not yet recorded
+ * in schema_migrations, each in its own transaction, serialised by an
+ * advisory lock. *applied = how many ran now. */
+int odo_migrate(PGconn *c, int *applied, char *why) ODO_NODISCARD;
+
+#endif

@@ -1,0 +1,185 @@
+/* odo-collector — MQTT ingest (see mqtt.h). */
+#include "mqtt.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include "odo/log.h"
+#include "odo/wire.h"
+
+#define MQIN_RETRY_MS 1000
+#define MQIN_TOPIC_MAX 256
+#define MQIN_ACK_BUF 128
+
+struct odo_mqin {
+	struct mosquitto *mosq;
+	struct odo_mqin_opts o;
+	char group[64];
+	odo_mqin_msg_fn fn;
+	void *ctx;
+	int connected, connecting;
+	int64_t next_try_ms;
+	int stopping;
+};
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *props)
+{
+	(void)props;
+	struct odo_mqin *m = obj;
+	if (rc != 0) {
+		ODO_LOG(WARN, "mqtt", "broker refused the connection: %s", mosquitto_reason_string(rc));
+		return;
+	}
+	m->connected = 1;
+	char sub[MQIN_TOPIC_MAX];
+	snprintf(sub, sizeof sub, "$share/%s/odo/v1/+/up", m->group);
+	ODO_LOG(INFO, "mqtt", "connected (session %s), subscribing %s", (flags & 1) ? "resumed" : "new", sub);
+	int r = mosquitto_subscribe_v5(mosq, NULL, sub, 1, 0, NULL);
+	if (r != MOSQ_ERR_SUCCESS)
+		ODO_LOG(WARN, "mqtt", "subscribe failed: %s", mosquitto_strerror(r));
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_property *props)
+{
+	(void)mosq, (void)props;
+	struct odo_mqin *m = obj;
+	m->connected = 0;
+	if (!m->stopping)
+		ODO_LOG(WARN, "mqtt", "disconnected from the broker (%s)", mosquitto_reason_string(rc));
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	(void)mosq, (void)props;
+	struct odo_mqin *m = obj;
+	m->fn(m->ctx, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+}
+
+static void try_connect(struct odo_mqin *m, int64_t now_ms)
+{
+	mosquitto_property *props = NULL;
+	mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, (uint32_t)m->o.session_expiry_s);
+	/* Blocking TCP connect: the broker is local or near; a refused or
+	 * unreachable broker fails fast and is retried every second. */
+	int rc = m->connecting ? mosquitto_reconnect(m->mosq)
+			       : mosquitto_connect_bind_v5(m->mosq, m->o.host, m->o.port, m->o.keepalive_s, NULL, props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		ODO_LOG(WARN, "mqtt", "cannot connect to %s:%d: %s", m->o.host, m->o.port, mosquitto_strerror(rc));
+		m->next_try_ms = now_ms + MQIN_RETRY_MS;
+	}
+	m->connecting = 1; /* from now on, reconnect with the same options */
+}
+
+int odo_mqin_open(const struct odo_mqin_opts *o, odo_mqin_msg_fn fn, void *ctx, struct odo_mqin **out)
+{
+	*out = NULL;
+	struct odo_mqin *m = calloc(1, sizeof *m);
+	if (!m)
+		return ODO_ERR_NOMEM;
+	m->o = *o;
+	m->fn = fn;
+	m->ctx = ctx;
+	snprintf(m->group, sizeof m->group, "%s", o->group);
+	mosquitto_lib_init();
+	/* clean_session false = clean_start false in MQTT v5 */
+	m->mosq = mosquitto_new(o->client_id, false, m);
+	if (!m->mosq) {
+		free(m);
+		return ODO_ERR_NOMEM;
+	}
+	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	int rc = mosquitto_tls_set(m->mosq, o->cafile, NULL, o->certfile, o->keyfile, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		ODO_LOG(ERROR, "mqtt", "TLS setup failed (cafile/certfile/keyfile): %s", mosquitto_strerror(rc));
+		odo_mqin_close(m);
+		return ODO_ERR_CONFIG;
+	}
+	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
+	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	*out = m;
+	return ODO_OK;
+}
+
+void odo_mqin_close(struct odo_mqin *m)
+{
+	if (!m)
+		return;
+	mosquitto_destroy(m->mosq);
+	mosquitto_lib_cleanup();
+	free(m);
+}
+
+int odo_mqin_socket(struct odo_mqin *m, short *events)
+{
+	*events = 0;
+	int fd = mosquitto_socket(m->mosq);
+	if (fd < 0)
+		return -1;
+	*events = POLLIN;
+	if (mosquitto_want_write(m->mosq))
+		*events |= POLLOUT;
+	return fd;
+}
+
+void odo_mqin_service(struct odo_mqin *m, int64_t now_ms, short revents)
+{
+	if (m->stopping)
+		return;
+	if (mosquitto_socket(m->mosq) < 0) {
+		m->connected = 0;
+		if (now_ms >= m->next_try_ms)
+			try_connect(m, now_ms);
+		return;
+	}
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		mosquitto_loop_read(m->mosq, 1);
+	if (mosquitto_socket(m->mosq) >= 0 && ((revents & POLLOUT) || mosquitto_want_write(m->mosq)))
+		mosquitto_loop_write(m->mosq, 1);
+	if (mosquitto_socket(m->mosq) >= 0)
+		mosquitto_loop_misc(m->mosq);
+	if (mosquitto_socket(m->mosq) < 0)
+		m->next_try_ms = now_ms + MQIN_RETRY_MS;
+}
+
+int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t ack)
+{
+	struct odo_ack a;
+	memset(&a, 0, sizeof a);
+	snprintf(a.device, sizeof a.device, "%s", device);
+	a.ack = ack;
+	uint8_t buf[MQIN_ACK_BUF];
+	size_t len;
+	int rc = odo_wire_encode_ack(&a, buf, sizeof buf, &len);
+	if (rc)
+		return rc;
+	char topic[MQIN_TOPIC_MAX];
+	snprintf(topic, sizeof topic, "odo/v1/%s/ack", device);
+	rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, buf, 1, false, NULL);
+	if (rc != MOSQ_ERR_SUCCESS)
+		return ODO_ERR_AGAIN; /* the device resends; the next commit acks again */
+	return ODO_OK;
+}
+
+int odo_mqin_connected(const struct odo_mqin *m)
+{
+	return m->connected;
+}
+
+void odo_mqin_disconnect(struct odo_mqin *m)
+{
+	/* flush pending acks first, then leave; the session persists */
+	for (int i = 0; i < 50 && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq); i++)
+		mosquitto_loop_write(m->mosq, 1);
+	m->stopping = 1;
+	mosquitto_disconnect_v5(m->mosq, 0, NULL);
+	for (int i = 0; i < 10 && mosquitto_socket(m->mosq) >= 0; i++)
+		mosquitto_loop_write(m->mosq, 1);
+}

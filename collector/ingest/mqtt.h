@@ -1,0 +1,44 @@
+/*
+ * odo-collector — the MQTT v5/TLS side: a persistent session
+ * (clean_start false + session expiry) subscribed to
+ * $share/<group>/odo/v1/+/up, driven from the program's poll loop (no
+ * libmosquitto thread), and the ack publisher.
+ */
+#ifndef ODO_COLLECTOR_MQTT_H
+#define ODO_COLLECTOR_MQTT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "odo/err.h"
+
+struct odo_mqin;
+
+struct odo_mqin_opts {
+	const char *host;
+	int port;
+	const char *client_id;   /* stable per collector: the persistent session's name */
+	const char *group;       /* shared-subscription group */
+	const char *cafile, *certfile, *keyfile;
+	int keepalive_s;
+	long session_expiry_s;
+};
+
+/* Called per received message; topic and payload valid during the call. */
+typedef void (*odo_mqin_msg_fn)(void *ctx, const char *topic, const uint8_t *payload, size_t len);
+
+/* Create the client and start connecting. ODO_ERR_CONFIG for bad TLS files. */
+int odo_mqin_open(const struct odo_mqin_opts *o, odo_mqin_msg_fn fn, void *ctx, struct odo_mqin **out) ODO_NODISCARD;
+void odo_mqin_close(struct odo_mqin *m);
+/* Socket and wanted events (-1 when disconnected). */
+int odo_mqin_socket(struct odo_mqin *m, short *events);
+/* Handle I/O, keepalive and reconnection. */
+void odo_mqin_service(struct odo_mqin *m, int64_t now_ms, short revents);
+/* Publish {"v":1,"dev":...,"ack":n} on odo/v1/<device>/ack, QoS 1. */
+int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t ack);
+int odo_mqin_connected(const struct odo_mqin *m);
+/* Stop reading new messages (shutdown): unsubscribe is not sent, the
+ * session keeps the subscription for the next start. */
+void odo_mqin_disconnect(struct odo_mqin *m);
+
+#endif

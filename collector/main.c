@@ -1,0 +1,482 @@
+/*
+ * odo-collector — MQTT/TLS ingest into PostgreSQL, acknowledged end to end;
+ * monthly driver features; erasure and retention.
+ *
+ *   odo-collector [--config FILE] run|migrate|aggregate --month YYYY-MM|
+ *                 forget --driver ID|retention --days N
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "aggregate/aggregate.h"
+#include "decode/decode.h"
+#include "ingest/mqtt.h"
+#include "odo/config.h"
+#include "odo/log.h"
+#include "pg/writer.h"
+
+#ifndef ODO_VERSION
+#define ODO_VERSION "0.0.0"
+#endif
+
+#define NAME_MAX_LEN 64
+#define PATH_MAX_LEN 512
+#define SECRET_MAX 256
+#define STATS_EVERY_MS 10000
+#define DRAIN_MS 5000
+
+struct collector_cfg {
+	char name[NAME_MAX_LEN];
+	char log_level[16];
+	long long max_group_rows, commit_ms, max_queue, refresh_s;
+};
+
+struct mqtt_cfg {
+	char host[256];
+	long long port;
+	char client_id[NAME_MAX_LEN];
+	char group[NAME_MAX_LEN];
+	char cafile[PATH_MAX_LEN], certfile[PATH_MAX_LEN], keyfile[PATH_MAX_LEN];
+	long long keepalive, session_expiry;
+};
+
+struct db_cfg {
+	char conninfo[PATH_MAX_LEN];
+	char password_file[PATH_MAX_LEN];
+	char password_env[NAME_MAX_LEN];
+};
+
+static struct collector_cfg ccfg;
+static struct mqtt_cfg mcfg;
+static struct db_cfg dcfg;
+
+static const struct odo_cfg_key collector_keys[] = {
+	ODO_CFG_S("name", struct collector_cfg, name, "odo-collector",
+		  "this collector's name, stored in processed_by and dead_letters"),
+	ODO_CFG_S("log_level", struct collector_cfg, log_level, "info", "error, warn, info or debug"),
+	ODO_CFG_I("max_group_rows", struct collector_cfg, max_group_rows, "5000", 1, 1000000,
+		  "records per group commit (flush when reached)"),
+	ODO_CFG_I("commit_ms", struct collector_cfg, commit_ms, "20", 0, 60000,
+		  "flush a group at the latest this long after its first message"),
+	ODO_CFG_I("max_queue", struct collector_cfg, max_queue, "20000", 1, 10000000,
+		  "messages held in memory while the database is away; beyond, unacked (devices resend)"),
+	ODO_CFG_I("refresh_s", struct collector_cfg, refresh_s, "60", 0, 86400,
+		  "seconds between incremental monthly-feature refreshes (0 = off)"),
+};
+
+static const struct odo_cfg_key mqtt_keys[] = {
+	ODO_CFG_S("host", struct mqtt_cfg, host, "localhost", "broker host"),
+	ODO_CFG_I("port", struct mqtt_cfg, port, "8883", 1, 65535, "broker TLS port"),
+	ODO_CFG_S("client_id", struct mqtt_cfg, client_id, "odo-collector-1",
+		  "MQTT client id; stable per collector process (names its persistent session)"),
+	ODO_CFG_S("group", struct mqtt_cfg, group, "odo-collectors", "shared-subscription group"),
+	ODO_CFG_S("cafile", struct mqtt_cfg, cafile, "/etc/odo/pki/ca.crt", "CA certificate"),
+	ODO_CFG_S("certfile", struct mqtt_cfg, certfile, "/etc/odo/pki/collector.crt",
+		  "client certificate (CN odo-collector)"),
+	ODO_CFG_S("keyfile", struct mqtt_cfg, keyfile, "/etc/odo/pki/collector.key", "client key"),
+	ODO_CFG_I("keepalive", struct mqtt_cfg, keepalive, "30", 5, 3600, "MQTT keepalive, s"),
+	ODO_CFG_I("session_expiry", struct mqtt_cfg, session_expiry, "604800", 0, 4294967295.0,
+		  "seconds the broker keeps the session (and queues messages) while we are away"),
+};
+
+static const struct odo_cfg_key db_keys[] = {
+	ODO_CFG_S("conninfo", struct db_cfg, conninfo, "dbname=odo",
+		  "libpq connection string, without the password"),
+	ODO_CFG_S("password_file", struct db_cfg, password_file, "",
+		  "file holding the database password (else password_env, else libpq's own means)"),
+	ODO_CFG_S("password_env", struct db_cfg, password_env, "ODO_DB_PASSWORD",
+		  "environment variable holding the database password"),
+};
+
+static const struct odo_cfg_section sections[] = {
+	{ "collector", collector_keys, ODO_ARRAY_LEN(collector_keys), &ccfg },
+	{ "mqtt", mqtt_keys, ODO_ARRAY_LEN(mqtt_keys), &mcfg },
+	{ "db", db_keys, ODO_ARRAY_LEN(db_keys), &dcfg },
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: odo-collector [--config FILE] [--set SECTION.KEY=VALUE]... COMMAND [ARGS]\n"
+		"\n"
+		"commands:\n"
+		"  run                     ingest from MQTT into PostgreSQL, acknowledge (default)\n"
+		"  migrate                 apply the schema migrations not yet applied\n"
+		"  aggregate --month YYYY-MM   recompute monthly_features for that month\n"
+		"  forget --driver ID      erase a driver's personal data and raw records (audited)\n"
+		"  retention --days N      prune raw records older than N days (aggregates kept)\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE       INI file with [collector], [mqtt], [db]\n"
+		"  -s, --set S.K=V         override one configuration key\n"
+		"  -h, --help              this text and the configuration keys\n"
+		"  -V, --version           print the version\n"
+		"\n"
+		"The database password is read from [db] password_file or the variable named by\n"
+		"[db] password_env (default ODO_DB_PASSWORD), never from the command line.\n\n"
+		"configuration keys:\n");
+	for (size_t s = 0; s < ODO_ARRAY_LEN(sections); s++)
+		for (size_t k = 0; k < sections[s].nkeys; k++)
+			fprintf(f, "  [%s] %-16s %s (default: %s)\n", sections[s].name, sections[s].keys[k].key,
+				sections[s].keys[k].help, sections[s].keys[k].def ? sections[s].keys[k].def : "-");
+}
+
+static char password[SECRET_MAX];
+
+static int load_password(void)
+{
+	int rc = odo_config_read_secret(dcfg.password_file, dcfg.password_env, password, sizeof password);
+	if (rc == ODO_ERR_NOTFOUND) {
+		password[0] = '\0'; /* libpq's own means: .pgpass, peer/cert auth */
+		return ODO_OK;
+	}
+	if (rc)
+		ODO_LOG(ERROR, "db", "cannot read the database password (%s): %s",
+			dcfg.password_file[0] ? dcfg.password_file : dcfg.password_env, odo_strerror(rc));
+	return rc;
+}
+
+static PGconn *db_connect(void)
+{
+	const char *kw[] = { "dbname", "password", "application_name", NULL };
+	const char *val[] = { dcfg.conninfo, password[0] ? password : NULL, "odo-collector", NULL };
+	if (!password[0]) {
+		kw[1] = "application_name";
+		val[1] = "odo-collector";
+		kw[2] = NULL;
+	}
+	PGconn *c = PQconnectdbParams(kw, val, 1);
+	if (PQstatus(c) != CONNECTION_OK) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", PQerrorMessage(c));
+		why[strcspn(why, "\n")] = '\0';
+		ODO_LOG(ERROR, "db", "cannot connect: %s", why);
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+struct ingest {
+	struct odo_mqin *mq;
+	struct odo_pgw *w;
+	struct odo_record *scratch;
+	uint64_t acks_sent, rejected;
+};
+
+static void on_ack(void *ctx, const char *device, uint64_t ack)
+{
+	struct ingest *in = ctx;
+	if (odo_mqin_publish_ack(in->mq, device, ack) == ODO_OK)
+		in->acks_sent++;
+	else
+		ODO_LOG(DEBUG, "mqtt", "ack %llu for %s not sent (broker away); the next commit repeats it",
+			(unsigned long long)ack, device);
+}
+
+static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t len)
+{
+	struct ingest *in = ctx;
+	struct odo_batch *b = NULL;
+	struct odo_wire_error err;
+	int rc = odo_decode_message(topic, payload, len, in->scratch, &b, &err);
+	if (rc == ODO_OK) {
+		if (odo_pgw_add_batch(in->w, b, topic, payload, len) != ODO_OK)
+			ODO_LOG(WARN, "ingest", "queue full: batch from %s not taken (unacked, the device resends)",
+				topic);
+		return;
+	}
+	if (rc == ODO_ERR_NOMEM) {
+		ODO_LOG(ERROR, "ingest", "out of memory decoding a message on %s (unacked)", topic);
+		return;
+	}
+	char tdev[ODO_DEVICE_ID_MAX + 1];
+	struct odo_wire_error terr;
+	if (odo_decode_topic(topic, tdev, &terr) != ODO_OK)
+		tdev[0] = '\0';
+	in->rejected++;
+	ODO_LOG(WARN, "ingest", "rejected message on %s (%zu bytes): %s at %s: %s", topic, len,
+		odo_decode_code_name(err.code), err.field, err.msg);
+	if (odo_pgw_add_dead(in->w, topic, tdev, payload, len, &err) != ODO_OK)
+		ODO_LOG(ERROR, "ingest", "out of memory: dead letter for %s lost", topic);
+}
+
+static void log_stats(const struct ingest *in)
+{
+	struct odo_pgw_stats st;
+	odo_pgw_get_stats(in->w, &st);
+	ODO_LOG(INFO, "stats",
+		"collector=%s batches=%llu records=%llu dead=%llu shed=%llu commits=%llu failures=%llu acks=%llu",
+		ccfg.name, (unsigned long long)st.batches, (unsigned long long)st.records,
+		(unsigned long long)st.dead, (unsigned long long)st.shed, (unsigned long long)st.commits,
+		(unsigned long long)st.failures, (unsigned long long)in->acks_sent);
+}
+
+static int cmd_run(void)
+{
+	struct ingest in;
+	memset(&in, 0, sizeof in);
+	in.scratch = calloc(ODO_WIRE_MAX_RECORDS, sizeof *in.scratch);
+	if (!in.scratch)
+		return 1;
+	struct odo_pgw_opts wo = {
+		.conninfo = dcfg.conninfo,
+		.password = password,
+		.name = ccfg.name,
+		.max_group_rows = (size_t)ccfg.max_group_rows,
+		.commit_ms = (int)ccfg.commit_ms,
+		.max_queue_msgs = (size_t)ccfg.max_queue,
+		.refresh_s = (int)ccfg.refresh_s,
+	};
+	struct odo_mqin_opts mo = {
+		.host = mcfg.host,
+		.port = (int)mcfg.port,
+		.client_id = mcfg.client_id,
+		.group = mcfg.group,
+		.cafile = mcfg.cafile,
+		.certfile = mcfg.certfile,
+		.keyfile = mcfg.keyfile,
+		.keepalive_s = (int)mcfg.keepalive,
+		.session_expiry_s = (long)mcfg.session_expiry,
+	};
+	int rc = odo_pgw_open(&wo, on_ack, &in, &in.w);
+	if (rc == ODO_OK)
+		rc = odo_mqin_open(&mo, on_msg, &in, &in.mq);
+	memset(password, 0, sizeof password);
+	if (rc) {
+		ODO_LOG(ERROR, "main", "start-up failed: %s", odo_strerror(rc));
+		odo_pgw_close(in.w);
+		free(in.scratch);
+		return 1;
+	}
+	ODO_LOG(INFO, "main", "odo-collector %s '%s' starting (group %s, client %s)", ODO_VERSION, ccfg.name,
+		mcfg.group, mcfg.client_id);
+	int64_t next_stats = mono_ms() + STATS_EVERY_MS, drain_until = 0;
+	for (;;) {
+		int64_t now = mono_ms();
+		if (stop_requested && !drain_until) {
+			ODO_LOG(INFO, "main", "stopping: no new messages, committing what is queued");
+			drain_until = now + DRAIN_MS;
+		}
+		if (drain_until && (odo_pgw_idle(in.w) || now >= drain_until))
+			break;
+		struct pollfd p[2];
+		int n = 0, im = -1, iw = -1;
+		short ev;
+		int fd;
+		if (!drain_until && (fd = odo_mqin_socket(in.mq, &ev)) >= 0) {
+			p[n] = (struct pollfd){ .fd = fd, .events = ev };
+			im = n++;
+		}
+		if ((fd = odo_pgw_socket(in.w, &ev)) >= 0) {
+			p[n] = (struct pollfd){ .fd = fd, .events = ev };
+			iw = n++;
+		}
+		int timeout = odo_pgw_timeout_ms(in.w, now);
+		if (timeout > 100)
+			timeout = 100; /* MQTT keepalive and reconnects */
+		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			ODO_LOG(ERROR, "main", "poll: %s", strerror(errno));
+			break;
+		}
+		now = mono_ms();
+		if (!drain_until)
+			odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
+		odo_pgw_service(in.w, now, iw >= 0 ? p[iw].revents : 0);
+		if (drain_until) /* acks of the last commits still go out */
+			odo_mqin_service(in.mq, now, POLLOUT);
+		if (now >= next_stats) {
+			log_stats(&in);
+			next_stats = now + STATS_EVERY_MS;
+		}
+	}
+	log_stats(&in);
+	odo_mqin_disconnect(in.mq);
+	odo_mqin_close(in.mq);
+	odo_pgw_close(in.w);
+	free(in.scratch);
+	return 0;
+}
+
+/* ---- the one-shot commands ---------------------------------------------- */
+
+static int cmd_db(const char *cmd, const char *arg)
+{
+	PGconn *c = db_connect();
+	memset(password, 0, sizeof password);
+	if (!c)
+		return 1;
+	char why[256] = "";
+	long long rows = 0;
+	int rc;
+	if (strcmp(cmd, "migrate") == 0) {
+		int applied = 0;
+		rc = odo_migrate(c, &applied, why);
+		if (!rc)
+			ODO_LOG(INFO, "migrate", "%d migration(s) applied", applied);
+	} else if (strcmp(cmd, "aggregate") == 0) {
+		rc = odo_agg_month(c, arg, &rows, why);
+		if (!rc)
+			ODO_LOG(INFO, "aggregate", "month %s: %lld driver row(s) written", arg, rows);
+	} else if (strcmp(cmd, "forget") == 0) {
+		rc = odo_forget_driver(c, arg, ccfg.name, &rows, why);
+		if (!rc)
+			ODO_LOG(INFO, "forget", "driver erased: %lld row(s) deleted, audit row written", rows);
+	} else {
+		char *end;
+		long d = strtol(arg, &end, 10);
+		if (*end || d < 1 || d > 100000) {
+			ODO_LOG(ERROR, "retention", "--days wants a whole number of days >= 1");
+			PQfinish(c);
+			return 2;
+		}
+		rc = odo_retention(c, (int)d, ccfg.name, &rows, why);
+		if (!rc)
+			ODO_LOG(INFO, "retention", "%lld raw row(s) older than %ld days deleted", rows, d);
+	}
+	PQfinish(c);
+	if (rc) {
+		ODO_LOG(ERROR, cmd, "%s: %s", odo_strerror(rc), why);
+		return rc == ODO_ERR_INVAL ? 2 : 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	odo_log_set_program("odo-collector");
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ "month", required_argument, NULL, 'm' },  { "driver", required_argument, NULL, 'd' },
+		{ "days", required_argument, NULL, 'n' },   { NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *month = NULL, *driver = NULL, *days = NULL;
+	const char *sets[32];
+	int nsets = 0, o;
+	struct odo_cfg_error cerr;
+	while ((o = getopt_long(argc, argv, "+c:s:hV", lo, NULL)) != -1) {
+		switch (o) {
+		case 'c': config = optarg; break;
+		case 's':
+			if (nsets == (int)ODO_ARRAY_LEN(sets)) {
+				fprintf(stderr, "odo-collector: too many --set\n");
+				return 2;
+			}
+			sets[nsets++] = optarg;
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("odo-collector %s\n", ODO_VERSION); return 0;
+		case 'm': month = optarg; break;
+		case 'd': driver = optarg; break;
+		case 'n': days = optarg; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	const char *cmd = optind < argc ? argv[optind++] : "run";
+	/* subcommand options may follow the command */
+	while ((o = getopt_long(argc, argv, "m:d:n:", lo, NULL)) != -1) {
+		switch (o) {
+		case 'm': month = optarg; break;
+		case 'd': driver = optarg; break;
+		case 'n': days = optarg; break;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "odo-collector: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	int rc = config ? odo_config_parse_file(config, sections, ODO_ARRAY_LEN(sections), &cerr)
+			: odo_config_defaults(sections, ODO_ARRAY_LEN(sections), &cerr);
+	if (rc) {
+		fprintf(stderr, "odo-collector: %s\n", cerr.msg);
+		return 2;
+	}
+	for (int i = 0; i < nsets; i++) {
+		char sec[64], key[64];
+		const char *dot = strchr(sets[i], '.'), *eq = strchr(sets[i], '=');
+		if (!dot || !eq || dot > eq || (size_t)(dot - sets[i]) >= sizeof sec ||
+		    (size_t)(eq - dot - 1) >= sizeof key) {
+			fprintf(stderr, "odo-collector: --set wants SECTION.KEY=VALUE\n");
+			return 2;
+		}
+		snprintf(sec, sizeof sec, "%.*s", (int)(dot - sets[i]), sets[i]);
+		snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
+		if (odo_config_set(sections, ODO_ARRAY_LEN(sections), sec, key, eq + 1, "--set", &cerr)) {
+			fprintf(stderr, "odo-collector: %s\n", cerr.msg);
+			return 2;
+		}
+	}
+	int lvl = odo_log_level_parse(ccfg.log_level);
+	if (lvl < 0) {
+		fprintf(stderr, "odo-collector: unknown log_level '%s'\n", ccfg.log_level);
+		return 2;
+	}
+	odo_log_threshold = lvl;
+	if (load_password())
+		return 1;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "ingest") == 0)
+		return cmd_run();
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_db(cmd, NULL);
+	if (strcmp(cmd, "aggregate") == 0) {
+		if (!month) {
+			fprintf(stderr, "odo-collector: aggregate needs --month YYYY-MM\n");
+			return 2;
+		}
+		return cmd_db(cmd, month);
+	}
+	if (strcmp(cmd, "forget") == 0) {
+		if (!driver) {
+			fprintf(stderr, "odo-collector: forget needs --driver ID\n");
+			return 2;
+		}
+		return cmd_db(cmd, driver);
+	}
+	if (strcmp(cmd, "retention") == 0) {
+		if (!days) {
+			fprintf(stderr, "odo-collector: retention needs --days N\n");
+			return 2;
+		}
+		return cmd_db(cmd, days);
+	}
+	fprintf(stderr, "odo-collector: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return 2;
+}
