@@ -1,0 +1,265 @@
+/* odo — wire-format test fixtures (see wire_fixtures.h). */
+#include "wire_fixtures.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
+{
+	odo_record_init(r, (enum odo_record_kind)kind);
+	r->seq = seq;
+	r->t_ms = 1763900000000LL + (int64_t)seq * 1000;
+	r->tsrc = full ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
+	switch (kind) {
+	case ODO_REC_TRIP_START: {
+		struct odo_rec_trip_start *t = &r->u.trip_start;
+		t->trip_id = 7;
+		if (full) {
+			t->lat = 48.137154; /* needs float64 */
+			t->lon = -11.5;     /* fits float32 */
+		}
+		break;
+	}
+	case ODO_REC_TRIP_END: {
+		struct odo_rec_trip_end *t = &r->u.trip_end;
+		t->trip_id = 7;
+		t->start_ms = 1763899000000LL;
+		t->end_ms = 1763900000000LL;
+		t->distance_m = 12345.678;
+		t->duration_s = 1000.0;
+		t->moving_s = 870.25;
+		t->idle_s = 129.75;
+		t->avg_speed_mps = 14.186;
+		t->max_speed_mps = 33.3;
+		t->night_m = 0.0;
+		t->late_night_weekend_m = 0.5;
+		t->rush_hour_m = 4000.0;
+		t->heavy_traffic_m = 1234.5;
+		t->screen_on_s = 12.0;
+		t->handheld_call_s = 0.0;
+		t->phone_handled_count = 3;
+		t->hard_brakes = 2;
+		t->rapid_accels = 1;
+		t->harsh_corners = 4;
+		t->swerves = 0;
+		t->crashes = 0;
+		t->mean_abs_jerk = 0.41;
+		t->has_dtc = 1;
+		t->airbag_deployed = 0;
+		if (full) {
+			t->obd_distance_m = 12400.0;
+			t->avg_rpm = 1875.5;
+			t->wiper_m = 300.0;
+			t->gps_accuracy_m = 3.2;
+		}
+		break;
+	}
+	case ODO_REC_EVENT: {
+		struct odo_rec_event *e = &r->u.event;
+		e->trip_id = 7;
+		e->duration_ms = 1450;
+		if (full) {
+			e->kind = ODO_EV_HARD_BRAKE;
+			e->source = ODO_EVSRC_ACCEL;
+			e->peak_g = -0.62;
+			e->mean_g = -0.41;
+			e->speed_before_mps = 22.5;
+			e->speed_after_mps = 4.75;
+			e->lat = -33.868820;
+			e->lon = 151.209296;
+			e->heading_deg = 359.5;
+		} else {
+			/* phone distraction: the only kind without peak/mean */
+			e->kind = ODO_EV_PHONE_DISTRACTION;
+			e->source = ODO_EVSRC_PHONE;
+		}
+		break;
+	}
+	case ODO_REC_SAMPLE: {
+		struct odo_rec_sample *s = &r->u.sample;
+		s->trip_id = 7;
+		s->fix = full ? ODO_FIX_3D : ODO_FIX_NONE;
+		if (full) {
+			s->lat = 90.0;
+			s->lon = -180.0;
+			s->speed_mps = 13.9;
+			s->heading_deg = 0.0;
+			s->eph_m = 2.5;
+			s->alt_m = -12.25;
+			s->rpm = 2100.0;
+			s->obd_speed_mps = 13.888889;
+			s->throttle_pct = 100.0;
+			s->coolant_c = -40.0;
+			s->fuel_pct = 0.0;
+			s->ax_g = -0.125;
+			s->ay_g = 0.3;
+		}
+		break;
+	}
+	case ODO_REC_DTC: {
+		struct odo_rec_dtc *d = &r->u.dtc;
+		d->ecu = 0x7E8;
+		if (full) {
+			d->mil = 1;
+			d->n[ODO_DTC_STORED] = 2;
+			strcpy(d->codes[ODO_DTC_STORED][0], "P0301");
+			strcpy(d->codes[ODO_DTC_STORED][1], "B3A7F");
+			d->n[ODO_DTC_PENDING] = 1;
+			strcpy(d->codes[ODO_DTC_PENDING][0], "U0100");
+			d->n[ODO_DTC_PERMANENT] = 1;
+			strcpy(d->codes[ODO_DTC_PERMANENT][0], "C1234");
+			d->airbag_deployed = 1;
+		}
+		break;
+	}
+	case ODO_REC_VEHICLE:
+		r->u.vehicle.ecu = full ? 0x7E8 : 0;
+		strcpy(r->u.vehicle.vin, full ? "1HGCM82633A004352" : "");
+		break;
+	case ODO_REC_PHONE:
+		r->u.phone.screen_on = full;
+		r->u.phone.call = full ? ODO_CALL_HANDHELD : ODO_CALL_NONE;
+		r->u.phone.handled = full;
+		break;
+	case ODO_REC_STATUS: {
+		struct odo_rec_status *s = &r->u.status;
+		s->uptime_s = full ? 86400ULL * 400 : 0;
+		s->outbox_depth = full ? 123456 : 0;
+		s->outbox_oldest_age_s = full ? 3600 : 0;
+		s->evicted = full ? 5000000000ULL : 0;
+		s->reconnects = full ? 17 : 0;
+		s->can_errors = full ? 1 : 0;
+		s->gps_errors = full ? 2 : 0;
+		s->accel_errors = full ? UINT64_MAX : 0;
+		s->fix = full ? ODO_FIX_2D : ODO_FIX_UNKNOWN;
+		s->clock_source = full ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), 0)
+#define EQU(f) \
+	if (a->f != b->f) \
+	return WHY("%s: %llu != %llu", #f, (unsigned long long)a->f, (unsigned long long)b->f)
+#define EQI(f) \
+	if (a->f != b->f) \
+	return WHY("%s: %lld != %lld", #f, (long long)a->f, (long long)b->f)
+#define EQD(f) \
+	if (!(a->f == b->f || (isnan(a->f) && isnan(b->f))) || signbit(a->f) != signbit(b->f)) \
+	return WHY("%s: %.17g != %.17g", #f, a->f, b->f)
+#define EQS(f) \
+	if (strcmp(a->f, b->f) != 0) \
+	return WHY("%s: \"%s\" != \"%s\"", #f, a->f, b->f)
+
+int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char *why, size_t whylen)
+{
+	EQU(seq);
+	EQI(t_ms);
+	EQU(tsrc);
+	EQU(kind);
+	switch (a->kind) {
+	case ODO_REC_TRIP_START:
+		EQU(u.trip_start.trip_id);
+		EQD(u.trip_start.lat);
+		EQD(u.trip_start.lon);
+		break;
+	case ODO_REC_TRIP_END:
+		EQU(u.trip_end.trip_id);
+		EQI(u.trip_end.start_ms);
+		EQI(u.trip_end.end_ms);
+		EQD(u.trip_end.distance_m);
+		EQD(u.trip_end.obd_distance_m);
+		EQD(u.trip_end.duration_s);
+		EQD(u.trip_end.moving_s);
+		EQD(u.trip_end.idle_s);
+		EQD(u.trip_end.avg_speed_mps);
+		EQD(u.trip_end.max_speed_mps);
+		EQD(u.trip_end.avg_rpm);
+		EQD(u.trip_end.night_m);
+		EQD(u.trip_end.late_night_weekend_m);
+		EQD(u.trip_end.rush_hour_m);
+		EQD(u.trip_end.heavy_traffic_m);
+		EQD(u.trip_end.wiper_m);
+		EQD(u.trip_end.screen_on_s);
+		EQD(u.trip_end.handheld_call_s);
+		EQU(u.trip_end.phone_handled_count);
+		EQU(u.trip_end.hard_brakes);
+		EQU(u.trip_end.rapid_accels);
+		EQU(u.trip_end.harsh_corners);
+		EQU(u.trip_end.swerves);
+		EQU(u.trip_end.crashes);
+		EQD(u.trip_end.mean_abs_jerk);
+		EQD(u.trip_end.gps_accuracy_m);
+		EQI(u.trip_end.has_dtc);
+		EQI(u.trip_end.airbag_deployed);
+		break;
+	case ODO_REC_EVENT:
+		EQU(u.event.trip_id);
+		EQU(u.event.kind);
+		EQU(u.event.source);
+		EQI(u.event.duration_ms);
+		EQD(u.event.peak_g);
+		EQD(u.event.mean_g);
+		EQD(u.event.speed_before_mps);
+		EQD(u.event.speed_after_mps);
+		EQD(u.event.lat);
+		EQD(u.event.lon);
+		EQD(u.event.heading_deg);
+		break;
+	case ODO_REC_SAMPLE:
+		EQU(u.sample.trip_id);
+		EQU(u.sample.fix);
+		EQD(u.sample.lat);
+		EQD(u.sample.lon);
+		EQD(u.sample.speed_mps);
+		EQD(u.sample.heading_deg);
+		EQD(u.sample.eph_m);
+		EQD(u.sample.alt_m);
+		EQD(u.sample.rpm);
+		EQD(u.sample.obd_speed_mps);
+		EQD(u.sample.throttle_pct);
+		EQD(u.sample.coolant_c);
+		EQD(u.sample.fuel_pct);
+		EQD(u.sample.ax_g);
+		EQD(u.sample.ay_g);
+		break;
+	case ODO_REC_DTC:
+		EQU(u.dtc.ecu);
+		EQI(u.dtc.mil);
+		EQI(u.dtc.airbag_deployed);
+		for (int l = 0; l < ODO_DTC__LISTS; l++) {
+			EQU(u.dtc.n[l]);
+			for (int i = 0; i < a->u.dtc.n[l] && i < ODO_WIRE_MAX_DTCS; i++)
+				EQS(u.dtc.codes[l][i]);
+		}
+		break;
+	case ODO_REC_VEHICLE:
+		EQS(u.vehicle.vin);
+		EQU(u.vehicle.ecu);
+		break;
+	case ODO_REC_PHONE:
+		EQI(u.phone.screen_on);
+		EQU(u.phone.call);
+		EQI(u.phone.handled);
+		break;
+	case ODO_REC_STATUS:
+		EQU(u.status.uptime_s);
+		EQU(u.status.outbox_depth);
+		EQU(u.status.outbox_oldest_age_s);
+		EQU(u.status.evicted);
+		EQU(u.status.reconnects);
+		EQU(u.status.can_errors);
+		EQU(u.status.gps_errors);
+		EQU(u.status.accel_errors);
+		EQU(u.status.fix);
+		EQU(u.status.clock_source);
+		break;
+	default:
+		return WHY("unknown kind %u", a->kind);
+	}
+	return 1;
+}

@@ -1,0 +1,398 @@
+/*
+ * odo — wire format: encode/decode round trips for every record kind, the
+ * float rule, batch/raw/ack encoding, encoder refusals and TOOBIG at every
+ * buffer size below the needed one.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "odo/wire.h"
+#include "wire_fixtures.h"
+
+#define BUF 8192
+
+/* Number of map entries each kind encodes: [kind][full]. */
+static const unsigned expected_keys[ODO_REC__MAX + 1][2] = {
+	[ODO_REC_TRIP_START] = { 5, 7 }, [ODO_REC_TRIP_END] = { 28, 32 }, [ODO_REC_EVENT] = { 8, 15 },
+	[ODO_REC_SAMPLE] = { 6, 19 },    [ODO_REC_DTC] = { 6, 10 },       [ODO_REC_VEHICLE] = { 6, 6 },
+	[ODO_REC_PHONE] = { 7, 7 },      [ODO_REC_STATUS] = { 14, 14 },
+};
+
+static unsigned map_size(const uint8_t *b)
+{
+	if ((b[0] & 0xe0) != 0xa0)
+		return 9999;
+	if ((b[0] & 0x1f) < 24)
+		return b[0] & 0x1f;
+	assert_int_equal(b[0], 0xb8);
+	return b[1];
+}
+
+static void roundtrip_one(int kind, int full)
+{
+	struct odo_record r, back;
+	uint8_t buf[BUF];
+	size_t len = 0;
+	char why[128] = "";
+	wire_fix_record(&r, kind, full, 42);
+	assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+	assert_true(len > 0 && len <= ODO_WIRE_MAX_RECORD_BYTES);
+	assert_int_equal(map_size(buf), expected_keys[kind][full]);
+	struct odo_wire_error err;
+	assert_int_equal(odo_wire_decode_record(buf, len, &back, &err), ODO_OK);
+	if (!wire_record_eq(&r, &back, why, sizeof(why)))
+		fail_msg("kind %d full %d: %s", kind, full, why);
+	/* Re-encoding the decoded record gives the same bytes. */
+	uint8_t again[BUF];
+	size_t len2 = 0;
+	assert_int_equal(odo_wire_encode_record(&back, again, sizeof(again), &len2), ODO_OK);
+	assert_int_equal(len2, len);
+	assert_memory_equal(again, buf, len);
+}
+
+static void test_roundtrip_every_kind(void **state)
+{
+	(void)state;
+	for (int k = 1; k <= ODO_REC__MAX; k++) {
+		roundtrip_one(k, 1);
+		roundtrip_one(k, 0);
+	}
+}
+
+static void test_absent_values_decode_as_absent(void **state)
+{
+	(void)state;
+	struct odo_record r, back;
+	uint8_t buf[BUF];
+	size_t len;
+	wire_fix_record(&r, ODO_REC_SAMPLE, 0, 1);
+	assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+	assert_int_equal(odo_wire_decode_record(buf, len, &back, NULL), ODO_OK);
+	assert_true(isnan(back.u.sample.lat) && isnan(back.u.sample.lon) && isnan(back.u.sample.rpm));
+	assert_true(isnan(back.u.sample.ax_g) && isnan(back.u.sample.fuel_pct));
+	wire_fix_record(&r, ODO_REC_DTC, 0, 1);
+	assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+	assert_int_equal(odo_wire_decode_record(buf, len, &back, NULL), ODO_OK);
+	assert_int_equal(back.u.dtc.mil, -1);
+	assert_int_equal(back.u.dtc.n[0] + back.u.dtc.n[1] + back.u.dtc.n[2], 0);
+	wire_fix_record(&r, ODO_REC_TRIP_END, 0, 1);
+	assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+	assert_int_equal(odo_wire_decode_record(buf, len, &back, NULL), ODO_OK);
+	assert_true(isnan(back.u.trip_end.obd_distance_m) && isnan(back.u.trip_end.avg_rpm));
+	assert_true(isnan(back.u.trip_end.wiper_m) && isnan(back.u.trip_end.gps_accuracy_m));
+}
+
+/* Find text key `k` in buf and return a pointer to the value after it. */
+static const uint8_t *value_of(const uint8_t *buf, size_t len, const char *k)
+{
+	size_t kl = strlen(k);
+	for (size_t i = 0; i + 1 + kl < len; i++)
+		if (buf[i] == (0x60 | kl) && memcmp(buf + i + 1, k, kl) == 0)
+			return buf + i + 1 + kl;
+	return NULL;
+}
+
+static void test_float_rule(void **state)
+{
+	(void)state;
+	struct odo_record r;
+	uint8_t buf[BUF];
+	size_t len;
+	wire_fix_record(&r, ODO_REC_SAMPLE, 0, 1);
+	r.u.sample.speed_mps = 13.5;      /* exact in float32 */
+	r.u.sample.rpm = 0.1;             /* not */
+	r.u.sample.alt_m = -0.0;          /* sign survives */
+	r.u.sample.ax_g = 1e300 / 1e300;  /* 1.0 */
+	r.u.sample.coolant_c = 1e39;      /* beyond float32 range */
+	assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+	const uint8_t *v = value_of(buf, len, "v");
+	assert_non_null(v);
+	static const uint8_t f135[] = { 0xfa, 0x41, 0x58, 0x00, 0x00 };
+	assert_memory_equal(v, f135, sizeof(f135));
+	v = value_of(buf, len, "rpm");
+	static const uint8_t d01[] = { 0xfb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a };
+	assert_memory_equal(v, d01, sizeof(d01));
+	v = value_of(buf, len, "alt");
+	static const uint8_t mz[] = { 0xfa, 0x80, 0x00, 0x00, 0x00 };
+	assert_memory_equal(v, mz, sizeof(mz));
+	v = value_of(buf, len, "cool");
+	assert_int_equal(v[0], 0xfb);
+	struct odo_record back;
+	assert_int_equal(odo_wire_decode_record(buf, len, &back, NULL), ODO_OK);
+	assert_true(back.u.sample.rpm == 0.1 && back.u.sample.coolant_c == 1e39);
+	assert_true(back.u.sample.alt_m == 0.0 && signbit(back.u.sample.alt_m));
+}
+
+static size_t make_all(struct odo_record *recs)
+{
+	size_t n = 0;
+	uint64_t seq = 5;
+	for (int k = 1; k <= ODO_REC__MAX; k++)
+		for (int full = 1; full >= 0; full--) {
+			wire_fix_record(&recs[n++], k, full, seq);
+			seq += (uint64_t)(1 + (k % 3)); /* gaps: evicted records */
+		}
+	return n;
+}
+
+static void test_batch_roundtrip_and_raw(void **state)
+{
+	(void)state;
+	struct odo_record recs[16], back[16];
+	size_t n = make_all(recs);
+	static uint8_t buf[ODO_WIRE_MAX_MESSAGE], raw[ODO_WIRE_MAX_MESSAGE], cat[16 * ODO_WIRE_MAX_RECORD_BYTES];
+	size_t len = 0, rawlen = 0, catlen = 0;
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 3, recs, n, buf, sizeof(buf), &len), ODO_OK);
+	for (size_t i = 0; i < n; i++) {
+		size_t l;
+		assert_int_equal(odo_wire_encode_record(&recs[i], cat + catlen, sizeof(cat) - catlen, &l), ODO_OK);
+		catlen += l;
+	}
+	assert_int_equal(odo_wire_encode_batch_raw(WIRE_FIX_DEVICE, 3, n, cat, catlen, raw, sizeof(raw), &rawlen),
+			 ODO_OK);
+	assert_int_equal(rawlen, len);
+	assert_memory_equal(raw, buf, len);
+
+	struct odo_batch b = { .recs = back, .cap = 16 };
+	struct odo_wire_error err;
+	assert_int_equal(odo_wire_decode_batch(buf, len, &b, &err), ODO_OK);
+	assert_int_equal(b.v, 1);
+	assert_string_equal(b.device, WIRE_FIX_DEVICE);
+	assert_int_equal(b.seq, 3);
+	assert_int_equal(b.n, n);
+	for (size_t i = 0; i < n; i++) {
+		char why[128];
+		if (!wire_record_eq(&recs[i], &back[i], why, sizeof(why)))
+			fail_msg("record %zu: %s", i, why);
+	}
+	/* A destination with too few slots is TOOLONG, not an overflow. */
+	b.cap = 15;
+	assert_int_equal(odo_wire_decode_batch(buf, len, &b, &err), ODO_ERR_WIRE_TOOLONG);
+	assert_string_equal(err.field, "recs");
+	assert_int_equal(b.n, 0);
+}
+
+static void test_ack_roundtrip(void **state)
+{
+	(void)state;
+	uint64_t vals[] = { 0, 1, 23, 24, 255, 256, 65536, UINT64_MAX };
+	for (size_t i = 0; i < ODO_ARRAY_LEN(vals); i++) {
+		struct odo_ack a = { .ack = vals[i] }, back;
+		strcpy(a.device, WIRE_FIX_DEVICE);
+		uint8_t buf[128];
+		size_t len;
+		assert_int_equal(odo_wire_encode_ack(&a, buf, sizeof(buf), &len), ODO_OK);
+		assert_int_equal(odo_wire_decode_ack(buf, len, &back, NULL), ODO_OK);
+		assert_string_equal(back.device, a.device);
+		assert_true(back.ack == a.ack);
+	}
+	/* {"v":1,"dev":"d","ack":5} byte for byte */
+	struct odo_ack a = { .device = "d", .ack = 5 };
+	uint8_t buf[64];
+	size_t len;
+	static const uint8_t want[] = { 0xa3, 0x61, 'v',  0x01, 0x63, 'd', 'e', 'v',
+					0x61, 'd',  0x63, 'a',  'c',  'k', 0x05 };
+	assert_int_equal(odo_wire_encode_ack(&a, buf, sizeof(buf), &len), ODO_OK);
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(buf, want, len);
+}
+
+static void test_toobig_every_size(void **state)
+{
+	(void)state;
+	static uint8_t buf[BUF * 4], big[BUF * 4];
+	for (int k = 1; k <= ODO_REC__MAX; k++) {
+		struct odo_record r;
+		wire_fix_record(&r, k, 1, 9);
+		size_t need = 0;
+		assert_int_equal(odo_wire_encode_record(&r, big, sizeof(big), &need), ODO_OK);
+		for (size_t cap = 0; cap < need; cap++) {
+			size_t len = 12345;
+			assert_int_equal(odo_wire_encode_record(&r, cap ? buf : NULL, cap, &len), ODO_ERR_TOOBIG);
+			assert_int_equal(len, 12345);
+		}
+		size_t len;
+		assert_int_equal(odo_wire_encode_record(&r, buf, need, &len), ODO_OK);
+		assert_memory_equal(buf, big, need);
+	}
+	struct odo_record recs[16];
+	size_t n = make_all(recs), need = 0;
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 1, recs, n, big, sizeof(big), &need), ODO_OK);
+	for (size_t cap = 0; cap < need; cap++) {
+		size_t len;
+		assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 1, recs, n, cap ? buf : NULL, cap, &len),
+				 ODO_ERR_TOOBIG);
+	}
+	size_t len;
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 1, recs, n, buf, need, &len), ODO_OK);
+	assert_memory_equal(buf, big, need);
+	/* raw: header + records */
+	size_t hdr = need;
+	for (size_t i = 0; i < n; i++) {
+		size_t l;
+		assert_int_equal(odo_wire_encode_record(&recs[i], buf, sizeof(buf), &l), ODO_OK);
+		hdr -= l;
+	}
+	const uint8_t *body = big + hdr;
+	for (size_t cap = 0; cap < need; cap++)
+		assert_int_equal(odo_wire_encode_batch_raw(WIRE_FIX_DEVICE, 1, n, body, need - hdr, cap ? buf : NULL,
+							   cap, &len),
+				 ODO_ERR_TOOBIG);
+	struct odo_ack a = { .device = WIRE_FIX_DEVICE, .ack = 1ULL << 40 };
+	assert_int_equal(odo_wire_encode_ack(&a, big, sizeof(big), &need), ODO_OK);
+	for (size_t cap = 0; cap < need; cap++)
+		assert_int_equal(odo_wire_encode_ack(&a, cap ? buf : NULL, cap, &len), ODO_ERR_TOOBIG);
+}
+
+static void expect_inval(struct odo_record *r)
+{
+	uint8_t buf[BUF];
+	size_t len;
+	assert_int_equal(odo_wire_encode_record(r, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	/* INVAL wins over TOOBIG: the answer does not depend on the buffer. */
+	assert_int_equal(odo_wire_encode_record(r, buf, 1, &len), ODO_ERR_INVAL);
+}
+
+static void test_encoder_refuses_what_would_not_decode(void **state)
+{
+	(void)state;
+	struct odo_record r;
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.seq = 0;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.kind = 9;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.t_ms = -1;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.u.sample.lon = NAN; /* lat without lon */
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.u.sample.lat = 90.5;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.u.sample.speed_mps = INFINITY;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_SAMPLE, 1, 1);
+	r.u.sample.heading_deg = 360.0;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_TRIP_END, 1, 1);
+	r.u.trip_end.distance_m = NAN; /* required */
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_TRIP_END, 1, 1);
+	r.u.trip_end.idle_s = -1.0;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_TRIP_END, 1, 1);
+	r.u.trip_end.end_ms = r.u.trip_end.start_ms - 1;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_TRIP_END, 1, 1);
+	r.u.trip_end.has_dtc = 2;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_EVENT, 1, 1);
+	r.u.event.peak_g = NAN; /* required for a hard brake */
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_EVENT, 1, 1);
+	r.u.event.kind = 0;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_EVENT, 1, 1);
+	r.u.event.duration_ms = -5;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_VEHICLE, 1, 1);
+	strcpy(r.u.vehicle.vin, "1HGCM82633A00435"); /* 16 */
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_VEHICLE, 1, 1);
+	memset(r.u.vehicle.vin, 'A', sizeof(r.u.vehicle.vin)); /* not terminated */
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_VEHICLE, 1, 1);
+	strcpy(r.u.vehicle.vin, "1HGCM82633A00435O"); /* O is not a VIN character */
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_DTC, 1, 1);
+	strcpy(r.u.dtc.codes[0][1], "P4301");
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_DTC, 1, 1);
+	r.u.dtc.n[2] = ODO_WIRE_MAX_DTCS + 1;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_DTC, 1, 1);
+	r.u.dtc.mil = 2;
+	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_PHONE, 1, 1);
+	r.u.phone.call = 3;
+	expect_inval(&r);
+
+	/* Batch-level refusals. */
+	struct odo_record recs[2];
+	wire_fix_record(&recs[0], ODO_REC_PHONE, 1, 10);
+	wire_fix_record(&recs[1], ODO_REC_PHONE, 1, 11);
+	uint8_t buf[BUF];
+	size_t len;
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 10, recs, 2, buf, sizeof(buf), &len), ODO_OK);
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 11, recs, 2, buf, sizeof(buf), &len),
+			 ODO_ERR_INVAL); /* range start above first */
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 0, recs, 2, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 1, recs, 0, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	assert_int_equal(odo_wire_encode_batch("bad id", 1, recs, 2, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	assert_int_equal(odo_wire_encode_batch("", 1, recs, 2, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	recs[1].seq = 10;
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 1, recs, 2, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	recs[1].seq = 11;
+	recs[1].kind = 0;
+	assert_int_equal(odo_wire_encode_batch(WIRE_FIX_DEVICE, 1, recs, 2, buf, 3, &len), ODO_ERR_INVAL);
+	struct odo_ack a = { .device = "x/y", .ack = 1 };
+	assert_int_equal(odo_wire_encode_ack(&a, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+	assert_int_equal(odo_wire_encode_batch_raw("a", 1, 0, buf, 0, buf, sizeof(buf), &len), ODO_ERR_INVAL);
+}
+
+static void test_names_and_ids(void **state)
+{
+	(void)state;
+	assert_string_equal(odo_record_kind_name(ODO_REC_TRIP_END), "trip_end");
+	assert_string_equal(odo_record_kind_name(ODO_REC_STATUS), "status");
+	assert_string_equal(odo_record_kind_name(0), "?");
+	assert_string_equal(odo_record_kind_name(9), "?");
+	assert_string_equal(odo_event_kind_name(ODO_EV_HARD_BRAKE), "hard_brake");
+	assert_string_equal(odo_event_kind_name(ODO_EV_PHONE_DISTRACTION), "phone_distraction");
+	assert_string_equal(odo_event_kind_name(8), "?");
+	assert_true(odo_wire_device_id_valid("a"));
+	assert_true(odo_wire_device_id_valid("Veh_01.x-Y"));
+	char id[ODO_DEVICE_ID_MAX + 2];
+	memset(id, 'z', sizeof(id));
+	id[ODO_DEVICE_ID_MAX] = 0;
+	assert_true(odo_wire_device_id_valid(id));
+	id[ODO_DEVICE_ID_MAX] = 'z';
+	id[ODO_DEVICE_ID_MAX + 1] = 0;
+	assert_false(odo_wire_device_id_valid(id));
+	assert_false(odo_wire_device_id_valid(""));
+	assert_false(odo_wire_device_id_valid(NULL));
+	assert_false(odo_wire_device_id_valid("a/b"));
+	assert_false(odo_wire_device_id_valid("a+"));
+	assert_false(odo_wire_device_id_valid("a#"));
+	assert_false(odo_wire_device_id_valid("\xc3\xa9"));
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_EVENT);
+	assert_true(isnan(r.u.event.peak_g) && isnan(r.u.event.heading_deg));
+	odo_record_init(&r, ODO_REC_DTC);
+	assert_int_equal(r.u.dtc.mil, -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_every_kind),
+		cmocka_unit_test(test_absent_values_decode_as_absent),
+		cmocka_unit_test(test_float_rule),
+		cmocka_unit_test(test_batch_roundtrip_and_raw),
+		cmocka_unit_test(test_ack_roundtrip),
+		cmocka_unit_test(test_toobig_every_size),
+		cmocka_unit_test(test_encoder_refuses_what_would_not_decode),
+		cmocka_unit_test(test_names_and_ids),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
