@@ -1,0 +1,14 @@
+# Cross-compile odo for 64-bit ARM (aarch64) with Debian's cross toolchain
+# (crossbuild-essential-arm64) and the multiarch :arm64 -dev packages that
+# tools/bootstrap installs.
+#
+#   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=toolchains/arm64-debian.cmake \
+#         -DODO_BUILD_COLLECTOR=OFF
+#
+# Tests run under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR) with the arm64
+# sysroot /usr/aarch64-linux-gnu for the dynamic loader; libraries installed
+# through multiarch live in /usr/lib/aarch64-linux-gnu and are found there.
+set(ODO_CROSS_TRIPLET aarch64-linux-gnu)
+set(ODO_CROSS_PROCESSOR aarch64)
+set(ODO_CROSS_QEMU qemu-aarch64)
+include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)
