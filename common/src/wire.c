@@ -699,6 +699,9 @@ static int rd_uint(struct rd *r, const char *field, uint64_t *out, size_t *off)
 		return rc;
 	if (off)
 		*off = h.off;
+	if (h.major == MT_NEG)
+		return fail(r, ODO_ERR_WIRE_RANGE, h.off, field, "Field \"%s%s\" must not be negative.", r->prefix,
+			    field);
 	if (h.major != MT_UINT)
 		return wrong_type(r, &h, field, "an unsigned integer");
 	*out = h.val;
@@ -984,12 +987,12 @@ static int dec_record(struct rd *r, struct odo_record *out)
 	/* Pass 1: find the kind, which decides the meaning of the other keys. */
 	uint64_t kind = 0;
 	int have_k = 0;
-	for (uint64_t i = 0; i < npairs; i++) {
+	for (uint64_t i = 0; i < npairs && !have_k; i++) {
 		char key[WIRE_MAX_KEY];
 		size_t koff;
 		if ((rc = rd_key(r, key, &koff)) != ODO_OK)
 			return rc;
-		if (strcmp(key, "k") == 0 && !have_k) {
+		if (strcmp(key, "k") == 0) {
 			size_t voff;
 			if ((rc = rd_uint(r, "k", &kind, &voff)) != ODO_OK)
 				return rc;
@@ -1145,8 +1148,10 @@ static int top_key(struct rd *r, int allowed_mask, uint32_t *seen, int *which)
 static int dec_version(struct rd *r, uint32_t *v)
 {
 	uint64_t u = 0;
-	size_t off;
+	size_t off = r->pos;
 	int rc;
+	if (off < r->len && (r->b[off] >> 5) == MT_NEG)
+		return fail(r, ODO_ERR_WIRE_VERSION, off, "v", "Wire version must be a positive integer.");
 	if ((rc = rd_uint(r, "v", &u, &off)) != ODO_OK)
 		return rc;
 	if (u != ODO_WIRE_VERSION)
