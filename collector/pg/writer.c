@@ -16,6 +16,7 @@
 #include "odo/log.h"
 
 #define PGW_RETRY_MS 1000     /* between connection attempts */
+#define PGW_RETRY_HOLD_MS 200 /* before retrying a group after a transient error */
 #define PGW_MAX_QUERIES 32    /* statements in one pipeline */
 #define PGW_MAX_COLS 40       /* columns of the widest staging array set */
 #define PGW_MONTH_CACHE 256   /* sample partitions known to exist */
@@ -317,7 +318,7 @@ static const char SQL_ACK[] =
 	" UPDATE devices SET acked = n.acked, last_seen = now() FROM n WHERE devices.device_id = n.device_id"
 	" RETURNING devices.device_id, devices.acked";
 
-enum { L_TOPIC, L_TDEV, L_CODE, L_NAME, L_FIELD, L_OFF, L_MSG, L__N };
+enum { L_TOPIC, L_TDEV, L_PAY, L_CODE, L_NAME, L_FIELD, L_OFF, L_MSG, L__N };
 /* The payloads travel as one bytea[] in binary-safe hex text form. */
 static const char SQL_DEAD[] =
 	"INSERT INTO dead_letters (topic, topic_device, payload, error_code, error_name, field, byte_offset,"
@@ -354,6 +355,7 @@ struct odo_pgw {
 	int solo;                 /* retry batch by batch after a data error */
 	int is_refresh;           /* the in-flight pipeline is a feature refresh */
 	int64_t next_refresh_ms;
+	int64_t hold_until_ms;    /* no new group before (after a failure) */
 	/* pipeline bookkeeping */
 	int nsent, nres, failed, ack_idx;
 	char errstate[6];
@@ -530,7 +532,7 @@ int odo_pgw_socket(const struct odo_pgw *w, short *events)
 
 static int group_due(const struct odo_pgw *w, int64_t now_ms)
 {
-	if (!w->head)
+	if (!w->head || now_ms < w->hold_until_ms)
 		return 0;
 	if (w->qrows >= w->o.max_group_rows)
 		return 1;
@@ -886,8 +888,8 @@ static int send_group(struct odo_pgw *w)
 		struct colset *c = &w->cs[C_DEAD];
 		cs_text(c, L_TOPIC, it->topic), cs_text(c, L_TDEV, it->tdev);
 		/* bytea element in hex form */
-		cs_sep(c, L_TOPIC + 2);
-		struct sb *pb = &c->col[L_TOPIC + 2];
+		cs_sep(c, L_PAY);
+		struct sb *pb = &c->col[L_PAY];
 		sb_put(pb, "\"\\\\x", 4);
 		static const char hex[] = "0123456789abcdef";
 		sb_need(pb, it->len * 2);
@@ -997,7 +999,7 @@ static void finish_group(struct odo_pgw *w, int64_t now_ms)
 	w->ackres = NULL;
 	w->st.failures++;
 	int transient = w->errstate[0] == '\0' || strncmp(w->errstate, "40", 2) == 0 ||
-			strncmp(w->errstate, "08", 2) == 0 || strncmp(w->errstate, "53", 2) == 0 ||
+			(strncmp(w->errstate, "08", 2) == 0 && strcmp(w->errstate, "08P01") != 0) || strncmp(w->errstate, "53", 2) == 0 ||
 			strncmp(w->errstate, "57", 2) == 0 || strcmp(w->errstate, "42P07") == 0 ||
 			strcmp(w->errstate, "23505") == 0;
 	ODO_LOG(WARN, "db", "group of %zu messages not committed (SQLSTATE %s): %s", n,
@@ -1033,8 +1035,7 @@ static void finish_group(struct odo_pgw *w, int64_t now_ms)
 	w->qrows += rows;
 	w->fl = NULL;
 	w->fl_n = 0;
-	if (transient)
-		w->next_connect_ms = now_ms; /* immediate retry */
+	w->hold_until_ms = now_ms + (transient ? PGW_RETRY_HOLD_MS : 0);
 }
 
 static void read_results(struct odo_pgw *w, int64_t now_ms)

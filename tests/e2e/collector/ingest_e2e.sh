@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End to end through the real broker (TLS, client certificates) and a real
+# PostgreSQL: batches in, rows out, acks back; duplicates; a forged device
+# id; malformed CBOR; a database outage.
+set -euo pipefail
+COLLECTOR=$1
+FLEETSIM=$2
+source "$ODO_SOURCE_DIR/tests/e2e/collector/common.sh"
+odo_tmpdir
+odo_pki_init "$ODO_TMP/pki" dev-1 dev-2 dev-3 >/dev/null
+odo_start_mosquitto "$ODO_TMP/pki"
+odo_start_postgres
+write_ini "$ODO_TMP/c1.ini" c1 c1
+"$COLLECTOR" --config "$ODO_TMP/c1.ini" migrate 2>/dev/null
+start_collector c1 collector-c1
+
+echo "== batches in, rows out, acks back (with evicted ranges)"
+sim --devices 2 --batches 6 --records 50 --gap 3 --wait-acks 30 >"$ODO_TMP/sim1.out" || { cat "$ODO_TMP/sim1.out"; fail "acks did not arrive"; }
+cat "$ODO_TMP/sim1.out"
+# 6 batches of 50 records, every 3rd batch (2 of 6) skips 3 evicted numbers: last seq 306
+grep -q "^ack dev-1 306 last 306$" "$ODO_TMP/sim1.out" || fail "dev-1 ack is not 306"
+grep -q "^ack dev-2 306 last 306$" "$ODO_TMP/sim1.out" || fail "dev-2 ack is not 306"
+expect_eq "records stored" "$(stored_records 'dev-%')" 600
+expect_eq "acked in the database" "$(q "SELECT string_agg(device_id || '=' || acked, ',' ORDER BY device_id) FROM devices")" "dev-1=306,dev-2=306"
+expect_eq "batch ranges recorded" "$(q "SELECT count(*) FROM batches WHERE processed_by = 'c1'")" 12
+expect_eq "sample values" "$(q "SELECT count(*) FROM samples WHERE lat BETWEEN 52 AND 53 AND fix = 3 AND speed_mps >= 0")" \
+	"$(q "SELECT count(*) FROM samples")"
+expect_eq "finished trips" "$(q "SELECT count(*) > 0 FROM trips WHERE end_time IS NOT NULL AND distance_m > 0 AND duration_minutes > 0")" t
+
+echo "== duplicates: the same batches again, each twice"
+before=$(q "SELECT md5(string_agg(device_id || seq || t, ',' ORDER BY device_id, seq)) FROM samples")
+sim --devices 2 --batches 6 --records 50 --gap 3 --dup --wait-acks 30 >"$ODO_TMP/sim2.out" || { cat "$ODO_TMP/sim2.out"; fail "acks for duplicates"; }
+grep -q "^ack dev-1 306 last 306$" "$ODO_TMP/sim2.out" || fail "dev-1 ack changed after duplicates"
+expect_eq "records after duplicates" "$(stored_records 'dev-%')" 600
+expect_eq "samples unchanged" "$(q "SELECT md5(string_agg(device_id || seq || t, ',' ORDER BY device_id, seq)) FROM samples")" "$before"
+expect_eq "acked unchanged" "$(q "SELECT string_agg(device_id || '=' || acked, ',' ORDER BY device_id) FROM devices")" "dev-1=306,dev-2=306"
+
+echo "== forged: dev-1's certificate, topic dev-1, payload says dev-2"
+"$FLEETSIM" --encode-only "$ODO_TMP/forged.cbor" --device dev-1 --payload-device dev-2 --start-seq 5000 --records 10 >/dev/null
+pub_as dev-1 odo/v1/dev-1/up "$ODO_TMP/forged.cbor"
+echo "== malformed CBOR"
+printf '\xa4\x61v\x01\x63dev\x7f\xff\xff' >"$ODO_TMP/bad.cbor"
+pub_as dev-2 odo/v1/dev-2/up "$ODO_TMP/bad.cbor"
+for i in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM dead_letters")" = 2 ] && break
+	sleep 0.1
+done
+expect_eq "dead letters" "$(q "SELECT count(*) FROM dead_letters")" 2
+expect_eq "forged reason" "$(q "SELECT error_name || '|' || field || '|' || topic || '|' || topic_device || '|' || processed_by FROM dead_letters WHERE topic_device = 'dev-1'")" \
+	"ODO_ERR_PROTOCOL|dev|odo/v1/dev-1/up|dev-1|c1"
+q "SELECT message FROM dead_letters WHERE topic_device = 'dev-1'" | grep -q "payload's device 'dev-2' is not the topic's 'dev-1'" || fail "forged message text"
+expect_eq "forged payload kept byte for byte (md5)" "$(q "SELECT md5(payload) FROM dead_letters WHERE topic_device = 'dev-1'")" "$(md5sum <"$ODO_TMP/forged.cbor" | cut -d' ' -f1)"
+expect_eq "nothing of the forged batch stored" "$(q "SELECT count(*) FROM samples WHERE seq >= 5000")" 0
+row=$(q "SELECT error_name, field, message FROM dead_letters WHERE topic_device = 'dev-2'")
+echo "malformed: $row"
+case "$row" in ODO_ERR_WIRE_*) ;; *) fail "malformed CBOR reason is not a wire error: $row" ;; esac
+expect_eq "malformed payload kept" "$(q "SELECT encode(payload, 'hex') FROM dead_letters WHERE topic_device = 'dev-2'")" "$(od -An -v -tx1 "$ODO_TMP/bad.cbor" | tr -d ' \n')"
+grep -q "rejected message on odo/v1/dev-1/up" "$ODO_TMP/c1.log" || fail "rejection not logged"
+
+echo "== database outage: no acks while it is down; acks resume and nothing is lost"
+odo_pg_stop
+sim_out="$ODO_TMP/sim3.out"
+"$FLEETSIM" --port "$ODO_MQTT_PORT" --pki "$ODO_TMP/pki" --devices 1 --first 3 --batches 4 --records 40 --wait-acks 90 >"$sim_out" 2>&1 &
+simpid=$!
+odo_track_pid "$simpid"
+# While the database is down, dev-3 hears no ack at all.
+if mosquitto_sub -h 127.0.0.1 -p "$ODO_MQTT_PORT" -V mqttv5 --cafile "$ODO_TMP/pki/ca.crt" \
+	--cert "$ODO_TMP/pki/devices/dev-3.crt" --key "$ODO_TMP/pki/devices/dev-3.key" \
+	-t odo/v1/dev-3/ack -C 1 -W 4 >"$ODO_TMP/outage-acks" 2>/dev/null; then
+	fail "an ack arrived while the database was down"
+fi
+echo "ok: no ack during the outage"
+grep -q "database connection lost" "$ODO_TMP/c1.log" || fail "the outage was not noticed"
+odo_pg_start
+wait "$simpid" || { cat "$sim_out"; fail "acks did not resume after the database came back"; }
+cat "$sim_out"
+grep -q "^ack dev-3 160 last 160$" "$sim_out" || fail "dev-3 not acked to 160"
+expect_eq "dev-3 records after the outage" "$(stored_records 'dev-3')" 160
+expect_eq "dev-3 acked in the database" "$(q "SELECT acked FROM devices WHERE device_id = 'dev-3'")" 160
+grep -q "connected to the database" "$ODO_TMP/c1.log" || fail "no reconnect logged"
+echo "PASS"
