@@ -816,9 +816,14 @@ static int rd_key(struct rd *r, char key[WIRE_MAX_KEY], size_t *off)
 	memcpy(key, r->b + r->pos, (size_t)h.val);
 	key[h.val] = 0;
 	r->pos += (size_t)h.val;
-	if (memchr(key, 0, (size_t)h.val))
+	/* Every key of the format is lowercase letters and digits; anything
+	 * else is unknown and is not echoed into the error's field path. */
+	int ok = h.val > 0;
+	for (size_t i = 0; i < (size_t)h.val; i++)
+		ok &= (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= '0' && key[i] <= '9');
+	if (!ok)
 		return fail(r, ODO_ERR_WIRE_UNKNOWN, h.off, "<key>",
-			    "The map key at offset %zu contains a NUL byte.", h.off);
+			    "The map key at offset %zu is not a key of this format.", h.off);
 	return ODO_OK;
 }
 

@@ -141,6 +141,25 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 	}
 }
 
+size_t wire_fix_all(struct odo_record *recs)
+{
+	size_t n = 0;
+	uint64_t seq = 5;
+	for (int k = 1; k <= ODO_REC__MAX; k++)
+		for (int full = 1; full >= 0; full--) {
+			wire_fix_record(&recs[n++], k, full, seq);
+			seq += (uint64_t)(1 + (k % 3)); /* gaps: evicted records */
+		}
+	return n;
+}
+
+size_t wire_fix_small(struct odo_record *recs)
+{
+	wire_fix_record(&recs[0], ODO_REC_TRIP_START, 0, 1);
+	wire_fix_record(&recs[1], ODO_REC_PHONE, 1, 3);
+	return 2;
+}
+
 #define WHY(...) (snprintf(why, whylen, __VA_ARGS__), 0)
 #define EQU(f) \
 	if (a->f != b->f) \

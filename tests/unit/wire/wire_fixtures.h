@@ -15,6 +15,16 @@
  * or none of them (full = 0). seq and t_ms are set from `seq`. */
 void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq);
 
+/* Fill recs (room for WIRE_FIX_ALL records) with every kind, full then
+ * minimal, seqs increasing from 5 with gaps; returns the count. */
+#define WIRE_FIX_ALL 16
+size_t wire_fix_all(struct odo_record *recs);
+
+/* The small batch of docs/wire-format.md: device "veh-1", seq 1, a minimal
+ * trip start (s=1) and a full phone record (s=3); returns the count (2). */
+#define WIRE_FIX_SMALL_DEVICE "veh-1"
+size_t wire_fix_small(struct odo_record *recs);
+
 /* 1 when a and b hold the same record (NaN equals NaN; only the fields of
  * the record's kind are compared). On mismatch, names the field in why. */
 int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char *why, size_t whylen);

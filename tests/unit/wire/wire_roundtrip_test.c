@@ -129,17 +129,7 @@ static void test_float_rule(void **state)
 	assert_true(back.u.sample.alt_m == 0.0 && signbit(back.u.sample.alt_m));
 }
 
-static size_t make_all(struct odo_record *recs)
-{
-	size_t n = 0;
-	uint64_t seq = 5;
-	for (int k = 1; k <= ODO_REC__MAX; k++)
-		for (int full = 1; full >= 0; full--) {
-			wire_fix_record(&recs[n++], k, full, seq);
-			seq += (uint64_t)(1 + (k % 3)); /* gaps: evicted records */
-		}
-	return n;
-}
+#define make_all wire_fix_all
 
 static void test_batch_roundtrip_and_raw(void **state)
 {
