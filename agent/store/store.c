@@ -182,6 +182,15 @@ static void rollback(struct odo_store *st)
 	(void)run(st->st[S_ROLLBACK]);
 }
 
+/* The disk is full (ENOSPC: SQLITE_FULL; a file-size limit, EFBIG: an
+ * I/O error): fold the WAL into the database and truncate it, which
+ * gives its space back to the file system (a WAL only shrinks this way).
+ * The next write may then fit. */
+static void recover_full(struct odo_store *st)
+{
+	(void)sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
 static int migrate(struct odo_store *st)
 {
 	sqlite3_stmt *s = NULL;
@@ -436,6 +445,8 @@ fail:
 		(void)set_sync(st, 0);
 fail_nosync:
 	st->write_errors++;
+	if (rc == ODO_ERR_FULL || rc == ODO_ERR_IO)
+		recover_full(st);
 	r->seq = 0;
 	return rc;
 }
@@ -488,7 +499,7 @@ int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_by
 
 	uint64_t start = 0;
 	int rc = ODO_ERR_NOTFOUND;
-	if (st->crash_depth > 0)
+	if (st->crash_depth > 0 && pick != ODO_STORE_STRICT)
 		rc = first_seq(st->st[S_FIRST_CRASH], &start);
 	if (rc == ODO_OK) {
 		b->crash = 1;
@@ -578,6 +589,8 @@ int odo_store_requeue(struct odo_store *st, uint64_t first, uint64_t last)
 	return ODO_OK;
 }
 
+static int ack_once(struct odo_store *st, uint64_t n, int bogus);
+
 int odo_store_ack(struct odo_store *st, uint64_t n)
 {
 	if (!st)
@@ -589,7 +602,17 @@ int odo_store_ack(struct odo_store *st, uint64_t n)
 	}
 	if (n <= st->acked)
 		return bogus ? ODO_ERR_RANGE : ODO_OK;
+	int rc = ack_once(st, n, bogus);
+	if (rc == ODO_ERR_FULL || rc == ODO_ERR_IO) {
+		/* Deleting needs WAL space too: free the WAL and try once more. */
+		recover_full(st);
+		rc = ack_once(st, n, bogus);
+	}
+	return rc;
+}
 
+static int ack_once(struct odo_store *st, uint64_t n, int bogus)
+{
 	int rc;
 	if ((rc = run(st->st[S_BEGIN])) != ODO_OK)
 		goto fail;

@@ -83,6 +83,8 @@ struct odo_store_batch {
 enum odo_store_pick {
 	ODO_STORE_OLDEST = 0, /* crash records first, then the oldest unsent */
 	ODO_STORE_NEWEST = 1, /* crash first, then the newest unsent run (live lane) */
+	ODO_STORE_STRICT = 2, /* the oldest unsent, crash records not preferred: the
+			       * batch the collector's contiguous ack waits for */
 };
 
 /* Priority class of a record (crash events are ODO_PRIO_CRASH). */

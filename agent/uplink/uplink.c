@@ -49,6 +49,7 @@ struct sent_batch {
 	int64_t sent_ns;
 	int mid;
 	int puback;
+	int oldest; /* picked strictly oldest first */
 };
 
 struct odo_uplink {
@@ -64,6 +65,7 @@ struct odo_uplink {
 	unsigned attempt;  /* consecutive failures, for the backoff */
 	uint64_t prng;
 	uint64_t batch_no; /* batches picked, for the fresh lane */
+	int last_priority; /* the last batch was a crash-first or live-lane batch */
 
 	struct sent_batch win[ODO_UPLINK_MAX_INFLIGHT];
 	int nwin;
@@ -297,6 +299,16 @@ static void pump(struct odo_uplink *u)
 		enum odo_store_pick pick = ODO_STORE_OLDEST;
 		if (u->cfg.fresh_every > 0 && u->batch_no % (uint64_t)u->cfg.fresh_every == (uint64_t)u->cfg.fresh_every - 1)
 			pick = ODO_STORE_NEWEST;
+		/* Crash-first and live-lane batches must never fill the whole
+		 * window: the collector's ack only advances when the oldest
+		 * record arrives, so one slot is always kept for it (with a
+		 * window of one, they alternate). */
+		int have_oldest = 0;
+		for (int i = 0; i < u->nwin; i++)
+			have_oldest |= u->win[i].oldest;
+		if (!have_oldest && u->nwin + 1 >= u->cfg.max_inflight &&
+		    (u->cfg.max_inflight > 1 || u->last_priority))
+			pick = ODO_STORE_STRICT;
 		struct odo_store_batch b;
 		int rc = odo_store_next_batch(u->store, (size_t)u->cfg.max_batch_records,
 					      (size_t)u->cfg.max_batch_bytes, pick, &b);
@@ -334,6 +346,8 @@ static void pump(struct odo_uplink *u)
 		w->sent_ns = now_ns(u);
 		w->mid = mid;
 		w->puback = 0;
+		w->oldest = pick == ODO_STORE_STRICT || (pick == ODO_STORE_OLDEST && !b.crash);
+		u->last_priority = !w->oldest;
 		u->st.inflight = (uint64_t)u->nwin;
 		u->st.batches_sent++;
 		u->st.records_sent += b.n;
@@ -384,6 +398,12 @@ static void up_handle(void *self, const struct pollfd *pfd, int n)
 	if (n < 1 || u->state == ODO_UPLINK_DOWN)
 		return;
 	short re = pfd[0].revents;
+	if (u->state == ODO_UPLINK_CONNECTING && u->tcp_pending && (re & (POLLERR | POLLHUP))) {
+		/* The non-blocking connect failed (refused, unreachable). */
+		mosquitto_disconnect(u->m);
+		link_lost(u, "connection refused");
+		return;
+	}
 	if (re & (POLLOUT | POLLERR | POLLHUP)) {
 		u->tcp_pending = 0;
 		int rc = mosquitto_loop_write(u->m, 1);

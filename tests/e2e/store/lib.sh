@@ -40,9 +40,10 @@ sink_stop() {
 	cat "$ODO_TMP/sink.log" >&2
 }
 
-# driver ARGS...: the producer with this test's files.
+# driver ARGS... &: the producer with this test's files. Background only:
+# it execs, so that $! is the driver itself (SIGKILL must hit it, not a subshell).
 driver() {
-	"$DRIVER" --db "$DB" --port "$ODO_MQTT_PORT" --cafile "$PKI/ca.crt" \
+	exec "$DRIVER" --db "$DB" --port "$ODO_MQTT_PORT" --cafile "$PKI/ca.crt" \
 		--cert "$PKI/devices/$DEV.crt" --key "$PKI/devices/$DEV.key" --device "$DEV" \
 		--log "$PLOG" "$@"
 }

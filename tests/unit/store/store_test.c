@@ -430,7 +430,7 @@ static void test_full_disk_survived(void **state)
 		struct stat sd;
 		if (stat(f->cfg.path, &sd) != 0)
 			_exit(3);
-		struct rlimit rl = { .rlim_cur = (rlim_t)sd.st_size + 64 * 1024, .rlim_max = RLIM_INFINITY };
+		struct rlimit rl = { .rlim_cur = (rlim_t)sd.st_size + 256 * 1024, .rlim_max = RLIM_INFINITY };
 		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
 			_exit(4);
 		int fails = 0, ok = 0, other = 0;
@@ -450,8 +450,12 @@ static void test_full_disk_survived(void **state)
 		printf("full disk: %d stored, %d refused (write_errors %llu), %d other\n", ok, fails,
 		       (unsigned long long)s.write_errors, other);
 		/* Survived: an ack frees space and records can be stored again. */
-		if (odo_store_ack(c, s.last_seq) != ODO_OK)
+		int arc = odo_store_ack(c, s.last_seq);
+		if (arc != ODO_OK) {
+			printf("ack after full disk: %s\n", odo_strerror(arc));
+			fflush(stdout);
 			_exit(6);
+		}
 		struct odo_record r = mk(ODO_REC_EVENT, 9999);
 		int rc = odo_store_put(c, &r);
 		printf("after ack: put -> %s\n", odo_strerror(rc));
