@@ -311,6 +311,35 @@ static void test_golden_targeted_edits(void **state)
 	}
 }
 
+/* The one-line hex example in docs/wire-format.md is the golden file. */
+static void test_doc_example_is_golden(void **state)
+{
+	(void)state;
+	struct golden g = { .name = "batch_small.cbor" };
+	load(&g);
+	FILE *f = fopen(ODO_SOURCE_DIR "/docs/wire-format.md", "r");
+	assert_non_null(f);
+	char line[1024];
+	int found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strlen(line) != 2 * g.n + 1)
+			continue;
+		uint8_t b[FILE_MAX];
+		size_t i;
+		for (i = 0; i < g.n; i++) {
+			unsigned x;
+			if (sscanf(line + 2 * i, "%2x", &x) != 1)
+				break;
+			b[i] = (uint8_t)x;
+		}
+		if (i == g.n && memcmp(b, g.b, g.n) == 0)
+			found = 1;
+	}
+	fclose(f);
+	if (!found)
+		fail_msg("docs/wire-format.md does not show batch_small.cbor as one hex line");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_golden_truncated_and_extended),
 		cmocka_unit_test(test_golden_bit_flips),
 		cmocka_unit_test(test_golden_targeted_edits),
+		cmocka_unit_test(test_doc_example_is_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -340,6 +341,34 @@ static void test_encoder_refuses_what_would_not_decode(void **state)
 	assert_int_equal(odo_wire_encode_batch_raw("a", 1, 0, buf, 0, buf, sizeof(buf), &len), ODO_ERR_INVAL);
 }
 
+/* The largest record (three full DTC lists) fits ODO_WIRE_MAX_RECORD_BYTES,
+ * and the ack example of docs/wire-format.md is what the encoder writes. */
+static void test_largest_record_and_doc_ack(void **state)
+{
+	(void)state;
+	struct odo_record r, back;
+	wire_fix_record(&r, ODO_REC_DTC, 1, UINT64_MAX);
+	r.t_ms = INT64_MAX;
+	r.u.dtc.ecu = UINT16_MAX;
+	for (int l = 0; l < ODO_DTC__LISTS; l++) {
+		r.u.dtc.n[l] = ODO_WIRE_MAX_DTCS;
+		for (int i = 0; i < ODO_WIRE_MAX_DTCS; i++)
+			snprintf(r.u.dtc.codes[l][i], sizeof(r.u.dtc.codes[l][i]), "U3%03X", 0xF00 + i);
+	}
+	uint8_t buf[ODO_WIRE_MAX_RECORD_BYTES];
+	size_t len;
+	assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+	assert_true(len < 700);
+	assert_int_equal(odo_wire_decode_record(buf, len, &back, NULL), ODO_OK);
+	assert_string_equal(back.u.dtc.codes[2][31], "U3F1F");
+	struct odo_ack a = { .device = "veh-1", .ack = 3 };
+	static const uint8_t doc[] = { 0xa3, 0x61, 0x76, 0x01, 0x63, 0x64, 0x65, 0x76, 0x65, 0x76, 0x65, 0x68,
+				       0x2d, 0x31, 0x63, 0x61, 0x63, 0x6b, 0x03 };
+	assert_int_equal(odo_wire_encode_ack(&a, buf, sizeof(buf), &len), ODO_OK);
+	assert_int_equal(len, sizeof(doc));
+	assert_memory_equal(buf, doc, len);
+}
+
 static void test_names_and_ids(void **state)
 {
 	(void)state;
@@ -382,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_ack_roundtrip),
 		cmocka_unit_test(test_toobig_every_size),
 		cmocka_unit_test(test_encoder_refuses_what_would_not_decode),
+		cmocka_unit_test(test_largest_record_and_doc_ack),
 		cmocka_unit_test(test_names_and_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
