@@ -1,0 +1,85 @@
+/*
+ * odo-agent GPS — a gpsd client (libgps 3.22, JSON watch mode).
+ *
+ * Live: connects to gpsd, streams with WATCH_ENABLE|WATCH_JSON, reads
+ * without blocking from the poll loop (the gpsd socket is the pollfd) and
+ * delivers every TPV report to sink->gps. When gpsd goes away the client
+ * closes and reconnects with exponential backoff (reconnect_min_ms doubling
+ * up to reconnect_max_ms), driven by deadline()/tick().
+ * Replay: odo_gps_feed_json() parses one recorded gpsd JSON line with
+ * libgps's own parser (gps_unpack) and delivers it the same way.
+ * Recording: every JSON line received live is written to the recorder
+ * FILE* as "<unix s.us> <json>\n" (docs/inputs.md, gps.log).
+ *
+ * Fix handling: mode 0/1 (no fix) delivers lat/lon/alt NaN whatever gpsd
+ * sent; mode 2 delivers alt NaN; all other doubles are as reported (NaN
+ * when absent).
+ */
+#ifndef ODO_AGENT_GPS_H
+#define ODO_AGENT_GPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "input.h"
+#include "odo/clock.h"
+#include "odo/config.h"
+#include "source.h"
+
+/* Longest gpsd JSON report accepted (gpsd's own GPS_JSON_RESPONSE_MAX is 4096). */
+#define ODO_GPS_JSON_MAX 4096
+#define ODO_GPS_HOST_MAX 128
+#define ODO_GPS_PORT_MAX 16
+
+/* Section [gps]. */
+struct odo_gps_cfg {
+	char host[ODO_GPS_HOST_MAX];
+	char port[ODO_GPS_PORT_MAX];
+	long long reconnect_min_ms;
+	long long reconnect_max_ms;
+};
+
+extern const struct odo_cfg_key odo_gps_cfg_keys[];
+extern const size_t odo_gps_cfg_nkeys;
+
+struct odo_gps;
+
+struct odo_gps_stats {
+	struct odo_source_stats src; /* received = TPVs delivered; errors = bad JSON */
+	uint64_t reports;            /* JSON reports of any class parsed */
+	uint64_t reconnects;         /* successful connections after the first */
+	uint64_t connect_failures;
+	int connected;               /* 1 while a gpsd session is up */
+};
+
+/*
+ * Create a GPS source. cfg NULL: replay-only (never connects; feed JSON by
+ * hand). Otherwise the first connection attempt is made at once; a failure
+ * is not an error (it is retried by tick()). clock and sink are borrowed
+ * and must outlive the handle. Returns ODO_OK, ODO_ERR_INVAL, ODO_ERR_NOMEM.
+ */
+int odo_gps_open(const struct odo_gps_cfg *cfg, const struct odo_clock *clock,
+		 const struct odo_sink *sink, struct odo_gps **out) ODO_NODISCARD;
+
+/* The poll-loop interface of g (valid until odo_gps_close). */
+struct odo_source odo_gps_source(struct odo_gps *g);
+
+/*
+ * Parse one gpsd JSON report (len bytes, no NUL needed, trailing newline
+ * allowed) with libgps's parser and deliver it if it is a TPV. Other
+ * classes are accepted and ignored. Returns ODO_OK, ODO_ERR_TOOBIG (longer
+ * than ODO_GPS_JSON_MAX), ODO_ERR_PROTOCOL (not a gpsd JSON report; counted
+ * in stats.errors).
+ */
+int odo_gps_feed_json(struct odo_gps *g, const char *line, size_t len) ODO_NODISCARD;
+
+/* Write received JSON lines to f (borrowed; NULL stops recording). */
+void odo_gps_set_recorder(struct odo_gps *g, FILE *f);
+
+void odo_gps_stats(const struct odo_gps *g, struct odo_gps_stats *out);
+
+/* Disconnect and free; NULL is a no-op. */
+void odo_gps_close(struct odo_gps *g);
+
+#endif
