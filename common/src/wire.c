@@ -294,7 +294,8 @@ struct enc {
 	int rc;
 };
 
-/* Account for n bytes just written by a cbor_encode_* call (0 = no room). */
+/* Account for n bytes just written by a cbor_encode_* call. libcbor returns
+ * 0 when the buffer is too small and then leaves it untouched (encoding.h). */
 static void enc_took(struct enc *e, size_t n)
 {
 	if (n == 0)
