@@ -1178,8 +1178,8 @@ static int open_common(const struct odo_can_cfg *cfg, const struct odo_clock *cl
 	}
 	int64_t now = odo_clock_mono_ns(clock);
 	vb->disc_due = now;
-	vb->dtc_due = INT64_MAX;
-	vb->vin_due = INT64_MAX;
+	vb->dtc_due = now; /* both wait for discovery, then run at once */
+	vb->vin_due = now;
 	vb->rq.kind = RQ_NONE;
 	for (int i = 0; i < vb->nuds; i++)
 		vb->uds[i].next_due = now;

@@ -311,6 +311,8 @@ int main(int argc, char **argv)
 			if (fr->next >= 0 && t >= fr->next) {
 				(void)raw_send(NULL, &fr->f);
 				fr->next = fr->period > 0 ? fr->next + fr->period : -1;
+				if (fr->until > 0 && fr->next >= fr->until)
+					fr->next = -1;
 			}
 		}
 		int r = poll(pfd, (nfds_t)np, 5);

@@ -79,11 +79,12 @@ int scenario_load(const char *path, struct scenario *sc)
 			int64_t t;
 			char ifn[IFNAMSIZ];
 			char l[128];
-			if (nt != 4 || sc->nframes >= SIM_MAX_FRAMES)
-				FAIL("frame: want 'frame T PERIOD ID#DATA'");
+			if ((nt != 4 && nt != 5) || sc->nframes >= SIM_MAX_FRAMES)
+				FAIL("frame: want 'frame T PERIOD ID#DATA [UNTIL]'");
 			struct sim_frame *fr = &sc->frames[sc->nframes];
 			fr->t = atof(tok[1]);
 			fr->period = atof(tok[2]);
+			fr->until = nt == 5 ? atof(tok[4]) : 0;
 			snprintf(l, sizeof l, "(0.0) x %s", tok[3]);
 			if (odo_candump_parse_line(l, &t, ifn, &fr->f) != 0)
 				FAIL("frame: bad ID#DATA '%s'", tok[3]);

@@ -41,7 +41,7 @@ struct sim_uds {
 };
 
 struct sim_frame {
-	double t, period;
+	double t, period, until; /* until <= 0: forever */
 	struct can_frame f;
 	double next;
 };

@@ -1,0 +1,2 @@
+MODE=kernel
+. /etc/odo/can-vm.sh

@@ -1,0 +1,2 @@
+MODE=user
+. /etc/odo/can-vm.sh
