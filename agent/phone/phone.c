@@ -1,0 +1,404 @@
+/*
+ * odo-agent phone state server (see phone.h).
+ */
+#include "phone/phone.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "odo/log.h"
+
+#define PHONE_MAGIC "odo-phone/1"
+
+struct client {
+	int fd; /* -1: free */
+	size_t len;
+	int overlong; /* discarding the rest of a too-long line */
+	char buf[ODO_PHONE_LINE_MAX + 1];
+};
+
+struct odo_phone {
+	const struct odo_clock *clock;
+	const struct odo_sink *sink;
+	struct odo_phone_cfg cfg;
+	int ufd, tfd;
+	FILE *rec;
+	struct client cl[ODO_PHONE_MAX_CLIENTS];
+	struct odo_phone_stats st;
+	/* which fd each pollfd slot was, for handle() */
+	int slot_fd[ODO_SOURCE_MAX_FDS];
+};
+
+const struct odo_cfg_key odo_phone_cfg_keys[] = {
+	ODO_CFG_S("socket", struct odo_phone_cfg, socket_path, "/run/odo/phone.sock",
+		  "UNIX stream socket the companion app connects to (empty: none)"),
+	ODO_CFG_I("tcp_port", struct odo_phone_cfg, tcp_port, "0", 0, 65535,
+		  "also listen on 127.0.0.1:PORT (0: off)"),
+};
+const size_t odo_phone_cfg_nkeys = ODO_ARRAY_LEN(odo_phone_cfg_keys);
+
+static const char *const call_names[] = { "none", "handheld", "handsfree" };
+
+static void set_reason(char *r, const char *msg, const char *tok, size_t toklen)
+{
+	if (tok)
+		snprintf(r, ODO_PHONE_REASON_MAX, "%s '%.*s'", msg, (int)(toklen > 24 ? 24 : toklen), tok);
+	else
+		snprintf(r, ODO_PHONE_REASON_MAX, "%s", msg);
+}
+
+static int tok_eq(const char *t, size_t n, const char *s)
+{
+	return strlen(s) == n && memcmp(t, s, n) == 0;
+}
+
+int odo_phone_parse(const char *line, size_t len, struct odo_phone_state *out,
+		    char reason[ODO_PHONE_REASON_MAX])
+{
+	char dummy[ODO_PHONE_REASON_MAX];
+	if (!reason)
+		reason = dummy;
+	if (!line || !out) {
+		set_reason(reason, "no input", NULL, 0);
+		return ODO_ERR_PROTOCOL;
+	}
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len > ODO_PHONE_LINE_MAX) {
+		set_reason(reason, "line too long", NULL, 0);
+		return ODO_ERR_PROTOCOL;
+	}
+	size_t ml = strlen(PHONE_MAGIC);
+	if (len < ml || memcmp(line, PHONE_MAGIC, ml) != 0) {
+		if (len > 9 && memcmp(line, "odo-phone/", 10) == 0)
+			set_reason(reason, "unsupported version", line, len);
+		else
+			set_reason(reason, "not odo-phone/1", NULL, 0);
+		return ODO_ERR_PROTOCOL;
+	}
+	int screen = -1, call = -1, handled = -1;
+	size_t i = ml;
+	if (i == len) {
+		set_reason(reason, "missing screen", NULL, 0);
+		return ODO_ERR_PROTOCOL;
+	}
+	while (i < len) {
+		if (line[i] != ' ') {
+			set_reason(reason, "expected one space before", line + i, len - i);
+			return ODO_ERR_PROTOCOL;
+		}
+		i++;
+		size_t s = i;
+		while (i < len && line[i] != ' ')
+			i++;
+		const char *t = line + s;
+		size_t n = i - s;
+		const char *eq = memchr(t, '=', n);
+		if (!eq) {
+			set_reason(reason, "expected key=value, got", t, n);
+			return ODO_ERR_PROTOCOL;
+		}
+		size_t kn = (size_t)(eq - t);
+		const char *v = eq + 1;
+		size_t vn = n - kn - 1;
+		int *dst;
+		int val = -1;
+		if (tok_eq(t, kn, "screen")) {
+			dst = &screen;
+			val = tok_eq(v, vn, "on") ? 1 : tok_eq(v, vn, "off") ? 0 : -1;
+		} else if (tok_eq(t, kn, "call")) {
+			dst = &call;
+			for (int c = 0; c < 3; c++)
+				if (tok_eq(v, vn, call_names[c]))
+					val = c;
+		} else if (tok_eq(t, kn, "handled")) {
+			dst = &handled;
+			val = tok_eq(v, vn, "1") ? 1 : tok_eq(v, vn, "0") ? 0 : -1;
+		} else {
+			set_reason(reason, "unknown key", t, kn);
+			return ODO_ERR_PROTOCOL;
+		}
+		if (*dst != -1) {
+			set_reason(reason, "duplicate key", t, kn);
+			return ODO_ERR_PROTOCOL;
+		}
+		if (val < 0) {
+			set_reason(reason, "bad value", t, n);
+			return ODO_ERR_PROTOCOL;
+		}
+		*dst = val;
+	}
+	if (screen < 0 || call < 0 || handled < 0) {
+		set_reason(reason, screen < 0 ? "missing screen" : call < 0 ? "missing call" : "missing handled",
+			   NULL, 0);
+		return ODO_ERR_PROTOCOL;
+	}
+	out->screen_on = screen;
+	out->call = (uint8_t)call;
+	out->handled = handled;
+	return ODO_OK;
+}
+
+static int deliver(struct odo_phone *p, const char *line, size_t len, char *reason)
+{
+	struct odo_phone_state s;
+	int rc = odo_phone_parse(line, len, &s, reason);
+	if (rc != ODO_OK) {
+		p->st.src.errors++;
+		ODO_LOG(WARN, "phone", "rejected message: %s", reason);
+		return rc;
+	}
+	s.mono_ns = odo_clock_mono_ns(p->clock);
+	if (p->rec) {
+		int64_t t = odo_clock_real_ns(p->clock);
+		fprintf(p->rec, "%lld.%06lld,%s,%s,%d\n", (long long)(t / ODO_NS_PER_S),
+			(long long)((t % ODO_NS_PER_S) / 1000), s.screen_on ? "on" : "off",
+			call_names[s.call], s.handled);
+	}
+	p->st.src.received++;
+	if (p->sink && p->sink->phone)
+		p->sink->phone(p->sink->ctx, &s);
+	return ODO_OK;
+}
+
+int odo_phone_feed_line(struct odo_phone *p, const char *line, size_t len)
+{
+	char reason[ODO_PHONE_REASON_MAX];
+	if (!p)
+		return ODO_ERR_INVAL;
+	return deliver(p, line, len, reason);
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un a;
+	memset(&a, 0, sizeof a);
+	a.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof a.sun_path)
+		return -1;
+	strcpy(a.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	(void)unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int listen_tcp(int port)
+{
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int odo_phone_open(const struct odo_phone_cfg *cfg, const struct odo_clock *clock,
+		   const struct odo_sink *sink, struct odo_phone **out)
+{
+	if (!clock || !out)
+		return ODO_ERR_INVAL;
+	struct odo_phone *p = calloc(1, sizeof *p);
+	if (!p)
+		return ODO_ERR_NOMEM;
+	p->clock = clock;
+	p->sink = sink;
+	p->ufd = p->tfd = -1;
+	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++)
+		p->cl[i].fd = -1;
+	if (cfg) {
+		p->cfg = *cfg;
+		if (cfg->socket_path[0] && (p->ufd = listen_unix(cfg->socket_path)) < 0) {
+			ODO_LOG(ERROR, "phone", "cannot listen on %s: %s", cfg->socket_path, strerror(errno));
+			odo_phone_close(p);
+			return ODO_ERR_IO;
+		}
+		if (cfg->tcp_port > 0 && (p->tfd = listen_tcp((int)cfg->tcp_port)) < 0) {
+			ODO_LOG(ERROR, "phone", "cannot listen on 127.0.0.1:%lld: %s", cfg->tcp_port,
+				strerror(errno));
+			odo_phone_close(p);
+			return ODO_ERR_IO;
+		}
+	}
+	*out = p;
+	return ODO_OK;
+}
+
+static int phone_pollfds(void *self, struct pollfd *pfd, int max)
+{
+	struct odo_phone *p = self;
+	int n = 0;
+	if (p->ufd >= 0 && n < max)
+		pfd[n].fd = p->ufd, pfd[n].events = POLLIN, p->slot_fd[n++] = p->ufd;
+	if (p->tfd >= 0 && n < max)
+		pfd[n].fd = p->tfd, pfd[n].events = POLLIN, p->slot_fd[n++] = p->tfd;
+	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS && n < max; i++)
+		if (p->cl[i].fd >= 0)
+			pfd[n].fd = p->cl[i].fd, pfd[n].events = POLLIN, p->slot_fd[n++] = p->cl[i].fd;
+	return n;
+}
+
+static void reply(int fd, const char *s)
+{
+	/* Replies are tiny; a client that does not read them loses them. */
+	ssize_t r = send(fd, s, strlen(s), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)r;
+}
+
+static void accept_one(struct odo_phone *p, int lfd)
+{
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++) {
+		if (p->cl[i].fd < 0) {
+			p->cl[i].fd = fd;
+			p->cl[i].len = 0;
+			p->cl[i].overlong = 0;
+			p->st.clients_accepted++;
+			return;
+		}
+	}
+	p->st.clients_refused++;
+	ODO_LOG(WARN, "phone", "refusing client: %d already connected", ODO_PHONE_MAX_CLIENTS);
+	reply(fd, "err too many clients\n");
+	close(fd);
+}
+
+static void drop(struct client *c)
+{
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+static void read_client(struct odo_phone *p, struct client *c)
+{
+	char tmp[ODO_PHONE_LINE_MAX];
+	ssize_t r = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		drop(c);
+		return;
+	}
+	for (ssize_t i = 0; i < r; i++) {
+		char ch = tmp[i];
+		if (ch == '\n') {
+			if (c->overlong) {
+				c->overlong = 0;
+				c->len = 0;
+				continue;
+			}
+			char reason[ODO_PHONE_REASON_MAX];
+			if (deliver(p, c->buf, c->len, reason) == ODO_OK) {
+				reply(c->fd, "ok\n");
+			} else {
+				char msg[ODO_PHONE_REASON_MAX + 8];
+				snprintf(msg, sizeof msg, "err %s\n", reason);
+				reply(c->fd, msg);
+			}
+			c->len = 0;
+		} else if (c->overlong) {
+			continue;
+		} else if (c->len >= ODO_PHONE_LINE_MAX) {
+			p->st.src.errors++;
+			ODO_LOG(WARN, "phone", "rejected message: line too long");
+			reply(c->fd, "err line too long\n");
+			c->overlong = 1;
+		} else {
+			c->buf[c->len++] = ch;
+		}
+	}
+}
+
+static void phone_handle(void *self, const struct pollfd *pfd, int n)
+{
+	struct odo_phone *p = self;
+	for (int k = 0; k < n; k++) {
+		if (!pfd[k].revents)
+			continue;
+		int fd = p->slot_fd[k];
+		if (fd == p->ufd || fd == p->tfd) {
+			accept_one(p, fd);
+			continue;
+		}
+		for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++)
+			if (p->cl[i].fd == fd)
+				read_client(p, &p->cl[i]);
+	}
+}
+
+static int64_t phone_deadline(void *self)
+{
+	(void)self;
+	return ODO_DEADLINE_NONE;
+}
+
+static void phone_tick(void *self)
+{
+	(void)self;
+}
+
+static const struct odo_source_ops phone_ops = {
+	.name = "phone",
+	.pollfds = phone_pollfds,
+	.handle = phone_handle,
+	.deadline = phone_deadline,
+	.tick = phone_tick,
+};
+
+struct odo_source odo_phone_source(struct odo_phone *p)
+{
+	struct odo_source s = { .ops = &phone_ops, .self = p };
+	return s;
+}
+
+void odo_phone_set_recorder(struct odo_phone *p, FILE *f)
+{
+	if (p)
+		p->rec = f;
+}
+
+void odo_phone_stats(const struct odo_phone *p, struct odo_phone_stats *out)
+{
+	if (p && out)
+		*out = p->st;
+}
+
+void odo_phone_close(struct odo_phone *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++)
+		if (p->cl[i].fd >= 0)
+			close(p->cl[i].fd);
+	if (p->ufd >= 0) {
+		close(p->ufd);
+		(void)unlink(p->cfg.socket_path);
+	}
+	if (p->tfd >= 0)
+		close(p->tfd);
+	free(p);
+}

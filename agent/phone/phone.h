@@ -1,0 +1,83 @@
+/*
+ * odo-agent phone — the companion app's state over a local socket.
+ *
+ * Protocol "odo-phone/1" (docs/inputs.md): one line per state, ASCII,
+ * newline-terminated, at most ODO_PHONE_LINE_MAX bytes:
+ *
+ *   odo-phone/1 screen=on call=handheld handled=0\n
+ *
+ * keys screen (on|off), call (none|handheld|handsfree), handled (0|1), each
+ * exactly once, any order, single spaces. The agent answers every line with
+ * "ok\n" or "err <reason>\n"; a rejected line changes nothing and is logged.
+ * A client sending a line longer than the limit gets "err line too long"
+ * and the rest of that line is discarded. Several clients may be connected
+ * (ODO_PHONE_MAX_CLIENTS); no allocation per message.
+ */
+#ifndef ODO_AGENT_PHONE_H
+#define ODO_AGENT_PHONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "input.h"
+#include "odo/clock.h"
+#include "odo/config.h"
+#include "source.h"
+
+#define ODO_PHONE_LINE_MAX 256
+#define ODO_PHONE_MAX_CLIENTS 4
+#define ODO_PHONE_PATH_MAX 108 /* sizeof sun_path */
+#define ODO_PHONE_REASON_MAX 64
+
+/* Section [phone]. */
+struct odo_phone_cfg {
+	char socket_path[ODO_PHONE_PATH_MAX]; /* "" = no UNIX socket */
+	long long tcp_port;                   /* 0 = no TCP; listens on 127.0.0.1 only */
+};
+
+extern const struct odo_cfg_key odo_phone_cfg_keys[];
+extern const size_t odo_phone_cfg_nkeys;
+
+struct odo_phone;
+
+struct odo_phone_stats {
+	struct odo_source_stats src; /* received = states delivered; errors = rejected lines */
+	uint64_t clients_accepted;
+	uint64_t clients_refused;    /* over ODO_PHONE_MAX_CLIENTS */
+};
+
+/*
+ * Parse one protocol line (trailing newline optional) into *out (mono_ns
+ * not set). On failure returns ODO_ERR_PROTOCOL and writes a short reason
+ * to `reason` (ODO_PHONE_REASON_MAX bytes). Pure; no state.
+ */
+int odo_phone_parse(const char *line, size_t len, struct odo_phone_state *out,
+		    char reason[ODO_PHONE_REASON_MAX]) ODO_NODISCARD;
+
+/*
+ * Listen as configured (cfg NULL: replay only, no sockets). An existing
+ * socket file at socket_path is replaced. Returns ODO_OK, ODO_ERR_INVAL,
+ * ODO_ERR_NOMEM, ODO_ERR_IO (bind/listen failed; logged).
+ */
+int odo_phone_open(const struct odo_phone_cfg *cfg, const struct odo_clock *clock,
+		   const struct odo_sink *sink, struct odo_phone **out) ODO_NODISCARD;
+
+struct odo_source odo_phone_source(struct odo_phone *p);
+
+/* Parse and deliver one line as if a client had sent it (replay). Returns
+ * ODO_OK or ODO_ERR_PROTOCOL (counted, logged). */
+int odo_phone_feed_line(struct odo_phone *p, const char *line, size_t len) ODO_NODISCARD;
+
+/* Write each accepted state to f as a phone.csv row (borrowed; NULL stops). */
+void odo_phone_set_recorder(struct odo_phone *p, FILE *f);
+
+/* The phone.csv header line (without newline). */
+#define ODO_PHONE_CSV_HEADER "t,screen,call,handled"
+
+void odo_phone_stats(const struct odo_phone *p, struct odo_phone_stats *out);
+
+/* Close sockets, unlink the UNIX socket, free; NULL is a no-op. */
+void odo_phone_close(struct odo_phone *p);
+
+#endif
