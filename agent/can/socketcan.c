@@ -34,8 +34,11 @@ int can__raw_open(const char *ifname, int *fd)
 	(void)setsockopt(s, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
 	can_err_mask_t em = CAN_ERR_BUSOFF | CAN_ERR_CRTL | CAN_ERR_RESTARTED | CAN_ERR_BUSERROR;
 	(void)setsockopt(s, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &em, sizeof em);
-	int rcvbuf = 1 << 20; /* a saturated bus must not overrun a busy loop */
-	(void)setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	/* A saturated bus must not overrun a briefly busy loop: ask for a
+	 * large queue, beyond rmem_max when privileged (SO_RCVBUFFORCE). */
+	int rcvbuf = ODO_CAN_RCVBUF;
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+		(void)setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	struct sockaddr_can a;
 	memset(&a, 0, sizeof a);
 	a.can_family = AF_CAN;

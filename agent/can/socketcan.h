@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#define ODO_CAN_RCVBUF (4 << 20) /* bytes of socket receive queue asked for */
+
 /* Raw CAN socket on ifname: non-blocking, SO_RXQ_OVFL on, error frames for
  * bus-off / controller problems / restarts. ODO_OK or ODO_ERR_IO (errno). */
 int can__raw_open(const char *ifname, int *fd);
