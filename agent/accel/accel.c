@@ -1,0 +1,314 @@
+/*
+ * odo-agent accelerometer source and the i2c-dev backend (see accel.h).
+ */
+#include "accel/accel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/i2c-dev.h>
+#include <linux/i2c.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "odo/log.h"
+
+/* Log the first read error and then every Nth, so a dead chip cannot flood. */
+#define ACCEL_ERR_LOG_EVERY 1000
+
+static const char *const chip_names[] = { "auto", "lis3dh", "mpu6050", NULL };
+
+const struct odo_cfg_key odo_accel_cfg_keys[] = {
+	ODO_CFG_S("device", struct odo_accel_cfg, device, "/dev/i2c-1", "I2C bus device (i2c-dev)"),
+	ODO_CFG_E("chip", struct odo_accel_cfg, chip, "auto", chip_names,
+		  "accelerometer part: auto (probe each known chip), lis3dh, mpu6050"),
+	ODO_CFG_I("address", struct odo_accel_cfg, address, "0", 0, 0x77,
+		  "7-bit I2C address (0: the chip's usual addresses)"),
+	ODO_CFG_I("rate_hz", struct odo_accel_cfg, rate_hz, "100", 100, 400, "sampling rate"),
+	ODO_CFG_I("range_g", struct odo_accel_cfg, range_g, "8", 2, 16,
+		  "full-scale range in g (rounded up to what the chip offers)"),
+};
+const size_t odo_accel_cfg_nkeys = ODO_ARRAY_LEN(odo_accel_cfg_keys);
+
+/* ---- i2c-dev (Linux Documentation/i2c/dev-interface, smbus-protocol) ---- */
+
+struct i2cdev {
+	int fd;
+};
+
+static int smbus(int fd, char rw, uint8_t cmd, int size, union i2c_smbus_data *data)
+{
+	struct i2c_smbus_ioctl_data args = { .read_write = rw, .command = cmd, .size = (uint32_t)size, .data = data };
+	return ioctl(fd, I2C_SMBUS, &args) < 0 ? -1 : 0;
+}
+
+static int dev_read_byte(void *ctx, uint8_t reg, uint8_t *val)
+{
+	union i2c_smbus_data d;
+	if (smbus(((struct i2cdev *)ctx)->fd, I2C_SMBUS_READ, reg, I2C_SMBUS_BYTE_DATA, &d) != 0)
+		return -1;
+	*val = d.byte;
+	return 0;
+}
+
+static int dev_write_byte(void *ctx, uint8_t reg, uint8_t val)
+{
+	union i2c_smbus_data d = { .byte = val };
+	return smbus(((struct i2cdev *)ctx)->fd, I2C_SMBUS_WRITE, reg, I2C_SMBUS_BYTE_DATA, &d);
+}
+
+/* I2C block read (I2C_SMBUS_I2C_BLOCK_DATA): supported by i2c-stub and by
+ * real adapters with I2C_FUNC_SMBUS_READ_I2C_BLOCK; block[0] is the length. */
+static int dev_read_block(void *ctx, uint8_t reg, uint8_t *buf, size_t n)
+{
+	union i2c_smbus_data d;
+	if (n == 0 || n > I2C_SMBUS_BLOCK_MAX)
+		return -1;
+	d.block[0] = (uint8_t)n;
+	if (smbus(((struct i2cdev *)ctx)->fd, I2C_SMBUS_READ, reg, I2C_SMBUS_I2C_BLOCK_DATA, &d) != 0)
+		return -1;
+	if (d.block[0] < n) {
+		errno = EIO;
+		return -1;
+	}
+	memcpy(buf, &d.block[1], n);
+	return 0;
+}
+
+static const struct odo_i2c_ops i2cdev_ops = {
+	.read_byte = dev_read_byte,
+	.write_byte = dev_write_byte,
+	.read_block = dev_read_block,
+};
+
+int odo_i2c_dev_open(const char *path, int addr, struct odo_i2c *out)
+{
+	if (!path || !out || addr < 0x03 || addr > 0x77)
+		return ODO_ERR_INVAL;
+	struct i2cdev *d = malloc(sizeof *d);
+	if (!d)
+		return ODO_ERR_NOMEM;
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0 || ioctl(d->fd, I2C_SLAVE, (unsigned long)addr) < 0) {
+		int e = errno;
+		if (d->fd >= 0)
+			close(d->fd);
+		free(d);
+		errno = e;
+		return ODO_ERR_IO;
+	}
+	out->ops = &i2cdev_ops;
+	out->ctx = d;
+	return ODO_OK;
+}
+
+void odo_i2c_dev_close(struct odo_i2c *bus)
+{
+	if (!bus || !bus->ctx || bus->ops != &i2cdev_ops)
+		return;
+	struct i2cdev *d = bus->ctx;
+	close(d->fd);
+	free(d);
+	bus->ctx = NULL;
+}
+
+/* ---- the source ---- */
+
+struct odo_accel {
+	const struct odo_clock *clock;
+	const struct odo_sink *sink;
+	const struct odo_accel_driver *drv;
+	struct odo_accel_dev dev;
+	int own_bus;
+	int tfd;
+	FILE *rec;
+	struct odo_accel_stats st;
+};
+
+static int try_chip(struct odo_accel *a, const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
+		    const struct odo_accel_driver *drv, int addr)
+{
+	if (bus) {
+		a->dev.bus = *bus;
+	} else {
+		int rc = odo_i2c_dev_open(cfg->device, addr, &a->dev.bus);
+		if (rc != ODO_OK) {
+			ODO_LOG(ERROR, "accel", "%s: %s", cfg->device, strerror(errno));
+			return rc;
+		}
+		a->own_bus = 1;
+	}
+	if (drv->probe(&a->dev) == 0) {
+		a->drv = drv;
+		return ODO_OK;
+	}
+	if (a->own_bus)
+		odo_i2c_dev_close(&a->dev.bus);
+	a->own_bus = 0;
+	return ODO_ERR_NOTFOUND;
+}
+
+int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
+		   const struct odo_clock *clock, const struct odo_sink *sink, struct odo_accel **out)
+{
+	if (!cfg || !clock || !out || cfg->rate_hz < 1 || cfg->chip < 0 || cfg->chip > ODO_ACCEL_MPU6050)
+		return ODO_ERR_INVAL;
+	struct odo_accel *a = calloc(1, sizeof *a);
+	if (!a)
+		return ODO_ERR_NOMEM;
+	a->clock = clock;
+	a->sink = sink;
+	a->tfd = -1;
+	int rc = ODO_ERR_NOTFOUND;
+	for (int i = 0; odo_accel_drivers[i] && !a->drv; i++) {
+		const struct odo_accel_driver *drv = odo_accel_drivers[i];
+		if (cfg->chip != ODO_ACCEL_AUTO && strcmp(drv->name, chip_names[cfg->chip]) != 0)
+			continue;
+		for (int k = 0; k < 2 && !a->drv; k++) {
+			int addr = cfg->address ? (int)cfg->address : drv->addrs[k];
+			if (!addr || (cfg->address && k > 0))
+				continue;
+			rc = try_chip(a, cfg, bus, drv, addr);
+			if (rc == ODO_ERR_IO)
+				goto fail;
+		}
+	}
+	if (!a->drv) {
+		ODO_LOG(ERROR, "accel", "no %s accelerometer answered on %s",
+			chip_names[cfg->chip], bus ? "the bus" : cfg->device);
+		rc = ODO_ERR_NOTFOUND;
+		goto fail;
+	}
+	if (a->drv->setup(&a->dev, (int)cfg->range_g, (int)cfg->rate_hz) != 0) {
+		ODO_LOG(ERROR, "accel", "%s setup failed: %s", a->drv->name, strerror(errno));
+		rc = ODO_ERR_IO;
+		goto fail;
+	}
+	/* Pacing only: sample times come from the injected clock. */
+	a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (a->tfd < 0) {
+		rc = ODO_ERR_IO;
+		goto fail;
+	}
+	long period_ns = (long)(ODO_NS_PER_S / cfg->rate_hz);
+	struct itimerspec its = { .it_interval = { 0, period_ns }, .it_value = { 0, period_ns } };
+	if (timerfd_settime(a->tfd, 0, &its, NULL) != 0) {
+		rc = ODO_ERR_IO;
+		goto fail;
+	}
+	ODO_LOG(INFO, "accel", "%s, ±%d g, %lld Hz", a->drv->name, a->dev.range_g, cfg->rate_hz);
+	*out = a;
+	return ODO_OK;
+fail:
+	odo_accel_close(a);
+	return rc;
+}
+
+int odo_accel_read_once(struct odo_accel *a)
+{
+	if (!a)
+		return ODO_ERR_INVAL;
+	struct odo_accel_sample s;
+	float v[3];
+	if (a->drv->read(&a->dev, v, &s.saturated) != 0) {
+		a->st.src.errors++;
+		if (a->st.src.errors % ACCEL_ERR_LOG_EVERY == 1)
+			ODO_LOG(WARN, "accel", "%s read failed (%s), %llu errors so far", a->drv->name,
+				strerror(errno), (unsigned long long)a->st.src.errors);
+		return ODO_ERR_IO;
+	}
+	s.mono_ns = odo_clock_mono_ns(a->clock);
+	s.x = v[0];
+	s.y = v[1];
+	s.z = v[2];
+	if (s.saturated)
+		a->st.saturated++;
+	a->st.src.received++;
+	if (a->rec) {
+		char line[ODO_ACCEL_CSV_LINE_MAX];
+		size_t n = odo_accel_csv_format(line, sizeof line, odo_clock_real_ns(a->clock), &s);
+		fwrite(line, 1, n, a->rec);
+	}
+	if (a->sink && a->sink->accel)
+		a->sink->accel(a->sink->ctx, &s);
+	return ODO_OK;
+}
+
+static int accel_pollfds(void *self, struct pollfd *pfd, int max)
+{
+	struct odo_accel *a = self;
+	if (max < 1 || a->tfd < 0)
+		return 0;
+	pfd[0].fd = a->tfd;
+	pfd[0].events = POLLIN;
+	return 1;
+}
+
+static void accel_handle(void *self, const struct pollfd *pfd, int n)
+{
+	struct odo_accel *a = self;
+	if (n < 1 || !(pfd[0].revents & POLLIN))
+		return;
+	uint64_t exp = 0;
+	if (read(a->tfd, &exp, sizeof exp) != (ssize_t)sizeof exp || exp == 0)
+		return;
+	/* One read per wake-up: ticks missed while the loop was busy are lost
+	 * samples, counted rather than read late with wrong timestamps. */
+	a->st.src.dropped += exp - 1;
+	(void)odo_accel_read_once(a);
+}
+
+static int64_t accel_deadline(void *self)
+{
+	(void)self;
+	return ODO_DEADLINE_NONE;
+}
+
+static void accel_tick(void *self)
+{
+	(void)self;
+}
+
+static const struct odo_source_ops accel_ops = {
+	.name = "accel",
+	.pollfds = accel_pollfds,
+	.handle = accel_handle,
+	.deadline = accel_deadline,
+	.tick = accel_tick,
+};
+
+struct odo_source odo_accel_source(struct odo_accel *a)
+{
+	struct odo_source s = { .ops = &accel_ops, .self = a };
+	return s;
+}
+
+const char *odo_accel_chip_name(const struct odo_accel *a)
+{
+	return a && a->drv ? a->drv->name : "none";
+}
+
+void odo_accel_set_recorder(struct odo_accel *a, FILE *f)
+{
+	if (a)
+		a->rec = f;
+}
+
+void odo_accel_stats(const struct odo_accel *a, struct odo_accel_stats *out)
+{
+	if (a && out)
+		*out = a->st;
+}
+
+void odo_accel_close(struct odo_accel *a)
+{
+	if (!a)
+		return;
+	if (a->tfd >= 0)
+		close(a->tfd);
+	if (a->own_bus)
+		odo_i2c_dev_close(&a->dev.bus);
+	free(a);
+}

@@ -1,0 +1,146 @@
+/*
+ * Accelerometer drivers: one const table per chip (see accel.h).
+ */
+#include "accel/accel.h"
+
+/* ---- ST LIS3DH (datasheet DocID17530 Rev 2, 2016) ----
+ * WHO_AM_I 0x0F reads 0x33 (§8.7). CTRL_REG1 0x20: ODR[7:4] (0101 = 100 Hz,
+ * 0110 = 200 Hz, 0111 = 400 Hz), LPen bit 3, Z/Y/X enable bits 2..0 (§8.8).
+ * CTRL_REG4 0x23: BDU bit 7, FS[5:4] (00 ±2 g .. 11 ±16 g), HR bit 3 (§8.11).
+ * OUT_X_L..OUT_Z_H 0x28..0x2D, two's complement, left-justified; in
+ * high-resolution mode 12 bits, sensitivity 1/2/4/12 mg/digit for
+ * ±2/4/8/16 g (Table 4). Multi-byte reads need the sub-address MSB set
+ * (auto-increment, §6.1.1): the block read starts at 0x28 | 0x80. */
+#define LIS3DH_WHO_AM_I 0x0F
+#define LIS3DH_ID 0x33
+#define LIS3DH_CTRL_REG1 0x20
+#define LIS3DH_CTRL_REG4 0x23
+#define LIS3DH_OUT_X_L 0x28
+#define LIS3DH_AUTO_INC 0x80
+
+static int lis3dh_probe(struct odo_accel_dev *d)
+{
+	uint8_t id;
+	if (d->bus.ops->read_byte(d->bus.ctx, LIS3DH_WHO_AM_I, &id) != 0)
+		return -1;
+	return id == LIS3DH_ID ? 0 : -1;
+}
+
+static int lis3dh_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
+{
+	static const struct { int g; uint8_t fs; double mg; } fs[] = {
+		{ 2, 0, 1.0 }, { 4, 1, 2.0 }, { 8, 2, 4.0 }, { 16, 3, 12.0 } };
+	unsigned i = 0;
+	while (i + 1 < ODO_ARRAY_LEN(fs) && fs[i].g < range_g)
+		i++;
+	uint8_t odr = rate_hz <= 100 ? 0x5 : rate_hz <= 200 ? 0x6 : 0x7;
+	if (d->bus.ops->write_byte(d->bus.ctx, LIS3DH_CTRL_REG1, (uint8_t)(odr << 4 | 0x07)) != 0)
+		return -1;
+	if (d->bus.ops->write_byte(d->bus.ctx, LIS3DH_CTRL_REG4,
+				   (uint8_t)(0x80 | fs[i].fs << 4 | 0x08)) != 0)
+		return -1;
+	d->range_g = fs[i].g;
+	d->scale = fs[i].mg * 1e-3 * ODO_STANDARD_GRAVITY;
+	d->raw_max = 2047;
+	return 0;
+}
+
+static int lis3dh_read(struct odo_accel_dev *d, float xyz[3], uint8_t *sat)
+{
+	uint8_t b[6];
+	if (d->bus.ops->read_block(d->bus.ctx, LIS3DH_OUT_X_L | LIS3DH_AUTO_INC, b, 6) != 0)
+		return -1;
+	*sat = 0;
+	for (int i = 0; i < 3; i++) {
+		int16_t raw16 = (int16_t)(uint16_t)(b[2 * i] | b[2 * i + 1] << 8);
+		int32_t raw = raw16 / 16; /* 12-bit, left-justified */
+		if (raw >= d->raw_max || raw <= -d->raw_max - 1)
+			*sat = 1;
+		xyz[i] = (float)(raw * d->scale);
+	}
+	return 0;
+}
+
+const struct odo_accel_driver odo_accel_lis3dh = {
+	.name = "lis3dh",
+	.addrs = { 0x18, 0x19 },
+	.probe = lis3dh_probe,
+	.setup = lis3dh_setup,
+	.read = lis3dh_read,
+};
+
+/* ---- InvenSense MPU-6050 (Register Map RM-MPU-6000A-00 Rev 4.2) ----
+ * WHO_AM_I 0x75 reads 0x68 (§4.32). PWR_MGMT_1 0x6B: the part powers up
+ * asleep (SLEEP bit 6); write 0x01 = awake, clock from the X gyro PLL
+ * (§4.28). CONFIG 0x1A DLPF_CFG (§4.3); with the DLPF on the sample rate is
+ * 1 kHz / (1 + SMPLRT_DIV 0x19) (§4.2). ACCEL_CONFIG 0x1C AFS_SEL[4:3]:
+ * ±2/4/8/16 g = 16384/8192/4096/2048 LSB/g (§4.5, §4.17).
+ * ACCEL_XOUT_H..ACCEL_ZOUT_L 0x3B..0x40, big-endian 16-bit (§4.17). */
+#define MPU_SMPLRT_DIV 0x19
+#define MPU_CONFIG 0x1A
+#define MPU_ACCEL_CONFIG 0x1C
+#define MPU_ACCEL_XOUT_H 0x3B
+#define MPU_PWR_MGMT_1 0x6B
+#define MPU_WHO_AM_I 0x75
+#define MPU_ID 0x68
+
+static int mpu_probe(struct odo_accel_dev *d)
+{
+	uint8_t id;
+	if (d->bus.ops->read_byte(d->bus.ctx, MPU_WHO_AM_I, &id) != 0)
+		return -1;
+	return id == MPU_ID ? 0 : -1;
+}
+
+static int mpu_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
+{
+	static const struct { int g; uint8_t afs; double lsb_per_g; } fs[] = {
+		{ 2, 0, 16384 }, { 4, 1, 8192 }, { 8, 2, 4096 }, { 16, 3, 2048 } };
+	unsigned i = 0;
+	while (i + 1 < ODO_ARRAY_LEN(fs) && fs[i].g < range_g)
+		i++;
+	if (rate_hz < 4)
+		rate_hz = 4;
+	if (rate_hz > 1000)
+		rate_hz = 1000;
+	uint8_t div = (uint8_t)(1000 / rate_hz - 1);
+	struct odo_i2c *b = &d->bus;
+	if (b->ops->write_byte(b->ctx, MPU_PWR_MGMT_1, 0x01) != 0 ||
+	    b->ops->write_byte(b->ctx, MPU_CONFIG, 0x02) != 0 || /* DLPF 94 Hz */
+	    b->ops->write_byte(b->ctx, MPU_SMPLRT_DIV, div) != 0 ||
+	    b->ops->write_byte(b->ctx, MPU_ACCEL_CONFIG, (uint8_t)(fs[i].afs << 3)) != 0)
+		return -1;
+	d->range_g = fs[i].g;
+	d->scale = ODO_STANDARD_GRAVITY / fs[i].lsb_per_g;
+	d->raw_max = 32767;
+	return 0;
+}
+
+static int mpu_read(struct odo_accel_dev *d, float xyz[3], uint8_t *sat)
+{
+	uint8_t b[6];
+	if (d->bus.ops->read_block(d->bus.ctx, MPU_ACCEL_XOUT_H, b, 6) != 0)
+		return -1;
+	*sat = 0;
+	for (int i = 0; i < 3; i++) {
+		int32_t raw = (int16_t)(uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
+		if (raw >= d->raw_max || raw <= -d->raw_max - 1)
+			*sat = 1;
+		xyz[i] = (float)(raw * d->scale);
+	}
+	return 0;
+}
+
+const struct odo_accel_driver odo_accel_mpu6050 = {
+	.name = "mpu6050",
+	.addrs = { 0x68, 0x69 },
+	.probe = mpu_probe,
+	.setup = mpu_setup,
+	.read = mpu_read,
+};
+
+const struct odo_accel_driver *const odo_accel_drivers[] = {
+	&odo_accel_lis3dh,
+	&odo_accel_mpu6050,
+	NULL,
+};
