@@ -1,0 +1,150 @@
+/*
+ * odo-agent — driving-event detectors.
+ *
+ * Every detector is a small module behind one const interface
+ * (struct odo_detector_ops) and is driven by the same vehicle-frame samples:
+ * longitudinal/lateral acceleration (m/s^2, low-pass filtered, gravity
+ * removed; forward and right positive) plus the dynamic acceleration
+ * magnitude (for crashes). The speed fallback detector is driven by
+ * speed updates instead; phone distraction by phone state and speed.
+ * State lives in struct odo_detect, sized at compile time: nothing here
+ * allocates. Thresholds are in g (docs/detection.md gives defaults and
+ * their sources).
+ */
+#ifndef ODO_DETECT_H
+#define ODO_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "odo/config.h"
+#include "odo/wire.h"
+
+/* One threshold detector's parameters. */
+struct odo_det_thr {
+	double thr_g;      /* start when |a| >= thr_g (in the detector's direction) */
+	double hyst_g;     /* end when |a| < thr_g - hyst_g */
+	double min_dur_s;  /* shorter excursions are not events */
+	double refractory_s; /* no new event of this kind until this long after the last ended */
+};
+
+/* [detect] section. */
+struct odo_detect_cfg {
+	double lowpass_hz;         /* cut-off of the 2nd-order low-pass on vehicle-frame accel */
+	struct odo_det_thr brake, accel, corner, swerve;
+	double swerve_window_s;    /* opposite lateral lobe must start within this of the first ending */
+	double swerve_max_s;       /* a reversal lasting longer than this (both lobes) is steering through a turn, not a swerve */
+	double crash_g;            /* dynamic-acceleration magnitude (unfiltered) */
+	double crash_fuse_s;       /* accel and airbag within this window are one crash */
+	double speed_brake_g, speed_accel_g; /* fallback thresholds on d(speed)/dt */
+	double speed_min_dur_s;
+	double speed_window_s;     /* derivative over this span */
+	double phone_min_speed_mps;
+	double phone_min_dur_s;
+	double min_speed_mps;      /* brake/accel/corner/swerve need at least this speed (when known) */
+};
+
+extern const struct odo_cfg_key odo_detect_cfg_keys[];
+extern const size_t odo_detect_cfg_nkeys;
+
+/* What a detector reports; the engine adds speeds, position, trip id. */
+struct odo_det_event {
+	uint8_t kind;      /* enum odo_event_kind */
+	uint8_t source;    /* enum odo_event_source */
+	int64_t start_ns;  /* mono */
+	int64_t end_ns;    /* mono */
+	double peak_g, mean_g; /* signed (negative: braking / left); NaN for phone */
+};
+
+typedef void (*odo_det_emit_fn)(void *ctx, const struct odo_det_event *ev);
+
+/* One vehicle-frame sample for the detectors. */
+struct odo_det_sample {
+	int64_t mono_ns;
+	double lon, lat;   /* m/s^2, filtered, gravity removed */
+	double dyn;        /* m/s^2, |unfiltered specific force - gravity| */
+	double speed_mps;  /* latest known speed, NaN if none */
+};
+
+/* Generic state of one threshold excursion. */
+struct odo_det_run {
+	int active;
+	int sign;
+	int64_t start_ns, last_ns;
+	double peak, sum;
+	uint32_t n;
+	int64_t refractory_until_ns;
+};
+
+#define ODO_DET_SPEED_RING 32 /* speed updates kept for the fallback derivative */
+
+struct odo_detect {
+	struct odo_detect_cfg cfg;
+	struct odo_det_run brake, accel, corner_l, corner_r, crash, sbrake, saccel;
+	/* swerve: last completed lateral lobe */
+	struct odo_det_run lobe;
+	int lobe_sign;
+	int64_t lobe_start_ns, lobe_end_ns;
+	double lobe_peak, lobe_sum;
+	uint32_t lobe_n;
+	int64_t swerve_refractory_until_ns;
+	/* a corner is held until no swerve can claim it */
+	int corner_pending;
+	struct odo_det_event corner_ev;
+	/* speed ring for the fallback */
+	int64_t sp_t[ODO_DET_SPEED_RING];
+	double sp_v[ODO_DET_SPEED_RING];
+	unsigned sp_head, sp_n;
+	/* phone */
+	int ph_active;
+	int64_t ph_start_ns;
+	/* crash fusion */
+	int crash_pending;
+	struct odo_det_event crash_ev;
+	int64_t airbag_ns; /* last airbag/crash signal, 0 none */
+	odo_det_emit_fn emit;
+	void *emit_ctx;
+};
+
+/* The one interface every detector implements. */
+struct odo_detector_ops {
+	const char *name;
+	void (*init)(struct odo_detect *d);
+	/* vehicle-frame accelerometer sample (NULL: not driven by samples) */
+	void (*on_sample)(struct odo_detect *d, const struct odo_det_sample *s);
+	/* speed update (m/s) from GPS or OBD (NULL: not driven by speed) */
+	void (*on_speed)(struct odo_detect *d, int64_t mono_ns, double speed_mps, int accel_live);
+	/* time passes (ends pending states); may be NULL */
+	void (*on_tick)(struct odo_detect *d, int64_t mono_ns);
+};
+
+extern const struct odo_detector_ops odo_det_longitudinal; /* hard brake, rapid accel */
+extern const struct odo_detector_ops odo_det_corner;       /* harsh cornering L/R */
+extern const struct odo_detector_ops odo_det_swerve;       /* lateral reversal */
+extern const struct odo_detector_ops odo_det_crash;        /* high-g, fused with airbag */
+extern const struct odo_detector_ops odo_det_speed;        /* fallback from d(speed)/dt */
+
+/* All of the above, NULL-terminated. */
+extern const struct odo_detector_ops *const odo_detectors[];
+
+/* Fill defaults (same values as the key table's). */
+void odo_detect_cfg_defaults(struct odo_detect_cfg *c);
+/* Reset all detector state; events go to emit(ctx, ev) (called synchronously). */
+void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo_det_emit_fn emit,
+		     void *ctx);
+/* Feed one vehicle-frame sample to every sample-driven detector. */
+void odo_detect_sample(struct odo_detect *d, const struct odo_det_sample *s);
+/* Feed one speed update; accel_live=1 when calibrated accelerometer samples
+ * are flowing (the speed fallback then stays quiet). */
+void odo_detect_speed(struct odo_detect *d, int64_t mono_ns, double speed_mps, int accel_live);
+/* The vehicle reported an airbag deployment / crash at mono_ns. */
+void odo_detect_airbag(struct odo_detect *d, int64_t mono_ns);
+/* Phone distraction: active = screen on or handled or handheld call;
+ * speed_mps the current speed (NaN unknown). */
+void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double speed_mps);
+/* Let time pass: flushes a pending crash after the fusion window. */
+void odo_detect_tick(struct odo_detect *d, int64_t mono_ns);
+/* End every open excursion now (end of trip / replay). */
+void odo_detect_flush(struct odo_detect *d, int64_t mono_ns);
+
+#endif

@@ -1,0 +1,102 @@
+/* odo-agent — harsh cornering (sustained lateral g) and swerving (a lateral
+ * lobe followed by an opposite one within a short window). */
+#include <math.h>
+
+#include "detect/detect.h"
+#include "odo/geo.h"
+
+int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
+
+static int slow(const struct odo_detect *d, const struct odo_det_sample *s)
+{
+	return isfinite(s->speed_mps) && s->speed_mps < d->cfg.min_speed_mps;
+}
+
+static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
+{
+	double g = s->lat / ODO_G;
+	int sl = slow(d, s);
+	struct odo_det_run *rr[2] = {&d->corner_r, &d->corner_l};
+	for (int k = 0; k < 2; k++) {
+		double x = k == 0 ? g : -g;
+		if (sl && !rr[k]->active)
+			x = 0;
+		if (detect__run_step(rr[k], &d->cfg.corner, s->mono_ns, x)) {
+			double sign = k == 0 ? 1 : -1;
+			struct odo_det_event ev = {
+				.kind = k == 0 ? ODO_EV_CORNER_RIGHT : ODO_EV_CORNER_LEFT,
+				.source = ODO_EVSRC_ACCEL, .start_ns = rr[k]->start_ns,
+				.end_ns = rr[k]->last_ns, .peak_g = sign * rr[k]->peak,
+				.mean_g = sign * rr[k]->sum / (double)rr[k]->n};
+			/* held: a swerve that includes this lobe replaces it */
+			if (d->corner_pending)
+				d->emit(d->emit_ctx, &d->corner_ev);
+			d->corner_pending = 1;
+			d->corner_ev = ev;
+		}
+	}
+	if (d->corner_pending &&
+	    (double)(s->mono_ns - d->corner_ev.end_ns) > (d->cfg.swerve_window_s + d->cfg.swerve_max_s) * 1e9) {
+		d->corner_pending = 0;
+		d->emit(d->emit_ctx, &d->corner_ev);
+	}
+}
+
+static void corner_tick(struct odo_detect *d, int64_t t)
+{
+	if (d->corner_pending && (t - d->corner_ev.end_ns) > (int64_t)((d->cfg.swerve_window_s + d->cfg.swerve_max_s) * 1e9)) {
+		d->corner_pending = 0;
+		d->emit(d->emit_ctx, &d->corner_ev);
+	}
+}
+
+const struct odo_detector_ops odo_det_corner = {
+	.name = "corner", .on_sample = corner_sample, .on_tick = corner_tick,
+};
+
+static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
+{
+	double g = s->lat / ODO_G;
+	struct odo_det_run *r = &d->lobe;
+	struct odo_det_thr lobe = d->cfg.swerve;
+	lobe.refractory_s = 0;
+	double x;
+	if (!r->active) {
+		if (slow(d, s))
+			return;
+		r->sign = g >= 0 ? 1 : -1;
+	}
+	x = r->sign * g;
+	if (!detect__run_step(r, &lobe, s->mono_ns, x))
+		return;
+	/* a lobe ended */
+	int64_t window = (int64_t)(d->cfg.swerve_window_s * 1e9);
+	if (d->lobe_sign == -r->sign && d->lobe_n && r->start_ns - d->lobe_end_ns <= window &&
+	    r->start_ns >= d->swerve_refractory_until_ns &&
+	    (double)(r->last_ns - d->lobe_start_ns) <= d->cfg.swerve_max_s * 1e9) {
+		/* a corner inside the reversal was part of the swerve */
+		if (d->corner_pending && d->corner_ev.start_ns >= d->lobe_start_ns - window)
+			d->corner_pending = 0;
+		double p1 = d->lobe_peak, p2 = r->sign * r->peak;
+		struct odo_det_event ev = {
+			.kind = ODO_EV_SWERVE, .source = ODO_EVSRC_ACCEL, .start_ns = d->lobe_start_ns,
+			.end_ns = r->last_ns, .peak_g = fabs(p1) >= fabs(p2) ? p1 : p2,
+			/* mean of |lateral| over both lobes, signed as the first lobe */
+			.mean_g = (d->lobe_sign * (fabs(d->lobe_sum) + r->sum)) / (double)(d->lobe_n + r->n)};
+		d->emit(d->emit_ctx, &ev);
+		d->swerve_refractory_until_ns = r->last_ns + (int64_t)(d->cfg.swerve.refractory_s * 1e9);
+		d->lobe_n = 0;
+		d->lobe_sign = 0;
+		return;
+	}
+	d->lobe_sign = r->sign;
+	d->lobe_start_ns = r->start_ns;
+	d->lobe_end_ns = r->last_ns;
+	d->lobe_peak = r->sign * r->peak;
+	d->lobe_sum = r->sign * r->sum;
+	d->lobe_n = r->n;
+}
+
+const struct odo_detector_ops odo_det_swerve = {
+	.name = "swerve", .on_sample = swerve_sample,
+};

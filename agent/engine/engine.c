@@ -1,0 +1,509 @@
+/* odo-agent — engine: sink -> calibration -> detectors -> trips -> records. */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "odo/geo.h"
+#include "odo/log.h"
+
+#define S struct odo_engine_sect
+const struct odo_cfg_key odo_engine_cfg_keys[] = {
+	ODO_CFG_D("sample_period_s", S, sample_period_s, "10", 0, 3600, "SAMPLE record period during a trip (s); 0 = none"),
+	ODO_CFG_D("accel_timeout_s", S, accel_timeout_s, "1", 0.05, 60, "no accelerometer sample this long = fall back to speed (s)"),
+	ODO_CFG_D("gps_stale_s", S, gps_stale_s, "3", 0.1, 60, "a fix older than this is not current (s)"),
+};
+#undef S
+const size_t odo_engine_cfg_nkeys = ODO_ARRAY_LEN(odo_engine_cfg_keys);
+
+#define FIX_RING 64        /* recent fixes, for an event's position / heading / speed before */
+#define ENGINE_PATH_MAX 512
+
+struct fixpt {
+	int64_t ns;
+	double lat, lon, speed, track;
+};
+
+struct odo_engine {
+	struct odo_engine_cfg cfg;
+	const struct odo_clock *clock;
+	const struct odo_tz *tz;
+	odo_engine_emit_fn emit;
+	void *emit_ctx;
+	char state_path[ENGINE_PATH_MAX];
+	struct odo_calib calib;
+	struct odo_detect det;
+	struct odo_trip trip;
+	struct odo_engine_stats st;
+	/* time */
+	int have_gps_off;
+	int64_t gps_off_ms;
+	/* latest inputs */
+	struct odo_gps_fix fix;
+	int64_t fix_ns;
+	double speed;           /* best current speed */
+	int64_t speed_ns;
+	double rpm, obd_speed, throttle, coolant, fuel;
+	struct fixpt ring[FIX_RING];
+	unsigned ring_head, ring_n;
+	/* calibration reference */
+	double ref_v, ref_track;
+	int64_t ref_ns;
+	int ref_src; /* 0 none, 1 gps, 2 obd */
+	int calib_saved_ready;
+	/* accel filter (vehicle frame) */
+	int64_t acc_ns;
+	double f1[2], f2[2];
+	int have_f;
+	/* phone */
+	struct odo_phone_state phone;
+	int have_phone;
+	int64_t next_sample_ns;
+};
+
+void odo_engine_cfg_defaults(struct odo_engine_cfg *cfg)
+{
+	struct odo_cfg_section secs[ODO_ENGINE_CFG_NSECTIONS];
+	struct odo_cfg_error err;
+	memset(cfg, 0, sizeof(*cfg));
+	odo_engine_cfg_sections(cfg, secs);
+	if (odo_config_defaults(secs, ODO_ENGINE_CFG_NSECTIONS, &err) != ODO_OK)
+		ODO_LOG(ERROR, "engine", "bad default: %s", err.msg);
+}
+
+void odo_engine_cfg_sections(struct odo_engine_cfg *cfg, struct odo_cfg_section *secs)
+{
+	secs[0] = (struct odo_cfg_section){"detect", odo_detect_cfg_keys, odo_detect_cfg_nkeys, &cfg->detect};
+	secs[1] = (struct odo_cfg_section){"calib", odo_calib_cfg_keys, odo_calib_cfg_nkeys, &cfg->calib};
+	secs[2] = (struct odo_cfg_section){"trip", odo_trip_cfg_keys, odo_trip_cfg_nkeys, &cfg->trip};
+	secs[3] = (struct odo_cfg_section){"engine", odo_engine_cfg_keys, odo_engine_cfg_nkeys, &cfg->engine};
+}
+
+/* UTC ms for a mono instant, and where it came from. */
+static int64_t wall_ms(const struct odo_engine *e, int64_t ns, uint8_t *tsrc)
+{
+	if (e->have_gps_off) {
+		*tsrc = ODO_TSRC_GPS;
+		return ns / ODO_NS_PER_MS + e->gps_off_ms;
+	}
+	*tsrc = ODO_TSRC_SYSTEM;
+	int64_t real = odo_clock_real_ns(e->clock) - (odo_clock_mono_ns(e->clock) - ns);
+	return real / ODO_NS_PER_MS;
+}
+
+static void put(struct odo_engine *e, struct odo_record *r, int64_t ns)
+{
+	r->seq = 0;
+	r->t_ms = wall_ms(e, ns, &r->tsrc);
+	if (e->emit(e->emit_ctx, r)) {
+		e->st.emit_errors++;
+		ODO_LOG(WARN, "engine", "record %s not taken", odo_record_kind_name(r->kind));
+	} else {
+		e->st.records++;
+	}
+}
+
+static int64_t now_ns(const struct odo_engine *e)
+{
+	return odo_clock_mono_ns(e->clock);
+}
+
+static void emit_trip_start(struct odo_engine *e)
+{
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_TRIP_START);
+	r.u.trip_start.trip_id = odo_trip_id(&e->trip);
+	if (e->fix_ns && odo_geo_valid(e->fix.lat, e->fix.lon)) {
+		r.u.trip_start.lat = e->fix.lat;
+		r.u.trip_start.lon = e->fix.lon;
+	}
+	int64_t ns = e->trip.start_ns;
+	put(e, &r, ns);
+	e->next_sample_ns = ns;
+}
+
+static void emit_trip_end(struct odo_engine *e, const struct odo_rec_trip_end *s, int64_t end_ns)
+{
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_TRIP_END);
+	r.u.trip_end = *s;
+	/* the record's time is the trip's end; start_ms/end_ms are what trip computed */
+	put(e, &r, end_ns);
+	r.t_ms = s->end_ms;
+	e->st.trips++;
+}
+
+static const struct fixpt *fix_at(const struct odo_engine *e, int64_t ns)
+{
+	const struct fixpt *best = NULL;
+	for (unsigned k = 0; k < e->ring_n; k++) {
+		const struct fixpt *p = &e->ring[(e->ring_head + FIX_RING - k) % FIX_RING];
+		best = p;
+		if (p->ns <= ns)
+			break;
+	}
+	return best;
+}
+
+static void on_det_event(void *ctx, const struct odo_det_event *ev)
+{
+	struct odo_engine *e = ctx;
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_EVENT);
+	struct odo_rec_event *x = &r.u.event;
+	x->trip_id = odo_trip_id(&e->trip);
+	x->kind = ev->kind;
+	x->source = ev->source;
+	x->duration_ms = (ev->end_ns - ev->start_ns) / ODO_NS_PER_MS;
+	if (x->duration_ms < 0)
+		x->duration_ms = 0;
+	x->peak_g = ev->peak_g;
+	x->mean_g = ev->mean_g;
+	const struct fixpt *p = fix_at(e, ev->start_ns);
+	if (p && ev->start_ns - p->ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) {
+		x->lat = p->lat;
+		x->lon = p->lon;
+		x->heading_deg = p->track;
+		x->speed_before_mps = p->speed;
+	}
+	if (isfinite(e->speed) && now_ns(e) - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
+		x->speed_after_mps = e->speed;
+	if (ev->kind <= ODO_EV__MAX)
+		e->st.events[ev->kind]++;
+	odo_trip_event(&e->trip, ev->kind);
+	put(e, &r, ev->start_ns);
+}
+
+int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock,
+		    const struct odo_tz *tz, odo_engine_emit_fn emit, void *emit_ctx,
+		    const char *state_path, struct odo_engine **out)
+{
+	if (!clock || !emit || !out)
+		return ODO_ERR_INVAL;
+	*out = NULL;
+	if (state_path && strlen(state_path) >= ENGINE_PATH_MAX)
+		return ODO_ERR_INVAL;
+	struct odo_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return ODO_ERR_NOMEM;
+	if (cfg)
+		e->cfg = *cfg;
+	else
+		odo_engine_cfg_defaults(&e->cfg);
+	e->clock = clock;
+	e->tz = tz;
+	e->emit = emit;
+	e->emit_ctx = emit_ctx;
+	if (state_path)
+		strcpy(e->state_path, state_path);
+	int rc = odo_calib_init(&e->calib, &e->cfg.calib);
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	if (e->state_path[0]) {
+		rc = odo_calib_load(&e->calib, e->state_path);
+		if (rc == ODO_ERR_PROTOCOL)
+			ODO_LOG(WARN, "calib", "%s is malformed: learning the mounting again", e->state_path);
+		else if (rc == ODO_OK)
+			ODO_LOG(INFO, "calib", "mounting restored (confidence %.2f)", e->calib.confidence);
+	}
+	e->calib_saved_ready = e->calib.ready;
+	odo_detect_init(&e->det, &e->cfg.detect, on_det_event, e);
+	odo_trip_init(&e->trip, &e->cfg.trip, tz, 1);
+	e->speed = e->rpm = e->obd_speed = e->throttle = e->coolant = e->fuel = NAN;
+	e->fix.lat = e->fix.lon = NAN;
+	*out = e;
+	return ODO_OK;
+}
+
+static void trip_started(struct odo_engine *e, int started)
+{
+	if (started)
+		emit_trip_start(e);
+}
+
+/* One calibration reference interval ends at ns with speed v (and track). */
+static void calib_ref(struct odo_engine *e, int src, int64_t ns, double v, double track)
+{
+	if (e->ref_src == src && e->ref_ns && ns > e->ref_ns && ns - e->ref_ns <= 2 * ODO_NS_PER_S) {
+		double dt = (double)(ns - e->ref_ns) / 1e9;
+		double lon = (v - e->ref_v) / dt;
+		double lat = NAN;
+		double vm = (v + e->ref_v) / 2;
+		if (isfinite(track) && isfinite(e->ref_track) && vm >= e->cfg.calib.min_lat_speed_mps)
+			lat = vm * odo_geo_heading_diff_deg(e->ref_track, track) * M_PI / 180 / dt;
+		int still = v < 0.1 && e->ref_v < 0.1;
+		odo_calib_reference(&e->calib, ns, lon, lat, still);
+		if (e->calib.ready && !e->calib_saved_ready && e->state_path[0]) {
+			if (odo_calib_save(&e->calib, e->state_path))
+				ODO_LOG(WARN, "calib", "cannot save %s", e->state_path);
+			ODO_LOG(INFO, "calib", "mounting learnt (confidence %.2f)", e->calib.confidence);
+		}
+		e->calib_saved_ready = e->calib.ready;
+	} else {
+		/* restart the interval: drop samples accumulated so far */
+		odo_calib_reference(&e->calib, ns, NAN, NAN, 0);
+	}
+	e->ref_src = src;
+	e->ref_ns = ns;
+	e->ref_v = v;
+	e->ref_track = track;
+}
+
+static int accel_live(const struct odo_engine *e, int64_t ns)
+{
+	return e->calib.ready && e->acc_ns && ns - e->acc_ns <= (int64_t)(e->cfg.engine.accel_timeout_s * 1e9);
+}
+
+static void set_speed(struct odo_engine *e, int64_t ns, double v)
+{
+	e->speed = v;
+	e->speed_ns = ns;
+	odo_detect_speed(&e->det, ns, v, accel_live(e, ns));
+	if (e->have_phone)
+		odo_detect_phone(&e->det, ns, e->phone.screen_on || e->phone.handled ||
+				 e->phone.call == ODO_CALL_HANDHELD, v);
+}
+
+static void sink_gps(void *ctx, const struct odo_gps_fix *f)
+{
+	struct odo_engine *e = ctx;
+	int ok = f->mode >= ODO_FIX_2D && odo_geo_valid(f->lat, f->lon);
+	if (ok && f->t_ms > 0) {
+		e->have_gps_off = 1;
+		e->gps_off_ms = f->t_ms - f->mono_ns / ODO_NS_PER_MS;
+	}
+	if (!ok)
+		return;
+	e->fix = *f;
+	e->fix_ns = f->mono_ns;
+	e->ring_head = (e->ring_head + 1) % FIX_RING;
+	e->ring[e->ring_head] = (struct fixpt){f->mono_ns, f->lat, f->lon, f->speed_mps, f->track_deg};
+	if (e->ring_n < FIX_RING)
+		e->ring_n++;
+	uint8_t ts;
+	int64_t tms = wall_ms(e, f->mono_ns, &ts);
+	trip_started(e, odo_trip_gps(&e->trip, f->mono_ns, tms, f->lat, f->lon, f->speed_mps, f->eph, 1));
+	if (isfinite(f->speed_mps)) {
+		set_speed(e, f->mono_ns, f->speed_mps);
+		calib_ref(e, 1, f->mono_ns, f->speed_mps, f->track_deg);
+	}
+}
+
+static void sink_accel(void *ctx, const struct odo_accel_sample *s)
+{
+	struct odo_engine *e = ctx;
+	double a[3] = {s->x, s->y, s->z};
+	e->st.accel_samples++;
+	odo_calib_accel(&e->calib, s->mono_ns, a);
+	if (!e->calib.ready) {
+		e->acc_ns = s->mono_ns;
+		return;
+	}
+	double v[3], dynv[3];
+	odo_calib_rotate(&e->calib, a, v);
+	for (int i = 0; i < 3; i++)
+		dynv[i] = a[i] - e->calib.g_ref[i];
+	double dyn = sqrt(dynv[0] * dynv[0] + dynv[1] * dynv[1] + dynv[2] * dynv[2]);
+	double dt = e->acc_ns ? (double)(s->mono_ns - e->acc_ns) / 1e9 : 0;
+	if (!e->have_f || dt <= 0 || dt > 0.5) {
+		e->f1[0] = e->f2[0] = v[0];
+		e->f1[1] = e->f2[1] = v[1];
+		e->have_f = 1;
+	} else {
+		double tau = 1.0 / (2 * M_PI * e->cfg.detect.lowpass_hz);
+		double al = dt / (tau + dt);
+		for (int i = 0; i < 2; i++) {
+			e->f1[i] += al * (v[i] - e->f1[i]);
+			e->f2[i] += al * (e->f1[i] - e->f2[i]);
+		}
+	}
+	e->acc_ns = s->mono_ns;
+	double sp = (isfinite(e->speed) && s->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) ? e->speed : NAN;
+	struct odo_det_sample ds = {.mono_ns = s->mono_ns, .lon = e->f2[0], .lat = e->f2[1], .dyn = dyn,
+				    .speed_mps = sp};
+	odo_detect_sample(&e->det, &ds);
+	odo_trip_lon_accel(&e->trip, s->mono_ns, e->f2[0]);
+}
+
+static void sink_obd(void *ctx, const struct odo_obd_value *o)
+{
+	struct odo_engine *e = ctx;
+	uint8_t ts;
+	int64_t tms = wall_ms(e, o->mono_ns, &ts);
+	switch (o->pid) {
+	case ODO_OBD_RPM:
+		e->rpm = o->value;
+		trip_started(e, odo_trip_rpm(&e->trip, o->mono_ns, tms, o->value));
+		break;
+	case ODO_OBD_SPEED:
+		e->obd_speed = o->value;
+		trip_started(e, odo_trip_obd_speed(&e->trip, o->mono_ns, tms, o->value));
+		if (!e->fix_ns || o->mono_ns - e->fix_ns > (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) {
+			set_speed(e, o->mono_ns, o->value);
+			calib_ref(e, 2, o->mono_ns, o->value, NAN);
+		}
+		break;
+	case ODO_OBD_THROTTLE: e->throttle = o->value; break;
+	case ODO_OBD_COOLANT: e->coolant = o->value; break;
+	case ODO_OBD_FUEL_LEVEL: e->fuel = o->value; break;
+	default: break;
+	}
+}
+
+static void sink_dtc(void *ctx, int64_t ns, const struct odo_rec_dtc *d)
+{
+	struct odo_engine *e = ctx;
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_DTC);
+	r.u.dtc = *d;
+	put(e, &r, ns);
+	odo_trip_dtc(&e->trip, d->n[0] + d->n[1] + d->n[2], d->airbag_deployed);
+	if (d->airbag_deployed)
+		odo_detect_airbag(&e->det, ns);
+}
+
+static void sink_vehicle(void *ctx, int64_t ns, const struct odo_rec_vehicle *v)
+{
+	struct odo_engine *e = ctx;
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_VEHICLE);
+	r.u.vehicle = *v;
+	put(e, &r, ns);
+}
+
+static void sink_signal(void *ctx, const struct odo_signal *s)
+{
+	struct odo_engine *e = ctx;
+	switch (s->role) {
+	case ODO_SIG_AIRBAG_DEPLOYED:
+	case ODO_SIG_CRASH_DETECTED:
+		if (s->value > 0.5) {
+			odo_detect_airbag(&e->det, s->mono_ns);
+			odo_trip_airbag(&e->trip);
+		}
+		break;
+	case ODO_SIG_WIPERS: odo_trip_wipers(&e->trip, s->value > 0); break;
+	case ODO_SIG_VEHICLE_SPEED: {
+		struct odo_obd_value o = {.mono_ns = s->mono_ns, .pid = ODO_OBD_SPEED, .value = s->value};
+		sink_obd(ctx, &o);
+		break;
+	}
+	default: break;
+	}
+}
+
+static void sink_phone(void *ctx, const struct odo_phone_state *p)
+{
+	struct odo_engine *e = ctx;
+	int changed = !e->have_phone || p->screen_on != e->phone.screen_on || p->call != e->phone.call ||
+		      p->handled != e->phone.handled;
+	e->phone = *p;
+	e->have_phone = 1;
+	odo_trip_phone(&e->trip, p->mono_ns, p->screen_on, p->call, p->handled);
+	double sp = (isfinite(e->speed) && p->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) ? e->speed : NAN;
+	odo_detect_phone(&e->det, p->mono_ns, p->screen_on || p->handled || p->call == ODO_CALL_HANDHELD, sp);
+	if (changed) {
+		struct odo_record r;
+		odo_record_init(&r, ODO_REC_PHONE);
+		r.u.phone.screen_on = p->screen_on ? 1 : 0;
+		r.u.phone.call = p->call;
+		r.u.phone.handled = p->handled ? 1 : 0;
+		put(e, &r, p->mono_ns);
+	}
+}
+
+struct odo_sink odo_engine_sink(struct odo_engine *e)
+{
+	struct odo_sink s = {.ctx = e, .gps = sink_gps, .accel = sink_accel, .obd = sink_obd,
+			     .dtc = sink_dtc, .vehicle = sink_vehicle, .signal = sink_signal,
+			     .phone = sink_phone};
+	return s;
+}
+
+static void emit_sample(struct odo_engine *e, int64_t ns)
+{
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_SAMPLE);
+	struct odo_rec_sample *x = &r.u.sample;
+	int64_t stale = (int64_t)(e->cfg.engine.gps_stale_s * 1e9);
+	x->trip_id = odo_trip_id(&e->trip);
+	x->fix = (e->fix_ns && ns - e->fix_ns <= stale) ? e->fix.mode : ODO_FIX_NONE;
+	if (x->fix >= ODO_FIX_2D) {
+		x->lat = e->fix.lat;
+		x->lon = e->fix.lon;
+		x->speed_mps = e->fix.speed_mps;
+		x->heading_deg = e->fix.track_deg;
+		x->eph_m = e->fix.eph;
+		x->alt_m = e->fix.alt_m;
+	}
+	x->rpm = e->rpm;
+	x->obd_speed_mps = e->obd_speed;
+	x->throttle_pct = e->throttle;
+	x->coolant_c = e->coolant;
+	x->fuel_pct = e->fuel;
+	if (accel_live(e, ns)) {
+		x->ax_g = e->f2[0] / ODO_G;
+		x->ay_g = e->f2[1] / ODO_G;
+	}
+	put(e, &r, ns);
+}
+
+void odo_engine_tick(struct odo_engine *e)
+{
+	if (!e)
+		return;
+	int64_t ns = now_ns(e);
+	odo_detect_tick(&e->det, ns);
+	if (odo_trip_id(&e->trip) && e->cfg.engine.sample_period_s > 0 && ns >= e->next_sample_ns) {
+		emit_sample(e, ns);
+		int64_t p = (int64_t)(e->cfg.engine.sample_period_s * 1e9);
+		e->next_sample_ns += p * ((ns - e->next_sample_ns) / p + 1);
+	}
+	uint8_t ts;
+	int64_t tms = wall_ms(e, ns, &ts);
+	struct odo_rec_trip_end s;
+	if (odo_trip_check_end(&e->trip, ns, tms, &s)) {
+		int64_t end_ns = ns - (tms - s.end_ms) * ODO_NS_PER_MS;
+		emit_trip_end(e, &s, end_ns);
+	}
+}
+
+void odo_engine_finish(struct odo_engine *e)
+{
+	if (!e)
+		return;
+	int64_t ns = now_ns(e);
+	if (e->acc_ns > ns)
+		ns = e->acc_ns;
+	odo_detect_flush(&e->det, ns);
+	uint8_t ts;
+	int64_t tms = wall_ms(e, ns, &ts);
+	struct odo_rec_trip_end s;
+	if (odo_trip_finish(&e->trip, ns, tms, &s))
+		emit_trip_end(e, &s, ns);
+}
+
+void odo_engine_stats(const struct odo_engine *e, struct odo_engine_stats *st)
+{
+	if (!e || !st)
+		return;
+	*st = e->st;
+	st->calib_ready = e->calib.ready;
+	st->calib_fixed = e->calib.fixed;
+	st->calib_confidence = e->calib.confidence;
+	st->remounts = e->calib.remounts;
+	memcpy(st->R, e->calib.R, sizeof(st->R));
+}
+
+void odo_engine_close(struct odo_engine *e)
+{
+	if (!e)
+		return;
+	if (e->state_path[0] && e->calib.ready && !e->calib.fixed &&
+	    odo_calib_save(&e->calib, e->state_path))
+		ODO_LOG(WARN, "calib", "cannot save %s", e->state_path);
+	free(e);
+}
