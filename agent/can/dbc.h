@@ -50,8 +50,10 @@ struct odo_dbc;
 int odo_dbc_parse_buf(const char *buf, size_t len, struct odo_dbc **out, int *errline) ODO_NODISCARD;
 /* Same from a file (ODO_ERR_IO when unreadable). */
 int odo_dbc_load(const char *path, struct odo_dbc **out, int *errline) ODO_NODISCARD;
+/* Free; NULL is a no-op. */
 void odo_dbc_close(struct odo_dbc *dbc);
 
+/* Messages, sorted by id; pointers stay valid until odo_dbc_close(). */
 size_t odo_dbc_nmsgs(const struct odo_dbc *dbc);
 const struct odo_dbc_msg *odo_dbc_msg_at(const struct odo_dbc *dbc, size_t i);
 /* Message by CAN id (with CAN_EFF_FLAG for extended), or NULL. */

@@ -73,6 +73,7 @@ void odo_isotp_rx(struct odo_isotp *l, const struct can_frame *f, int64_t now);
 
 /* Next instant tick() must run, or INT64_MAX. */
 int64_t odo_isotp_deadline(const struct odo_isotp *l);
+/* Run timers due at `now`: N_Cr / N_Bs timeouts, STmin-paced frames. */
 void odo_isotp_tick(struct odo_isotp *l, int64_t now);
 
 /* Abort everything in progress. */

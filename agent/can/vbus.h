@@ -111,10 +111,14 @@ void odo_vbus_feed_frame(struct odo_vbus *vb, const struct can_frame *f, const c
  * the clock's REAL time. NULL stops. The FILE is borrowed. */
 void odo_vbus_set_recorder(struct odo_vbus *vb, FILE *candump_log);
 
+/* Copy the source counters: received = sink deliveries, errors = malformed,
+ * negative, timeouts, send failures, bus-off; dropped = kernel drops. */
 void odo_vbus_stats(const struct odo_vbus *vb, struct odo_source_stats *st);
+/* Copy the detailed counters. */
 void odo_vbus_counters(const struct odo_vbus *vb, struct odo_can_counters *c);
 /* 1 when ISO-TP runs in the kernel, 0 userspace. */
 int odo_vbus_kernel_isotp(const struct odo_vbus *vb);
+/* Close sockets and free; NULL is a no-op. */
 void odo_vbus_close(struct odo_vbus *vb);
 
 #endif

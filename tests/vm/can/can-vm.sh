@@ -10,6 +10,14 @@ fail() { echo "FAIL: $*"; echo "--- probe output"; cat /tmp/out.txt; exit 1; }
 cp /etc/odo/can.conf /tmp/can.conf
 echo "isotp = $MODE" >> /tmp/can.conf
 
+# Silence first: nobody answers; the loop must keep running, log and count timeouts.
+obd-probe --config /tmp/can.conf --seconds 1.5 > /tmp/silent.txt 2>/tmp/silent.err ||
+	{ cat /tmp/silent.err; echo "FAIL: obd-probe died on a silent bus"; exit 1; }
+grep -q 'no ECU answered 01 00 within 100 ms' /tmp/silent.err || { cat /tmp/silent.err; echo "FAIL: no timeout log"; exit 1; }
+sil=$(sed -n 's/^stats .*timeouts=\([0-9]*\).*/\1/p' /tmp/silent.txt)
+[ "${sil:-0}" -ge 1 ] || { cat /tmp/silent.txt; echo "FAIL: timeouts not counted"; exit 1; }
+! grep -q '^obd ' /tmp/silent.txt || { echo "FAIL: values on a silent bus"; exit 1; }
+
 odo-ecu-sim --iface vcan0 --scenario /etc/odo/scenario.txt --isotp "$MODE" & sim=$!
 # Garbage: random 29-bit frames, random payloads of random length from an OBD
 # responder id no ECU uses, and truncated ISO-TP frames from the real ECUs' ids.
