@@ -72,6 +72,7 @@ static void reset_stats(struct odo_calib *c)
 	memset(c->c_lon, 0, sizeof(c->c_lon));
 	memset(c->c_lat, 0, sizeof(c->c_lat));
 	c->s_lon = c->s_lat = c->e_ref = c->m2 = c->nref = 0;
+	c->s_ll = c->s_tt = c->s_lt = 0;
 	memset(c->s_a, 0, sizeof(c->s_a));
 }
 
@@ -116,9 +117,25 @@ void odo_calib_accel(struct odo_calib *c, int64_t mono_ns, const double a[3])
 /* Re-estimate R from the statistics. */
 static void solve(struct odo_calib *c)
 {
-	if (c->gn < 10 || c->nref < 10)
+	if (c->nref < 10)
 		return;
-	double g[3] = {c->gsum[0] / c->gn, c->gsum[1] / c->gn, c->gsum[2] / c->gn};
+	double g[3];
+	/* regression a = g + lon F + lat L: g is the intercept (Cramer's rule) */
+	double n = c->nref, a = c->s_lon, b = c->s_lat;
+	double det = n * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) - a * (a * c->s_tt - c->s_lt * b) +
+		     b * (a * c->s_lt - c->s_ll * b);
+	if (fabs(det) > 1e-6 * n * n * n) {
+		for (int i = 0; i < 3; i++) {
+			double y0 = c->s_a[i], y1 = c->c_lon[i], y2 = c->c_lat[i];
+			g[i] = (y0 * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) - a * (y1 * c->s_tt - c->s_lt * y2) +
+				b * (y1 * c->s_lt - c->s_ll * y2)) / det;
+		}
+	} else if (c->gn >= 10) {
+		for (int i = 0; i < 3; i++)
+			g[i] = c->gsum[i] / c->gn;
+	} else {
+		return;
+	}
 	double d[3] = {-g[0], -g[1], -g[2]};
 	if (normalize(d))
 		return;
@@ -205,7 +222,7 @@ void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon, doubl
 		c->gn++;
 	}
 	if (still)
-		return;
+		lon = lat = 0, lon_ok = lat_ok = 1;
 	if (!lon_ok)
 		lon = 0;
 	if (!lat_ok)
@@ -218,6 +235,9 @@ void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon, doubl
 	c->s_lon += lon;
 	c->s_lat += lat;
 	c->e_ref += lon * lon + lat * lat;
+	c->s_ll += lon * lon;
+	c->s_tt += lat * lat;
+	c->s_lt += lon * lat;
 	c->m2 += dot(a, a);
 	c->nref++;
 	/* re-solve now and then: cheap, but not needed every interval */

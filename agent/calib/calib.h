@@ -2,8 +2,10 @@
  * odo-agent — mounting calibration: the rotation from the accelerometer's
  * sensor frame to the vehicle frame (x forward, y right, z down).
  *
- *  - down: gravity, averaged over intervals where the reference says the
- *    vehicle is not accelerating (still, or steady speed and heading);
+ *  - down: gravity, the constant term of a least-squares regression of the
+ *    interval-mean acceleration on the reference (lon, lat) accelerations
+ *    (so every interval counts, not only still or steady ones); the plain
+ *    mean of still / quiet intervals when there is no excitation yet;
  *  - forward and right: the horizontal acceleration is regressed on the
  *    longitudinal acceleration measured by GPS/OBD speed changes and on
  *    the lateral (centripetal) acceleration speed x yaw rate, the yaw rate
@@ -54,6 +56,7 @@ struct odo_calib {
 	double gn;
 	double c_lon[3], c_lat[3]; /* sum a * lon, a * lat */
 	double s_lon, s_lat;       /* sum lon, sum lat (for removing gravity) */
+	double s_ll, s_tt, s_lt;   /* sum lon^2, lat^2, lon*lat (regression for gravity) */
 	double e_ref;              /* sum lon^2 + lat^2 */
 	double m2;                 /* sum |a|^2 over reference intervals */
 	double s_a[3];             /* sum a over reference intervals */
