@@ -77,6 +77,7 @@ struct odo_det_run {
 };
 
 #define ODO_DET_SPEED_RING 32 /* speed updates kept for the fallback derivative */
+#define ODO_DET_CORNER_HELD 2  /* corners held back while a swerve may still claim them */
 
 struct odo_detect {
 	struct odo_detect_cfg cfg;
@@ -89,8 +90,8 @@ struct odo_detect {
 	uint32_t lobe_n;
 	int64_t swerve_refractory_until_ns;
 	/* a corner is held until no swerve can claim it */
-	int corner_pending;
-	struct odo_det_event corner_ev;
+	int corner_pending; /* number held */
+	struct odo_det_event corner_ev[ODO_DET_CORNER_HELD];
 	/* speed ring for the fallback */
 	int64_t sp_t[ODO_DET_SPEED_RING];
 	double sp_v[ODO_DET_SPEED_RING];

@@ -12,6 +12,24 @@ static int slow(const struct odo_detect *d, const struct odo_det_sample *s)
 	return isfinite(s->speed_mps) && s->speed_mps < d->cfg.min_speed_mps;
 }
 
+/* Emit the oldest `n` held corners. */
+static void release(struct odo_detect *d, int n)
+{
+	for (int i = 0; i < n && i < d->corner_pending; i++)
+		d->emit(d->emit_ctx, &d->corner_ev[i]);
+	int k = n < d->corner_pending ? n : d->corner_pending;
+	for (int i = k; i < d->corner_pending; i++)
+		d->corner_ev[i - k] = d->corner_ev[i];
+	d->corner_pending -= k;
+}
+
+static void corner_release_due(struct odo_detect *d, int64_t t)
+{
+	int64_t hold = (int64_t)((d->cfg.swerve_window_s + d->cfg.swerve_max_s) * 1e9);
+	while (d->corner_pending && t - d->corner_ev[0].end_ns > hold)
+		release(d, 1);
+}
+
 static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
 {
 	double g = s->lat / ODO_G;
@@ -29,25 +47,17 @@ static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
 				.end_ns = rr[k]->last_ns, .peak_g = sign * rr[k]->peak,
 				.mean_g = sign * rr[k]->sum / (double)rr[k]->n};
 			/* held: a swerve that includes this lobe replaces it */
-			if (d->corner_pending)
-				d->emit(d->emit_ctx, &d->corner_ev);
-			d->corner_pending = 1;
-			d->corner_ev = ev;
+			if (d->corner_pending == ODO_DET_CORNER_HELD)
+				release(d, 1);
+			d->corner_ev[d->corner_pending++] = ev;
 		}
 	}
-	if (d->corner_pending &&
-	    (double)(s->mono_ns - d->corner_ev.end_ns) > (d->cfg.swerve_window_s + d->cfg.swerve_max_s) * 1e9) {
-		d->corner_pending = 0;
-		d->emit(d->emit_ctx, &d->corner_ev);
-	}
+	corner_release_due(d, s->mono_ns);
 }
 
 static void corner_tick(struct odo_detect *d, int64_t t)
 {
-	if (d->corner_pending && (t - d->corner_ev.end_ns) > (int64_t)((d->cfg.swerve_window_s + d->cfg.swerve_max_s) * 1e9)) {
-		d->corner_pending = 0;
-		d->emit(d->emit_ctx, &d->corner_ev);
-	}
+	corner_release_due(d, t);
 }
 
 const struct odo_detector_ops odo_det_corner = {
@@ -75,8 +85,11 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 	    r->start_ns >= d->swerve_refractory_until_ns &&
 	    (double)(r->last_ns - d->lobe_start_ns) <= d->cfg.swerve_max_s * 1e9) {
 		/* a corner inside the reversal was part of the swerve */
-		if (d->corner_pending && d->corner_ev.start_ns >= d->lobe_start_ns - window)
-			d->corner_pending = 0;
+		int keep = 0;
+		for (int i = 0; i < d->corner_pending; i++)
+			if (d->corner_ev[i].start_ns < d->lobe_start_ns - window)
+				d->corner_ev[keep++] = d->corner_ev[i];
+		d->corner_pending = keep;
 		double p1 = d->lobe_peak, p2 = r->sign * r->peak;
 		struct odo_det_event ev = {
 			.kind = ODO_EV_SWERVE, .source = ODO_EVSRC_ACCEL, .start_ns = d->lobe_start_ns,
