@@ -48,6 +48,7 @@ void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const str
 	t->next_id = first_id ? first_id : 1;
 	t->speed = NAN;
 	t->rpm = NAN;
+	t->wipers = -1; /* no signal seen */
 }
 
 uint64_t odo_trip_id(const struct odo_trip *t)
@@ -61,7 +62,7 @@ static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 	t->s.trip_id = t->next_id++;
 	t->s.obd_distance_m = NAN;
 	t->s.avg_rpm = NAN;
-	t->s.wiper_m = NAN;
+	t->s.wiper_m = t->wipers >= 0 ? 0 : NAN;
 	t->s.gps_accuracy_m = NAN;
 	t->open = 1;
 	t->start_ns = start_ns;
@@ -214,8 +215,10 @@ int odo_trip_rpm(struct odo_trip *t, int64_t ns, int64_t t_ms, double rpm)
 	}
 	if (t->open) {
 		t->have_rpm = 1;
-		t->rpm_sum += rpm;
-		t->rpm_n++;
+		if (rpm > t->cfg.ignition_rpm) { /* average while the engine runs */
+			t->rpm_sum += rpm;
+			t->rpm_n++;
+		}
 	}
 	return started;
 }

@@ -65,7 +65,7 @@ struct odo_trip {
 	double prev_lon; int64_t prev_lon_ns; int have_lon;
 	int64_t stops[ODO_TRIP_STOP_RING];
 	unsigned nstops;
-	int wipers;
+	int wipers; /* -1 no signal, 0 off, 1 on */
 	int screen, call, handled;
 	int64_t phone_ns;
 };

@@ -1,0 +1,264 @@
+/*
+ * The engine end to end through its sink: a synthetic drive with a known
+ * mounting, known manoeuvres and known timing; the records it emits are
+ * checked against the generator's own truth (distance integrated from the
+ * kinematics, times from the script), not against the engine's code.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "drive.h"
+#include "odo/geo.h"
+
+#define MAXREC 4096
+#define BASE_MS 1768010400000LL /* Saturday 2026-01-10 02:00:00 UTC */
+#define RTC_SKEW_MS 7000        /* the system clock is 7 s fast: GPS time must win */
+
+static struct odo_record recs[MAXREC];
+static int nrec;
+
+static int collect(void *ctx, struct odo_record *r)
+{
+	(void)ctx;
+	assert_int_equal(r->seq, 0);
+	if (nrec < MAXREC)
+		recs[nrec++] = *r;
+	return 0;
+}
+
+static int count_kind(int kind)
+{
+	int n = 0;
+	for (int i = 0; i < nrec; i++)
+		n += recs[i].kind == kind;
+	return n;
+}
+
+static const struct odo_record *find_event(int kind, int nth)
+{
+	for (int i = 0; i < nrec; i++)
+		if (recs[i].kind == ODO_REC_EVENT && recs[i].u.event.kind == kind && nth-- == 0)
+			return &recs[i];
+	return NULL;
+}
+
+static void test_drive(void **state)
+{
+	(void)state;
+	nrec = 0;
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, (BASE_MS + RTC_SKEW_MS) * ODO_NS_PER_MS, 0);
+	char statep[] = "/tmp/odo-engine-test-XXXXXX";
+	int fd = mkstemp(statep);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(statep);
+	struct odo_engine *e;
+	assert_int_equal(odo_engine_open(NULL, &clk, NULL, collect, NULL, statep, &e), ODO_OK);
+	double M[3][3];
+	syn_rot(-120, 15, 8, M); /* the box, mounted askew */
+	struct drv d;
+	drv_init(&d, &clk, e, M, BASE_MS);
+
+	const struct drv_phase start[] = {{20, 0, 0, 1, 0}, {10, 1.0, 0, 1, 0}};
+	for (size_t i = 0; i < 2; i++)
+		drv_run(&d, &start[i]);
+	drv_warmup(&d, 12);
+	struct odo_engine_stats st;
+	odo_engine_stats(e, &st);
+	assert_true(st.calib_ready);
+	printf("mounting error %.2f deg, confidence %.2f\n", syn_angle(st.R, M), st.calib_confidence);
+	assert_true(syn_angle(st.R, M) < 2.0);
+	assert_int_equal(access(statep, R_OK), 0); /* persisted when learnt */
+	for (int k = 1; k <= ODO_EV__MAX; k++)
+		assert_int_equal(st.events[k], 0); /* gentle driving: no events */
+
+	double v_brake = d.v, t_brake = d.t + 5;
+	const struct drv_phase man[] = {
+		{5, 0, 0, 1, 0},  {1.5, -4.4, 0, 1, 0}, {5, 0, 0, 1, 0},  /* hard brake 0.45 g */
+		{2, 3.0, 0, 1, 0}, {5, 0, 0, 1, 0},                       /* rapid accel 0.31 g */
+	};
+	for (size_t i = 0; i < sizeof(man) / sizeof(man[0]); i++)
+		drv_run(&d, &man[i]);
+	double t_turn = d.t;
+	double w_turn = 0.4 * SYN_G / d.v * 180 / M_PI; /* 0.4 g to the right */
+	const struct drv_phase turn = {3, 0, w_turn, 1, 0};
+	drv_run(&d, &turn);
+	const struct drv_phase rest[] = {{5, 0, 0, 1, 0}, {20, 0, 0, 1, 1}, {5, 0, 0, 1, 0}, {12, -1.0, 0, 1, 0}};
+	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+		drv_run(&d, &rest[i]);
+	/* a DTC while stopped */
+	struct odo_rec_dtc dtc;
+	memset(&dtc, 0, sizeof(dtc));
+	dtc.ecu = 0x7E8;
+	dtc.mil = 1;
+	dtc.n[ODO_DTC_STORED] = 1;
+	strcpy(dtc.codes[ODO_DTC_STORED][0], "P0301");
+	d.sink.dtc(d.sink.ctx, odo_clock_mono_ns(&clk), &dtc);
+	const struct drv_phase stop[] = {{10, 0, 0, 1, 0}, {40, 0, 0, 0, 0}};
+	for (size_t i = 0; i < 2; i++)
+		drv_run(&d, &stop[i]);
+
+	/* trips */
+	assert_int_equal(count_kind(ODO_REC_TRIP_START), 1);
+	assert_int_equal(count_kind(ODO_REC_TRIP_END), 1);
+	const struct odo_record *ts = NULL, *te = NULL;
+	for (int i = 0; i < nrec; i++) {
+		if (recs[i].kind == ODO_REC_TRIP_START)
+			ts = &recs[i];
+		if (recs[i].kind == ODO_REC_TRIP_END)
+			te = &recs[i];
+	}
+	/* started by the first RPM report (0.5 s), before any fix: system time */
+	assert_int_equal(ts->tsrc, ODO_TSRC_SYSTEM);
+	assert_int_equal(ts->t_ms, BASE_MS + 500 + RTC_SKEW_MS);
+	const struct odo_rec_trip_end *s = &te->u.trip_end;
+	assert_int_equal(s->trip_id, ts->u.trip_start.trip_id);
+	assert_int_equal(te->tsrc, ODO_TSRC_GPS);
+	/* ended at the last RPM report with the engine running */
+	assert_int_equal(s->end_ms, BASE_MS + llround(d.tr.t_last_rpm_on * 1000));
+	assert_true(fabs(s->duration_s - (d.tr.t_last_rpm_on - 0.5)) < 1e-6);
+	printf("distance %.1f m (truth %.1f), obd %.1f, moving %.1f s (truth %.1f), duration %.1f s\n",
+	       s->distance_m, d.tr.dist_m, s->obd_distance_m, s->moving_s, d.tr.moving_s, s->duration_s);
+	assert_true(fabs(s->distance_m - d.tr.dist_m) < 0.005 * d.tr.dist_m + 2);
+	assert_true(fabs(s->obd_distance_m - d.tr.dist_m) < 0.005 * d.tr.dist_m + 2);
+	assert_true(fabs(s->moving_s - d.tr.moving_s) < 1e-6);
+	assert_true(fabs(s->idle_s - (s->duration_s - d.tr.moving_s)) < 1e-6);
+	assert_true(fabs(s->avg_speed_mps - s->distance_m / s->moving_s) < 1e-9);
+	assert_true(fabs(s->max_speed_mps - d.tr.max_speed) < 0.02);
+	assert_true(fabs(s->avg_rpm - d.tr.rpm_sum / d.tr.rpm_n) < 1e-6);
+	/* Saturday 02:00-02:10 UTC in Berlin in January: night, late-night weekend, no rush hour */
+	assert_true(fabs(s->night_m - s->distance_m) < 1e-6);
+	assert_true(fabs(s->late_night_weekend_m - s->distance_m) < 1e-6);
+	assert_true(s->rush_hour_m == 0);
+	assert_true(s->heavy_traffic_m == 0);
+	assert_true(isnan(s->wiper_m)); /* no wiper signal */
+	assert_true(fabs(s->screen_on_s - 20) < 1e-6);
+	assert_true(s->handheld_call_s == 0);
+	assert_int_equal(s->hard_brakes, 1);
+	assert_int_equal(s->rapid_accels, 1);
+	assert_int_equal(s->harsh_corners, 1);
+	assert_int_equal(s->swerves, 0);
+	assert_int_equal(s->crashes, 0);
+	assert_true(fabs(s->gps_accuracy_m - 5) < 1e-9);
+	assert_true(s->mean_abs_jerk > 0);
+	assert_int_equal(s->has_dtc, 1);
+	assert_int_equal(s->airbag_deployed, 0);
+
+	/* events */
+	const struct odo_record *b = find_event(ODO_EV_HARD_BRAKE, 0);
+	assert_non_null(b);
+	assert_int_equal(b->tsrc, ODO_TSRC_GPS);
+	printf("brake at %+.3f s, %lld ms, peak %.3f g\n", (double)(b->t_ms - BASE_MS) / 1000 - t_brake,
+	       (long long)b->u.event.duration_ms, b->u.event.peak_g);
+	assert_true(fabs((double)(b->t_ms - BASE_MS) / 1000 - t_brake) < 0.3); /* low-pass delay */
+	assert_true(fabs(b->u.event.peak_g + 4.4 / SYN_G) < 0.04);
+	assert_true(b->u.event.duration_ms > 1000 && b->u.event.duration_ms < 2200);
+	assert_true(fabs(b->u.event.speed_before_mps - v_brake) < 1.0);
+	assert_true(b->u.event.speed_after_mps < b->u.event.speed_before_mps - 4);
+	assert_true(odo_geo_valid(b->u.event.lat, b->u.event.lon));
+	assert_true(isfinite(b->u.event.heading_deg));
+	assert_int_equal(b->u.event.trip_id, s->trip_id);
+	const struct odo_record *a = find_event(ODO_EV_RAPID_ACCEL, 0);
+	assert_non_null(a);
+	assert_true(fabs(a->u.event.peak_g - 3.0 / SYN_G) < 0.04);
+	const struct odo_record *c = find_event(ODO_EV_CORNER_RIGHT, 0);
+	assert_non_null(c);
+	assert_true(fabs((double)(c->t_ms - BASE_MS) / 1000 - t_turn) < 0.4);
+	assert_true(fabs(c->u.event.peak_g - 0.4) < 0.04);
+	const struct odo_record *p = find_event(ODO_EV_PHONE_DISTRACTION, 0);
+	assert_non_null(p);
+	assert_int_equal(p->u.event.duration_ms, 20000);
+	assert_int_equal(count_kind(ODO_REC_PHONE), 2);
+	assert_int_equal(count_kind(ODO_REC_DTC), 1);
+	int samples = count_kind(ODO_REC_SAMPLE);
+	/* every 10 s from the trip's start (first tick at 1 s) until the tick that ends it,
+	 * the first whole second at least 30 s after the last running RPM report */
+	double t_close = ceil(d.tr.t_last_rpm_on + 30);
+	assert_int_equal(samples, (int)floor((t_close - 1) / 10) + 1);
+	for (int i = 0; i < nrec; i++)
+		if (recs[i].kind == ODO_REC_SAMPLE && recs[i].t_ms > BASE_MS + llround(t_brake * 1000))
+			assert_true(isfinite(recs[i].u.sample.ax_g) && isfinite(recs[i].u.sample.lat));
+
+	odo_engine_close(e);
+	/* a new engine restores the mounting from the state file */
+	assert_int_equal(odo_engine_open(NULL, &clk, NULL, collect, NULL, statep, &e), ODO_OK);
+	odo_engine_stats(e, &st);
+	assert_true(st.calib_ready);
+	assert_true(syn_angle(st.R, M) < 2.0);
+	odo_engine_close(e);
+	unlink(statep);
+}
+
+/* No accelerometer: braking from the derivative of speed (source SPEED). */
+static void test_no_accel_fallback(void **state)
+{
+	(void)state;
+	nrec = 0;
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, BASE_MS * ODO_NS_PER_MS, 0);
+	struct odo_engine *e;
+	assert_int_equal(odo_engine_open(NULL, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
+	struct odo_sink sk = odo_engine_sink(e);
+	double v = 0;
+	for (int i = 1; i <= 120; i++) {
+		double t = i;
+		v = t < 20 ? t : t < 60 ? 20 : t < 64 ? 20 - 4 * (t - 60) : 4;
+		odo_clock_advance(&clk, (int64_t)(t * 1e9) - odo_clock_mono_ns(&clk));
+		struct odo_obd_value o = {.mono_ns = odo_clock_mono_ns(&clk), .pid = ODO_OBD_SPEED, .value = v};
+		sk.obd(sk.ctx, &o);
+		odo_engine_tick(e);
+	}
+	odo_engine_finish(e);
+	const struct odo_record *b = find_event(ODO_EV_HARD_BRAKE, 0);
+	assert_non_null(b);
+	assert_int_equal(b->u.event.source, ODO_EVSRC_SPEED);
+	assert_true(fabs(b->u.event.peak_g + 4 / SYN_G) < 0.01);
+	assert_int_equal(count_kind(ODO_REC_TRIP_END), 1);
+	odo_engine_close(e);
+}
+
+static void test_bad_args(void **state)
+{
+	(void)state;
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, 0, 0);
+	struct odo_engine *e;
+	struct odo_engine_cfg cfg;
+	odo_engine_cfg_defaults(&cfg);
+	assert_int_equal(odo_engine_open(&cfg, NULL, NULL, collect, NULL, NULL, &e), ODO_ERR_INVAL);
+	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, NULL, NULL, NULL, &e), ODO_ERR_INVAL);
+	strcpy(cfg.calib.matrix, "1 2 3");
+	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_ERR_CONFIG);
+	odo_engine_close(NULL);
+	/* the key tables parse their own defaults and a real file */
+	struct odo_cfg_section secs[ODO_ENGINE_CFG_NSECTIONS];
+	struct odo_cfg_error err;
+	odo_engine_cfg_sections(&cfg, secs);
+	const char *txt = "[detect]\nbrake_g = 0.4\n[calib]\nmatrix = \"0 1 0 -1 0 0 0 0 1\"\n[trip]\nstationary_s = 120\n[engine]\nsample_period_s = 5\n";
+	assert_int_equal(odo_config_parse_buf("t.conf", txt, strlen(txt), secs, ODO_ENGINE_CFG_NSECTIONS, &err), ODO_OK);
+	assert_true(cfg.detect.brake.thr_g == 0.4 && cfg.detect.accel.thr_g == 0.20);
+	assert_true(cfg.trip.stationary_s == 120 && cfg.engine.sample_period_s == 5);
+	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
+	struct odo_engine_stats st;
+	odo_engine_stats(e, &st);
+	assert_true(st.calib_ready && st.calib_fixed);
+	odo_engine_close(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_drive),
+		cmocka_unit_test(test_no_accel_fallback),
+		cmocka_unit_test(test_bad_args),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
