@@ -5,9 +5,8 @@
 #   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=toolchains/arm64-debian.cmake \
 #         -DODO_BUILD_COLLECTOR=OFF
 #
-# Tests run under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR) with the arm64
-# sysroot /usr/aarch64-linux-gnu for the dynamic loader; libraries installed
-# through multiarch live in /usr/lib/aarch64-linux-gnu and are found there.
+# Tests run under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR) with the multiarch
+# runtime (libc6:arm64); see debian-cross.cmake.
 set(ODO_CROSS_TRIPLET aarch64-linux-gnu)
 set(ODO_CROSS_PROCESSOR aarch64)
 set(ODO_CROSS_QEMU qemu-aarch64)

@@ -5,8 +5,8 @@
 #   cmake -S . -B build-armhf -DCMAKE_TOOLCHAIN_FILE=toolchains/armhf-debian.cmake \
 #         -DODO_BUILD_COLLECTOR=OFF
 #
-# Tests run under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR) with the armhf
-# sysroot /usr/arm-linux-gnueabihf for the dynamic loader.
+# Tests run under qemu-user (CMAKE_CROSSCOMPILING_EMULATOR) with the multiarch
+# runtime (libc6:armhf); see debian-cross.cmake.
 set(ODO_CROSS_TRIPLET arm-linux-gnueabihf)
 set(ODO_CROSS_PROCESSOR armv7l)
 set(ODO_CROSS_QEMU qemu-arm)

@@ -31,11 +31,21 @@ if(NOT ODO_CROSS_PKG_CONFIG)
 endif()
 set(PKG_CONFIG_EXECUTABLE ${ODO_CROSS_PKG_CONFIG} CACHE FILEPATH "pkg-config for ${ODO_CROSS_TRIPLET}")
 
-# Run the target's test executables under qemu-user; -L points the emulator at
-# the target's dynamic loader and libc (and /usr/lib/<triplet> is found through
-# the loader's multiarch search path).
+# Run the target's test executables under qemu-user. The target's own runtime
+# comes from multiarch (libc6:<arch>, pulled in by the :<arch> -dev packages):
+# its loader is at /lib/ld-linux-*.so.*, where the executables look, so no -L is
+# needed. With `-L /usr/<triplet>` qemu would load the cross toolchain's libc
+# (libc6-<arch>-cross, another Debian revision than libc6:<arch>) under the
+# multiarch libraries, and there (qemu 7.2, glibc 2.36-8cross1 vs 2.36-9+deb12u14)
+# a fork()ed child of a dynamically linked aarch64 program spins forever and an
+# armhf child's exit status is lost; -L is only the fallback when the multiarch
+# libc is not installed.
 find_program(ODO_CROSS_QEMU_EXE ${ODO_CROSS_QEMU})
 if(NOT ODO_CROSS_QEMU_EXE)
   message(FATAL_ERROR "${ODO_CROSS_QEMU} not found: run tools/bootstrap (qemu-user)")
 endif()
-set(CMAKE_CROSSCOMPILING_EMULATOR ${ODO_CROSS_QEMU_EXE} -L /usr/${ODO_CROSS_TRIPLET})
+if(EXISTS /usr/lib/${ODO_CROSS_TRIPLET}/libc.so.6)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${ODO_CROSS_QEMU_EXE})
+else()
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${ODO_CROSS_QEMU_EXE} -L /usr/${ODO_CROSS_TRIPLET})
+endif()
