@@ -282,16 +282,22 @@ static int cmd_run(void)
 	for (;;) {
 		int64_t now = mono_ms();
 		if (stop_requested && !drain_until) {
-			ODO_LOG(INFO, "main", "stopping: no new messages, committing what is queued");
+			/* Leave the shared subscription, commit and ack what we have
+			 * taken; the other collectors take our share meanwhile. */
+			ODO_LOG(INFO, "main", "stopping: leaving the shared subscription, committing what is queued");
+			odo_mqin_stop_intake(in.mq);
 			drain_until = now + DRAIN_MS;
 		}
-		if (drain_until && (odo_pgw_idle(in.w) || now >= drain_until))
+		if (drain_until && ((odo_pgw_idle(in.w) && odo_mqin_drained(in.mq)) || now >= drain_until)) {
+			if (!odo_pgw_idle(in.w))
+				ODO_LOG(WARN, "main", "stopping with uncommitted messages (not acked: the devices resend)");
 			break;
+		}
 		struct pollfd p[2];
 		int n = 0, im = -1, iw = -1;
 		short ev;
 		int fd;
-		if (!drain_until && (fd = odo_mqin_socket(in.mq, &ev)) >= 0) {
+		if ((fd = odo_mqin_socket(in.mq, &ev)) >= 0) {
 			p[n] = (struct pollfd){ .fd = fd, .events = ev };
 			im = n++;
 		}
@@ -307,11 +313,8 @@ static int cmd_run(void)
 			break;
 		}
 		now = mono_ms();
-		if (!drain_until)
-			odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
+		odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
 		odo_pgw_service(in.w, now, iw >= 0 ? p[iw].revents : 0);
-		if (drain_until) /* acks of the last commits still go out */
-			odo_mqin_service(in.mq, now, POLLOUT);
 		if (now >= next_stats) {
 			log_stats(&in);
 			next_stats = now + STATS_EVERY_MS;

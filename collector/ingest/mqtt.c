@@ -15,6 +15,7 @@
 #define MQIN_RETRY_MS 1000
 #define MQIN_TOPIC_MAX 256
 #define MQIN_ACK_BUF 128
+#define MQIN_DRAIN_MS 3000
 
 struct odo_mqin {
 	struct mosquitto *mosq;
@@ -25,6 +26,8 @@ struct odo_mqin {
 	int connected, connecting;
 	int64_t next_try_ms;
 	int stopping;
+	int acks_inflight; /* QoS 1 acks published, PUBACK not yet received */
+	int unsub_mid, unsubscribed;
 };
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *props)
@@ -59,6 +62,24 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 	(void)mosq, (void)props;
 	struct odo_mqin *m = obj;
 	m->fn(m->ctx, msg->topic, msg->payload, msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0);
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid, int rc, const mosquitto_property *props)
+{
+	(void)mosq, (void)mid, (void)props;
+	struct odo_mqin *m = obj;
+	if (rc)
+		ODO_LOG(WARN, "mqtt", "broker refused an ack (reason %d)", rc);
+	if (m->acks_inflight > 0)
+		m->acks_inflight--;
+}
+
+static void on_unsubscribe(struct mosquitto *mosq, void *obj, int mid, const mosquitto_property *props)
+{
+	(void)mosq, (void)props;
+	struct odo_mqin *m = obj;
+	if (mid == m->unsub_mid)
+		m->unsubscribed = 1;
 }
 
 static void try_connect(struct odo_mqin *m, int64_t now_ms)
@@ -104,6 +125,8 @@ int odo_mqin_open(const struct odo_mqin_opts *o, odo_mqin_msg_fn fn, void *ctx, 
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
+	mosquitto_unsubscribe_v5_callback_set(m->mosq, on_unsubscribe);
 	*out = m;
 	return ODO_OK;
 }
@@ -165,6 +188,7 @@ int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t ack)
 	rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, buf, 1, false, NULL);
 	if (rc != MOSQ_ERR_SUCCESS)
 		return ODO_ERR_AGAIN; /* the device resends; the next commit acks again */
+	m->acks_inflight++;
 	return ODO_OK;
 }
 
@@ -173,11 +197,23 @@ int odo_mqin_connected(const struct odo_mqin *m)
 	return m->connected;
 }
 
+void odo_mqin_stop_intake(struct odo_mqin *m)
+{
+	char sub[MQIN_TOPIC_MAX];
+	snprintf(sub, sizeof sub, "$share/%s/odo/v1/+/up", m->group);
+	if (!m->connected || mosquitto_unsubscribe_v5(m->mosq, &m->unsub_mid, sub, NULL) != MOSQ_ERR_SUCCESS)
+		m->unsubscribed = 1; /* nothing more can arrive anyway */
+}
+
+int odo_mqin_drained(const struct odo_mqin *m)
+{
+	return (m->unsubscribed && m->acks_inflight == 0) || !m->connected;
+}
+
 void odo_mqin_disconnect(struct odo_mqin *m)
 {
-	/* flush pending acks first, then leave; the session persists */
-	for (int i = 0; i < 50 && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq); i++)
-		mosquitto_loop_write(m->mosq, 1);
+	if (m->acks_inflight > 0)
+		ODO_LOG(WARN, "mqtt", "leaving with %d ack(s) unconfirmed by the broker", m->acks_inflight);
 	m->stopping = 1;
 	mosquitto_disconnect_v5(m->mosq, 0, NULL);
 	for (int i = 0; i < 10 && mosquitto_socket(m->mosq) >= 0; i++)

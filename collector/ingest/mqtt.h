@@ -37,8 +37,14 @@ void odo_mqin_service(struct odo_mqin *m, int64_t now_ms, short revents);
 /* Publish {"v":1,"dev":...,"ack":n} on odo/v1/<device>/ack, QoS 1. */
 int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t ack);
 int odo_mqin_connected(const struct odo_mqin *m);
-/* Stop reading new messages (shutdown): unsubscribe is not sent, the
- * session keeps the subscription for the next start. */
+/* Graceful stop, step 1: unsubscribe from the shared subscription, so the
+ * broker sends this collector's share to the others from now on (messages
+ * already on their way still arrive and must be handled). */
+void odo_mqin_stop_intake(struct odo_mqin *m);
+/* 1 once the unsubscribe is confirmed and every published ack was taken by
+ * the broker (PUBACK), or the connection is gone. */
+int odo_mqin_drained(const struct odo_mqin *m);
+/* Step 2: disconnect (the session and its expiry stay with the broker). */
 void odo_mqin_disconnect(struct odo_mqin *m);
 
 #endif

@@ -244,10 +244,15 @@ static const char SQL_STATUS[] =
 
 enum { TS_DEV, TS_TRIP, TS_SEQ, TS_T, TS_LAT, TS_LON, TS__N };
 static const char SQL_TRIP_START[] =
-	"INSERT INTO trips (trip_id, driver_id, start_time, device_id, device_trip_id, start_seq, start_lat, start_lon)"
+	"INSERT INTO trips AS x (trip_id, driver_id, start_time, device_id, device_trip_id, start_seq, start_lat,"
+	" start_lon)"
 	" SELECT d || ':' || tr, " DRIVER_AT("d", TS("tm")) ", " TS("tm") ", d, tr, s, la, lo"
 	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[], $6::float8[])"
-	" AS u(d, tr, s, tm, la, lo) ON CONFLICT (trip_id) DO NOTHING";
+	" AS u(d, tr, s, tm, la, lo)"
+	/* the trip's end may have been committed first (another collector) */
+	" ON CONFLICT (trip_id) DO UPDATE SET start_seq = EXCLUDED.start_seq, start_lat = EXCLUDED.start_lat,"
+	" start_lon = EXCLUDED.start_lon, start_time = coalesce(x.start_time, EXCLUDED.start_time),"
+	" driver_id = coalesce(x.driver_id, EXCLUDED.driver_id)";
 
 enum { TE_DEV, TE_TRIP, TE_SEQ, TE_START, TE_END, TE_DIST, TE_OBD, TE_DUR, TE_MOV, TE_IDLE, TE_AVG, TE_MAX,
        TE_RPM, TE_NIGHT, TE_LNW, TE_RUSH, TE_HEAVY, TE_WIPER, TE_SCREEN, TE_CALL, TE_HANDLED, TE_HB, TE_RA,
@@ -364,7 +369,7 @@ struct odo_pgw {
 	int pending_months[PGW_MONTH_CACHE], npending_months;
 	int months[PGW_MONTH_CACHE], nmonths;
 	struct colset cs[10];
-	struct sb extra[4];
+	struct sb extra[5];
 	struct odo_pgw_stats st;
 };
 
@@ -773,11 +778,18 @@ static void add_record(struct odo_pgw *w, const char *dev, const struct odo_reco
 		cs_u64(c, T_AE, s->accel_errors), cs_i64(c, T_FIX, s->fix), cs_i64(c, T_CS, s->clock_source);
 		break;
 	}
-	case ODO_REC_TRIP_START:
+	case ODO_REC_TRIP_START: {
+		/* One upsert cannot touch a row twice: skip a trip already in this group. */
+		char key[ODO_DEVICE_ID_MAX + 32];
+		snprintf(key, sizeof key, "\"%s:%llu\"", dev, (unsigned long long)r->u.trip_start.trip_id);
+		if (w->extra[4].p && strstr(w->extra[4].p, key))
+			return;
+		sb_put(&w->extra[4], key, strlen(key));
 		c = &w->cs[C_TSTART];
 		cs_text(c, TS_DEV, dev), cs_u64(c, TS_TRIP, r->u.trip_start.trip_id), cs_u64(c, TS_SEQ, r->seq);
 		cs_i64(c, TS_T, r->t_ms), cs_dbl(c, TS_LAT, r->u.trip_start.lat), cs_dbl(c, TS_LON, r->u.trip_start.lon);
 		break;
+	}
 	case ODO_REC_TRIP_END: {
 		const struct odo_rec_trip_end *e = &r->u.trip_end;
 		c = &w->cs[C_TEND];
@@ -785,7 +797,7 @@ static void add_record(struct odo_pgw *w, const char *dev, const struct odo_reco
 		char key[ODO_DEVICE_ID_MAX + 32];
 		snprintf(key, sizeof key, "\"%s:%llu\"", dev, (unsigned long long)e->trip_id);
 		if (w->extra[1].p && strstr(w->extra[1].p, key))
-			break;
+			return;
 		sb_put(&w->extra[1], key, strlen(key));
 		c->rows++;
 		cs_text(c, TE_DEV, dev), cs_u64(c, TE_TRIP, e->trip_id), cs_u64(c, TE_SEQ, r->seq);

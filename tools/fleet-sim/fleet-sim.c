@@ -5,7 +5,7 @@
  * and collecting the collector's acks.
  *
  *   odo-fleet-sim --port P --pki DIR --devices N --batches B --records R
- *                 [--prefix dev-] [--first K] [--host H] [--dup] [--gap K] [--window W]
+ *                 [--prefix dev-] [--first K] [--rate MSGS_PER_S] [--host H] [--dup] [--gap K] [--window W]
  *                 [--wait-acks SECONDS] [--start-seq S] [--t0-ms MS]
  *   odo-fleet-sim --encode-only FILE --device D [--payload-device X] ...
  *
@@ -33,7 +33,7 @@
 
 struct opts {
 	const char *host, *pki, *prefix, *encode_only, *device, *payload_device;
-	int port, first, devices, batches, records, dup, gap, window, wait_acks;
+	int port, first, rate, devices, batches, records, dup, gap, window, wait_acks;
 	uint64_t start_seq;
 	int64_t t0_ms;
 };
@@ -287,7 +287,7 @@ static void service_all(struct vehicle *vs, int n, int timeout)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: odo-fleet-sim --port P --pki DIR --devices N --batches B --records R [--prefix dev-] [--first K]\n"
+	fprintf(stderr, "usage: odo-fleet-sim --port P --pki DIR --devices N --batches B --records R [--prefix dev-] [--first K] [--rate M]\n"
 			"       [--host H] [--dup] [--gap K] [--window W] [--wait-acks S] [--start-seq S] [--t0-ms MS]\n"
 			"       odo-fleet-sim --encode-only FILE --device D [--payload-device X] [--records R] [--start-seq S]\n");
 }
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 		{ "prefix", 1, NULL, 'P' }, { "dup", 0, NULL, 'd' }, { "gap", 1, NULL, 'g' },
 		{ "window", 1, NULL, 'w' }, { "wait-acks", 1, NULL, 'a' }, { "start-seq", 1, NULL, 's' },
 		{ "t0-ms", 1, NULL, 't' }, { "encode-only", 1, NULL, 'e' }, { "device", 1, NULL, 'D' },
-		{ "payload-device", 1, NULL, 'X' }, { "first", 1, NULL, 'f' }, { NULL, 0, NULL, 0 },
+		{ "payload-device", 1, NULL, 'X' }, { "first", 1, NULL, 'f' }, { "rate", 1, NULL, 'R' }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -324,6 +324,7 @@ int main(int argc, char **argv)
 		case 'D': O.device = optarg; break;
 		case 'X': O.payload_device = optarg; break;
 		case 'f': O.first = atoi(optarg); break;
+		case 'R': O.rate = atoi(optarg); break;
 		default: usage(); return 2;
 		}
 	}
@@ -383,7 +384,8 @@ int main(int argc, char **argv)
 		int active = 0;
 		for (int i = 0; i < O.devices; i++) {
 			struct vehicle *v = &vs[i];
-			while (v->sent_batches < O.batches && v->inflight + copies <= O.window) {
+			while (v->sent_batches < O.batches && v->inflight + copies <= O.window &&
+			       (!O.rate || msgs < (long long)O.rate * (now_ms() - t_start) / 1000)) {
 				size_t len;
 				if (make_batch(v, v->id, &len))
 					return 1;
