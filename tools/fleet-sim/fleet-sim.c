@@ -377,6 +377,8 @@ int main(int argc, char **argv)
 		}
 		service_all(vs, O.devices, 50);
 	}
+	printf("connected %d devices in %.3f s\n", O.devices, (double)(now_ms() - t_start) / 1000);
+	fflush(stdout);
 	t_start = now_ms();
 	long long msgs = 0, nrec = 0;
 	int copies = O.dup ? 2 : 1;

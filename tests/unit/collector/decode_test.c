@@ -1,0 +1,114 @@
+/* Unit tests of the collector's message validation (collector/decode). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decode/decode.h"
+
+static struct odo_record scratch[ODO_WIRE_MAX_RECORDS];
+static uint8_t buf[ODO_WIRE_MAX_MESSAGE + 16];
+
+static size_t encode(const char *dev, uint64_t seq, int n)
+{
+	struct odo_record r[4];
+	for (int i = 0; i < n; i++) {
+		odo_record_init(&r[i], ODO_REC_SAMPLE);
+		r[i].seq = seq + (uint64_t)i;
+		r[i].t_ms = 1793491200000LL + i * 1000;
+		r[i].u.sample.trip_id = 1;
+		r[i].u.sample.fix = ODO_FIX_3D;
+		r[i].u.sample.lat = 52.5;
+		r[i].u.sample.lon = 13.4;
+	}
+	size_t len = 0;
+	assert_int_equal(odo_wire_encode_batch(dev, seq, r, (size_t)n, buf, sizeof buf, &len), ODO_OK);
+	return len;
+}
+
+static void topic_shapes(void **st)
+{
+	(void)st;
+	char dev[ODO_DEVICE_ID_MAX + 1];
+	struct odo_wire_error e;
+	assert_int_equal(odo_decode_topic("odo/v1/car-1/up", dev, &e), ODO_OK);
+	assert_string_equal(dev, "car-1");
+	assert_int_equal(odo_decode_topic("odo/v1/car-1/ack", dev, &e), ODO_ERR_INVAL);
+	assert_string_equal(e.field, "topic");
+	assert_int_equal(odo_decode_topic("odo/v2/car-1/up", dev, &e), ODO_ERR_INVAL);
+	assert_int_equal(odo_decode_topic("odo/v1//up", dev, &e), ODO_ERR_INVAL);
+	assert_int_equal(odo_decode_topic("odo/v1/a/b/up", dev, &e), ODO_ERR_INVAL);
+	assert_int_equal(odo_decode_topic("odo/v1/bad id/up", dev, &e), ODO_ERR_INVAL);
+}
+
+static void accepts_valid_batch(void **st)
+{
+	(void)st;
+	size_t len = encode("car-1", 7, 3);
+	struct odo_batch *b = NULL;
+	struct odo_wire_error e;
+	assert_int_equal(odo_decode_message("odo/v1/car-1/up", buf, len, scratch, &b, &e), ODO_OK);
+	assert_non_null(b);
+	assert_string_equal(b->device, "car-1");
+	assert_int_equal(b->seq, 7);
+	assert_int_equal(b->n, 3);
+	assert_int_equal(b->recs[2].seq, 9);
+	assert_true(b->recs[1].u.sample.lat == 52.5);
+	odo_decode_free(b);
+	odo_decode_free(NULL);
+}
+
+static void rejects_forged_device(void **st)
+{
+	(void)st;
+	size_t len = encode("car-2", 1, 2);
+	struct odo_batch *b = NULL;
+	struct odo_wire_error e;
+	assert_int_equal(odo_decode_message("odo/v1/car-1/up", buf, len, scratch, &b, &e), ODO_ERR_PROTOCOL);
+	assert_null(b);
+	assert_string_equal(e.field, "dev");
+	assert_non_null(strstr(e.msg, "'car-2' is not the topic's 'car-1'"));
+	assert_string_equal(odo_decode_code_name(e.code), "ODO_ERR_PROTOCOL");
+}
+
+static void rejects_oversize_before_parsing(void **st)
+{
+	(void)st;
+	memset(buf, 0xff, sizeof buf); /* garbage: the size check must come first */
+	struct odo_batch *b = NULL;
+	struct odo_wire_error e;
+	assert_int_equal(odo_decode_message("odo/v1/car-1/up", buf, ODO_WIRE_MAX_MESSAGE + 1, scratch, &b, &e),
+			 ODO_ERR_WIRE_TOOLONG);
+	assert_string_equal(e.field, "message");
+	assert_null(b);
+}
+
+static void rejects_malformed(void **st)
+{
+	(void)st;
+	const uint8_t bad[] = { 0xa4, 0x61, 0x76, 0x01, 0x63, 'd', 'e', 'v', 0x7f, 0xff };
+	struct odo_batch *b = NULL;
+	struct odo_wire_error e;
+	int rc = odo_decode_message("odo/v1/car-1/up", bad, sizeof bad, scratch, &b, &e);
+	assert_true(rc >= ODO_ERR_WIRE_MALFORMED && rc <= ODO_ERR_WIRE_DUPLICATE);
+	assert_int_equal(e.code, rc);
+	assert_true(strlen(e.msg) > 0);
+	assert_null(b);
+	assert_int_equal(odo_decode_message("odo/v1/car-1/up", bad, 0, scratch, &b, &e) != ODO_OK, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(topic_shapes),
+		cmocka_unit_test(accepts_valid_batch),
+		cmocka_unit_test(rejects_forged_device),
+		cmocka_unit_test(rejects_oversize_before_parsing),
+		cmocka_unit_test(rejects_malformed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
