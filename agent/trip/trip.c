@@ -71,7 +71,6 @@ static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 	t->rpm_sum = t->eph_sum = t->jerk_sum = 0;
 	t->rpm_n = t->eph_n = t->jerk_n = 0;
 	t->phone_ns = start_ns;
-	t->have_pt = 0;
 }
 
 static void phone_accumulate(struct odo_trip *t, int64_t ns)
@@ -99,11 +98,16 @@ static int motion(struct odo_trip *t, int64_t ns, int64_t t_ms, double v)
 		if (!t->moving_since_ns)
 			t->moving_since_ns = ns;
 		if (!t->open && (double)(ns - t->moving_since_ns) >= t->cfg.start_s * 1e9) {
+			double pre = t->pre_m;
 			begin(t, t->moving_since_ns, t_ms - (ns - t->moving_since_ns) / 1000000);
+			/* the trip began when the motion did: its time and track so far count */
+			t->s.moving_s = (double)(ns - t->moving_since_ns) / 1e9;
+			t->s.distance_m = pre;
 			started = 1;
 		}
 	} else {
 		t->moving_since_ns = 0;
+		t->pre_m = 0;
 	}
 	if (v >= t->cfg.stop_speed_mps) {
 		t->last_motion_ns = ns;
@@ -128,6 +132,28 @@ static int heavy_traffic(const struct odo_trip *t, int64_t ns)
 	return n >= t->cfg.heavy_min_stops;
 }
 
+/* Add d metres driven around (lat, lon) at UTC second mid_s to the summary. */
+static void add_distance(struct odo_trip *t, double d, double lat, double lon, int64_t mid_s,
+			 double speed_mps, int64_t ns)
+{
+	t->s.distance_m += d;
+	if (odo_feat_is_night(lat, lon, mid_s))
+		t->s.night_m += d;
+	struct odo_ltime lt;
+	if (t->tz)
+		odo_tz_localtime(t->tz, mid_s, &lt);
+	else
+		odo_utc_time(mid_s, &lt);
+	if (odo_feat_is_late_night_weekend(&lt))
+		t->s.late_night_weekend_m += d;
+	if (odo_feat_is_weekday_rush_hour(&lt))
+		t->s.rush_hour_m += d;
+	if (isfinite(speed_mps) && speed_mps < t->cfg.heavy_max_speed_mps && heavy_traffic(t, ns))
+		t->s.heavy_traffic_m += d;
+	if (t->wipers > 0)
+		t->s.wiper_m += d;
+}
+
 int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, double lon,
 		 double speed_mps, double eph_m, int fix_ok)
 {
@@ -136,39 +162,31 @@ int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, doubl
 		return 0;
 	if (isfinite(speed_mps))
 		started = motion(t, ns, t_ms, speed_mps);
-	if (!t->open)
-		return started;
-	if (isfinite(eph_m)) {
+	if (isfinite(eph_m) && t->open) {
 		t->eph_sum += eph_m;
 		t->eph_n++;
-		if (eph_m > t->cfg.max_eph_m)
-			return started;
+	}
+	if (isfinite(eph_m) && eph_m > t->cfg.max_eph_m)
+		return started; /* too vague for distance: skipped, the next good fix spans it */
+	if (started) {
+		/* the track since the motion began belongs to the trip */
+		double pre = t->s.distance_m;
+		t->s.distance_m = 0;
+		add_distance(t, pre, lat, lon, t_ms / 1000, speed_mps, ns);
 	}
 	if (t->have_pt && ns > t->pns) {
 		double d = odo_geo_distance_m(t->plat, t->plon, lat, lon);
 		double dt = (double)(ns - t->pns) / 1e9;
+		if (d / dt > t->cfg.max_jump_mps && ns - t->pns <= 10 * MAX_GAP_NS)
+			return started; /* an outlier: keep the last good point */
 		int mov = isfinite(speed_mps) ? speed_mps >= t->cfg.stop_speed_mps : d / dt >= t->cfg.stop_speed_mps;
-		if (mov && d / dt <= t->cfg.max_jump_mps && ns - t->pns <= 10 * MAX_GAP_NS) {
-			double mlat = (lat + t->plat) / 2, mlon = (lon + t->plon) / 2;
-			int64_t mid_s = (t_ms - (int64_t)(dt * 500)) / 1000;
-			t->s.distance_m += d;
-			if (odo_feat_is_night(mlat, mlon, mid_s))
-				t->s.night_m += d;
-			struct odo_ltime lt;
-			if (t->tz)
-				odo_tz_localtime(t->tz, mid_s, &lt);
-			else
-				odo_utc_time(mid_s, &lt);
-			if (odo_feat_is_late_night_weekend(&lt))
-				t->s.late_night_weekend_m += d;
-			if (odo_feat_is_weekday_rush_hour(&lt))
-				t->s.rush_hour_m += d;
-			if (isfinite(speed_mps) && speed_mps < t->cfg.heavy_max_speed_mps && heavy_traffic(t, ns))
-				t->s.heavy_traffic_m += d;
-			if (t->wipers > 0)
-				t->s.wiper_m = (isfinite(t->s.wiper_m) ? t->s.wiper_m : 0) + d;
-			else if (t->wipers == 0 && !isfinite(t->s.wiper_m))
-				t->s.wiper_m = 0;
+		if (mov && ns - t->pns <= 10 * MAX_GAP_NS) {
+			if (t->open) {
+				int64_t mid_s = (t_ms - (int64_t)(dt * 500)) / 1000;
+				add_distance(t, d, (lat + t->plat) / 2, (lon + t->plon) / 2, mid_s, speed_mps, ns);
+			} else if (t->moving_since_ns && ns >= t->moving_since_ns) {
+				t->pre_m += d;
+			}
 		}
 	}
 	t->have_pt = 1;

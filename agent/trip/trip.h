@@ -68,6 +68,7 @@ struct odo_trip {
 	int wipers; /* -1 no signal, 0 off, 1 on */
 	int screen, call, handled;
 	int64_t phone_ns;
+	double pre_m;   /* track since the motion began, before the trip started */
 };
 
 void odo_trip_cfg_defaults(struct odo_trip_cfg *c);
