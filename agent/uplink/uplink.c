@@ -49,8 +49,13 @@ struct sent_batch {
 	int64_t sent_ns;
 	int mid;
 	int puback;
-	int oldest; /* picked strictly oldest first */
+	int oldest;         /* oldest lane (else crash-first / live lane) */
+	uint64_t range;     /* the batch's range start */
+	int64_t ackable_ns; /* since when the ack could cover it (range <= acked + 1); 0 = not yet */
 };
+
+/* Window: up to max_inflight batches per lane (oldest, priority). */
+#define WINDOW_MAX (2 * ODO_UPLINK_MAX_INFLIGHT + 1)
 
 struct odo_uplink {
 	struct odo_uplink_cfg cfg;
@@ -65,9 +70,9 @@ struct odo_uplink {
 	unsigned attempt;  /* consecutive failures, for the backoff */
 	uint64_t prng;
 	uint64_t batch_no; /* batches picked, for the fresh lane */
-	int last_priority; /* the last batch was a crash-first or live-lane batch */
+	uint64_t acked;    /* highest ack applied (store's, at open) */
 
-	struct sent_batch win[ODO_UPLINK_MAX_INFLIGHT];
+	struct sent_batch win[WINDOW_MAX];
 	int nwin;
 
 	char topic_up[ODO_UPLINK_TOPIC_MAX];
@@ -208,10 +213,17 @@ static void apply_ack(struct odo_uplink *u, uint64_t n)
 	u->st.acks++;
 	if (n > u->st.last_ack)
 		u->st.last_ack = n;
+	if (n > u->acked)
+		u->acked = n;
+	int64_t now = now_ns(u);
 	int j = 0;
-	for (int i = 0; i < u->nwin; i++)
-		if (u->win[i].last > n)
-			u->win[j++] = u->win[i];
+	for (int i = 0; i < u->nwin; i++) {
+		if (u->win[i].last <= n)
+			continue;
+		if (u->win[i].ackable_ns == 0 && u->win[i].range <= u->acked + 1)
+			u->win[i].ackable_ns = now;
+		u->win[j++] = u->win[i];
+	}
 	u->nwin = j;
 	u->st.inflight = (uint64_t)j;
 }
@@ -292,23 +304,30 @@ static void try_connect(struct odo_uplink *u)
 static void pump(struct odo_uplink *u)
 {
 	for (int k = 0; k < PUMP_MAX_BATCHES; k++) {
-		if (u->state != ODO_UPLINK_UP || u->nwin >= u->cfg.max_inflight)
+		if (u->state != ODO_UPLINK_UP || u->nwin >= WINDOW_MAX)
 			return;
 		if (odo_store_unsent(u->store) == 0)
 			return;
-		enum odo_store_pick pick = ODO_STORE_OLDEST;
-		if (u->cfg.fresh_every > 0 && u->batch_no % (uint64_t)u->cfg.fresh_every == (uint64_t)u->cfg.fresh_every - 1)
-			pick = ODO_STORE_NEWEST;
-		/* Crash-first and live-lane batches must never fill the whole
-		 * window: the collector's ack only advances when the oldest
-		 * record arrives, so one slot is always kept for it (with a
-		 * window of one, they alternate). */
-		int have_oldest = 0;
+		/* Two lanes of max_inflight batches each. The oldest lane is what
+		 * the collector's contiguous ack waits for; crash-first and
+		 * live-lane batches ("priority") may wait in the window until the
+		 * oldest lane reaches them, so they must never take its slots. */
+		int n_old = 0;
 		for (int i = 0; i < u->nwin; i++)
-			have_oldest |= u->win[i].oldest;
-		if (!have_oldest && u->nwin + 1 >= u->cfg.max_inflight &&
-		    (u->cfg.max_inflight > 1 || u->last_priority))
+			n_old += u->win[i].oldest;
+		int n_pri = u->nwin - n_old;
+		enum odo_store_pick pick;
+		if (n_pri < u->cfg.max_inflight) {
+			/* With the oldest lane full, only the live lane may go. */
+			pick = n_old >= u->cfg.max_inflight ? ODO_STORE_NEWEST : ODO_STORE_OLDEST;
+			if (u->cfg.fresh_every > 0 &&
+			    u->batch_no % (uint64_t)u->cfg.fresh_every == (uint64_t)u->cfg.fresh_every - 1)
+				pick = ODO_STORE_NEWEST;
+		} else if (n_old < u->cfg.max_inflight) {
 			pick = ODO_STORE_STRICT;
+		} else {
+			return;
+		}
 		struct odo_store_batch b;
 		int rc = odo_store_next_batch(u->store, (size_t)u->cfg.max_batch_records,
 					      (size_t)u->cfg.max_batch_bytes, pick, &b);
@@ -347,7 +366,10 @@ static void pump(struct odo_uplink *u)
 		w->mid = mid;
 		w->puback = 0;
 		w->oldest = pick == ODO_STORE_STRICT || (pick == ODO_STORE_OLDEST && !b.crash);
-		u->last_priority = !w->oldest;
+		if (pick == ODO_STORE_NEWEST || b.crash)
+			w->oldest = 0;
+		w->range = b.range_start;
+		w->ackable_ns = b.range_start <= u->acked + 1 ? w->sent_ns : 0;
 		u->st.inflight = (uint64_t)u->nwin;
 		u->st.batches_sent++;
 		u->st.records_sent += b.n;
@@ -355,25 +377,29 @@ static void pump(struct odo_uplink *u)
 	}
 }
 
-static int64_t oldest_sent(const struct odo_uplink *u)
+/* The earliest instant an ackable batch times out; ODO_DEADLINE_NONE when none. */
+static int64_t ack_deadline(const struct odo_uplink *u)
 {
 	int64_t t = ODO_DEADLINE_NONE;
 	for (int i = 0; i < u->nwin; i++)
-		if (u->win[i].sent_ns < t)
-			t = u->win[i].sent_ns;
-	return t;
+		if (u->win[i].ackable_ns != 0 && u->win[i].ackable_ns < t)
+			t = u->win[i].ackable_ns;
+	if (t == ODO_DEADLINE_NONE)
+		return t;
+	return t + (int64_t)(u->cfg.ack_timeout * (double)ODO_NS_PER_S);
 }
 
+/* A batch the collector could have acknowledged for ack_timeout has not
+ * been: it (or one before it) was lost. Resend the window. Batches waiting
+ * for the oldest lane to reach them are not timed out. */
 static void check_ack_timeout(struct odo_uplink *u)
 {
-	int64_t t = oldest_sent(u);
-	if (t == ODO_DEADLINE_NONE)
+	int64_t d = ack_deadline(u);
+	if (d == ODO_DEADLINE_NONE || now_ns(u) < d)
 		return;
-	if (now_ns(u) - t >= (int64_t)(u->cfg.ack_timeout * (double)ODO_NS_PER_S)) {
-		u->st.ack_timeouts++;
-		ODO_LOG(WARN, AREA, "no ack for %d batch(es) within %.1f s: resending", u->nwin, u->cfg.ack_timeout);
-		requeue_window(u);
-	}
+	u->st.ack_timeouts++;
+	ODO_LOG(WARN, AREA, "no ack within %.1f s: resending %d batch(es)", u->cfg.ack_timeout, u->nwin);
+	requeue_window(u);
 }
 
 static int up_pollfds(void *self, struct pollfd *pfd, int max)
@@ -429,16 +455,16 @@ static int64_t up_deadline(void *self)
 	default:
 		break;
 	}
-	if (u->nwin < u->cfg.max_inflight && odo_store_unsent(u->store) > 0)
-		return now_ns(u);
-	int64_t d = u->next_misc_ns;
-	int64_t t = oldest_sent(u);
-	if (t != ODO_DEADLINE_NONE) {
-		int64_t a = t + (int64_t)(u->cfg.ack_timeout * (double)ODO_NS_PER_S);
-		if (a < d)
-			d = a;
+	if (odo_store_unsent(u->store) > 0 && u->nwin < WINDOW_MAX) {
+		int n_old = 0;
+		for (int i = 0; i < u->nwin; i++)
+			n_old += u->win[i].oldest;
+		if (n_old < u->cfg.max_inflight || u->nwin - n_old < u->cfg.max_inflight)
+			return now_ns(u);
 	}
-	return d;
+	int64_t d = u->next_misc_ns;
+	int64_t a = ack_deadline(u);
+	return a < d ? a : d;
 }
 
 static void up_tick(void *self)
@@ -584,6 +610,9 @@ int odo_uplink_open(const struct odo_uplink_cfg *cfg, const struct odo_clock *cl
 	mosquitto_message_v5_callback_set(u->m, on_message);
 	mosquitto_log_callback_set(u->m, on_log);
 
+	struct odo_store_stats ss;
+	if (odo_store_stats(store, &ss) == ODO_OK)
+		u->acked = ss.acked;
 	u->state = ODO_UPLINK_DOWN;
 	u->next_attempt_ns = now_ns(u);
 	u->st.next_attempt_ns = u->next_attempt_ns;
