@@ -1,0 +1,224 @@
+/*
+ * Unit tests of the uplink without a broker: argument and file checks, and
+ * the reconnect schedule (exponential backoff with seeded jitter) against a
+ * loopback port nothing listens on, on a virtual clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "uplink/uplink.h"
+
+#define ATTEMPTS 10
+
+struct fx {
+	char dir[64];
+	struct odo_clock clock;
+	struct odo_store *st;
+	struct odo_uplink_cfg cfg;
+};
+
+static int closed_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(a);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
+	close(s); /* bound, never listened: connects are refused */
+	return ntohs(a.sin_port);
+}
+
+static void touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("not a certificate\n", f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/odo-uplink-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	odo_clock_init_virtual(&f->clock, 1700000000LL * ODO_NS_PER_S, 5 * ODO_NS_PER_S);
+	struct odo_store_cfg sc;
+	memset(&sc, 0, sizeof(sc));
+	snprintf(sc.path, sizeof(sc.path), "%s/outbox.db", f->dir);
+	assert_int_equal(odo_store_open(&sc, &f->clock, &f->st), ODO_OK);
+	struct odo_uplink_cfg *c = &f->cfg;
+	snprintf(c->host, sizeof(c->host), "127.0.0.1");
+	c->port = closed_port();
+	snprintf(c->device_id, sizeof(c->device_id), "dev-unit");
+	snprintf(c->cafile, sizeof(c->cafile), "%s/ca.crt", f->dir);
+	snprintf(c->certfile, sizeof(c->certfile), "%s/dev.crt", f->dir);
+	snprintf(c->keyfile, sizeof(c->keyfile), "%s/dev.key", f->dir);
+	touch(c->cafile);
+	touch(c->certfile);
+	touch(c->keyfile);
+	c->keepalive = 30;
+	c->ack_timeout = 10;
+	c->connect_timeout = 5;
+	c->max_inflight = 4;
+	c->max_batch_records = 100;
+	c->max_batch_bytes = 65536;
+	c->backoff_min = 0.5;
+	c->backoff_max = 20;
+	c->fresh_every = 4;
+	c->jitter_seed = 42;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	odo_store_close(f->st);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct fx *f = *state;
+	struct odo_uplink *u = NULL;
+	struct odo_uplink_cfg c = f->cfg;
+	snprintf(c.device_id, sizeof(c.device_id), "bad/id");
+	assert_int_equal(odo_uplink_open(&c, &f->clock, f->st, &u), ODO_ERR_INVAL);
+	assert_null(u);
+	c = f->cfg;
+	c.max_inflight = ODO_UPLINK_MAX_INFLIGHT + 1;
+	assert_int_equal(odo_uplink_open(&c, &f->clock, f->st, &u), ODO_ERR_INVAL);
+	c = f->cfg;
+	c.backoff_max = c.backoff_min / 2;
+	assert_int_equal(odo_uplink_open(&c, &f->clock, f->st, &u), ODO_ERR_INVAL);
+	c = f->cfg;
+	snprintf(c.keyfile, sizeof(c.keyfile), "%s/missing.key", f->dir);
+	assert_int_equal(odo_uplink_open(&c, &f->clock, f->st, &u), ODO_ERR_CONFIG);
+	c = f->cfg;
+	snprintf(c.keypass_file, sizeof(c.keypass_file), "%s/missing.pass", f->dir);
+	assert_int_equal(odo_uplink_open(&c, &f->clock, f->st, &u), ODO_ERR_CONFIG);
+	odo_uplink_close(NULL);
+}
+
+/* Drive one connect attempt to its failure; return the delay scheduled (ns). */
+static int64_t one_attempt(struct fx *f, struct odo_uplink *u, struct odo_source src)
+{
+	struct odo_uplink_stats s;
+	assert_int_equal(odo_uplink_stats(u, &s), ODO_OK);
+	assert_int_equal(s.state, ODO_UPLINK_DOWN);
+	uint64_t failures = s.connect_failures;
+	/* Move the virtual clock to the scheduled attempt: the deadline says when. */
+	int64_t dl = src.ops->deadline(src.self);
+	int64_t now = odo_clock_mono_ns(&f->clock);
+	if (dl > now)
+		odo_clock_advance(&f->clock, dl - now);
+	src.ops->tick(src.self);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(odo_uplink_stats(u, &s), ODO_OK);
+		if (s.connect_failures > failures)
+			break;
+		struct pollfd pfd[ODO_SOURCE_MAX_FDS];
+		int n = src.ops->pollfds(src.self, pfd, ODO_SOURCE_MAX_FDS);
+		if (n > 0 && poll(pfd, (nfds_t)n, 100) >= 0)
+			src.ops->handle(src.self, pfd, n);
+	}
+	assert_int_equal(s.connect_failures, failures + 1);
+	assert_int_equal(s.state, ODO_UPLINK_DOWN);
+	return s.next_attempt_ns - odo_clock_mono_ns(&f->clock);
+}
+
+static void schedule(struct fx *f, long long seed, int64_t *delays)
+{
+	struct odo_uplink_cfg c = f->cfg;
+	c.jitter_seed = seed;
+	struct odo_uplink *u = NULL;
+	assert_int_equal(odo_uplink_open(&c, &f->clock, f->st, &u), ODO_OK);
+	struct odo_source src = odo_uplink_source(u);
+	/* The first attempt is due at once. */
+	assert_true(src.ops->deadline(src.self) <= odo_clock_mono_ns(&f->clock));
+	for (int k = 0; k < ATTEMPTS; k++)
+		delays[k] = one_attempt(f, u, src);
+	struct odo_uplink_stats s;
+	assert_int_equal(odo_uplink_stats(u, &s), ODO_OK);
+	assert_int_equal(s.connects, 0);
+	assert_int_equal(s.connect_failures, ATTEMPTS);
+	odo_uplink_close(u);
+}
+
+static void test_backoff_with_jitter(void **state)
+{
+	struct fx *f = *state;
+	int64_t d1[ATTEMPTS], d2[ATTEMPTS], d3[ATTEMPTS];
+	schedule(f, 42, d1);
+	double base = f->cfg.backoff_min;
+	for (int k = 0; k < ATTEMPTS; k++) {
+		double b = base > f->cfg.backoff_max ? f->cfg.backoff_max : base;
+		/* Equal jitter: within [base/2, base]. */
+		assert_true(d1[k] >= (int64_t)(b / 2 * ODO_NS_PER_S) - 1);
+		assert_true(d1[k] <= (int64_t)(b * ODO_NS_PER_S) + 1);
+		base *= 2;
+	}
+	/* Capped: the last attempts wait at most backoff_max. */
+	assert_true(d1[ATTEMPTS - 1] <= (int64_t)(f->cfg.backoff_max * ODO_NS_PER_S) + 1);
+	assert_true(d1[ATTEMPTS - 1] >= (int64_t)(f->cfg.backoff_max / 2 * ODO_NS_PER_S) - 1);
+	/* Same seed, same schedule; another seed, another. */
+	schedule(f, 42, d2);
+	schedule(f, 43, d3);
+	int differ = 0;
+	for (int k = 0; k < ATTEMPTS; k++) {
+		assert_int_equal(d1[k], d2[k]);
+		differ |= d1[k] != d3[k];
+	}
+	assert_true(differ);
+}
+
+static void test_flush_offline(void **state)
+{
+	struct fx *f = *state;
+	struct odo_uplink *u = NULL;
+	assert_int_equal(odo_uplink_open(&f->cfg, &f->clock, f->st, &u), ODO_OK);
+	int64_t now = odo_clock_mono_ns(&f->clock);
+	/* Empty outbox: nothing to flush. */
+	assert_int_equal(odo_uplink_flush(u, now + ODO_NS_PER_S), ODO_OK);
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_TRIP_START);
+	r.u.trip_start.trip_id = 1;
+	assert_int_equal(odo_store_put(f->st, &r), ODO_OK);
+	/* No link: work remains until the deadline, then it gives up; the record stays. */
+	assert_int_equal(odo_uplink_flush(u, now + ODO_NS_PER_S), ODO_ERR_AGAIN);
+	odo_clock_advance(&f->clock, 2 * ODO_NS_PER_S);
+	assert_int_equal(odo_uplink_flush(u, now + ODO_NS_PER_S), ODO_ERR_TIMEOUT);
+	struct odo_store_stats s;
+	assert_int_equal(odo_store_stats(f->st, &s), ODO_OK);
+	assert_int_equal(s.depth, 1);
+	odo_uplink_close(u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_with_jitter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_offline, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
