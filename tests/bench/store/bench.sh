@@ -22,8 +22,14 @@ odo_pki_init "$ODO_TMP/pki" dev-bench
 odo_start_mosquitto "$ODO_TMP/pki"
 P="$ODO_TMP/pki"
 
-read -r _ n1 t_put avg < <("$B" put "$ODO_TMP/put.db" "$N")
-read -r _ n2 t_sql < <("$B" sqlite "$ODO_TMP/raw.db" "$N")
+# Three rounds, interleaved, fresh files each; the best of each is kept.
+t_put=1e9 t_sql=1e9
+for r in 1 2 3; do
+	read -r _ _ t avg < <("$B" put "$ODO_TMP/put$r.db" "$N")
+	t_put=$(python3 -c "print(min($t_put, $t))")
+	read -r _ _ t < <("$B" sqlite "$ODO_TMP/raw$r.db" "$N")
+	t_sql=$(python3 -c "print(min($t_sql, $t))")
+done
 
 "$SINK" --port "$ODO_MQTT_PORT" --cafile "$P/ca.crt" --cert "$P/collector.crt" --key "$P/collector.key" \
 	--out "$ODO_TMP/sink.out" 2>"$ODO_TMP/sink.log" &

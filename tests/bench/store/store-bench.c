@@ -79,7 +79,7 @@ static int cmd_sqlite(const char *path, long n)
 		"CREATE INDEX outbox_prio ON outbox(prio, seq);"
 		"CREATE INDEX outbox_sent ON outbox(sent, seq);";
 	sqlite3 *db = NULL;
-	if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK || sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
 		return 1;
 	sqlite3_stmt *ins = NULL;
 	if (sqlite3_prepare_v2(db, "INSERT INTO outbox(seq, kind, prio, t_ms, tsrc, sent, body) VALUES(?1, 4, 0, ?2, 1, 0, ?3)",
