@@ -86,90 +86,144 @@ static void sb_reset(struct sb *s)
 		s->p[0] = '\0';
 }
 
-/* ---- column sets: one PostgreSQL array literal per column ---------------- */
+/* ---- column sets: one binary-format PostgreSQL array per column ------------
+ *
+ * Sent as binary parameters (array_recv's format: ndim, has-null flag,
+ * element type OID, length, lower bound, then length-prefixed elements,
+ * all big-endian), so the server parses no numbers from text. Integers are
+ * int8 and floats float8 throughout; the INSERTs narrow by assignment. */
+
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+#define OID_FLOAT8 701
+#define ARR_HEADER 20
+
+struct column {
+	struct sb b;
+	uint32_t oid;
+	uint32_t count;
+};
 
 struct colset {
 	int ncols;
 	size_t rows;
-	struct sb col[PGW_MAX_COLS];
+	struct column col[PGW_MAX_COLS];
 };
+
+static void put_be32(struct sb *s, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+			       (unsigned char)v };
+	sb_put(s, (const char *)b, 4);
+}
+
+static void put_be64(struct sb *s, uint64_t v)
+{
+	put_be32(s, (uint32_t)(v >> 32));
+	put_be32(s, (uint32_t)v);
+}
 
 static void cs_reset(struct colset *c, int ncols)
 {
 	c->ncols = ncols;
 	c->rows = 0;
-	for (int i = 0; i < PGW_MAX_COLS; i++)
-		sb_reset(&c->col[i]);
+	for (int i = 0; i < PGW_MAX_COLS; i++) {
+		sb_reset(&c->col[i].b);
+		c->col[i].count = 0;
+		c->col[i].oid = 0;
+	}
 }
 
 static void cs_free(struct colset *c)
 {
 	for (int i = 0; i < PGW_MAX_COLS; i++)
-		free(c->col[i].p);
+		free(c->col[i].b.p);
 }
 
-static void cs_sep(struct colset *c, int i)
+/* Start element i of a column, reserving the header on the first. */
+static struct sb *cs_elem(struct colset *c, int i, uint32_t oid)
 {
-	sb_put(&c->col[i], c->col[i].n ? "," : "{", 1);
+	struct column *k = &c->col[i];
+	if (k->b.n == 0) {
+		static const char zero[ARR_HEADER];
+		sb_put(&k->b, zero, ARR_HEADER);
+	}
+	k->oid = oid;
+	k->count++;
+	return &k->b;
 }
 
-static void cs_null(struct colset *c, int i)
+static void cs_null(struct colset *c, int i, uint32_t oid)
 {
-	cs_sep(c, i);
-	sb_put(&c->col[i], "NULL", 4);
+	put_be32(cs_elem(c, i, oid), 0xFFFFFFFFu);
 }
 
 static void cs_i64(struct colset *c, int i, long long v)
 {
-	cs_sep(c, i);
-	sb_printf(&c->col[i], "%lld", v);
+	struct sb *b = cs_elem(c, i, OID_INT8);
+	put_be32(b, 8);
+	put_be64(b, (uint64_t)v);
 }
 
 static void cs_u64(struct colset *c, int i, unsigned long long v)
 {
-	cs_sep(c, i);
-	sb_printf(&c->col[i], "%llu", v);
+	cs_i64(c, i, (long long)v);
 }
 
 /* Optional double: NaN is SQL NULL. */
 static void cs_dbl(struct colset *c, int i, double v)
 {
 	if (isnan(v) || isinf(v)) {
-		cs_null(c, i);
+		cs_null(c, i, OID_FLOAT8);
 		return;
 	}
-	cs_sep(c, i);
-	sb_printf(&c->col[i], "%.17g", v);
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	struct sb *b = cs_elem(c, i, OID_FLOAT8);
+	put_be32(b, 8);
+	put_be64(b, bits);
 }
 
 static void cs_bool(struct colset *c, int i, int v)
 {
-	cs_sep(c, i);
-	sb_put(&c->col[i], v ? "t" : "f", 1);
+	struct sb *b = cs_elem(c, i, OID_BOOL);
+	put_be32(b, 1);
+	sb_put(b, v ? "\1" : "\0", 1);
 }
 
-/* Text element, always quoted; backslash and quote escaped. */
+static void cs_bytes(struct colset *c, int i, uint32_t oid, const void *p, size_t len)
+{
+	struct sb *b = cs_elem(c, i, oid);
+	put_be32(b, (uint32_t)len);
+	sb_put(b, p, len);
+}
+
 static void cs_text(struct colset *c, int i, const char *s)
 {
-	cs_sep(c, i);
-	struct sb *b = &c->col[i];
-	sb_put(b, "\"", 1);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sb_put(b, "\\", 1);
-		sb_put(b, s, 1);
-	}
-	sb_put(b, "\"", 1);
+	cs_bytes(c, i, OID_TEXT, s, strlen(s));
 }
 
+/* Fill in each column's header. */
 static int cs_finish(struct colset *c)
 {
 	int oom = 0;
 	for (int i = 0; i < c->ncols; i++) {
-		if (c->col[i].n == 0)
-			sb_put(&c->col[i], "{", 1);
-		sb_put(&c->col[i], "}", 1);
-		oom |= c->col[i].oom;
+		struct column *k = &c->col[i];
+		if (k->b.n == 0) /* cannot happen for a table with rows */
+			return ODO_ERR_INVAL;
+		oom |= k->b.oom;
+		if (k->b.oom)
+			continue;
+		unsigned char *h = (unsigned char *)k->b.p;
+		uint32_t v[5] = { 1, 1, k->oid, k->count, 1 };
+		for (int j = 0; j < 5; j++) {
+			h[4 * j] = (unsigned char)(v[j] >> 24);
+			h[4 * j + 1] = (unsigned char)(v[j] >> 16);
+			h[4 * j + 2] = (unsigned char)(v[j] >> 8);
+			h[4 * j + 3] = (unsigned char)v[j];
+		}
 	}
 	return oom ? ODO_ERR_NOMEM : ODO_OK;
 }
@@ -191,7 +245,7 @@ static const char SQL_SAMPLES[] =
 	"INSERT INTO samples (device_id, seq, t, tsrc, device_trip_id, fix, lat, lon, speed_mps, heading_deg,"
 	" eph_m, alt_m, rpm, obd_speed_mps, throttle_pct, coolant_c, fuel_pct, ax_g, ay_g)"
 	" SELECT d, s, " TS("tm") ", ts, tr, fx, la, lo, sp, hd, ep, al, rp, ob, th, co, fu, ax, ay"
-	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::bigint[], $6::smallint[],"
+	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],"
 	" $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
 	" $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[])"
 	" AS u(d, s, tm, ts, tr, fx, la, lo, sp, hd, ep, al, rp, ob, th, co, fu, ax, ay)"
@@ -203,8 +257,8 @@ static const char SQL_EVENTS[] =
 	"INSERT INTO events (device_id, seq, t, tsrc, device_trip_id, kind, source, duration_ms, peak_g, mean_g,"
 	" speed_before_mps, speed_after_mps, lat, lon, heading_deg)"
 	" SELECT d, s, " TS("tm") ", ts, tr, k, sr, du, pk, mn, sb, sa, la, lo, hd"
-	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::bigint[], $6::text[],"
-	" $7::smallint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
+	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[],"
+	" $7::bigint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
 	" $14::float8[], $15::float8[]) AS u(d, s, tm, ts, tr, k, sr, du, pk, mn, sb, sa, la, lo, hd)"
 	" ON CONFLICT DO NOTHING";
 
@@ -214,20 +268,20 @@ static const char SQL_DTC[] =
 	" SELECT d, s, " TS("tm") ", e, CASE WHEN m < 0 THEN NULL ELSE m = 1 END,"
 	" coalesce(string_to_array(NULLIF(c1, ''), ','), '{}'), coalesce(string_to_array(NULLIF(c2, ''), ','), '{}'),"
 	" coalesce(string_to_array(NULLIF(c3, ''), ','), '{}'), a"
-	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::integer[], $6::text[], $7::text[],"
+	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::text[],"
 	" $8::text[], $9::boolean[]) AS u(d, s, tm, e, m, c1, c2, c3, a) ON CONFLICT DO NOTHING";
 
 enum { V_DEV, V_SEQ, V_T, V_VIN, V_ECU, V__N };
 static const char SQL_VEHICLE[] =
 	"INSERT INTO vehicle_reports (device_id, seq, t, vin, ecu)"
 	" SELECT d, s, " TS("tm") ", NULLIF(v, ''), e FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[],"
-	" $5::integer[]) AS u(d, s, tm, v, e) ON CONFLICT DO NOTHING";
+	" $5::bigint[]) AS u(d, s, tm, v, e) ON CONFLICT DO NOTHING";
 
 enum { P_DEV, P_SEQ, P_T, P_SCR, P_CALL, P_HND, P__N };
 static const char SQL_PHONE[] =
 	"INSERT INTO phone_states (device_id, seq, t, screen_on, call, handled)"
 	" SELECT d, s, " TS("tm") ", so, c, h FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::boolean[],"
-	" $5::smallint[], $6::boolean[]) AS u(d, s, tm, so, c, h) ON CONFLICT DO NOTHING";
+	" $5::bigint[], $6::boolean[]) AS u(d, s, tm, so, c, h) ON CONFLICT DO NOTHING";
 
 enum { T_DEV, T_SEQ, T_T, T_UP, T_OD, T_OA, T_EV, T_RC, T_CE, T_GE, T_AE, T_FIX, T_CS, T__N };
 static const char SQL_STATUS[] =
@@ -235,7 +289,7 @@ static const char SQL_STATUS[] =
 	" reconnects, can_errors, gps_errors, accel_errors, fix, clock_source)"
 	" SELECT d, s, " TS("tm") ", up, od, oa, ev, rc, ce, ge, ae, fx, cs FROM unnest($1::text[], $2::bigint[],"
 	" $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[],"
-	" $10::bigint[], $11::bigint[], $12::smallint[], $13::smallint[])"
+	" $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])"
 	" AS u(d, s, tm, up, od, oa, ev, rc, ce, ge, ae, fx, cs) ON CONFLICT DO NOTHING";
 
 #define DRIVER_AT(dev, ts)                                                                          \
@@ -269,8 +323,8 @@ static const char SQL_TRIP_END[] =
 	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::float8[],"
 	" $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
 	" $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[],"
-	" $20::float8[], $21::integer[], $22::integer[], $23::integer[], $24::integer[], $25::integer[],"
-	" $26::integer[], $27::float8[], $28::float8[], $29::boolean[], $30::boolean[])"
+	" $20::float8[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[],"
+	" $26::bigint[], $27::float8[], $28::float8[], $29::boolean[], $30::boolean[])"
 	" AS u(d, tr, s, st, en, di, ob, du, mv, id, av, mx, rp, ni, lw, ru, hv, wi, sc, ca, hn, hb, ra, hc, sw,"
 	" cr, je, gp, dt, ai)"
 	" ON CONFLICT (trip_id) DO UPDATE SET driver_id = coalesce(x.driver_id, EXCLUDED.driver_id),"
@@ -300,7 +354,7 @@ static const char SQL_DIRTY[] =
 enum { B_DEV, B_LO, B_HI, B_N, B__N };
 static const char SQL_BATCHES[] =
 	"INSERT INTO batches (device_id, seq_lo, seq_hi, n_records, processed_by)"
-	" SELECT d, lo, hi, n, $5 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[])"
+	" SELECT d, lo, hi, n, $5 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])"
 	" AS u(d, lo, hi, n) ON CONFLICT DO NOTHING";
 
 /*
@@ -329,7 +383,7 @@ static const char SQL_DEAD[] =
 	"INSERT INTO dead_letters (topic, topic_device, payload, error_code, error_name, field, byte_offset,"
 	" message, processed_by)"
 	" SELECT tp, NULLIF(td, ''), pl, c, nm, f, o, m, $9 FROM unnest($1::text[], $2::text[], $3::bytea[],"
-	" $4::integer[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS u(tp, td, pl, c, nm, f, o, m)";
+	" $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[]) AS u(tp, td, pl, c, nm, f, o, m)";
 
 /* ---- queue ------------------------------------------------------------------ */
 
@@ -695,14 +749,22 @@ static int send_q(struct odo_pgw *w, const char *sql, int n, const char *const *
 static int send_cs(struct odo_pgw *w, const char *sql, struct colset *c, const char *extra)
 {
 	const char *vals[PGW_MAX_COLS + 1];
-	if (cs_finish(c))
-		return ODO_ERR_NOMEM;
-	for (int i = 0; i < c->ncols; i++)
-		vals[i] = c->col[i].p;
+	int lens[PGW_MAX_COLS + 1], fmts[PGW_MAX_COLS + 1];
+	int rc = cs_finish(c);
+	if (rc)
+		return rc;
+	for (int i = 0; i < c->ncols; i++) {
+		vals[i] = c->col[i].b.p;
+		lens[i] = (int)c->col[i].b.n;
+		fmts[i] = 1;
+	}
 	int n = c->ncols;
-	if (extra)
-		vals[n++] = extra;
-	return send_q(w, sql, n, vals, NULL, NULL);
+	if (extra) {
+		vals[n] = extra;
+		lens[n] = 0;
+		fmts[n++] = 0;
+	}
+	return send_q(w, sql, n, vals, lens, fmts);
 }
 
 static void dtc_join(struct sb *s, const struct odo_rec_dtc *d, int list)
@@ -899,19 +961,7 @@ static int send_group(struct odo_pgw *w)
 			continue;
 		struct colset *c = &w->cs[C_DEAD];
 		cs_text(c, L_TOPIC, it->topic), cs_text(c, L_TDEV, it->tdev);
-		/* bytea element in hex form */
-		cs_sep(c, L_PAY);
-		struct sb *pb = &c->col[L_PAY];
-		sb_put(pb, "\"\\\\x", 4);
-		static const char hex[] = "0123456789abcdef";
-		sb_need(pb, it->len * 2);
-		for (size_t k = 0; k < it->len && !pb->oom; k++) {
-			pb->p[pb->n++] = hex[it->raw[k] >> 4];
-			pb->p[pb->n++] = hex[it->raw[k] & 15];
-		}
-		if (!pb->oom)
-			pb->p[pb->n] = '\0';
-		sb_put(pb, "\"", 1);
+		cs_bytes(c, L_PAY, OID_BYTEA, it->raw, it->len);
 		cs_i64(c, L_CODE, it->err.code), cs_text(c, L_NAME, odo_decode_code_name(it->err.code));
 		cs_text(c, L_FIELD, it->err.field), cs_i64(c, L_OFF, (long long)it->err.offset);
 		cs_text(c, L_MSG, it->err.msg);

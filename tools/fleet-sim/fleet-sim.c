@@ -351,6 +351,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		printf("last_seq %llu\n", (unsigned long long)v.last_seq);
+		/* the samples as sent, for tests to compare with what was stored */
+		for (int i = 0; i < O.records; i++)
+			if (recs[i].kind == ODO_REC_SAMPLE)
+				printf("sample %llu %lld %.17g %.17g %.17g %.17g %.17g %.17g %.17g\n",
+				       (unsigned long long)recs[i].seq, (long long)recs[i].t_ms, recs[i].u.sample.lat,
+				       recs[i].u.sample.lon, recs[i].u.sample.speed_mps, recs[i].u.sample.heading_deg,
+				       recs[i].u.sample.rpm, recs[i].u.sample.ax_g, recs[i].u.sample.ay_g);
 		return 0;
 	}
 	if (!O.pki || !O.port || O.devices < 1 || O.devices > SIM_MAX_DEVICES) {

@@ -35,6 +35,27 @@ expect_eq "records after duplicates" "$(stored_records 'dev-%')" 600
 expect_eq "samples unchanged" "$(q "SELECT md5(string_agg(device_id || seq || t, ',' ORDER BY device_id, seq)) FROM samples")" "$before"
 expect_eq "acked unchanged" "$(q "SELECT string_agg(device_id || '=' || acked, ',' ORDER BY device_id) FROM devices")" "dev-1=306,dev-2=306"
 
+echo "== stored values equal the values sent, bit for bit"
+"$FLEETSIM" --encode-only "$ODO_TMP/exact.cbor" --device dev-2 --start-seq 307 --records 30 >"$ODO_TMP/exact.txt"
+pub_as dev-2 odo/v1/dev-2/up "$ODO_TMP/exact.cbor"
+for i in $(seq 1 100); do
+	[ "$(q "SELECT acked FROM devices WHERE device_id = 'dev-2'")" = 336 ] && break
+	sleep 0.1
+done
+expect_eq "dev-2 acked after the exact batch" "$(q "SELECT acked FROM devices WHERE device_id = 'dev-2'")" 336
+q "SELECT seq, (extract(epoch FROM t) * 1000)::bigint, lat, lon, speed_mps, heading_deg, rpm, ax_g, ay_g
+   FROM samples WHERE device_id = 'dev-2' AND seq BETWEEN 307 AND 336 ORDER BY seq" | tr '|' ' ' >"$ODO_TMP/exact.db"
+python3 - "$ODO_TMP/exact.txt" "$ODO_TMP/exact.db" <<'PY' || fail "stored sample values differ from those sent"
+import sys
+sent = [l.split()[1:] for l in open(sys.argv[1]) if l.startswith("sample ")]
+got = [l.split() for l in open(sys.argv[2]) if l.strip()]
+assert len(sent) == len(got) and len(sent) > 20, (len(sent), len(got))
+for a, b in zip(sent, got):
+    assert a[:2] == b[:2], (a, b)
+    assert [float(x) for x in a[2:]] == [float(x) for x in b[2:]], (a, b)
+print("ok: %d samples identical (seq, t, lat, lon, speed, heading, rpm, ax, ay)" % len(sent))
+PY
+
 echo "== forged: dev-1's certificate, topic dev-1, payload says dev-2"
 "$FLEETSIM" --encode-only "$ODO_TMP/forged.cbor" --device dev-1 --payload-device dev-2 --start-seq 5000 --records 10 >/dev/null
 pub_as dev-1 odo/v1/dev-1/up "$ODO_TMP/forged.cbor"
