@@ -61,7 +61,7 @@ release() { # let gpsfake go: one newline per sentence
 }
 
 if [ "$mode" = compare ]; then
-	"$view" 127.0.0.1 "$port" 120 --exit-on-close >"$ODO_TMP/view.jsonl" 2>"$ODO_TMP/view.err" &
+	"$view" 127.0.0.1 "$port" 120 --exit-on-close --record "$ODO_TMP/rec" >"$ODO_TMP/view.jsonl" 2>"$ODO_TMP/view.err" &
 	V=$!
 	odo_track_pid "$V"
 	start_gpsfake 1
@@ -73,6 +73,11 @@ if [ "$mode" = compare ]; then
 	kill "$YES" 2>/dev/null || true
 	cat "$ODO_TMP/view.err"
 	python3 "$here/compare.py" "$log.chk" "$ODO_TMP/view.jsonl"
+	# The session was recorded (gps.log); replaying it through libgps's
+	# parser gives the same TPVs as the live session, byte for byte.
+	"$view" --replay "$ODO_TMP/rec" >"$ODO_TMP/replay.jsonl"
+	cmp "$ODO_TMP/view.jsonl" "$ODO_TMP/replay.jsonl" || { echo "FAIL: replayed TPVs differ from live ones"; diff "$ODO_TMP/view.jsonl" "$ODO_TMP/replay.jsonl" | head; exit 1; }
+	echo "replay of the recorded session: $(wc -l <"$ODO_TMP/replay.jsonl") TPVs, identical to live"
 else
 	# Reconnect: play the log, kill gpsd (gpsfake) after the first fixes,
 	# start a new gpsd on the same port, and expect fixes to resume.
@@ -98,8 +103,9 @@ else
 		[ "$(wc -l <"$ODO_TMP/view.jsonl")" -ge $((n1 + full)) ] && break
 		sleep 0.1
 	done
-	kill "$V"
+	kill "$V" "$YES"
 	wait "$V" 2>/dev/null || true
+	stop_gpsd
 	cat "$ODO_TMP/view.err"
 	total=$(wc -l <"$ODO_TMP/view.jsonl")
 	echo "before restart: $n1 TPVs; after: $((total - n1)) (a full play has $full)"

@@ -3,8 +3,12 @@
  * and prints every TPV the sink receives, one JSON object per line, only
  * the fields that are not NaN (what gps_e2e compares with gpsd's .chk).
  *
- *   gps-view HOST PORT TIMEOUT_S [--exit-on-close] [--tpv N]
+ *   gps-view HOST PORT TIMEOUT_S [--exit-on-close] [--tpv N] [--record DIR]
+ *   gps-view --replay DIR
  *
+ * --record writes a drive recording (gps.log) of the live session;
+ * --replay prints the TPVs of a recording replayed through odo_replay, in
+ * the same format, so live and replayed views can be compared.
  * stderr gets "connected N" each time a gpsd session comes up, and
  * "stats received=... errors=... reconnects=..." at the end.
  */
@@ -15,6 +19,7 @@
 #include <string.h>
 
 #include "gps/gps.h"
+#include "replay/replay.h"
 #include "odo/log.h"
 
 static unsigned long ntpv;
@@ -50,19 +55,47 @@ static void on_gps(void *ctx, const struct odo_gps_fix *f)
 	ntpv++;
 }
 
+static int replay(const char *dir)
+{
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, 0, 0);
+	struct odo_sink sink = { .gps = on_gps };
+	struct odo_gps *g;
+	if (odo_gps_open(NULL, &clk, &sink, &g) != ODO_OK)
+		return 1;
+	struct odo_replay_targets t = { .gps = g, .sink = &sink };
+	struct odo_replay *rp;
+	if (odo_replay_open(dir, &clk, &t, &rp) != ODO_OK)
+		return 1;
+	while (odo_replay_step(rp) == ODO_OK)
+		;
+	struct odo_replay_stats st;
+	odo_replay_stats(rp, &st);
+	fprintf(stderr, "replayed %llu gps reports, %llu corrupt\n", (unsigned long long)st.items[ODO_RSTREAM_GPS],
+		(unsigned long long)st.corrupt[ODO_RSTREAM_GPS]);
+	odo_replay_close(rp);
+	odo_gps_close(g);
+	return st.corrupt[ODO_RSTREAM_GPS] ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--replay"))
+		return replay(argv[2]);
 	if (argc < 4) {
 		fprintf(stderr, "usage: gps-view HOST PORT TIMEOUT_S [--exit-on-close] [--tpv N]\n");
 		return 2;
 	}
 	int exit_on_close = 0;
 	unsigned long want = 0;
+	const char *record = NULL;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--exit-on-close"))
 			exit_on_close = 1;
 		else if (!strcmp(argv[i], "--tpv") && i + 1 < argc)
 			want = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--record") && i + 1 < argc)
+			record = argv[++i];
 	}
 	odo_log_set_program("gps-view");
 	struct odo_gps_cfg cfg;
@@ -77,6 +110,12 @@ int main(int argc, char **argv)
 	struct odo_gps *g;
 	if (odo_gps_open(&cfg, &clk, &sink, &g) != ODO_OK)
 		return 1;
+	struct odo_recorder *rec = NULL;
+	if (record) {
+		if (odo_recorder_open(record, NULL, &rec) != ODO_OK)
+			return 1;
+		odo_gps_set_recorder(g, odo_recorder_file(rec, ODO_RSTREAM_GPS));
+	}
 	struct odo_source src = odo_gps_source(g);
 	int64_t end = odo_clock_mono_ns(&clk) + (int64_t)atoi(argv[3]) * ODO_NS_PER_S;
 	int was = 0, sessions = 0;
@@ -111,5 +150,6 @@ int main(int argc, char **argv)
 		(unsigned long long)st.src.received, (unsigned long long)st.src.errors,
 		(unsigned long long)st.reports, (unsigned long long)st.reconnects);
 	odo_gps_close(g);
+	odo_recorder_close(rec);
 	return 0;
 }
