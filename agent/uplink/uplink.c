@@ -21,6 +21,14 @@
 #define PUMP_MAX_BATCHES 8
 #define BACKOFF_MAX_SHIFT 30
 
+/* Keys that odo_uplink_reload() applies at run time (SIGHUP). */
+#define RELOAD_I(k, f, d, lo, hi, h)                                                                  \
+	{ .key = (k), .type = ODO_CFG_INT, .offset = offsetof(struct odo_uplink_cfg, f), .def = (d), \
+	  .min = (lo), .max = (hi), .help = (h), .reloadable = 1 }
+#define RELOAD_D(k, f, d, lo, hi, h)                                                                     \
+	{ .key = (k), .type = ODO_CFG_DOUBLE, .offset = offsetof(struct odo_uplink_cfg, f), .def = (d), \
+	  .min = (lo), .max = (hi), .help = (h), .reloadable = 1 }
+
 const struct odo_cfg_key odo_uplink_cfg_keys[] = {
 	ODO_CFG_S("host", struct odo_uplink_cfg, host, "127.0.0.1", "broker address (an IP avoids blocking name resolution)"),
 	ODO_CFG_I("port", struct odo_uplink_cfg, port, "8883", 1, 65535, "broker TLS port"),
@@ -32,14 +40,14 @@ const struct odo_cfg_key odo_uplink_cfg_keys[] = {
 	  .size = sizeof(((struct odo_uplink_cfg *)0)->keypass_file), .def = "", .min = 1, .max = 0,
 	  .help = "file holding the key's passphrase; empty: unencrypted key or $ODO_KEY_PASSPHRASE" },
 	ODO_CFG_I("keepalive", struct odo_uplink_cfg, keepalive, "30", 5, 3600, "MQTT keepalive, seconds"),
-	ODO_CFG_D("ack_timeout", struct odo_uplink_cfg, ack_timeout, "30", 0.1, 86400, "seconds to wait for the collector's ack before resending"),
-	ODO_CFG_D("connect_timeout", struct odo_uplink_cfg, connect_timeout, "15", 0.1, 600, "seconds from connect attempt to CONNACK"),
-	ODO_CFG_I("max_inflight", struct odo_uplink_cfg, max_inflight, "8", 1, ODO_UPLINK_MAX_INFLIGHT, "batches out without an end-to-end ack"),
-	ODO_CFG_I("max_batch_records", struct odo_uplink_cfg, max_batch_records, "256", 1, ODO_WIRE_MAX_RECORDS, "records per batch"),
-	ODO_CFG_I("max_batch_bytes", struct odo_uplink_cfg, max_batch_bytes, "65536", 4096, ODO_STORE_BATCH_BYTES_MAX, "CBOR bytes of records per batch"),
-	ODO_CFG_D("backoff_min", struct odo_uplink_cfg, backoff_min, "1", 0.01, 3600, "first reconnect delay, seconds (doubles per failure, with jitter)"),
-	ODO_CFG_D("backoff_max", struct odo_uplink_cfg, backoff_max, "300", 0.01, 86400, "longest reconnect delay, seconds"),
-	ODO_CFG_I("fresh_every", struct odo_uplink_cfg, fresh_every, "4", 0, 1000, "one batch in N carries the newest records during a backlog; 0 = strictly oldest first"),
+	RELOAD_D("ack_timeout", ack_timeout, "30", 0.1, 86400, "seconds to wait for the collector's ack before resending"),
+	RELOAD_D("connect_timeout", connect_timeout, "15", 0.1, 600, "seconds from connect attempt to CONNACK"),
+	RELOAD_I("max_inflight", max_inflight, "8", 1, ODO_UPLINK_MAX_INFLIGHT, "batches out without an end-to-end ack"),
+	RELOAD_I("max_batch_records", max_batch_records, "256", 1, ODO_WIRE_MAX_RECORDS, "records per batch"),
+	RELOAD_I("max_batch_bytes", max_batch_bytes, "65536", 4096, ODO_STORE_BATCH_BYTES_MAX, "CBOR bytes of records per batch"),
+	RELOAD_D("backoff_min", backoff_min, "1", 0.01, 3600, "first reconnect delay, seconds (doubles per failure, with jitter)"),
+	RELOAD_D("backoff_max", backoff_max, "300", 0.01, 86400, "longest reconnect delay, seconds"),
+	RELOAD_I("fresh_every", fresh_every, "4", 0, 1000, "one batch in N carries the newest records during a backlog; 0 = strictly oldest first"),
 	ODO_CFG_I("jitter_seed", struct odo_uplink_cfg, jitter_seed, "0", 0, 9.2e18, "seed of the backoff jitter; 0 = from the device id and the clock"),
 };
 const size_t odo_uplink_cfg_nkeys = ODO_ARRAY_LEN(odo_uplink_cfg_keys);
@@ -528,6 +536,26 @@ int odo_uplink_flush(struct odo_uplink *u, int64_t deadline_mono_ns)
 		return ODO_ERR_TIMEOUT;
 	pump(u);
 	return ODO_ERR_AGAIN;
+}
+
+int odo_uplink_reload(struct odo_uplink *u, const struct odo_uplink_cfg *cfg)
+{
+	if (!u || !cfg || cfg->max_inflight < 1 || cfg->max_inflight > ODO_UPLINK_MAX_INFLIGHT ||
+	    cfg->max_batch_records < 1 || cfg->max_batch_records > ODO_WIRE_MAX_RECORDS || cfg->max_batch_bytes < 1 ||
+	    cfg->max_batch_bytes > ODO_STORE_BATCH_BYTES_MAX || !(cfg->ack_timeout > 0) ||
+	    !(cfg->connect_timeout > 0) || !(cfg->backoff_min > 0) || cfg->backoff_max < cfg->backoff_min ||
+	    cfg->fresh_every < 0)
+		return ODO_ERR_INVAL;
+	u->cfg.ack_timeout = cfg->ack_timeout;
+	u->cfg.connect_timeout = cfg->connect_timeout;
+	u->cfg.backoff_min = cfg->backoff_min;
+	u->cfg.backoff_max = cfg->backoff_max;
+	u->cfg.max_inflight = cfg->max_inflight;
+	u->cfg.max_batch_records = cfg->max_batch_records;
+	u->cfg.max_batch_bytes = cfg->max_batch_bytes;
+	u->cfg.fresh_every = cfg->fresh_every;
+	mosquitto_int_option(u->m, MOSQ_OPT_SEND_MAXIMUM, (int)cfg->max_inflight);
+	return ODO_OK;
 }
 
 int odo_uplink_stats(const struct odo_uplink *u, struct odo_uplink_stats *s)

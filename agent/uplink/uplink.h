@@ -112,6 +112,13 @@ void odo_uplink_kick(struct odo_uplink *u);
  */
 int odo_uplink_flush(struct odo_uplink *u, int64_t deadline_mono_ns) ODO_NODISCARD;
 
+/* SIGHUP: apply the keys marked reloadable (ack_timeout, connect_timeout,
+ * backoff_min/max, max_inflight, max_batch_records/bytes, fresh_every);
+ * the others (host, port, device id, TLS files, keepalive) need a restart.
+ * A smaller window takes effect as batches are acknowledged.
+ * Returns ODO_OK or ODO_ERR_INVAL (nothing applied). */
+int odo_uplink_reload(struct odo_uplink *u, const struct odo_uplink_cfg *cfg) ODO_NODISCARD;
+
 int odo_uplink_stats(const struct odo_uplink *u, struct odo_uplink_stats *s) ODO_NODISCARD;
 
 /* Disconnect (politely, without waiting) and free; NULL is a no-op. */

@@ -213,12 +213,54 @@ static void test_flush_offline(void **state)
 	odo_uplink_close(u);
 }
 
+static void test_config_tables_and_reload(void **state)
+{
+	struct fx *f = *state;
+	struct odo_store_cfg sc;
+	struct odo_uplink_cfg uc;
+	const struct odo_cfg_section secs[] = {
+		{ "store", odo_store_cfg_keys, odo_store_cfg_nkeys, &sc },
+		{ "uplink", odo_uplink_cfg_keys, odo_uplink_cfg_nkeys, &uc },
+	};
+	struct odo_cfg_error err;
+	/* Every default in the tables is valid. */
+	assert_int_equal(odo_config_defaults(secs, 2, &err), ODO_OK);
+	assert_int_equal(uc.port, 8883);
+	assert_int_equal(uc.max_inflight, 8);
+	static const char text[] = "[store]\npath = /tmp/x.db\nmax_records = 500\n"
+				   "[uplink]\nhost = 10.0.0.1\ndevice_id = dev-7\nack_timeout = 2.5\n"
+				   "max_batch_records = 50\n";
+	assert_int_equal(odo_config_parse_buf("t.conf", text, sizeof(text) - 1, secs, 2, &err), ODO_OK);
+	assert_string_equal(sc.path, "/tmp/x.db");
+	assert_int_equal(sc.max_records, 500);
+	assert_string_equal(uc.device_id, "dev-7");
+	assert_true(uc.ack_timeout == 2.5);
+	static const char bad[] = "[uplink]\nmax_inflight = 1000\n";
+	assert_int_equal(odo_config_parse_buf("t.conf", bad, sizeof(bad) - 1, secs, 2, &err), ODO_ERR_CONFIG);
+
+	struct odo_uplink *u = NULL;
+	assert_int_equal(odo_uplink_open(&f->cfg, &f->clock, f->st, &u), ODO_OK);
+	struct odo_uplink_cfg c = f->cfg;
+	c.backoff_max = 0.1; /* below backoff_min */
+	assert_int_equal(odo_uplink_reload(u, &c), ODO_ERR_INVAL);
+	c = f->cfg;
+	c.backoff_min = 3;
+	c.backoff_max = 3;
+	assert_int_equal(odo_uplink_reload(u, &c), ODO_OK);
+	/* The new backoff is used by the next failure: 3 s with jitter in [1.5, 3]. */
+	struct odo_source src = odo_uplink_source(u);
+	int64_t d = one_attempt(f, u, src);
+	assert_true(d >= (int64_t)(1.5 * ODO_NS_PER_S) - 1 && d <= 3 * ODO_NS_PER_S + 1);
+	odo_uplink_close(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_with_jitter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_offline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_config_tables_and_reload, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
