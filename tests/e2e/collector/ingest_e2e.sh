@@ -14,6 +14,11 @@ write_ini "$ODO_TMP/c1.ini" c1 c1
 "$COLLECTOR" --config "$ODO_TMP/c1.ini" migrate 2>/dev/null
 start_collector c1 collector-c1
 
+# dev-1 is driven by drv-1 (for the incremental monthly-feature refresh)
+q "INSERT INTO drivers (driver_id, driver_age) VALUES ('drv-1', 40);
+   INSERT INTO devices (device_id) VALUES ('dev-1');
+   INSERT INTO device_assignments (device_id, driver_id, valid_from) VALUES ('dev-1', 'drv-1', '2026-01-01')" >/dev/null
+
 echo "== batches in, rows out, acks back (with evicted ranges)"
 sim --devices 2 --batches 6 --records 50 --gap 3 --wait-acks 30 >"$ODO_TMP/sim1.out" || { cat "$ODO_TMP/sim1.out"; fail "acks did not arrive"; }
 cat "$ODO_TMP/sim1.out"
@@ -26,6 +31,16 @@ expect_eq "batch ranges recorded" "$(q "SELECT count(*) FROM batches WHERE proce
 expect_eq "sample values" "$(q "SELECT count(*) FROM samples WHERE lat BETWEEN 52 AND 53 AND fix = 3 AND speed_mps >= 0")" \
 	"$(q "SELECT count(*) FROM samples")"
 expect_eq "finished trips" "$(q "SELECT count(*) > 0 FROM trips WHERE end_time IS NOT NULL AND distance_m > 0 AND duration_minutes > 0")" t
+
+echo "== incremental refresh: drv-1's November features appear without running aggregate"
+for i in $(seq 1 50); do
+	[ "$(q "SELECT count(*) FROM monthly_features WHERE driver_id = 'drv-1'")" = 1 ] && break
+	sleep 0.1
+done
+expect_eq "drv-1 trips attributed" "$(q "SELECT count(*) > 0 FROM trips WHERE driver_id = 'drv-1' AND end_time IS NOT NULL")" t
+expect_eq "drv-1 refreshed row" "$(q "SELECT month || ' ' || total_trips || ' ' || driver_age FROM monthly_features WHERE driver_id = 'drv-1'")" \
+	"2026-11 $(q "SELECT count(*) FROM trips WHERE device_id = 'dev-1' AND end_time IS NOT NULL") 40"
+expect_eq "no dirty marks left" "$(q "SELECT count(*) FROM monthly_features_dirty")" 0
 
 echo "== duplicates: the same batches again, each twice"
 before=$(q "SELECT md5(string_agg(device_id || seq || t, ',' ORDER BY device_id, seq)) FROM samples")
