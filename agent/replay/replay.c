@@ -76,13 +76,29 @@ static void corrupt(struct odo_replay *rp, int i, const char *why)
 }
 
 
+/* "YYYY-MM-DD HH:MM:SS " */
+static int is_gpspipe_date(const char *l)
+{
+	static const char pat[] = "dddd-dd-dd dd:dd:dd ";
+	for (int i = 0; pat[i]; i++) {
+		if (pat[i] == 'd' ? (l[i] < '0' || l[i] > '9') : l[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
 /* Parse s->line as an item of stream i; 0 ok, -1 corrupt (reason in *why). */
 static int parse_item(struct stream *s, int i, const char **why)
 {
 	const char *p;
 	switch (i) {
 	case ODO_RSTREAM_GPS: {
-		if (odo_replay_parse_time(s->line, &p, &s->t) != 0) {
+		/* `gpspipe -w -uu` (3.22) writes "2018-08-02 16:14:48 1533226488.299000: {";
+		 * the date/time in front of the Unix time is skipped. */
+		const char *l = s->line;
+		if (is_gpspipe_date(l))
+			l += 20;
+		if (odo_replay_parse_time(l, &p, &s->t) != 0) {
 			*why = "bad receipt time";
 			return -1;
 		}

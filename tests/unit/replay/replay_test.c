@@ -107,7 +107,8 @@ static void test_merge_and_corrupt(void **state)
 		   "garbage line\n"
 		   "11.000000 {\"class\":\"TPV\",\"mode\":3,\"lat\":1.1,\"lon\":2.1,\"altMSL\":5.0}\n"
 		   "11.2 {not json\n"
-		   "12.000000: {\"class\":\"TPV\",\"mode\":1}\n");
+		   "1970-01-01 00:00:12 12.000000: {\"class\":\"TPV\",\"mode\":1}\n"
+		   "1970-01-01 00:00:12 12.5: {\"class\":\"VERSION\",\"release\":\"3.22\"}\n");
 	write_file(dir, "can.log",
 		   "(10.600000) can0 7E8#03410D20\n"
 		   "(10.7) can0 7E8#0341ZZ\n"
@@ -136,7 +137,7 @@ static void test_merge_and_corrupt(void **state)
 		"gps 12000000000 2000001000 0 1 nan nan nan nan\n";
 	/* (MONO starts at 1000 ns and moves with the recording's REAL time.) */
 	assert_string_equal(out, want);
-	assert_int_equal(st.items[ODO_RSTREAM_GPS], 3);
+	assert_int_equal(st.items[ODO_RSTREAM_GPS], 4);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_GPS], 2);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_CAN], 1);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_ACCEL], 1);
