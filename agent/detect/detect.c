@@ -17,6 +17,7 @@ const struct odo_cfg_key odo_detect_cfg_keys[] = {
 	ODO_CFG_D("accel_hyst_g", S, accel.hyst_g, "0.05", 0, 1, "rapid acceleration hysteresis (g)"),
 	ODO_CFG_D("accel_min_s", S, accel.min_dur_s, "0.3", 0, 10, "rapid acceleration minimum duration (s)"),
 	ODO_CFG_D("accel_refractory_s", S, accel.refractory_s, "3", 0, 120, "rapid acceleration refractory time (s)"),
+	ODO_CFG_D("rebound_s", S, rebound_s, "2", 0, 10, "no rapid acceleration this soon after a hard brake ends (s)"),
 	ODO_CFG_D("corner_g", S, corner.thr_g, "0.30", 0.05, 2, "harsh cornering threshold (g)"),
 	ODO_CFG_D("corner_hyst_g", S, corner.hyst_g, "0.05", 0, 1, "harsh cornering hysteresis (g)"),
 	ODO_CFG_D("corner_min_s", S, corner.min_dur_s, "0.5", 0, 10, "harsh cornering minimum duration (s)"),

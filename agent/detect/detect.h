@@ -32,6 +32,7 @@ struct odo_det_thr {
 struct odo_detect_cfg {
 	double lowpass_hz;         /* cut-off of the 2nd-order low-pass on vehicle-frame accel */
 	struct odo_det_thr brake, accel, corner, swerve;
+	double rebound_s;          /* after a hard brake ends, no rapid acceleration for this long (pitch rebound) */
 	double swerve_window_s;    /* opposite lateral lobe must start within this of the first ending */
 	double swerve_max_s;       /* a reversal lasting longer than this (both lobes) is steering through a turn, not a swerve */
 	double crash_g;            /* dynamic-acceleration magnitude (unfiltered) */

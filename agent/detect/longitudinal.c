@@ -18,8 +18,16 @@ static void emit_run(struct odo_detect *d, const struct odo_det_run *r, uint8_t 
 static void lon_sample(struct odo_detect *d, const struct odo_det_sample *s)
 {
 	double g = s->lon / ODO_G;
-	if (detect__run_step(&d->brake, &d->cfg.brake, s->mono_ns, -g))
+	if (detect__run_step(&d->brake, &d->cfg.brake, s->mono_ns, -g)) {
 		emit_run(d, &d->brake, ODO_EV_HARD_BRAKE, ODO_EVSRC_ACCEL, -1);
+		/* when braking ends (above all at the stop) the body pitches back
+		 * on its suspension: a sensor above the pitch axis then reads a
+		 * forward pulse that is not the driver accelerating */
+		int64_t until = s->mono_ns + (int64_t)(d->cfg.rebound_s * 1e9);
+		if (until > d->accel.refractory_until_ns)
+			d->accel.refractory_until_ns = until;
+		d->accel.active = 0;
+	}
 	if (detect__run_step(&d->accel, &d->cfg.accel, s->mono_ns, g))
 		emit_run(d, &d->accel, ODO_EV_RAPID_ACCEL, ODO_EVSRC_ACCEL, 1);
 }
