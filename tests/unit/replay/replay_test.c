@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "accel/accel.h"
+#include "can/vbus.h"
+#include "odo/config.h"
 #include "gps/gps.h"
 #include "phone/phone.h"
 #include "replay/replay.h"
@@ -243,12 +245,59 @@ static void test_drive_twice(void **state)
 	free(b);
 }
 
+/* The synthetic drive's OBD-II answers through the CAN helper's real
+ * decoder (odo_vbus in replay mode): one speed and one RPM value a second,
+ * 58 km/h while cruising at 16 m/s. */
+struct obdrec {
+	struct odo_clock *clk;
+	int speed, rpm, cruise_ok;
+};
+
+static void s_obd(void *ctx, const struct odo_obd_value *v)
+{
+	struct obdrec *o = ctx;
+	int64_t t = odo_clock_real_ns(o->clk) / ODO_NS_PER_S - 1715673600LL;
+	if (v->pid == ODO_OBD_SPEED) {
+		o->speed++;
+		if (t >= 25 && t < 35 && fabs(v->value - 58 / 3.6) < 1e-9)
+			o->cruise_ok++;
+	} else if (v->pid == ODO_OBD_RPM) {
+		o->rpm++;
+	}
+}
+
+static void test_drive_vbus(void **state)
+{
+	(void)state;
+	struct odo_can_cfg cfg;
+	struct odo_cfg_section sec = { "can", odo_can_cfg_keys, odo_can_cfg_nkeys, &cfg };
+	struct odo_cfg_error err;
+	assert_int_equal(odo_config_defaults(&sec, 1, &err), ODO_OK);
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, 0, 0);
+	struct obdrec o = { .clk = &clk };
+	struct odo_sink sink = { .ctx = &o, .obd = s_obd };
+	struct odo_vbus *vb;
+	assert_int_equal(odo_vbus_open_replay(&cfg, &clk, &sink, &vb), ODO_OK);
+	struct odo_replay_targets t = { .vbus = vb, .sink = &sink };
+	struct odo_replay *rp;
+	assert_int_equal(odo_replay_open(ODO_SOURCE_DIR "/tests/data/drives/synthetic-1", &clk, &t, &rp), ODO_OK);
+	while (odo_replay_step(rp) == ODO_OK)
+		;
+	odo_replay_close(rp);
+	odo_vbus_close(vb);
+	assert_int_equal(o.speed, 165);
+	assert_int_equal(o.rpm, 165);
+	assert_int_equal(o.cruise_ok, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_and_corrupt),
 		cmocka_unit_test(test_recorder_roundtrip),
 		cmocka_unit_test(test_drive_twice),
+		cmocka_unit_test(test_drive_vbus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
