@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "odo/clock.h"
+#include "odo/err.h"
 #include "source.h"
 
 #define ODO_LOOP_MAX_SOURCES 16
