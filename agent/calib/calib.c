@@ -216,6 +216,8 @@ void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon, doubl
 	if (c->fixed)
 		return;
 	int lon_ok = isfinite(lon), lat_ok = isfinite(lat);
+	if (!lon_ok && !lat_ok && !still)
+		return; /* no reference for this interval: its samples are dropped */
 	if (still || ((!lon_ok || fabs(lon) < c->cfg.quiet_mps2) && (!lat_ok || fabs(lat) < c->cfg.quiet_mps2))) {
 		for (int i = 0; i < 3; i++)
 			c->gsum[i] += a[i];

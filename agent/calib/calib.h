@@ -80,7 +80,9 @@ void odo_calib_accel(struct odo_calib *c, int64_t mono_ns, const double a[3]);
  * One reference interval that just ended: the vehicle's longitudinal and
  * lateral (right positive) acceleration over it, from speed and track
  * changes (NaN when unknown), and whether the vehicle was still. The raw
- * samples since the previous call are averaged against it.
+ * samples since the previous call are averaged against it. With both
+ * lon and lat NaN and not still, the samples are dropped (starts a new
+ * interval).
  */
 void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon_mps2, double lat_mps2,
 			 int still);

@@ -175,6 +175,25 @@ static void test_below_threshold_and_refractory(void **state)
 	assert_true(llabs(g.ev[1].start_ns - NS(rise(9, 0.1, 0.4, 0.25))) <= NS(0.011));
 }
 
+static double p_rebound(double t, int ax)
+{
+	/* hard brake ending at ~3.5 s, a forward pulse 1 s later (rebound), another 5 s later */
+	return ax == 0 ? pulse(t, 2, 0.1, 1.2, -0.45) + pulse(t, 4.5, 0.1, 0.5, 0.3) + pulse(t, 9.5, 0.1, 0.5, 0.3) : 0;
+}
+
+static void test_rebound(void **state)
+{
+	(void)state;
+	struct odo_detect d;
+	struct got g;
+	init(&d, &g);
+	run(&d, p_rebound, 15, 10);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
+	assert_int_equal(g.ev[1].kind, ODO_EV_RAPID_ACCEL);
+	assert_true(llabs(g.ev[1].start_ns - NS(rise(9.5, 0.1, 0.3, 0.20))) <= NS(0.011));
+}
+
 static void test_crash(void **state)
 {
 	(void)state;
@@ -275,7 +294,7 @@ int main(void)
 		cmocka_unit_test(test_hard_brake),     cmocka_unit_test(test_rapid_accel),
 		cmocka_unit_test(test_corners),        cmocka_unit_test(test_swerve),
 		cmocka_unit_test(test_below_threshold_and_refractory),
-		cmocka_unit_test(test_crash),          cmocka_unit_test(test_speed_fallback),
+		cmocka_unit_test(test_rebound),        cmocka_unit_test(test_crash),          cmocka_unit_test(test_speed_fallback),
 		cmocka_unit_test(test_phone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
