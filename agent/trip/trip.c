@@ -204,11 +204,18 @@ int odo_trip_obd_speed(struct odo_trip *t, int64_t ns, int64_t t_ms, double v)
 	/* OBD drives motion only when GPS speed is stale */
 	if (!(t->have_pt && ns - t->pns <= 3 * 1000000000LL) || !t->open)
 		started = motion(t, ns, t_ms, v);
-	if (t->open && t->have_obd && ns > t->obd_ns && ns - t->obd_ns <= MAX_GAP_NS) {
-		double dd = (v + t->obd_speed) / 2 * (double)(ns - t->obd_ns) / 1e9;
-		t->s.obd_distance_m = (isfinite(t->s.obd_distance_m) ? t->s.obd_distance_m : 0) + dd;
-	} else if (t->open && !isfinite(t->s.obd_distance_m)) {
-		t->s.obd_distance_m = 0;
+	double dd = 0;
+	if (t->have_obd && ns > t->obd_ns && ns - t->obd_ns <= MAX_GAP_NS)
+		dd = (v + t->obd_speed) / 2 * (double)(ns - t->obd_ns) / 1e9;
+	if (t->open) {
+		/* a trip started by motion includes the OBD distance since the motion began */
+		double pre = started ? t->pre_obd_m : 0;
+		t->s.obd_distance_m = (isfinite(t->s.obd_distance_m) ? t->s.obd_distance_m : 0) + dd + pre;
+		t->pre_obd_m = 0;
+	} else if (t->moving_since_ns && ns > t->moving_since_ns) {
+		t->pre_obd_m += dd;
+	} else {
+		t->pre_obd_m = 0;
 	}
 	if (t->open && v > t->s.max_speed_mps)
 		t->s.max_speed_mps = v;

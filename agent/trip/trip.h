@@ -69,6 +69,7 @@ struct odo_trip {
 	int screen, call, handled;
 	int64_t phone_ns;
 	double pre_m;   /* track since the motion began, before the trip started */
+	double pre_obd_m; /* OBD distance over the same span */
 };
 
 void odo_trip_cfg_defaults(struct odo_trip_cfg *c);

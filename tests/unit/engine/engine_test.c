@@ -214,9 +214,47 @@ static void test_no_accel_fallback(void **state)
 		odo_clock_advance(&clk, (int64_t)(t * 1e9) - odo_clock_mono_ns(&clk));
 		struct odo_obd_value o = {.mono_ns = odo_clock_mono_ns(&clk), .pid = ODO_OBD_SPEED, .value = v};
 		sk.obd(sk.ctx, &o);
+		if (i == 30 || i == 40) { /* wipers on for 10 s at 20 m/s, no GPS: wiper distance needs the track */
+			struct odo_signal w = {.mono_ns = o.mono_ns, .role = ODO_SIG_WIPERS, .value = i == 30};
+			sk.signal(sk.ctx, &w);
+		}
+		if (i == 100) {
+			struct odo_rec_vehicle vin = {.vin = "1HGCM82633A004352", .ecu = 0x7E8};
+			sk.vehicle(sk.ctx, o.mono_ns, &vin);
+			struct odo_signal ab = {.mono_ns = o.mono_ns, .role = ODO_SIG_AIRBAG_DEPLOYED, .value = 1};
+			sk.signal(sk.ctx, &ab);
+			sk.signal(sk.ctx, &ab); /* repeated: one deployment */
+		}
 		odo_engine_tick(e);
 	}
 	odo_engine_finish(e);
+	assert_int_equal(count_kind(ODO_REC_VEHICLE), 1);
+	const struct odo_record *cr = find_event(ODO_EV_CRASH, 0);
+	assert_non_null(cr);
+	assert_null(find_event(ODO_EV_CRASH, 1));
+	assert_int_equal(cr->u.event.source, ODO_EVSRC_AIRBAG);
+	assert_int_equal(cr->t_ms, BASE_MS + 100000);
+	for (int i = 0; i < nrec; i++)
+		if (recs[i].kind == ODO_REC_TRIP_END) {
+			assert_int_equal(recs[i].u.trip_end.airbag_deployed, 1);
+			assert_int_equal(recs[i].u.trip_end.crashes, 1);
+			assert_true(recs[i].u.trip_end.wiper_m == 0); /* signal seen, but no GPS track */
+			assert_true(isnan(recs[i].u.trip_end.gps_accuracy_m));
+			/* OBD only: distance from the track is 0, the OBD integral is the truth:
+			 * 0..20 s ramp (from the first report at 1 m/s), 40 s at 20, 4 s down, 56 s at 4 */
+			assert_true(recs[i].u.trip_end.distance_m == 0);
+			/* the trip starts by motion: 2 m/s or more from t = 2 s held 5 s; the OBD
+			 * integral runs from the first report at 2 m/s or more (t = 2) to the end:
+			 * trapezoids of the 1 Hz reports, computed here from the profile */
+			double truth = 0;
+			for (int k = 3; k <= 120; k++) {
+				double a = k - 1 < 20 ? k - 1 : k - 1 < 60 ? 20 : k - 1 < 64 ? 20 - 4 * (k - 1 - 60) : 4;
+				double b = k < 20 ? k : k < 60 ? 20 : k < 64 ? 20 - 4 * (k - 60) : 4;
+				truth += (a + b) / 2;
+			}
+			printf("obd distance %.1f m, truth %.1f m\n", recs[i].u.trip_end.obd_distance_m, truth);
+			assert_true(fabs(recs[i].u.trip_end.obd_distance_m - truth) < 1e-6);
+		}
 	const struct odo_record *b = find_event(ODO_EV_HARD_BRAKE, 0);
 	assert_non_null(b);
 	assert_int_equal(b->u.event.source, ODO_EVSRC_SPEED);
