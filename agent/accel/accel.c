@@ -99,8 +99,10 @@ int odo_i2c_dev_open(const char *path, int addr, struct odo_i2c *out)
 		errno = e;
 		return ODO_ERR_IO;
 	}
+	unsigned long funcs = 0;
 	out->ops = &i2cdev_ops;
 	out->ctx = d;
+	out->no_block = ioctl(d->fd, I2C_FUNCS, &funcs) == 0 && !(funcs & I2C_FUNC_SMBUS_READ_I2C_BLOCK);
 	return ODO_OK;
 }
 
@@ -198,7 +200,8 @@ int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
 		rc = ODO_ERR_IO;
 		goto fail;
 	}
-	ODO_LOG(INFO, "accel", "%s, ±%d g, %lld Hz", a->drv->name, a->dev.range_g, cfg->rate_hz);
+	ODO_LOG(INFO, "accel", "%s, ±%d g, %lld Hz%s", a->drv->name, a->dev.range_g, cfg->rate_hz,
+		a->dev.bus.no_block ? ", byte reads (adapter has no I2C block reads)" : "");
 	*out = a;
 	return ODO_OK;
 fail:
@@ -288,6 +291,11 @@ struct odo_source odo_accel_source(struct odo_accel *a)
 const char *odo_accel_chip_name(const struct odo_accel *a)
 {
 	return a && a->drv ? a->drv->name : "none";
+}
+
+int odo_accel_byte_reads(const struct odo_accel *a)
+{
+	return a ? a->dev.bus.no_block : 0;
 }
 
 void odo_accel_set_recorder(struct odo_accel *a, FILE *f)

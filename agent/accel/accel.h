@@ -37,6 +37,10 @@ struct odo_i2c_ops {
 struct odo_i2c {
 	const struct odo_i2c_ops *ops;
 	void *ctx;
+	/* 1: the adapter has no I2C-block reads (I2C_FUNCS lacks
+	 * I2C_FUNC_SMBUS_READ_I2C_BLOCK, e.g. some SMBus-only controllers);
+	 * drivers then read the data registers one byte at a time. */
+	int no_block;
 };
 
 /* Per-device state a driver keeps between setup and read. */
@@ -110,6 +114,9 @@ int odo_accel_read_once(struct odo_accel *a);
 
 /* Name of the driver in use ("lis3dh", "mpu6050"). */
 const char *odo_accel_chip_name(const struct odo_accel *a);
+
+/* 1 when samples are read byte by byte (adapter without I2C block reads). */
+int odo_accel_byte_reads(const struct odo_accel *a);
 
 /* Write each sample to f as an accel.csv row (borrowed; NULL stops). */
 void odo_accel_set_recorder(struct odo_accel *a, FILE *f);

@@ -3,6 +3,19 @@
  */
 #include "accel/accel.h"
 
+/* n consecutive registers from `reg`: one I2C-block read addressed as
+ * `block_reg` (the chip's multi-byte convention), or n byte reads when the
+ * adapter cannot do block reads. */
+static int read_regs(struct odo_accel_dev *d, uint8_t reg, uint8_t block_reg, uint8_t *b, size_t n)
+{
+	if (!d->bus.no_block)
+		return d->bus.ops->read_block(d->bus.ctx, block_reg, b, n);
+	for (size_t i = 0; i < n; i++)
+		if (d->bus.ops->read_byte(d->bus.ctx, (uint8_t)(reg + i), &b[i]) != 0)
+			return -1;
+	return 0;
+}
+
 /* ---- ST LIS3DH (datasheet DocID17530 Rev 2, 2016) ----
  * WHO_AM_I 0x0F reads 0x33 (§8.7). CTRL_REG1 0x20: ODR[7:4] (0101 = 100 Hz,
  * 0110 = 200 Hz, 0111 = 400 Hz), LPen bit 3, Z/Y/X enable bits 2..0 (§8.8).
@@ -10,7 +23,9 @@
  * OUT_X_L..OUT_Z_H 0x28..0x2D, two's complement, left-justified; in
  * high-resolution mode 12 bits, sensitivity 1/2/4/12 mg/digit for
  * ±2/4/8/16 g (Table 4). Multi-byte reads need the sub-address MSB set
- * (auto-increment, §6.1.1): the block read starts at 0x28 | 0x80. */
+ * (auto-increment, §6.1.1): the block read starts at 0x28 | 0x80. With
+ * BDU set, byte-wise reads (adapters without block reads) cannot tear a
+ * sample's high and low bytes (§8.11). */
 #define LIS3DH_WHO_AM_I 0x0F
 #define LIS3DH_ID 0x33
 #define LIS3DH_CTRL_REG1 0x20
@@ -48,7 +63,7 @@ static int lis3dh_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 static int lis3dh_read(struct odo_accel_dev *d, float xyz[3], uint8_t *sat)
 {
 	uint8_t b[6];
-	if (d->bus.ops->read_block(d->bus.ctx, LIS3DH_OUT_X_L | LIS3DH_AUTO_INC, b, 6) != 0)
+	if (read_regs(d, LIS3DH_OUT_X_L, LIS3DH_OUT_X_L | LIS3DH_AUTO_INC, b, 6) != 0)
 		return -1;
 	*sat = 0;
 	for (int i = 0; i < 3; i++) {
@@ -119,7 +134,7 @@ static int mpu_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 static int mpu_read(struct odo_accel_dev *d, float xyz[3], uint8_t *sat)
 {
 	uint8_t b[6];
-	if (d->bus.ops->read_block(d->bus.ctx, MPU_ACCEL_XOUT_H, b, 6) != 0)
+	if (read_regs(d, MPU_ACCEL_XOUT_H, MPU_ACCEL_XOUT_H, b, 6) != 0)
 		return -1;
 	*sat = 0;
 	for (int i = 0; i < 3; i++) {

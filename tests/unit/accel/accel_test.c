@@ -88,7 +88,7 @@ static void test_lis3dh(void **st)
 	f.reg[0x28] = 0xA0, f.reg[0x29] = 0x0F; /* +250 -> 1.0 g */
 	f.reg[0x2A] = 0x30, f.reg[0x2B] = 0xF8; /* -125 -> -0.5 g */
 	f.reg[0x2C] = 0xF0, f.reg[0x2D] = 0x7F; /* +2047: full scale */
-	struct odo_i2c bus = { &fops, &f };
+	struct odo_i2c bus = { &fops, &f, 0 };
 	struct odo_clock c;
 	odo_clock_init_virtual(&c, 1700000000LL * ODO_NS_PER_S, 7);
 	struct odo_sink sink = { .accel = on_accel };
@@ -124,6 +124,33 @@ static void test_lis3dh(void **st)
 	odo_accel_close(a);
 }
 
+/* An adapter without I2C block reads: the same sample, read byte by byte
+ * from the plain register addresses. */
+static void test_lis3dh_byte_reads(void **st)
+{
+	(void)st;
+	struct fake f = { .auto_inc_bit = 1, .fail_block = 1 };
+	f.reg[0x0F] = 0x33;
+	f.reg[0x28] = 0xA0, f.reg[0x29] = 0x0F;
+	f.reg[0x2A] = 0x30, f.reg[0x2B] = 0xF8;
+	f.reg[0x2C] = 0x00, f.reg[0x2D] = 0x01; /* +16 -> 64 mg */
+	struct odo_i2c bus = { &fops, &f, 1 };
+	struct odo_clock c;
+	odo_clock_init_virtual(&c, 0, 0);
+	struct odo_sink sink = { .accel = on_accel };
+	struct odo_accel_cfg k = cfg(ODO_ACCEL_LIS3DH);
+	struct odo_accel *a;
+	assert_int_equal(odo_accel_open(&k, &bus, &c, &sink, &a), ODO_OK);
+	assert_int_equal(odo_accel_byte_reads(a), 1);
+	ngot = 0;
+	assert_int_equal(odo_accel_read_once(a), ODO_OK);
+	near(got[0].x, 1.0 * G);
+	near(got[0].y, -0.5 * G);
+	near(got[0].z, 0.064 * G);
+	assert_int_equal(got[0].saturated, 0);
+	odo_accel_close(a);
+}
+
 static void test_mpu6050(void **st)
 {
 	(void)st;
@@ -134,7 +161,7 @@ static void test_mpu6050(void **st)
 	f.reg[0x3B] = 0x10, f.reg[0x3C] = 0x00; /* 4096 -> 1 g */
 	f.reg[0x3D] = 0xF8, f.reg[0x3E] = 0x00; /* -2048 -> -0.5 g */
 	f.reg[0x3F] = 0x80, f.reg[0x40] = 0x00; /* -32768: full scale */
-	struct odo_i2c bus = { &fops, &f };
+	struct odo_i2c bus = { &fops, &f, 0 };
 	struct odo_clock c;
 	odo_clock_init_virtual(&c, 0, 0);
 	struct odo_sink sink = { .accel = on_accel };
@@ -168,7 +195,7 @@ static void test_probe_failures(void **st)
 	(void)st;
 	struct fake f = { 0 };
 	f.reg[0x0F] = 0x32; /* not a LIS3DH */
-	struct odo_i2c bus = { &fops, &f };
+	struct odo_i2c bus = { &fops, &f, 0 };
 	struct odo_clock c;
 	odo_clock_init_virtual(&c, 0, 0);
 	struct odo_accel *a = NULL;
@@ -209,6 +236,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lis3dh),
+		cmocka_unit_test(test_lis3dh_byte_reads),
 		cmocka_unit_test(test_mpu6050),
 		cmocka_unit_test(test_probe_failures),
 		cmocka_unit_test(test_csv),

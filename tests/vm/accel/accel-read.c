@@ -5,7 +5,7 @@
  *   accel-read DEVICE CHIP ADDRESS COUNT [TIMEOUT_S]
  *     CHIP auto|lis3dh|mpu6050, ADDRESS 0x.. or 0 (the chip's usual ones)
  *
- * stdout: "chip NAME", then "sample X Y Z SAT" (m/s^2, %.4f) per sample,
+ * stdout: "chip NAME", "reads block|byte", then "sample X Y Z SAT" (m/s^2, %.4f) per sample,
  * then "stats received=R errors=E dropped=D saturated=S".
  * Exit 0 after COUNT samples or timeout; 3 when the open fails (message).
  */
@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	printf("chip %s\n", odo_accel_chip_name(a));
+	printf("reads %s\n", odo_accel_byte_reads(a) ? "byte" : "block");
 	struct odo_source src = odo_accel_source(a);
 	int64_t end = odo_clock_mono_ns(&clk) + (int64_t)timeout_s * ODO_NS_PER_S;
 	struct odo_accel_stats st;
