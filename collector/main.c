@@ -34,11 +34,12 @@
 #define SECRET_MAX 256
 #define STATS_EVERY_MS 10000
 #define DRAIN_MS 5000
+#define MAX_WRITERS 8
 
 struct collector_cfg {
 	char name[NAME_MAX_LEN];
 	char log_level[16];
-	long long max_group_rows, commit_ms, max_queue, refresh_s;
+	long long max_group_rows, commit_ms, max_queue, refresh_s, db_connections;
 };
 
 struct mqtt_cfg {
@@ -72,6 +73,8 @@ static const struct odo_cfg_key collector_keys[] = {
 		  "messages held in memory while the database is away; beyond, unacked (devices resend)"),
 	ODO_CFG_I("refresh_s", struct collector_cfg, refresh_s, "60", 0, 86400,
 		  "seconds between incremental monthly-feature refreshes (0 = off)"),
+	ODO_CFG_I("db_connections", struct collector_cfg, db_connections, "1", 1, MAX_WRITERS,
+		  "database connections, each with its own group commit; a device always uses the same one"),
 };
 
 static const struct odo_cfg_key mqtt_keys[] = {
@@ -186,10 +189,29 @@ static PGconn *db_connect(void)
 
 struct ingest {
 	struct odo_mqin *mq;
-	struct odo_pgw *w;
+	struct odo_pgw *ws[MAX_WRITERS];
+	int nw;
 	struct odo_record *scratch;
 	uint64_t acks_sent, rejected;
 };
+
+/* The writer of a device: a stable hash, so one device's batches share a
+ * connection (no lock contention between our own connections). */
+static struct odo_pgw *writer_for(struct ingest *in, const char *device)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = device; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return in->ws[h % (uint32_t)in->nw];
+}
+
+static int writers_idle(const struct ingest *in)
+{
+	for (int i = 0; i < in->nw; i++)
+		if (!odo_pgw_idle(in->ws[i]))
+			return 0;
+	return 1;
+}
 
 static void on_ack(void *ctx, const char *device, uint64_t ack)
 {
@@ -208,7 +230,7 @@ static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t 
 	struct odo_wire_error err;
 	int rc = odo_decode_message(topic, payload, len, in->scratch, &b, &err);
 	if (rc == ODO_OK) {
-		if (odo_pgw_add_batch(in->w, b, topic, payload, len) != ODO_OK)
+		if (odo_pgw_add_batch(writer_for(in, b->device), b, topic, payload, len) != ODO_OK)
 			ODO_LOG(WARN, "ingest", "queue full: batch from %s not taken (unacked, the device resends)",
 				topic);
 		return;
@@ -224,14 +246,18 @@ static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t 
 	in->rejected++;
 	ODO_LOG(WARN, "ingest", "rejected message on %s (%zu bytes): %s at %s: %s", topic, len,
 		odo_decode_code_name(err.code), err.field, err.msg);
-	if (odo_pgw_add_dead(in->w, topic, tdev, payload, len, &err) != ODO_OK)
+	if (odo_pgw_add_dead(in->ws[0], topic, tdev, payload, len, &err) != ODO_OK)
 		ODO_LOG(ERROR, "ingest", "out of memory: dead letter for %s lost", topic);
 }
 
 static void log_stats(const struct ingest *in)
 {
-	struct odo_pgw_stats st;
-	odo_pgw_get_stats(in->w, &st);
+	struct odo_pgw_stats st = { 0 }, one;
+	for (int i = 0; i < in->nw; i++) {
+		odo_pgw_get_stats(in->ws[i], &one);
+		st.batches += one.batches, st.records += one.records, st.dead += one.dead;
+		st.shed += one.shed, st.commits += one.commits, st.failures += one.failures;
+	}
 	ODO_LOG(INFO, "stats",
 		"collector=%s batches=%llu records=%llu dead=%llu shed=%llu commits=%llu failures=%llu acks=%llu",
 		ccfg.name, (unsigned long long)st.batches, (unsigned long long)st.records,
@@ -266,13 +292,20 @@ static int cmd_run(void)
 		.keepalive_s = (int)mcfg.keepalive,
 		.session_expiry_s = (long)mcfg.session_expiry,
 	};
-	int rc = odo_pgw_open(&wo, on_ack, &in, &in.w);
+	int rc = ODO_OK;
+	in.nw = (int)ccfg.db_connections;
+	for (int i = 0; i < in.nw && rc == ODO_OK; i++) {
+		if (i > 0)
+			wo.refresh_s = 0; /* one connection refreshes features */
+		rc = odo_pgw_open(&wo, on_ack, &in, &in.ws[i]);
+	}
 	if (rc == ODO_OK)
 		rc = odo_mqin_open(&mo, on_msg, &in, &in.mq);
 	memset(password, 0, sizeof password);
 	if (rc) {
 		ODO_LOG(ERROR, "main", "start-up failed: %s", odo_strerror(rc));
-		odo_pgw_close(in.w);
+		for (int i = 0; i < in.nw; i++)
+			odo_pgw_close(in.ws[i]);
 		free(in.scratch);
 		return 1;
 	}
@@ -288,33 +321,38 @@ static int cmd_run(void)
 			odo_mqin_stop_intake(in.mq);
 			drain_until = now + DRAIN_MS;
 		}
-		if (drain_until && ((odo_pgw_idle(in.w) && odo_mqin_drained(in.mq)) || now >= drain_until)) {
-			if (!odo_pgw_idle(in.w))
+		if (drain_until && ((writers_idle(&in) && odo_mqin_drained(in.mq)) || now >= drain_until)) {
+			if (!writers_idle(&in))
 				ODO_LOG(WARN, "main", "stopping with uncommitted messages (not acked: the devices resend)");
 			break;
 		}
-		struct pollfd p[2];
-		int n = 0, im = -1, iw = -1;
+		struct pollfd p[1 + MAX_WRITERS];
+		int n = 0, im = -1, iw[MAX_WRITERS];
 		short ev;
 		int fd;
 		if ((fd = odo_mqin_socket(in.mq, &ev)) >= 0) {
 			p[n] = (struct pollfd){ .fd = fd, .events = ev };
 			im = n++;
 		}
-		if ((fd = odo_pgw_socket(in.w, &ev)) >= 0) {
-			p[n] = (struct pollfd){ .fd = fd, .events = ev };
-			iw = n++;
+		int timeout = 100; /* MQTT keepalive and reconnects */
+		for (int i = 0; i < in.nw; i++) {
+			iw[i] = -1;
+			if ((fd = odo_pgw_socket(in.ws[i], &ev)) >= 0) {
+				p[n] = (struct pollfd){ .fd = fd, .events = ev };
+				iw[i] = n++;
+			}
+			int t = odo_pgw_timeout_ms(in.ws[i], now);
+			if (t < timeout)
+				timeout = t;
 		}
-		int timeout = odo_pgw_timeout_ms(in.w, now);
-		if (timeout > 100)
-			timeout = 100; /* MQTT keepalive and reconnects */
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			ODO_LOG(ERROR, "main", "poll: %s", strerror(errno));
 			break;
 		}
 		now = mono_ms();
 		odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
-		odo_pgw_service(in.w, now, iw >= 0 ? p[iw].revents : 0);
+		for (int i = 0; i < in.nw; i++)
+			odo_pgw_service(in.ws[i], now, iw[i] >= 0 ? p[iw[i]].revents : 0);
 		if (now >= next_stats) {
 			log_stats(&in);
 			next_stats = now + STATS_EVERY_MS;
@@ -323,7 +361,8 @@ static int cmd_run(void)
 	log_stats(&in);
 	odo_mqin_disconnect(in.mq);
 	odo_mqin_close(in.mq);
-	odo_pgw_close(in.w);
+	for (int i = 0; i < in.nw; i++)
+		odo_pgw_close(in.ws[i]);
 	free(in.scratch);
 	return 0;
 }

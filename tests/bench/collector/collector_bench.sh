@@ -44,7 +44,7 @@ conn=$(sed -n 's/^connected .* in \([0-9.]*\) s$/\1/p' "$ODO_TMP/sim0.out")
 t_broker=$(sub "$t1" "$t0" "$conn")
 
 echo "== the collector: same messages, stored and acknowledged" >&2
-write_ini "$ODO_TMP/bench.ini" bench bench
+write_ini "$ODO_TMP/bench.ini" bench bench "${ODO_BENCH_DB_CONNECTIONS:-2}"
 sed -i 's/^log_level = info/log_level = warn/; s/^commit_ms = 20/commit_ms = 50\nmax_group_rows = 20000/' "$ODO_TMP/bench.ini"
 "$COLLECTOR" --config "$ODO_TMP/bench.ini" migrate 2>/dev/null
 "$COLLECTOR" --config "$ODO_TMP/bench.ini" run 2>"$ODO_TMP/bench.log" &
@@ -87,5 +87,5 @@ cat <<TABLE
 | alternative | COPY into a staging table + INSERT ... ON CONFLICT DO NOTHING (partitioned) | $nsamples | $t_stage | $(rate "$nsamples" "$t_stage") |
 
 collector / broker passthrough: $(python3 -c "print('%.2f' % ($t_broker / $t_coll))"); collector / COPY: $(python3 -c "print('%.2f' % (($total / $t_coll) / ($nsamples / $t_copy)))")
-($N devices × $B batches × $R records; $(nproc) cores)
+($N devices × $B batches × $R records; $(nproc) cores; collector with ${ODO_BENCH_DB_CONNECTIONS:-2} database connection(s))
 TABLE

@@ -8,11 +8,12 @@ expect_eq() { # WHAT GOT WANT
 	printf 'ok: %s = %s\n' "$1" "$2"
 }
 
-# write_ini FILE NAME CLIENT_ID
+# write_ini FILE NAME CLIENT_ID [DB_CONNECTIONS]
 write_ini() {
 	cat >"$1" <<INI
 [collector]
 name = $2
+db_connections = ${4:-1}
 log_level = info
 commit_ms = 20
 refresh_s = 1
@@ -29,9 +30,9 @@ conninfo = "$ODO_PG_CONNINFO"
 INI
 }
 
-# start_collector NAME CLIENT_ID: runs in the background, log in $ODO_TMP/NAME.log
+# start_collector NAME CLIENT_ID [DB_CONNECTIONS]: runs in the background, log in $ODO_TMP/NAME.log
 start_collector() {
-	write_ini "$ODO_TMP/$1.ini" "$1" "$2"
+	write_ini "$ODO_TMP/$1.ini" "$1" "$2" "${3:-1}"
 	"$COLLECTOR" --config "$ODO_TMP/$1.ini" run 2>"$ODO_TMP/$1.log" &
 	local pid=$!
 	odo_track_pid "$pid"

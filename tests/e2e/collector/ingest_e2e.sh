@@ -12,7 +12,7 @@ odo_start_mosquitto "$ODO_TMP/pki"
 odo_start_postgres
 write_ini "$ODO_TMP/c1.ini" c1 c1
 "$COLLECTOR" --config "$ODO_TMP/c1.ini" migrate 2>/dev/null
-start_collector c1 collector-c1
+start_collector c1 collector-c1 2 # two database connections
 
 # dev-1 is driven by drv-1 (for the incremental monthly-feature refresh)
 q "INSERT INTO drivers (driver_id, driver_age) VALUES ('drv-1', 40);
