@@ -15,6 +15,7 @@
 #include "accel/accel.h"
 #include "can/vbus.h"
 #include "odo/config.h"
+#include "odo/log.h"
 #include "gps/gps.h"
 #include "phone/phone.h"
 #include "replay/replay.h"
@@ -127,7 +128,34 @@ static void test_merge_and_corrupt(void **state)
 		   "11.5,off\n");
 	struct rec r;
 	struct odo_replay_stats st;
+	/* capture the log (stderr) to check each skipped line is reported */
+	char logpath[512];
+	snprintf(logpath, sizeof logpath, "%s/log.txt", dir);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_int_equal(odo_log_reopen(logpath), ODO_OK);
 	char *out = replay_dir(dir, &r, &st);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	FILE *lf = fopen(logpath, "r");
+	assert_non_null(lf);
+	char logtxt[4096];
+	size_t ln = fread(logtxt, 1, sizeof logtxt - 1, lf);
+	logtxt[ln] = '\0';
+	fclose(lf);
+	unlink(logpath);
+	const char *reports[] = {
+		"/gps.log:2: bad receipt time; line skipped",
+		"/gps.log:4: not a gpsd JSON report; line skipped",
+		"/can.log:2: not a candump -l line; line skipped",
+		"/accel.csv:3: not an accel.csv row (t,x,y,z,saturated); line skipped",
+		"/phone.csv:3: bad phone state; line skipped",
+		"/phone.csv:4: not a phone.csv row (t,screen,call,handled); line skipped",
+	};
+	for (size_t i = 0; i < ODO_ARRAY_LEN(reports); i++)
+		if (!strstr(logtxt, reports[i]))
+			fail_msg("log lacks '%s':\n%s", reports[i], logtxt);
 	const char *want =
 		"acc 10000000000 1000 0.10000 0.20000 9.80000 0\n"
 		"gps 10500000000 500001000 0 2 1.000000000 2.000000000 nan nan\n"
