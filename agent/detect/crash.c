@@ -65,9 +65,11 @@ void odo_detect_airbag(struct odo_detect *d, int64_t mono_ns)
 	}
 	crash_flush(d);
 	d->crash_pending = 1;
+	/* the wire format (v1) requires peak/mean g on every non-phone event:
+	 * 0 here means "not measured" (source AIRBAG says why) */
 	d->crash_ev = (struct odo_det_event){.kind = ODO_EV_CRASH, .source = ODO_EVSRC_AIRBAG,
 					     .start_ns = mono_ns, .end_ns = mono_ns,
-					     .peak_g = NAN, .mean_g = NAN};
+					     .peak_g = 0, .mean_g = 0};
 }
 
 const struct odo_detector_ops odo_det_crash = {

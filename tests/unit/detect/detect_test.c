@@ -235,7 +235,7 @@ static void test_crash(void **state)
 	odo_detect_tick(&d, NS(6));
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].source, ODO_EVSRC_AIRBAG);
-	assert_true(isnan(g.ev[0].peak_g));
+	assert_true(g.ev[0].peak_g == 0); /* not measured: wire v1 needs a number */
 }
 
 static void test_speed_fallback(void **state)

@@ -28,6 +28,22 @@ static int collect(void *ctx, struct odo_record *r)
 {
 	(void)ctx;
 	assert_int_equal(r->seq, 0);
+	/* every record is valid on the wire (once the store gives it a seq) */
+	struct odo_record c = *r, back;
+	c.seq = 1;
+	uint8_t buf[ODO_WIRE_MAX_RECORD_BYTES];
+	size_t len;
+	struct odo_wire_error werr;
+	int rc = odo_wire_encode_record(&c, buf, sizeof(buf), &len);
+	if (rc)
+		fprintf(stderr, "record %s does not encode: %s\n", odo_record_kind_name(r->kind), odo_strerror(rc));
+	assert_int_equal(rc, ODO_OK);
+	rc = odo_wire_decode_record(buf, len, &back, &werr);
+	if (rc)
+		fprintf(stderr, "record %s does not decode: %s\n", odo_record_kind_name(r->kind), werr.msg);
+	assert_int_equal(rc, ODO_OK);
+	assert_int_equal(back.kind, r->kind);
+	assert_int_equal(back.t_ms, r->t_ms);
 	if (nrec < MAXREC)
 		recs[nrec++] = *r;
 	return 0;
