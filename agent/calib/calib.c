@@ -10,13 +10,18 @@
 
 #define S struct odo_calib_cfg
 const struct odo_cfg_key odo_calib_cfg_keys[] = {
-	ODO_CFG_S("matrix", S, matrix, "", "explicit sensor->vehicle rotation, 9 numbers row-major (forward,right,down); empty: learn"),
-	ODO_CFG_D("ready_excitation", S, ready_excitation, "40", 0, 1e9, "excitation needed before the estimate is used ((m/s^2)^2 intervals)"),
-	ODO_CFG_D("ready_fit", S, ready_fit, "0.5", 0, 1, "fit correlation needed before the estimate is used"),
-	ODO_CFG_D("quiet_mps2", S, quiet_mps2, "0.3", 0, 5, "reference acceleration below which an interval shows gravity"),
-	ODO_CFG_D("remount_deg", S, remount_deg, "10", 1, 90, "gravity direction change that means the box was re-mounted (deg)"),
-	ODO_CFG_D("remount_s", S, remount_s, "5", 0.5, 600, "the change must last this long while still (s)"),
-	ODO_CFG_D("min_lat_speed_mps", S, min_lat_speed_mps, "3", 0, 50, "lateral references need this speed (m/s)"),
+    ODO_CFG_S("matrix", S, matrix, "",
+              "explicit sensor->vehicle rotation, 9 numbers row-major (forward,right,down); empty: learn"),
+    ODO_CFG_D("ready_excitation", S, ready_excitation, "40", 0, 1e9,
+              "excitation needed before the estimate is used ((m/s^2)^2 intervals)"),
+    ODO_CFG_D("ready_fit", S, ready_fit, "0.5", 0, 1, "fit correlation needed before the estimate is used"),
+    ODO_CFG_D("quiet_mps2", S, quiet_mps2, "0.3", 0, 5,
+              "reference acceleration below which an interval shows gravity"),
+    ODO_CFG_D("remount_deg", S, remount_deg, "10", 1, 90,
+              "gravity direction change that means the box was re-mounted (deg)"),
+    ODO_CFG_D("remount_s", S, remount_s, "5", 0.5, 600, "the change must last this long while still (s)"),
+    ODO_CFG_D("min_lat_speed_mps", S, min_lat_speed_mps, "3", 0, 50,
+              "lateral references need this speed (m/s)"),
 };
 #undef S
 const size_t odo_calib_cfg_nkeys = ODO_ARRAY_LEN(odo_calib_cfg_keys);
@@ -123,12 +128,13 @@ static void solve(struct odo_calib *c)
 	/* regression a = g + lon F + lat L: g is the intercept (Cramer's rule) */
 	double n = c->nref, a = c->s_lon, b = c->s_lat;
 	double det = n * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) - a * (a * c->s_tt - c->s_lt * b) +
-		     b * (a * c->s_lt - c->s_ll * b);
+	             b * (a * c->s_lt - c->s_ll * b);
 	if (fabs(det) > 1e-6 * n * n * n) {
 		for (int i = 0; i < 3; i++) {
 			double y0 = c->s_a[i], y1 = c->c_lon[i], y2 = c->c_lat[i];
-			g[i] = (y0 * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) - a * (y1 * c->s_tt - c->s_lt * y2) +
-				b * (y1 * c->s_lt - c->s_ll * y2)) / det;
+			g[i] = (y0 * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) -
+			        a * (y1 * c->s_tt - c->s_lt * y2) + b * (y1 * c->s_lt - c->s_ll * y2)) /
+			       det;
 		}
 	} else if (c->gn >= 10) {
 		for (int i = 0; i < 3; i++)
@@ -141,7 +147,8 @@ static void solve(struct odo_calib *c)
 		return;
 	/* horizontal basis e1, e2 = d x e1 */
 	double ax[3] = {0, 0, 0};
-	int k = fabs(d[0]) < fabs(d[1]) ? (fabs(d[0]) < fabs(d[2]) ? 0 : 2) : (fabs(d[1]) < fabs(d[2]) ? 1 : 2);
+	int k =
+	    fabs(d[0]) < fabs(d[1]) ? (fabs(d[0]) < fabs(d[2]) ? 0 : 2) : (fabs(d[1]) < fabs(d[2]) ? 1 : 2);
 	ax[k] = 1;
 	double e1[3], e2[3];
 	double p = dot(ax, d);
@@ -218,7 +225,8 @@ void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon, doubl
 	int lon_ok = isfinite(lon), lat_ok = isfinite(lat);
 	if (!lon_ok && !lat_ok && !still)
 		return; /* no reference for this interval: its samples are dropped */
-	if (still || ((!lon_ok || fabs(lon) < c->cfg.quiet_mps2) && (!lat_ok || fabs(lat) < c->cfg.quiet_mps2))) {
+	if (still ||
+	    ((!lon_ok || fabs(lon) < c->cfg.quiet_mps2) && (!lat_ok || fabs(lat) < c->cfg.quiet_mps2))) {
 		for (int i = 0; i < 3; i++)
 			c->gsum[i] += a[i];
 		c->gn++;
@@ -272,7 +280,7 @@ int odo_calib_save(const struct odo_calib *c, const char *path)
 	if (!f)
 		return ODO_ERR_IO;
 	fprintf(f, "odo-calib 1\nready %d\nconfidence %.6f\nremounts %u\nR", c->ready, c->confidence,
-		c->remounts);
+	        c->remounts);
 	for (int k = 0; k < 9; k++)
 		fprintf(f, " %.9f", c->R[k / 3][k % 3]);
 	fprintf(f, "\ng %.6f %.6f %.6f\n", c->g_ref[0], c->g_ref[1], c->g_ref[2]);
@@ -292,9 +300,11 @@ int odo_calib_load(struct odo_calib *c, const char *path)
 	int ver = 0, ready = 0;
 	unsigned rm = 0;
 	double conf = 0, R[3][3], g[3];
-	int n = fscanf(f, "odo-calib %d ready %d confidence %lf remounts %u R %lf %lf %lf %lf %lf %lf %lf %lf %lf g %lf %lf %lf",
-		       &ver, &ready, &conf, &rm, &R[0][0], &R[0][1], &R[0][2], &R[1][0], &R[1][1],
-		       &R[1][2], &R[2][0], &R[2][1], &R[2][2], &g[0], &g[1], &g[2]);
+	int n = fscanf(f,
+	               "odo-calib %d ready %d confidence %lf remounts %u R %lf %lf %lf %lf %lf %lf %lf %lf "
+	               "%lf g %lf %lf %lf",
+	               &ver, &ready, &conf, &rm, &R[0][0], &R[0][1], &R[0][2], &R[1][0], &R[1][1], &R[1][2],
+	               &R[2][0], &R[2][1], &R[2][2], &g[0], &g[1], &g[2]);
 	fclose(f);
 	if (n != 16 || ver != 1 || !is_rotation(R) || !(conf >= 0 && conf <= 1))
 		return ODO_ERR_PROTOCOL;

@@ -28,13 +28,15 @@
 
 /* [calib] section. */
 struct odo_calib_cfg {
-	char matrix[ODO_CALIB_MATRIX_STR]; /* "r11 r12 r13 r21 ... r33" rows = forward,right,down in sensor axes; "" = learn */
-	double ready_excitation; /* sum of squared reference accelerations ((m/s^2)^2 x intervals) before ready */
-	double ready_fit;        /* minimum fit correlation (0..1) before ready */
-	double quiet_mps2;       /* reference |lon|,|lat| below this: interval used for gravity */
-	double remount_deg;      /* gravity direction change that means re-mounted */
-	double remount_s;        /* ... sustained this long while still */
-	double min_lat_speed_mps;/* lateral references need at least this speed */
+	char matrix[ODO_CALIB_MATRIX_STR]; /* "r11 r12 r13 r21 ... r33" rows = forward,right,down in sensor
+	                                      axes; "" = learn */
+	double ready_excitation;  /* sum of squared reference accelerations ((m/s^2)^2 x intervals) before
+	                             ready */
+	double ready_fit;         /* minimum fit correlation (0..1) before ready */
+	double quiet_mps2;        /* reference |lon|,|lat| below this: interval used for gravity */
+	double remount_deg;       /* gravity direction change that means re-mounted */
+	double remount_s;         /* ... sustained this long while still */
+	double min_lat_speed_mps; /* lateral references need at least this speed */
 };
 
 extern const struct odo_cfg_key odo_calib_cfg_keys[];
@@ -42,11 +44,11 @@ extern const size_t odo_calib_cfg_nkeys;
 
 struct odo_calib {
 	struct odo_calib_cfg cfg;
-	int fixed;              /* explicit matrix from the config */
+	int fixed; /* explicit matrix from the config */
 	int ready;
-	double R[3][3];         /* rows: forward, right, down, in sensor axes */
-	double confidence;      /* 0..1 */
-	double g_ref[3];        /* gravity (specific force at rest) the rotation was made with */
+	double R[3][3];    /* rows: forward, right, down, in sensor axes */
+	double confidence; /* 0..1 */
+	double g_ref[3];   /* gravity (specific force at rest) the rotation was made with */
 	uint32_t remounts;
 	/* accumulation of raw accel between reference updates */
 	double acc_sum[3];
@@ -84,8 +86,7 @@ void odo_calib_accel(struct odo_calib *c, int64_t mono_ns, const double a[3]);
  * lon and lat NaN and not still, the samples are dropped (starts a new
  * interval).
  */
-void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon_mps2, double lat_mps2,
-			 int still);
+void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon_mps2, double lat_mps2, int still);
 
 /* Vehicle-frame vector from a sensor-frame one. */
 void odo_calib_rotate(const struct odo_calib *c, const double in[3], double out[3]);

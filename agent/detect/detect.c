@@ -8,35 +8,46 @@
 
 #define S struct odo_detect_cfg
 const struct odo_cfg_key odo_detect_cfg_keys[] = {
-	ODO_CFG_D("lowpass_hz", S, lowpass_hz, "1.5", 0.1, 20, "low-pass cut-off on vehicle-frame acceleration (Hz)"),
-	ODO_CFG_D("brake_g", S, brake.thr_g, "0.25", 0.05, 2, "hard braking threshold (g)"),
-	ODO_CFG_D("brake_hyst_g", S, brake.hyst_g, "0.05", 0, 1, "hard braking hysteresis (g)"),
-	ODO_CFG_D("brake_min_s", S, brake.min_dur_s, "0.3", 0, 10, "hard braking minimum duration (s)"),
-	ODO_CFG_D("brake_refractory_s", S, brake.refractory_s, "3", 0, 120, "hard braking refractory time (s)"),
-	ODO_CFG_D("accel_g", S, accel.thr_g, "0.20", 0.05, 2, "rapid acceleration threshold (g)"),
-	ODO_CFG_D("accel_hyst_g", S, accel.hyst_g, "0.05", 0, 1, "rapid acceleration hysteresis (g)"),
-	ODO_CFG_D("accel_min_s", S, accel.min_dur_s, "0.3", 0, 10, "rapid acceleration minimum duration (s)"),
-	ODO_CFG_D("accel_refractory_s", S, accel.refractory_s, "3", 0, 120, "rapid acceleration refractory time (s)"),
-	ODO_CFG_D("rebound_s", S, rebound_s, "2", 0, 10, "no rapid acceleration this soon after a hard brake ends (s)"),
-	ODO_CFG_D("corner_g", S, corner.thr_g, "0.30", 0.05, 2, "harsh cornering threshold (g)"),
-	ODO_CFG_D("corner_hyst_g", S, corner.hyst_g, "0.05", 0, 1, "harsh cornering hysteresis (g)"),
-	ODO_CFG_D("corner_min_s", S, corner.min_dur_s, "0.5", 0, 10, "harsh cornering minimum duration (s)"),
-	ODO_CFG_D("corner_refractory_s", S, corner.refractory_s, "3", 0, 120, "harsh cornering refractory time (s)"),
-	ODO_CFG_D("swerve_g", S, swerve.thr_g, "0.20", 0.05, 2, "swerve lobe threshold (g)"),
-	ODO_CFG_D("swerve_hyst_g", S, swerve.hyst_g, "0.05", 0, 1, "swerve lobe hysteresis (g)"),
-	ODO_CFG_D("swerve_min_s", S, swerve.min_dur_s, "0.2", 0, 10, "swerve lobe minimum duration (s)"),
-	ODO_CFG_D("swerve_refractory_s", S, swerve.refractory_s, "3", 0, 120, "swerve refractory time (s)"),
-	ODO_CFG_D("swerve_window_s", S, swerve_window_s, "1.5", 0.1, 10, "opposite lobe must begin within this of the first (s)"),
-	ODO_CFG_D("swerve_max_s", S, swerve_max_s, "2.5", 0.2, 20, "longest reversal (both lobes) that is a swerve (s)"),
-	ODO_CFG_D("crash_g", S, crash_g, "2.5", 0.5, 16, "crash: dynamic acceleration magnitude (g)"),
-	ODO_CFG_D("crash_fuse_s", S, crash_fuse_s, "2", 0, 30, "accel crash and airbag signal within this are one crash (s)"),
-	ODO_CFG_D("speed_brake_g", S, speed_brake_g, "0.25", 0.05, 2, "fallback hard braking from d(speed)/dt (g)"),
-	ODO_CFG_D("speed_accel_g", S, speed_accel_g, "0.20", 0.05, 2, "fallback rapid acceleration from d(speed)/dt (g)"),
-	ODO_CFG_D("speed_min_s", S, speed_min_dur_s, "1.0", 0, 10, "fallback minimum duration (s)"),
-	ODO_CFG_D("speed_window_s", S, speed_window_s, "1.0", 0.2, 10, "fallback derivative span (s)"),
-	ODO_CFG_D("phone_min_speed_mps", S, phone_min_speed_mps, "2.78", 0, 50, "phone distraction counts above this speed (m/s)"),
-	ODO_CFG_D("phone_min_s", S, phone_min_dur_s, "2", 0, 600, "shortest phone distraction reported (s)"),
-	ODO_CFG_D("min_speed_mps", S, min_speed_mps, "2", 0, 50, "cornering/swerving need this speed when speed is known (m/s)"),
+    ODO_CFG_D("lowpass_hz", S, lowpass_hz, "1.5", 0.1, 20,
+              "low-pass cut-off on vehicle-frame acceleration (Hz)"),
+    ODO_CFG_D("brake_g", S, brake.thr_g, "0.25", 0.05, 2, "hard braking threshold (g)"),
+    ODO_CFG_D("brake_hyst_g", S, brake.hyst_g, "0.05", 0, 1, "hard braking hysteresis (g)"),
+    ODO_CFG_D("brake_min_s", S, brake.min_dur_s, "0.3", 0, 10, "hard braking minimum duration (s)"),
+    ODO_CFG_D("brake_refractory_s", S, brake.refractory_s, "3", 0, 120, "hard braking refractory time (s)"),
+    ODO_CFG_D("accel_g", S, accel.thr_g, "0.20", 0.05, 2, "rapid acceleration threshold (g)"),
+    ODO_CFG_D("accel_hyst_g", S, accel.hyst_g, "0.05", 0, 1, "rapid acceleration hysteresis (g)"),
+    ODO_CFG_D("accel_min_s", S, accel.min_dur_s, "0.3", 0, 10, "rapid acceleration minimum duration (s)"),
+    ODO_CFG_D("accel_refractory_s", S, accel.refractory_s, "3", 0, 120,
+              "rapid acceleration refractory time (s)"),
+    ODO_CFG_D("rebound_s", S, rebound_s, "2", 0, 10,
+              "no rapid acceleration this soon after a hard brake ends (s)"),
+    ODO_CFG_D("corner_g", S, corner.thr_g, "0.30", 0.05, 2, "harsh cornering threshold (g)"),
+    ODO_CFG_D("corner_hyst_g", S, corner.hyst_g, "0.05", 0, 1, "harsh cornering hysteresis (g)"),
+    ODO_CFG_D("corner_min_s", S, corner.min_dur_s, "0.5", 0, 10, "harsh cornering minimum duration (s)"),
+    ODO_CFG_D("corner_refractory_s", S, corner.refractory_s, "3", 0, 120,
+              "harsh cornering refractory time (s)"),
+    ODO_CFG_D("swerve_g", S, swerve.thr_g, "0.20", 0.05, 2, "swerve lobe threshold (g)"),
+    ODO_CFG_D("swerve_hyst_g", S, swerve.hyst_g, "0.05", 0, 1, "swerve lobe hysteresis (g)"),
+    ODO_CFG_D("swerve_min_s", S, swerve.min_dur_s, "0.2", 0, 10, "swerve lobe minimum duration (s)"),
+    ODO_CFG_D("swerve_refractory_s", S, swerve.refractory_s, "3", 0, 120, "swerve refractory time (s)"),
+    ODO_CFG_D("swerve_window_s", S, swerve_window_s, "1.5", 0.1, 10,
+              "opposite lobe must begin within this of the first (s)"),
+    ODO_CFG_D("swerve_max_s", S, swerve_max_s, "2.5", 0.2, 20,
+              "longest reversal (both lobes) that is a swerve (s)"),
+    ODO_CFG_D("crash_g", S, crash_g, "2.5", 0.5, 16, "crash: dynamic acceleration magnitude (g)"),
+    ODO_CFG_D("crash_fuse_s", S, crash_fuse_s, "2", 0, 30,
+              "accel crash and airbag signal within this are one crash (s)"),
+    ODO_CFG_D("speed_brake_g", S, speed_brake_g, "0.25", 0.05, 2,
+              "fallback hard braking from d(speed)/dt (g)"),
+    ODO_CFG_D("speed_accel_g", S, speed_accel_g, "0.20", 0.05, 2,
+              "fallback rapid acceleration from d(speed)/dt (g)"),
+    ODO_CFG_D("speed_min_s", S, speed_min_dur_s, "1.0", 0, 10, "fallback minimum duration (s)"),
+    ODO_CFG_D("speed_window_s", S, speed_window_s, "1.0", 0.2, 10, "fallback derivative span (s)"),
+    ODO_CFG_D("phone_min_speed_mps", S, phone_min_speed_mps, "2.78", 0, 50,
+              "phone distraction counts above this speed (m/s)"),
+    ODO_CFG_D("phone_min_s", S, phone_min_dur_s, "2", 0, 600, "shortest phone distraction reported (s)"),
+    ODO_CFG_D("min_speed_mps", S, min_speed_mps, "2", 0, 50,
+              "cornering/swerving need this speed when speed is known (m/s)"),
 };
 #undef S
 const size_t odo_detect_cfg_nkeys = ODO_ARRAY_LEN(odo_detect_cfg_keys);
@@ -51,11 +62,10 @@ void odo_detect_cfg_defaults(struct odo_detect_cfg *c)
 }
 
 const struct odo_detector_ops *const odo_detectors[] = {
-	&odo_det_longitudinal, &odo_det_corner, &odo_det_swerve, &odo_det_crash, &odo_det_speed, NULL,
+    &odo_det_longitudinal, &odo_det_corner, &odo_det_swerve, &odo_det_crash, &odo_det_speed, NULL,
 };
 
-void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo_det_emit_fn emit,
-		     void *ctx)
+void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo_det_emit_fn emit, void *ctx)
 {
 	memset(d, 0, sizeof(*d));
 	if (cfg)
@@ -101,9 +111,12 @@ void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double 
 	} else if (!cond && d->ph_active) {
 		d->ph_active = 0;
 		if ((double)(mono_ns - d->ph_start_ns) >= d->cfg.phone_min_dur_s * 1e9) {
-			struct odo_det_event ev = {.kind = ODO_EV_PHONE_DISTRACTION, .source = ODO_EVSRC_PHONE,
-						   .start_ns = d->ph_start_ns, .end_ns = mono_ns,
-						   .peak_g = NAN, .mean_g = NAN};
+			struct odo_det_event ev = {.kind = ODO_EV_PHONE_DISTRACTION,
+			                           .source = ODO_EVSRC_PHONE,
+			                           .start_ns = d->ph_start_ns,
+			                           .end_ns = mono_ns,
+			                           .peak_g = NAN,
+			                           .mean_g = NAN};
 			d->emit(d->emit_ctx, &ev);
 		}
 	}

@@ -22,27 +22,28 @@
 
 /* One threshold detector's parameters. */
 struct odo_det_thr {
-	double thr_g;      /* start when |a| >= thr_g (in the detector's direction) */
-	double hyst_g;     /* end when |a| < thr_g - hyst_g */
-	double min_dur_s;  /* shorter excursions are not events */
+	double thr_g;        /* start when |a| >= thr_g (in the detector's direction) */
+	double hyst_g;       /* end when |a| < thr_g - hyst_g */
+	double min_dur_s;    /* shorter excursions are not events */
 	double refractory_s; /* no new event of this kind until this long after the last ended */
 };
 
 /* [detect] section. */
 struct odo_detect_cfg {
-	double lowpass_hz;         /* cut-off of the 2nd-order low-pass on vehicle-frame accel */
+	double lowpass_hz; /* cut-off of the 2nd-order low-pass on vehicle-frame accel */
 	struct odo_det_thr brake, accel, corner, swerve;
-	double rebound_s;          /* after a hard brake ends, no rapid acceleration for this long (pitch rebound) */
-	double swerve_window_s;    /* opposite lateral lobe must start within this of the first ending */
-	double swerve_max_s;       /* a reversal lasting longer than this (both lobes) is steering through a turn, not a swerve */
-	double crash_g;            /* dynamic-acceleration magnitude (unfiltered) */
-	double crash_fuse_s;       /* accel and airbag within this window are one crash */
+	double rebound_s; /* after a hard brake ends, no rapid acceleration for this long (pitch rebound) */
+	double swerve_window_s; /* opposite lateral lobe must start within this of the first ending */
+	double swerve_max_s; /* a reversal lasting longer than this (both lobes) is steering through a turn,
+	                        not a swerve */
+	double crash_g;      /* dynamic-acceleration magnitude (unfiltered) */
+	double crash_fuse_s; /* accel and airbag within this window are one crash */
 	double speed_brake_g, speed_accel_g; /* fallback thresholds on d(speed)/dt */
 	double speed_min_dur_s;
-	double speed_window_s;     /* derivative over this span */
+	double speed_window_s; /* derivative over this span */
 	double phone_min_speed_mps;
 	double phone_min_dur_s;
-	double min_speed_mps;      /* brake/accel/corner/swerve need at least this speed (when known) */
+	double min_speed_mps; /* brake/accel/corner/swerve need at least this speed (when known) */
 };
 
 extern const struct odo_cfg_key odo_detect_cfg_keys[];
@@ -50,10 +51,10 @@ extern const size_t odo_detect_cfg_nkeys;
 
 /* What a detector reports; the engine adds speeds, position, trip id. */
 struct odo_det_event {
-	uint8_t kind;      /* enum odo_event_kind */
-	uint8_t source;    /* enum odo_event_source */
-	int64_t start_ns;  /* mono */
-	int64_t end_ns;    /* mono */
+	uint8_t kind;          /* enum odo_event_kind */
+	uint8_t source;        /* enum odo_event_source */
+	int64_t start_ns;      /* mono */
+	int64_t end_ns;        /* mono */
 	double peak_g, mean_g; /* signed (negative: braking / left); NaN for phone */
 };
 
@@ -62,9 +63,9 @@ typedef void (*odo_det_emit_fn)(void *ctx, const struct odo_det_event *ev);
 /* One vehicle-frame sample for the detectors. */
 struct odo_det_sample {
 	int64_t mono_ns;
-	double lon, lat;   /* m/s^2, filtered, gravity removed */
-	double dyn;        /* m/s^2, |unfiltered specific force - gravity| */
-	double speed_mps;  /* latest known speed, NaN if none */
+	double lon, lat;  /* m/s^2, filtered, gravity removed */
+	double dyn;       /* m/s^2, |unfiltered specific force - gravity| */
+	double speed_mps; /* latest known speed, NaN if none */
 };
 
 /* Generic state of one threshold excursion. */
@@ -77,7 +78,7 @@ struct odo_det_run {
 	int64_t refractory_until_ns;
 };
 
-#define ODO_DET_SPEED_RING 32 /* speed updates kept for the fallback derivative */
+#define ODO_DET_SPEED_RING  32 /* speed updates kept for the fallback derivative */
 #define ODO_DET_CORNER_HELD 2  /* corners held back while a swerve may still claim them */
 
 struct odo_detect {
@@ -132,8 +133,7 @@ extern const struct odo_detector_ops *const odo_detectors[];
 /* Fill defaults (same values as the key table's). */
 void odo_detect_cfg_defaults(struct odo_detect_cfg *c);
 /* Reset all detector state; events go to emit(ctx, ev) (called synchronously). */
-void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo_det_emit_fn emit,
-		     void *ctx);
+void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo_det_emit_fn emit, void *ctx);
 /* Feed one vehicle-frame sample to every sample-driven detector. */
 void odo_detect_sample(struct odo_detect *d, const struct odo_det_sample *s);
 /* Feed one speed update; accel_live=1 when calibrated accelerometer samples

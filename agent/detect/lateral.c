@@ -41,11 +41,12 @@ static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
 			x = 0;
 		if (detect__run_step(rr[k], &d->cfg.corner, s->mono_ns, x)) {
 			double sign = k == 0 ? 1 : -1;
-			struct odo_det_event ev = {
-				.kind = k == 0 ? ODO_EV_CORNER_RIGHT : ODO_EV_CORNER_LEFT,
-				.source = ODO_EVSRC_ACCEL, .start_ns = rr[k]->start_ns,
-				.end_ns = rr[k]->last_ns, .peak_g = sign * rr[k]->peak,
-				.mean_g = sign * rr[k]->sum / (double)rr[k]->n};
+			struct odo_det_event ev = {.kind = k == 0 ? ODO_EV_CORNER_RIGHT : ODO_EV_CORNER_LEFT,
+			                           .source = ODO_EVSRC_ACCEL,
+			                           .start_ns = rr[k]->start_ns,
+			                           .end_ns = rr[k]->last_ns,
+			                           .peak_g = sign * rr[k]->peak,
+			                           .mean_g = sign * rr[k]->sum / (double)rr[k]->n};
 			/* held: a swerve that includes this lobe replaces it */
 			if (d->corner_pending == ODO_DET_CORNER_HELD)
 				release(d, 1);
@@ -61,7 +62,9 @@ static void corner_tick(struct odo_detect *d, int64_t t)
 }
 
 const struct odo_detector_ops odo_det_corner = {
-	.name = "corner", .on_sample = corner_sample, .on_tick = corner_tick,
+    .name = "corner",
+    .on_sample = corner_sample,
+    .on_tick = corner_tick,
 };
 
 static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
@@ -91,11 +94,14 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 				d->corner_ev[keep++] = d->corner_ev[i];
 		d->corner_pending = keep;
 		double p1 = d->lobe_peak, p2 = r->sign * r->peak;
-		struct odo_det_event ev = {
-			.kind = ODO_EV_SWERVE, .source = ODO_EVSRC_ACCEL, .start_ns = d->lobe_start_ns,
-			.end_ns = r->last_ns, .peak_g = fabs(p1) >= fabs(p2) ? p1 : p2,
-			/* mean of |lateral| over both lobes, signed as the first lobe */
-			.mean_g = (d->lobe_sign * (fabs(d->lobe_sum) + r->sum)) / (double)(d->lobe_n + r->n)};
+		struct odo_det_event ev = {.kind = ODO_EV_SWERVE,
+		                           .source = ODO_EVSRC_ACCEL,
+		                           .start_ns = d->lobe_start_ns,
+		                           .end_ns = r->last_ns,
+		                           .peak_g = fabs(p1) >= fabs(p2) ? p1 : p2,
+		                           /* mean of |lateral| over both lobes, signed as the first lobe */
+		                           .mean_g = (d->lobe_sign * (fabs(d->lobe_sum) + r->sum)) /
+		                                     (double)(d->lobe_n + r->n)};
 		d->emit(d->emit_ctx, &ev);
 		d->swerve_refractory_until_ns = r->last_ns + (int64_t)(d->cfg.swerve.refractory_s * 1e9);
 		d->lobe_n = 0;
@@ -111,5 +117,6 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 }
 
 const struct odo_detector_ops odo_det_swerve = {
-	.name = "swerve", .on_sample = swerve_sample,
+    .name = "swerve",
+    .on_sample = swerve_sample,
 };

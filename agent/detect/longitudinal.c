@@ -7,11 +7,14 @@
 int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
 
 static void emit_run(struct odo_detect *d, const struct odo_det_run *r, uint8_t kind, uint8_t src,
-		     double sign)
+                     double sign)
 {
-	struct odo_det_event ev = {.kind = kind, .source = src, .start_ns = r->start_ns,
-				   .end_ns = r->last_ns, .peak_g = sign * r->peak,
-				   .mean_g = sign * r->sum / (double)r->n};
+	struct odo_det_event ev = {.kind = kind,
+	                           .source = src,
+	                           .start_ns = r->start_ns,
+	                           .end_ns = r->last_ns,
+	                           .peak_g = sign * r->peak,
+	                           .mean_g = sign * r->sum / (double)r->n};
 	d->emit(d->emit_ctx, &ev);
 }
 
@@ -33,7 +36,8 @@ static void lon_sample(struct odo_detect *d, const struct odo_det_sample *s)
 }
 
 const struct odo_detector_ops odo_det_longitudinal = {
-	.name = "longitudinal", .on_sample = lon_sample,
+    .name = "longitudinal",
+    .on_sample = lon_sample,
 };
 
 /* Fallback without an (calibrated) accelerometer: the derivative of
@@ -78,5 +82,6 @@ static void speed_update(struct odo_detect *d, int64_t t, double v, int accel_li
 }
 
 const struct odo_detector_ops odo_det_speed = {
-	.name = "speed", .on_speed = speed_update,
+    .name = "speed",
+    .on_speed = speed_update,
 };

@@ -10,14 +10,16 @@
 
 #define S struct odo_engine_sect
 const struct odo_cfg_key odo_engine_cfg_keys[] = {
-	ODO_CFG_D("sample_period_s", S, sample_period_s, "10", 0, 3600, "SAMPLE record period during a trip (s); 0 = none"),
-	ODO_CFG_D("accel_timeout_s", S, accel_timeout_s, "1", 0.05, 60, "no accelerometer sample this long = fall back to speed (s)"),
-	ODO_CFG_D("gps_stale_s", S, gps_stale_s, "3", 0.1, 60, "a fix older than this is not current (s)"),
+    ODO_CFG_D("sample_period_s", S, sample_period_s, "10", 0, 3600,
+              "SAMPLE record period during a trip (s); 0 = none"),
+    ODO_CFG_D("accel_timeout_s", S, accel_timeout_s, "1", 0.05, 60,
+              "no accelerometer sample this long = fall back to speed (s)"),
+    ODO_CFG_D("gps_stale_s", S, gps_stale_s, "3", 0.1, 60, "a fix older than this is not current (s)"),
 };
 #undef S
 const size_t odo_engine_cfg_nkeys = ODO_ARRAY_LEN(odo_engine_cfg_keys);
 
-#define FIX_RING 64        /* recent fixes, for an event's position / heading / speed before */
+#define FIX_RING        64 /* recent fixes, for an event's position / heading / speed before */
 #define ENGINE_PATH_MAX 512
 
 struct fixpt {
@@ -42,7 +44,7 @@ struct odo_engine {
 	/* latest inputs */
 	struct odo_gps_fix fix;
 	int64_t fix_ns;
-	double speed;           /* best current speed */
+	double speed; /* best current speed */
 	int64_t speed_ns;
 	double rpm, obd_speed, throttle, coolant, fuel;
 	struct fixpt ring[FIX_RING];
@@ -175,9 +177,8 @@ static void on_det_event(void *ctx, const struct odo_det_event *ev)
 	put(e, &r, ev->start_ns);
 }
 
-int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock,
-		    const struct odo_tz *tz, odo_engine_emit_fn emit, void *emit_ctx,
-		    const char *state_path, struct odo_engine **out)
+int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock, const struct odo_tz *tz,
+                    odo_engine_emit_fn emit, void *emit_ctx, const char *state_path, struct odo_engine **out)
 {
 	if (!clock || !emit || !out)
 		return ODO_ERR_INVAL;
@@ -254,7 +255,8 @@ static void calib_ref(struct odo_engine *e, int src, int64_t ns, double v, doubl
 
 static int accel_live(const struct odo_engine *e, int64_t ns)
 {
-	return e->calib.ready && e->acc_ns && ns - e->acc_ns <= (int64_t)(e->cfg.engine.accel_timeout_s * 1e9);
+	return e->calib.ready && e->acc_ns &&
+	       ns - e->acc_ns <= (int64_t)(e->cfg.engine.accel_timeout_s * 1e9);
 }
 
 static void set_speed(struct odo_engine *e, int64_t ns, double v)
@@ -263,8 +265,9 @@ static void set_speed(struct odo_engine *e, int64_t ns, double v)
 	e->speed_ns = ns;
 	odo_detect_speed(&e->det, ns, v, accel_live(e, ns));
 	if (e->have_phone)
-		odo_detect_phone(&e->det, ns, e->phone.screen_on || e->phone.handled ||
-				 e->phone.call == ODO_CALL_HANDHELD, v);
+		odo_detect_phone(&e->det, ns,
+		                 e->phone.screen_on || e->phone.handled || e->phone.call == ODO_CALL_HANDHELD,
+		                 v);
 }
 
 static void sink_gps(void *ctx, const struct odo_gps_fix *f)
@@ -321,9 +324,12 @@ static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 		}
 	}
 	e->acc_ns = s->mono_ns;
-	double sp = (isfinite(e->speed) && s->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) ? e->speed : NAN;
-	struct odo_det_sample ds = {.mono_ns = s->mono_ns, .lon = e->f2[0], .lat = e->f2[1], .dyn = dyn,
-				    .speed_mps = sp};
+	double sp =
+	    (isfinite(e->speed) && s->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
+	        ? e->speed
+	        : NAN;
+	struct odo_det_sample ds = {
+	    .mono_ns = s->mono_ns, .lon = e->f2[0], .lat = e->f2[1], .dyn = dyn, .speed_mps = sp};
 	odo_detect_sample(&e->det, &ds);
 	odo_trip_lon_accel(&e->trip, s->mono_ns, e->f2[0]);
 }
@@ -346,10 +352,17 @@ static void sink_obd(void *ctx, const struct odo_obd_value *o)
 			calib_ref(e, 2, o->mono_ns, o->value, NAN);
 		}
 		break;
-	case ODO_OBD_THROTTLE: e->throttle = o->value; break;
-	case ODO_OBD_COOLANT: e->coolant = o->value; break;
-	case ODO_OBD_FUEL_LEVEL: e->fuel = o->value; break;
-	default: break;
+	case ODO_OBD_THROTTLE:
+		e->throttle = o->value;
+		break;
+	case ODO_OBD_COOLANT:
+		e->coolant = o->value;
+		break;
+	case ODO_OBD_FUEL_LEVEL:
+		e->fuel = o->value;
+		break;
+	default:
+		break;
 	}
 }
 
@@ -385,13 +398,16 @@ static void sink_signal(void *ctx, const struct odo_signal *s)
 			odo_trip_airbag(&e->trip);
 		}
 		break;
-	case ODO_SIG_WIPERS: odo_trip_wipers(&e->trip, s->value > 0); break;
+	case ODO_SIG_WIPERS:
+		odo_trip_wipers(&e->trip, s->value > 0);
+		break;
 	case ODO_SIG_VEHICLE_SPEED: {
 		struct odo_obd_value o = {.mono_ns = s->mono_ns, .pid = ODO_OBD_SPEED, .value = s->value};
 		sink_obd(ctx, &o);
 		break;
 	}
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -399,11 +415,14 @@ static void sink_phone(void *ctx, const struct odo_phone_state *p)
 {
 	struct odo_engine *e = ctx;
 	int changed = !e->have_phone || p->screen_on != e->phone.screen_on || p->call != e->phone.call ||
-		      p->handled != e->phone.handled;
+	              p->handled != e->phone.handled;
 	e->phone = *p;
 	e->have_phone = 1;
 	odo_trip_phone(&e->trip, p->mono_ns, p->screen_on, p->call, p->handled);
-	double sp = (isfinite(e->speed) && p->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) ? e->speed : NAN;
+	double sp =
+	    (isfinite(e->speed) && p->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
+	        ? e->speed
+	        : NAN;
 	odo_detect_phone(&e->det, p->mono_ns, p->screen_on || p->handled || p->call == ODO_CALL_HANDHELD, sp);
 	if (changed) {
 		struct odo_record r;
@@ -417,9 +436,14 @@ static void sink_phone(void *ctx, const struct odo_phone_state *p)
 
 struct odo_sink odo_engine_sink(struct odo_engine *e)
 {
-	struct odo_sink s = {.ctx = e, .gps = sink_gps, .accel = sink_accel, .obd = sink_obd,
-			     .dtc = sink_dtc, .vehicle = sink_vehicle, .signal = sink_signal,
-			     .phone = sink_phone};
+	struct odo_sink s = {.ctx = e,
+	                     .gps = sink_gps,
+	                     .accel = sink_accel,
+	                     .obd = sink_obd,
+	                     .dtc = sink_dtc,
+	                     .vehicle = sink_vehicle,
+	                     .signal = sink_signal,
+	                     .phone = sink_phone};
 	return s;
 }
 
@@ -502,8 +526,7 @@ void odo_engine_close(struct odo_engine *e)
 {
 	if (!e)
 		return;
-	if (e->state_path[0] && e->calib.ready && !e->calib.fixed &&
-	    odo_calib_save(&e->calib, e->state_path))
+	if (e->state_path[0] && e->calib.ready && !e->calib.fixed && odo_calib_save(&e->calib, e->state_path))
 		ODO_LOG(WARN, "calib", "cannot save %s", e->state_path);
 	free(e);
 }

@@ -25,9 +25,9 @@
 
 /* [engine] section. */
 struct odo_engine_sect {
-	double sample_period_s;  /* SAMPLE record period during a trip; 0 = none */
-	double accel_timeout_s;  /* no accel sample for this long = no accelerometer (speed fallback) */
-	double gps_stale_s;      /* a fix older than this is not "current" */
+	double sample_period_s; /* SAMPLE record period during a trip; 0 = none */
+	double accel_timeout_s; /* no accel sample for this long = no accelerometer (speed fallback) */
+	double gps_stale_s;     /* a fix older than this is not "current" */
 };
 
 extern const struct odo_cfg_key odo_engine_cfg_keys[];
@@ -61,9 +61,9 @@ typedef int (*odo_engine_emit_fn)(void *ctx, struct odo_record *r);
  * close. Returns ODO_OK, ODO_ERR_INVAL (NULL clock/emit/out), ODO_ERR_CONFIG
  * (bad mounting matrix), ODO_ERR_NOMEM.
  */
-int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock,
-		    const struct odo_tz *tz, odo_engine_emit_fn emit, void *emit_ctx,
-		    const char *state_path, struct odo_engine **out) ODO_NODISCARD;
+int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock, const struct odo_tz *tz,
+                    odo_engine_emit_fn emit, void *emit_ctx, const char *state_path,
+                    struct odo_engine **out) ODO_NODISCARD;
 
 /* The sink sources deliver to (ctx = e). */
 struct odo_sink odo_engine_sink(struct odo_engine *e);
@@ -76,16 +76,16 @@ void odo_engine_tick(struct odo_engine *e);
 void odo_engine_finish(struct odo_engine *e);
 
 struct odo_engine_stats {
-	uint64_t records;         /* emitted */
+	uint64_t records; /* emitted */
 	uint64_t emit_errors;
 	uint64_t events[ODO_EV__MAX + 1]; /* by enum odo_event_kind */
-	uint64_t trips;           /* ended */
+	uint64_t trips;                   /* ended */
 	uint64_t accel_samples;
 	int calib_ready;
-	int calib_fixed;          /* explicit matrix */
-	double calib_confidence;  /* 0..1 */
+	int calib_fixed;         /* explicit matrix */
+	double calib_confidence; /* 0..1 */
 	uint32_t remounts;
-	double R[3][3];           /* sensor -> vehicle rotation in use */
+	double R[3][3]; /* sensor -> vehicle rotation in use */
 };
 
 /* Copy the counters into *st. */

@@ -9,18 +9,25 @@
 
 #define S struct odo_trip_cfg
 const struct odo_cfg_key odo_trip_cfg_keys[] = {
-	ODO_CFG_D("start_speed_mps", S, start_speed_mps, "2.0", 0.1, 50, "moving at or above this speed ..."),
-	ODO_CFG_D("start_s", S, start_s, "5", 0, 600, "... for this long starts a trip (s)"),
-	ODO_CFG_D("stop_speed_mps", S, stop_speed_mps, "0.5", 0, 50, "below this speed the vehicle is stopped"),
-	ODO_CFG_D("ignition_rpm", S, ignition_rpm, "300", 0, 5000, "engine running above this RPM"),
-	ODO_CFG_D("rpm_timeout_s", S, rpm_timeout_s, "10", 0.5, 600, "no RPM report for this long = engine off (s)"),
-	ODO_CFG_D("ignition_off_s", S, ignition_off_s, "30", 0, 3600, "engine off and stopped this long ends a trip (s)"),
-	ODO_CFG_D("stationary_s", S, stationary_s, "300", 1, 86400, "without RPM: stopped this long ends a trip (s)"),
-	ODO_CFG_D("max_eph_m", S, max_eph_m, "50", 1, 10000, "fixes with a larger horizontal error are not used for distance (m)"),
-	ODO_CFG_D("max_jump_mps", S, max_jump_mps, "90", 1, 1000, "implied speed above this is a position jump (m/s)"),
-	ODO_CFG_D("heavy_window_s", S, heavy_window_s, "120", 10, 3600, "stop-and-go: window (s)"),
-	ODO_CFG_I("heavy_min_stops", S, heavy_min_stops, "2", 1, ODO_TRIP_STOP_RING, "stop-and-go: stops within the window"),
-	ODO_CFG_D("heavy_max_speed_mps", S, heavy_max_speed_mps, "8.33", 0.5, 50, "stop-and-go: driving below this speed (m/s)"),
+    ODO_CFG_D("start_speed_mps", S, start_speed_mps, "2.0", 0.1, 50, "moving at or above this speed ..."),
+    ODO_CFG_D("start_s", S, start_s, "5", 0, 600, "... for this long starts a trip (s)"),
+    ODO_CFG_D("stop_speed_mps", S, stop_speed_mps, "0.5", 0, 50, "below this speed the vehicle is stopped"),
+    ODO_CFG_D("ignition_rpm", S, ignition_rpm, "300", 0, 5000, "engine running above this RPM"),
+    ODO_CFG_D("rpm_timeout_s", S, rpm_timeout_s, "10", 0.5, 600,
+              "no RPM report for this long = engine off (s)"),
+    ODO_CFG_D("ignition_off_s", S, ignition_off_s, "30", 0, 3600,
+              "engine off and stopped this long ends a trip (s)"),
+    ODO_CFG_D("stationary_s", S, stationary_s, "300", 1, 86400,
+              "without RPM: stopped this long ends a trip (s)"),
+    ODO_CFG_D("max_eph_m", S, max_eph_m, "50", 1, 10000,
+              "fixes with a larger horizontal error are not used for distance (m)"),
+    ODO_CFG_D("max_jump_mps", S, max_jump_mps, "90", 1, 1000,
+              "implied speed above this is a position jump (m/s)"),
+    ODO_CFG_D("heavy_window_s", S, heavy_window_s, "120", 10, 3600, "stop-and-go: window (s)"),
+    ODO_CFG_I("heavy_min_stops", S, heavy_min_stops, "2", 1, ODO_TRIP_STOP_RING,
+              "stop-and-go: stops within the window"),
+    ODO_CFG_D("heavy_max_speed_mps", S, heavy_max_speed_mps, "8.33", 0.5, 50,
+              "stop-and-go: driving below this speed (m/s)"),
 };
 #undef S
 const size_t odo_trip_cfg_nkeys = ODO_ARRAY_LEN(odo_trip_cfg_keys);
@@ -37,7 +44,7 @@ void odo_trip_cfg_defaults(struct odo_trip_cfg *c)
 }
 
 void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz,
-		   uint64_t first_id)
+                   uint64_t first_id)
 {
 	memset(t, 0, sizeof(*t));
 	if (cfg)
@@ -134,7 +141,7 @@ static int heavy_traffic(const struct odo_trip *t, int64_t ns)
 
 /* Add d metres driven around (lat, lon) at UTC second mid_s to the summary. */
 static void add_distance(struct odo_trip *t, double d, double lat, double lon, int64_t mid_s,
-			 double speed_mps, int64_t ns)
+                         double speed_mps, int64_t ns)
 {
 	t->s.distance_m += d;
 	if (odo_feat_is_night(lat, lon, mid_s))
@@ -154,8 +161,8 @@ static void add_distance(struct odo_trip *t, double d, double lat, double lon, i
 		t->s.wiper_m += d;
 }
 
-int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, double lon,
-		 double speed_mps, double eph_m, int fix_ok)
+int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, double lon, double speed_mps,
+                 double eph_m, int fix_ok)
 {
 	int started = 0;
 	if (!fix_ok || !odo_geo_valid(lat, lon))
@@ -179,11 +186,13 @@ int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, doubl
 		double dt = (double)(ns - t->pns) / 1e9;
 		if (d / dt > t->cfg.max_jump_mps && ns - t->pns <= 10 * MAX_GAP_NS)
 			return started; /* an outlier: keep the last good point */
-		int mov = isfinite(speed_mps) ? speed_mps >= t->cfg.stop_speed_mps : d / dt >= t->cfg.stop_speed_mps;
+		int mov = isfinite(speed_mps) ? speed_mps >= t->cfg.stop_speed_mps
+		                              : d / dt >= t->cfg.stop_speed_mps;
 		if (mov && ns - t->pns <= 10 * MAX_GAP_NS) {
 			if (t->open) {
 				int64_t mid_s = (t_ms - (int64_t)(dt * 500)) / 1000;
-				add_distance(t, d, (lat + t->plat) / 2, (lon + t->plon) / 2, mid_s, speed_mps, ns);
+				add_distance(t, d, (lat + t->plat) / 2, (lon + t->plon) / 2, mid_s, speed_mps,
+				             ns);
 			} else if (t->moving_since_ns && ns >= t->moving_since_ns) {
 				t->pre_m += d;
 			}
@@ -267,13 +276,24 @@ void odo_trip_event(struct odo_trip *t, uint8_t kind)
 	if (!t->open)
 		return;
 	switch (kind) {
-	case ODO_EV_HARD_BRAKE: t->s.hard_brakes++; break;
-	case ODO_EV_RAPID_ACCEL: t->s.rapid_accels++; break;
+	case ODO_EV_HARD_BRAKE:
+		t->s.hard_brakes++;
+		break;
+	case ODO_EV_RAPID_ACCEL:
+		t->s.rapid_accels++;
+		break;
 	case ODO_EV_CORNER_LEFT:
-	case ODO_EV_CORNER_RIGHT: t->s.harsh_corners++; break;
-	case ODO_EV_SWERVE: t->s.swerves++; break;
-	case ODO_EV_CRASH: t->s.crashes++; break;
-	default: break;
+	case ODO_EV_CORNER_RIGHT:
+		t->s.harsh_corners++;
+		break;
+	case ODO_EV_SWERVE:
+		t->s.swerves++;
+		break;
+	case ODO_EV_CRASH:
+		t->s.crashes++;
+		break;
+	default:
+		break;
 	}
 }
 
@@ -311,7 +331,7 @@ void odo_trip_airbag(struct odo_trip *t)
 }
 
 static void close_trip(struct odo_trip *t, int64_t end_ns, int64_t ns, int64_t t_ms,
-		       struct odo_rec_trip_end *out)
+                       struct odo_rec_trip_end *out)
 {
 	phone_accumulate(t, end_ns);
 	t->s.start_ms = t->start_ms;
@@ -339,8 +359,8 @@ int odo_trip_check_end(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_
 	if (moving)
 		return 0;
 	if (t->have_rpm) {
-		int engine_on = t->rpm > t->cfg.ignition_rpm &&
-				(double)(ns - t->rpm_ns) <= t->cfg.rpm_timeout_s * 1e9;
+		int engine_on =
+		    t->rpm > t->cfg.ignition_rpm && (double)(ns - t->rpm_ns) <= t->cfg.rpm_timeout_s * 1e9;
 		if (engine_on)
 			return 0;
 		int64_t last = t->rpm_ns > t->last_motion_ns ? t->rpm_ns : t->last_motion_ns;

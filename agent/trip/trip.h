@@ -16,17 +16,17 @@
 
 /* [trip] section. */
 struct odo_trip_cfg {
-	double start_speed_mps;  /* moving: speed at or above this ... */
-	double start_s;          /* ... for this long starts a trip */
-	double stop_speed_mps;   /* below this the vehicle is stopped */
-	double ignition_rpm;     /* RPM above this = engine running */
-	double rpm_timeout_s;    /* no RPM report for this long = engine off */
-	double ignition_off_s;   /* engine off (and stopped) this long ends a trip */
-	double stationary_s;     /* without RPM: stopped this long ends a trip */
-	double max_eph_m;        /* fixes with a larger horizontal error are not used for distance */
-	double max_jump_mps;     /* implied speed above this = a position jump, not counted */
-	double heavy_window_s;   /* stop-and-go: ... */
-	int heavy_min_stops;     /* ... at least this many stops in the window ... */
+	double start_speed_mps;     /* moving: speed at or above this ... */
+	double start_s;             /* ... for this long starts a trip */
+	double stop_speed_mps;      /* below this the vehicle is stopped */
+	double ignition_rpm;        /* RPM above this = engine running */
+	double rpm_timeout_s;       /* no RPM report for this long = engine off */
+	double ignition_off_s;      /* engine off (and stopped) this long ends a trip */
+	double stationary_s;        /* without RPM: stopped this long ends a trip */
+	double max_eph_m;           /* fixes with a larger horizontal error are not used for distance */
+	double max_jump_mps;        /* implied speed above this = a position jump, not counted */
+	double heavy_window_s;      /* stop-and-go: ... */
+	int heavy_min_stops;        /* ... at least this many stops in the window ... */
 	double heavy_max_speed_mps; /* ... and driving below this speed */
 };
 
@@ -42,7 +42,7 @@ struct odo_trip {
 	uint64_t next_id;
 	struct odo_rec_trip_end s; /* summary being built */
 	/* motion / ignition */
-	double speed;             /* latest speed (GPS, else OBD) */
+	double speed; /* latest speed (GPS, else OBD) */
 	int64_t speed_ns;
 	int moving;
 	int64_t moving_since_ns, stopped_since_ns;
@@ -59,28 +59,33 @@ struct odo_trip {
 	int64_t obd_ns;
 	int have_obd;
 	/* accumulators */
-	double rpm_sum; uint32_t rpm_n;
-	double eph_sum; uint32_t eph_n;
-	double jerk_sum; uint32_t jerk_n;
-	double prev_lon; int64_t prev_lon_ns; int have_lon;
+	double rpm_sum;
+	uint32_t rpm_n;
+	double eph_sum;
+	uint32_t eph_n;
+	double jerk_sum;
+	uint32_t jerk_n;
+	double prev_lon;
+	int64_t prev_lon_ns;
+	int have_lon;
 	int64_t stops[ODO_TRIP_STOP_RING];
 	unsigned nstops;
 	int wipers; /* -1 no signal, 0 off, 1 on */
 	int screen, call, handled;
 	int64_t phone_ns;
-	double pre_m;   /* track since the motion began, before the trip started */
+	double pre_m;     /* track since the motion began, before the trip started */
 	double pre_obd_m; /* OBD distance over the same span */
 };
 
 void odo_trip_cfg_defaults(struct odo_trip_cfg *c);
 /* tz may be NULL (UTC). first_id: the id the next trip gets. */
 void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz,
-		   uint64_t first_id);
+                   uint64_t first_id);
 
 /* Inputs. Each returns 1 when a trip STARTED on this input (the caller
  * emits TRIP_START with odo_trip_id()). t_ms = UTC ms of the input. */
-int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, double lon,
-		 double speed_mps, double eph_m, int fix_ok);
+int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, double lon, double speed_mps,
+                 double eph_m, int fix_ok);
 int odo_trip_obd_speed(struct odo_trip *t, int64_t ns, int64_t t_ms, double speed_mps);
 int odo_trip_rpm(struct odo_trip *t, int64_t ns, int64_t t_ms, double rpm);
 void odo_trip_lon_accel(struct odo_trip *t, int64_t ns, double lon_mps2);

@@ -22,20 +22,20 @@
 #include "engine/engine.h"
 #include "odo/geo.h"
 
-#define MAX_TRIPS 8
-#define MAX_LABELS 64
-#define MAX_DETS 512
-#define LINE_MAX_LEN 512
-#define NOMINAL_SPEED_MPS 8.0  /* scale of the lateral reference; the angle does not depend on it */
-#define REF_PERIOD_S 0.1       /* calibration reference interval */
-#define MATCH_SLACK_S 0.5
-#define LOCAL_WINDOW_S 30.0     /* re-anchoring window of the converter */
-#define GYRO_BIAS_MAX 0.03       /* rad/s searched either side of zero */
-#define GYRO_BIAS_STEP 0.0005      /* intervals closer than this count as overlapping */
+#define MAX_TRIPS         8
+#define MAX_LABELS        64
+#define MAX_DETS          512
+#define LINE_MAX_LEN      512
+#define NOMINAL_SPEED_MPS 8.0 /* scale of the lateral reference; the angle does not depend on it */
+#define REF_PERIOD_S      0.1 /* calibration reference interval */
+#define MATCH_SLACK_S     0.5
+#define LOCAL_WINDOW_S    30.0   /* re-anchoring window of the converter */
+#define GYRO_BIAS_MAX     0.03   /* rad/s searched either side of zero */
+#define GYRO_BIAS_STEP    0.0005 /* intervals closer than this count as overlapping */
 
 enum kind { K_BRAKE, K_ACCEL, K_RIGHT, K_LEFT, K_SWERVE, K_NEG, K__N };
-static const char *const kind_name[K__N] = {"hard_brake", "rapid_accel", "corner_right", "corner_left",
-					    "swerve", "non_aggressive"};
+static const char *const kind_name[K__N] = {"hard_brake",  "rapid_accel", "corner_right",
+                                            "corner_left", "swerve",      "non_aggressive"};
 
 struct series {
 	size_t n, cap;
@@ -170,12 +170,23 @@ static int on_record(void *ctx, struct odo_record *r)
 		return 0;
 	int k;
 	switch (r->u.event.kind) {
-	case ODO_EV_HARD_BRAKE: k = K_BRAKE; break;
-	case ODO_EV_RAPID_ACCEL: k = K_ACCEL; break;
-	case ODO_EV_CORNER_RIGHT: k = K_RIGHT; break;
-	case ODO_EV_CORNER_LEFT: k = K_LEFT; break;
-	case ODO_EV_SWERVE: k = K_SWERVE; break;
-	default: return 0;
+	case ODO_EV_HARD_BRAKE:
+		k = K_BRAKE;
+		break;
+	case ODO_EV_RAPID_ACCEL:
+		k = K_ACCEL;
+		break;
+	case ODO_EV_CORNER_RIGHT:
+		k = K_RIGHT;
+		break;
+	case ODO_EV_CORNER_LEFT:
+		k = K_LEFT;
+		break;
+	case ODO_EV_SWERVE:
+		k = K_SWERVE;
+		break;
+	default:
+		return 0;
 	}
 	double a = (double)r->t_ms / 1000.0;
 	c->peak[c->n] = r->u.event.peak_g;
@@ -200,7 +211,6 @@ static void headings(const struct series *acc, const struct series *gyr, double 
 	}
 }
 
-
 static int overlaps(const struct ival *p, const struct ival *q)
 {
 	return p->a <= q->b + MATCH_SLACK_S && q->a <= p->b + MATCH_SLACK_S;
@@ -208,7 +218,7 @@ static int overlaps(const struct ival *p, const struct ival *q)
 
 /* Rotate into the frame turning with the car (heading from the z gyro minus bias). */
 static void to_car_frame(const struct series *acc, const struct series *gyr, double bias, double *psi,
-			 double (*v)[3])
+                         double (*v)[3])
 {
 	headings(acc, gyr, bias, psi);
 	for (size_t i = 0; i < acc->n; i++) {
@@ -221,8 +231,8 @@ static void to_car_frame(const struct series *acc, const struct series *gyr, dou
 }
 
 /* Run the calibration module over samples [i0, i1) with yaw-rate references. */
-static void calib_range(const struct series *acc, const struct series *gyr, double bias,
-			double (*v)[3], size_t i0, size_t i1, struct odo_calib *cal)
+static void calib_range(const struct series *acc, const struct series *gyr, double bias, double (*v)[3],
+                        size_t i0, size_t i1, struct odo_calib *cal)
 {
 	struct odo_calib_cfg ccfg;
 	odo_calib_cfg_defaults(&ccfg);
@@ -253,16 +263,17 @@ static void calib_range(const struct series *acc, const struct series *gyr, doub
 }
 
 static void calibrate(const struct series *acc, const struct series *gyr, double bias, double *psi,
-		      double (*v)[3], struct odo_calib *cal)
+                      double (*v)[3], struct odo_calib *cal)
 {
 	to_car_frame(acc, gyr, bias, psi, v);
 	calib_range(acc, gyr, bias, v, 0, acc->n, cal);
 }
 
 static int reanchor; /* --reanchor: local frames (see run_trip) */
-static int pca = 1;  /* local forward axis from the principal axis of straight-line acceleration (--global: off) */
+static int pca =
+    1; /* local forward axis from the principal axis of straight-line acceleration (--global: off) */
 
-#define PCA_MAX_YAW 0.05   /* rad/s: "driving straight" */
+#define PCA_MAX_YAW   0.05 /* rad/s: "driving straight" */
 #define PCA_MIN_ANISO 2.0  /* principal/minor variance ratio needed to trust the axis */
 
 /*
@@ -274,7 +285,7 @@ static int pca = 1;  /* local forward axis from the principal axis of straight-l
  * well defined.
  */
 static int pca_frame(const struct series *acc, const double *wz, double (*v)[3], size_t a0, size_t a1,
-		     const struct odo_calib *glob, struct odo_calib *out)
+                     const struct odo_calib *glob, struct odo_calib *out)
 {
 	double sxx = 0, syy = 0, sxy = 0, mx = 0, my = 0;
 	int n = 0;
@@ -363,7 +374,7 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 		return -1;
 
 	double *psi = malloc(acc.n * sizeof(double));
-	double (*v)[3] = malloc(acc.n * sizeof(*v));
+	double(*v)[3] = malloc(acc.n * sizeof(*v));
 	if (!psi || !v)
 		return -1;
 	/*
@@ -389,7 +400,7 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	}
 	if (!cal.ready) {
 		fprintf(stderr, "odo-accuracy: %s: mounting calibration did not converge (confidence %.2f)\n",
-			trip, cal.confidence);
+		        trip, cal.confidence);
 		return -1;
 	}
 	double fwd_deg = atan2(cal.R[0][1], cal.R[0][0]) * 180 / M_PI;
@@ -402,7 +413,7 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	 * calibration module run over the references within +-LOCAL_WINDOW_S
 	 * (the whole-trip estimate where a window lacks turns).
 	 */
-	double (*vv)[3] = malloc(acc.n * sizeof(*vv));
+	double(*vv)[3] = malloc(acc.n * sizeof(*vv));
 	double *wz = malloc(acc.n * sizeof(double));
 	if (!vv || !wz)
 		return -1;
@@ -455,15 +466,17 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 		int64_t ns = (int64_t)(acc.t[i] * 1e9);
 		if (ns > odo_clock_mono_ns(&clk))
 			odo_clock_advance(&clk, ns - odo_clock_mono_ns(&clk));
-		struct odo_accel_sample s = {.mono_ns = ns, .x = (float)vv[i][0], .y = (float)vv[i][1],
-					     .z = (float)vv[i][2]};
+		struct odo_accel_sample s = {
+		    .mono_ns = ns, .x = (float)vv[i][0], .y = (float)vv[i][1], .z = (float)vv[i][2]};
 		sink.accel(sink.ctx, &s);
 	}
 	odo_engine_finish(e);
 	odo_engine_close(e);
 
-	printf("# %s: %zu accel samples, %.0f s, gyro bias %+.4f rad/s, mounting: forward at %.1f deg, confidence %.2f; local frames %d/%d s\n",
-	       trip, acc.n, acc.t[acc.n - 1] - acc.t[0], best_bias, fwd_deg, cal.confidence, local_used, blocks);
+	printf("# %s: %zu accel samples, %.0f s, gyro bias %+.4f rad/s, mounting: forward at %.1f deg, "
+	       "confidence %.2f; local frames %d/%d s\n",
+	       trip, acc.n, acc.t[acc.n - 1] - acc.t[0], best_bias, fwd_deg, cal.confidence, local_used,
+	       blocks);
 	for (int i = 0; i < col->n; i++) {
 		int hit = 0;
 		for (int j = 0; j < nlab; j++)
@@ -515,7 +528,8 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 			continue;
 		}
 		if (!hit)
-			printf("#   MISSED %-13s %7.2f-%7.2f s\n", kind_name[lab[j].kind], lab[j].a, lab[j].b);
+			printf("#   MISSED %-13s %7.2f-%7.2f s\n", kind_name[lab[j].kind], lab[j].a,
+			       lab[j].b);
 		sc[lab[j].kind].nlab++;
 		sc[lab[j].kind].tp_lab += hit;
 	}
@@ -524,8 +538,14 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	free(v);
 	free(vv);
 	free(wz);
-	free(acc.t); free(acc.x); free(acc.y); free(acc.z);
-	free(gyr.t); free(gyr.x); free(gyr.y); free(gyr.z);
+	free(acc.t);
+	free(acc.x);
+	free(acc.y);
+	free(acc.z);
+	free(gyr.t);
+	free(gyr.x);
+	free(gyr.y);
+	free(gyr.z);
 	return 0;
 }
 
@@ -553,14 +573,15 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ntrips && i < MAX_TRIPS; i++)
 		if (run_trip(argv[1], trips[i], sc))
 			return 1;
-	printf("| kind | labelled | detected | precision | recall | F1 | FP inside other labelled manoeuvres | precision without those |\n|---|---|---|---|---|---|---|---|\n");
+	printf("| kind | labelled | detected | precision | recall | F1 | FP inside other labelled manoeuvres "
+	       "| precision without those |\n|---|---|---|---|---|---|---|---|\n");
 	for (int k = 0; k < K_NEG; k++) {
 		double p = sc[k].ndet ? (double)sc[k].tp_det / sc[k].ndet : NAN;
 		double r = sc[k].nlab ? (double)sc[k].tp_lab / sc[k].nlab : NAN;
 		double f = (p + r > 0) ? 2 * p * r / (p + r) : 0;
 		int nd = sc[k].ndet - sc[k].fp_other;
-		printf("| %s | %d | %d | %.2f | %.2f | %.2f | %d | %.2f |\n", kind_name[k], sc[k].nlab, sc[k].ndet, p, r, f,
-		       sc[k].fp_other, nd ? (double)sc[k].tp_det / nd : NAN);
+		printf("| %s | %d | %d | %.2f | %.2f | %.2f | %d | %.2f |\n", kind_name[k], sc[k].nlab,
+		       sc[k].ndet, p, r, f, sc[k].fp_other, nd ? (double)sc[k].tp_det / nd : NAN);
 	}
 	printf("| non_aggressive (negatives left alone) | %d | - | - | %d/%d | - | - | - |\n", sc[K_NEG].nlab,
 	       sc[K_NEG].tp_lab, sc[K_NEG].nlab);

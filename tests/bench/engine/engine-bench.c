@@ -47,7 +47,14 @@ static int gen(const char *path, int secs)
 	double v = 0, psi = 0, lat = 52.5, lon = 13.4;
 	for (long i = 0; i < (long)secs * 100; i++) {
 		double t = i / 100.0, ph = fmod(t, 120);
-		double a = ph < 10 ? 1.5 : ph < 40 ? 0 : ph < 50 ? 0 : ph < 60 ? 0 : ph < 62 ? -4.5 : ph < 70 ? -0.5 : ph < 100 ? 0.6 : -1.0;
+		double a = ph < 10    ? 1.5
+		           : ph < 40  ? 0
+		           : ph < 50  ? 0
+		           : ph < 60  ? 0
+		           : ph < 62  ? -4.5
+		           : ph < 70  ? -0.5
+		           : ph < 100 ? 0.6
+		                      : -1.0;
 		double w = (ph >= 40 && ph < 50) ? 0.15 : (ph >= 50 && ph < 60) ? -0.15 : 0;
 		if (v + a * 0.01 < 0)
 			a = -v / 0.01;
@@ -57,9 +64,11 @@ static int gen(const char *path, int secs)
 		lon += v * 0.01 * sin(psi) / (111195.0 * cos(lat * M_PI / 180));
 		double fx = a, fy = v * w;
 		/* sensor = vehicle rotated 90 deg about down: x_s = -y_v, y_s = x_v */
-		fprintf(f, "A %.2f %.4f %.4f %.4f\n", t, -fy + 0.2 * rnd(), fx + 0.2 * rnd(), -9.80665 + 0.2 * rnd());
+		fprintf(f, "A %.2f %.4f %.4f %.4f\n", t, -fy + 0.2 * rnd(), fx + 0.2 * rnd(),
+		        -9.80665 + 0.2 * rnd());
 		if (i % 100 == 0) {
-			fprintf(f, "G %.2f %.7f %.7f %.3f %.2f\n", t, lat, lon, v, fmod(psi * 180 / M_PI + 360, 360));
+			fprintf(f, "G %.2f %.7f %.7f %.3f %.2f\n", t, lat, lon, v,
+			        fmod(psi * 180 / M_PI + 360, 360));
 			fprintf(f, "O %.2f 12 %.1f\n", t + 0.5, 800 + 100 * v);
 			fprintf(f, "O %.2f 13 %.3f\n", t + 0.5, v);
 		}
@@ -104,7 +113,8 @@ static int run(const char *mode, const char *path)
 			if (feed) {
 				if (ns > odo_clock_mono_ns(&clk))
 					odo_clock_advance(&clk, ns - odo_clock_mono_ns(&clk));
-				struct odo_accel_sample s = {.mono_ns = ns, .x = (float)a, .y = (float)b, .z = (float)c};
+				struct odo_accel_sample s = {
+				    .mono_ns = ns, .x = (float)a, .y = (float)b, .z = (float)c};
 				sk.accel(sk.ctx, &s);
 				if (ns >= next_tick) {
 					odo_engine_tick(e);
@@ -112,20 +122,33 @@ static int run(const char *mode, const char *path)
 				}
 			}
 			last_t = t;
-		} else if (line[0] == 'G' && sscanf(line + 2, "%lf %lf %lf %lf %lf", &t, &a, &b, &c, &d) == 5) {
+		} else if (line[0] == 'G' &&
+		           sscanf(line + 2, "%lf %lf %lf %lf %lf", &t, &a, &b, &c, &d) == 5) {
 			sum += a + b + c + d;
 			if (feed) {
 				int64_t ns = (int64_t)llround(t * 1e9);
-				struct odo_gps_fix fx = {.mono_ns = ns, .t_ms = 1768010400000LL + (int64_t)llround(t * 1000),
-							 .mode = ODO_FIX_3D, .lat = a, .lon = b, .alt_m = NAN, .speed_mps = c,
-							 .track_deg = d, .climb_mps = NAN, .eph = 5, .epx = NAN, .epy = NAN,
-							 .epv = NAN, .eps = NAN, .ept = NAN};
+				struct odo_gps_fix fx = {.mono_ns = ns,
+				                         .t_ms = 1768010400000LL + (int64_t)llround(t * 1000),
+				                         .mode = ODO_FIX_3D,
+				                         .lat = a,
+				                         .lon = b,
+				                         .alt_m = NAN,
+				                         .speed_mps = c,
+				                         .track_deg = d,
+				                         .climb_mps = NAN,
+				                         .eph = 5,
+				                         .epx = NAN,
+				                         .epy = NAN,
+				                         .epv = NAN,
+				                         .eps = NAN,
+				                         .ept = NAN};
 				sk.gps(sk.ctx, &fx);
 			}
 		} else if (line[0] == 'O' && sscanf(line + 2, "%lf %lf %lf", &t, &a, &b) == 3) {
 			sum += a + b;
 			if (feed) {
-				struct odo_obd_value o = {.mono_ns = (int64_t)llround(t * 1e9), .pid = (uint8_t)a, .value = b};
+				struct odo_obd_value o = {
+				    .mono_ns = (int64_t)llround(t * 1e9), .pid = (uint8_t)a, .value = b};
 				sk.obd(sk.ctx, &o);
 			}
 		}

@@ -20,8 +20,8 @@
 #include "odo/err.h"
 
 #define RAV4_MAX_ERR_DEG 5.0 /* stated accuracy on this one-minute highway drive */
-#define MAXN 8192
-#define REF_EVERY 5          /* GPS fixes per reference interval (10 Hz -> 0.5 s) */
+#define MAXN             8192
+#define REF_EVERY        5 /* GPS fixes per reference interval (10 Hz -> 0.5 s) */
 
 static const char *dir;
 static double it[MAXN], ia[MAXN][3];
@@ -44,7 +44,8 @@ static void load(void)
 	assert_non_null(f);
 	double lat, lon, utc, alt;
 	while (fgets(line, sizeof(line), f) && ng < MAXN)
-		if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf,%lf", &gt[ng], &lat, &lon, &gv[ng], &utc, &alt, &gb[ng]) == 7)
+		if (sscanf(line, "%lf,%lf,%lf,%lf,%lf,%lf,%lf", &gt[ng], &lat, &lon, &gv[ng], &utc, &alt,
+		           &gb[ng]) == 7)
 			ng++;
 	fclose(f);
 	assert_true(ni > 5000);

@@ -16,12 +16,11 @@
 #include "odo/err.h"
 
 #define RATE_HZ 100
-#define REF_HZ 1
+#define REF_HZ  1
 
 /* Drive a synthetic manoeuvre sequence (vehicle frame: lon, lat), mounted
  * with sensor->vehicle rotation M, for `secs` seconds; sensor noise 0.3 m/s^2. */
-static void drive(struct odo_calib *c, const double M[3][3], double t0, double secs, uint64_t *rng,
-		  int still)
+static void drive(struct odo_calib *c, const double M[3][3], double t0, double secs, uint64_t *rng, int still)
 {
 	int n = (int)(secs * RATE_HZ);
 	for (int i = 0; i < n; i++) {
@@ -44,8 +43,8 @@ static void drive(struct odo_calib *c, const double M[3][3], double t0, double s
 static void test_recovers_rotations(void **state)
 {
 	(void)state;
-	const double angles[][3] = {{0, 0, 0}, {90, 0, 0}, {-135, 10, -5}, {30, 80, 20}, {170, -30, 45},
-				    {45, 0, 180}, {-60, 25, 90}};
+	const double angles[][3] = {{0, 0, 0},      {90, 0, 0},   {-135, 10, -5}, {30, 80, 20},
+	                            {170, -30, 45}, {45, 0, 180}, {-60, 25, 90}};
 	for (size_t k = 0; k < sizeof(angles) / sizeof(angles[0]); k++) {
 		double M[3][3];
 		syn_rot(angles[k][0], angles[k][1], angles[k][2], M);
@@ -140,9 +139,9 @@ static void test_explicit_matrix_and_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_recovers_rotations),
-		cmocka_unit_test(test_remount),
-		cmocka_unit_test(test_explicit_matrix_and_state),
+	    cmocka_unit_test(test_recovers_rotations),
+	    cmocka_unit_test(test_remount),
+	    cmocka_unit_test(test_explicit_matrix_and_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,8 @@
 #include "odo/geo.h"
 
 #define RATE_HZ 100
-#define MAXEV 32
-#define NS(t) ((int64_t)((t) * 1e9 + 0.5))
+#define MAXEV   32
+#define NS(t)   ((int64_t)((t)*1e9 + 0.5))
 
 struct got {
 	struct odo_det_event ev[MAXEV];
@@ -59,8 +59,11 @@ static void run(struct odo_detect *d, profile_fn f, double secs, double speed)
 {
 	for (int i = 0; i <= (int)(secs * RATE_HZ); i++) {
 		double t = (double)i / RATE_HZ;
-		struct odo_det_sample s = {.mono_ns = NS(t), .lon = f(t, 0) * ODO_G,
-					   .lat = f(t, 1) * ODO_G, .dyn = f(t, 2) * ODO_G, .speed_mps = speed};
+		struct odo_det_sample s = {.mono_ns = NS(t),
+		                           .lon = f(t, 0) * ODO_G,
+		                           .lat = f(t, 1) * ODO_G,
+		                           .dyn = f(t, 2) * ODO_G,
+		                           .speed_mps = speed};
 		odo_detect_sample(d, &s);
 		if (i % 10 == 0)
 			odo_detect_tick(d, s.mono_ns);
@@ -73,20 +76,40 @@ static void init(struct odo_detect *d, struct got *g)
 	odo_detect_init(d, NULL, collect, g);
 }
 
-static double p_brake(double t, int ax) { return ax == 0 ? pulse(t, 10, 0.2, 1.5, -0.45) : 0; }
-static double p_accel(double t, int ax) { return ax == 0 ? pulse(t, 5, 0.5, 2.0, 0.32) : 0; }
-static double p_right(double t, int ax) { return ax == 1 ? pulse(t, 3, 0.5, 2.0, 0.42) : 0; }
-static double p_left(double t, int ax) { return ax == 1 ? pulse(t, 3, 0.5, 2.0, -0.38) : 0; }
+static double p_brake(double t, int ax)
+{
+	return ax == 0 ? pulse(t, 10, 0.2, 1.5, -0.45) : 0;
+}
+static double p_accel(double t, int ax)
+{
+	return ax == 0 ? pulse(t, 5, 0.5, 2.0, 0.32) : 0;
+}
+static double p_right(double t, int ax)
+{
+	return ax == 1 ? pulse(t, 3, 0.5, 2.0, 0.42) : 0;
+}
+static double p_left(double t, int ax)
+{
+	return ax == 1 ? pulse(t, 3, 0.5, 2.0, -0.38) : 0;
+}
 static double p_swerve(double t, int ax)
 {
 	return ax == 1 ? pulse(t, 4, 0.2, 0.5, 0.33) + pulse(t, 4.95, 0.2, 0.5, -0.36) : 0;
 }
-static double p_small(double t, int ax) { return ax == 0 ? pulse(t, 2, 0.2, 3, -0.22) : ax == 1 ? pulse(t, 8, 0.2, 0.2, 0.5) : 0; }
+static double p_small(double t, int ax)
+{
+	return ax == 0 ? pulse(t, 2, 0.2, 3, -0.22) : ax == 1 ? pulse(t, 8, 0.2, 0.2, 0.5) : 0;
+}
 static double p_two_brakes(double t, int ax)
 {
-	return ax == 0 ? pulse(t, 2, 0.1, 0.5, -0.4) + pulse(t, 3.5, 0.1, 0.5, -0.4) + pulse(t, 9, 0.1, 0.5, -0.4) : 0;
+	return ax == 0
+	           ? pulse(t, 2, 0.1, 0.5, -0.4) + pulse(t, 3.5, 0.1, 0.5, -0.4) + pulse(t, 9, 0.1, 0.5, -0.4)
+	           : 0;
 }
-static double p_crash(double t, int ax) { return ax == 2 ? pulse(t, 6, 0.005, 0.03, 4.0) : ax == 0 ? pulse(t, 6, 0.005, 0.03, -3.9) : 0; }
+static double p_crash(double t, int ax)
+{
+	return ax == 2 ? pulse(t, 6, 0.005, 0.03, 4.0) : ax == 0 ? pulse(t, 6, 0.005, 0.03, -3.9) : 0;
+}
 
 static void test_hard_brake(void **state)
 {
@@ -178,7 +201,9 @@ static void test_below_threshold_and_refractory(void **state)
 static double p_rebound(double t, int ax)
 {
 	/* hard brake ending at ~3.5 s, a forward pulse 1 s later (rebound), another 5 s later */
-	return ax == 0 ? pulse(t, 2, 0.1, 1.2, -0.45) + pulse(t, 4.5, 0.1, 0.5, 0.3) + pulse(t, 9.5, 0.1, 0.5, 0.3) : 0;
+	return ax == 0 ? pulse(t, 2, 0.1, 1.2, -0.45) + pulse(t, 4.5, 0.1, 0.5, 0.3) +
+	                     pulse(t, 9.5, 0.1, 0.5, 0.3)
+	               : 0;
 }
 
 static void test_rebound(void **state)
@@ -291,11 +316,15 @@ static void test_phone(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hard_brake),     cmocka_unit_test(test_rapid_accel),
-		cmocka_unit_test(test_corners),        cmocka_unit_test(test_swerve),
-		cmocka_unit_test(test_below_threshold_and_refractory),
-		cmocka_unit_test(test_rebound),        cmocka_unit_test(test_crash),          cmocka_unit_test(test_speed_fallback),
-		cmocka_unit_test(test_phone),
+	    cmocka_unit_test(test_hard_brake),
+	    cmocka_unit_test(test_rapid_accel),
+	    cmocka_unit_test(test_corners),
+	    cmocka_unit_test(test_swerve),
+	    cmocka_unit_test(test_below_threshold_and_refractory),
+	    cmocka_unit_test(test_rebound),
+	    cmocka_unit_test(test_crash),
+	    cmocka_unit_test(test_speed_fallback),
+	    cmocka_unit_test(test_phone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,19 +21,19 @@
 
 struct drv_phase {
 	double secs;
-	double a;      /* m/s^2 longitudinal */
-	double w_dps;  /* yaw rate, deg/s, clockwise (right) positive */
-	int engine;    /* 1 on */
-	int screen;    /* phone screen on */
+	double a;     /* m/s^2 longitudinal */
+	double w_dps; /* yaw rate, deg/s, clockwise (right) positive */
+	int engine;   /* 1 on */
+	int screen;   /* phone screen on */
 };
 
 struct drv_truth {
-	double dist_m;           /* integral of v dt */
+	double dist_m; /* integral of v dt */
 	double t_first_rpm_on, t_last_rpm_on;
 	double rpm_sum;
 	int rpm_n;
 	double max_speed;
-	double moving_s;         /* sample-and-hold over the 1 Hz GPS speeds, trip only */
+	double moving_s; /* sample-and-hold over the 1 Hz GPS speeds, trip only */
 	double prev_gps_v;
 	double prev_gps_t;
 	double screen_moving_s;
@@ -54,7 +54,7 @@ struct drv {
 };
 
 static inline void drv_init(struct drv *d, struct odo_clock *clk, struct odo_engine *e, const double M[3][3],
-			    int64_t base_ms)
+                            int64_t base_ms)
 {
 	memset(d, 0, sizeof(*d));
 	d->clk = clk;
@@ -94,17 +94,28 @@ static inline void drv_run(struct drv *d, const struct drv_phase *p)
 		/* accelerometer */
 		double f[3] = {a, d->v * w, -SYN_G}, s[3];
 		syn_mul_t(d->M, f, s);
-		struct odo_accel_sample as = {.mono_ns = ns, .x = (float)(s[0] + d->noise * syn_rand(&d->rng)),
-					      .y = (float)(s[1] + d->noise * syn_rand(&d->rng)),
-					      .z = (float)(s[2] + d->noise * syn_rand(&d->rng))};
+		struct odo_accel_sample as = {.mono_ns = ns,
+		                              .x = (float)(s[0] + d->noise * syn_rand(&d->rng)),
+		                              .y = (float)(s[1] + d->noise * syn_rand(&d->rng)),
+		                              .z = (float)(s[2] + d->noise * syn_rand(&d->rng))};
 		d->sink.accel(d->sink.ctx, &as);
 		long k = lround(d->t * DRV_RATE_HZ);
 		if (k % DRV_RATE_HZ == 0) {
-			struct odo_gps_fix fx = {.mono_ns = ns, .t_ms = d->base_ms + llround(d->t * 1000),
-						 .mode = ODO_FIX_3D, .lat = d->lat, .lon = d->lon, .alt_m = 40,
-						 .speed_mps = d->v, .track_deg = fmod(fmod(d->psi, 360) + 360, 360),
-						 .climb_mps = 0, .eph = 5, .epx = 4, .epy = 4, .epv = 8,
-						 .eps = 0.5, .ept = 0.005};
+			struct odo_gps_fix fx = {.mono_ns = ns,
+			                         .t_ms = d->base_ms + llround(d->t * 1000),
+			                         .mode = ODO_FIX_3D,
+			                         .lat = d->lat,
+			                         .lon = d->lon,
+			                         .alt_m = 40,
+			                         .speed_mps = d->v,
+			                         .track_deg = fmod(fmod(d->psi, 360) + 360, 360),
+			                         .climb_mps = 0,
+			                         .eph = 5,
+			                         .epx = 4,
+			                         .epy = 4,
+			                         .epv = 8,
+			                         .eps = 0.5,
+			                         .ept = 0.005};
 			if (d->tr.t_first_rpm_on >= 0 && d->tr.prev_gps_t >= 0 && d->tr.prev_gps_v >= 0.5)
 				d->tr.moving_s += d->t - d->tr.prev_gps_t;
 			if (d->tr.t_first_rpm_on >= 0) {
@@ -123,8 +134,10 @@ static inline void drv_run(struct drv *d, const struct drv_phase *p)
 			odo_engine_tick(d->e);
 		} else if (k % DRV_RATE_HZ == DRV_RATE_HZ / 2) {
 			double rpm = p->engine ? 800 + 100 * d->v : 0;
-			struct odo_obd_value o1 = {.mono_ns = ns, .ecu = 0x7E8, .pid = ODO_OBD_RPM, .value = rpm};
-			struct odo_obd_value o2 = {.mono_ns = ns, .ecu = 0x7E8, .pid = ODO_OBD_SPEED, .value = d->v};
+			struct odo_obd_value o1 = {
+			    .mono_ns = ns, .ecu = 0x7E8, .pid = ODO_OBD_RPM, .value = rpm};
+			struct odo_obd_value o2 = {
+			    .mono_ns = ns, .ecu = 0x7E8, .pid = ODO_OBD_SPEED, .value = d->v};
 			d->sink.obd(d->sink.ctx, &o1);
 			d->sink.obd(d->sink.ctx, &o2);
 			if (rpm > 300) {
@@ -148,8 +161,8 @@ static inline void drv_warmup(struct drv *d, int cycles)
 {
 	for (int c = 0; c < cycles; c++) {
 		const struct drv_phase ph[] = {
-			{4, 1.2, 0, 1, 0}, {3, 0, 0, 1, 0}, {4, 0, 6, 1, 0}, {4, -1.2, 0, 1, 0},
-			{4, 0, -6, 1, 0}, {2, 0, 0, 1, 0},
+		    {4, 1.2, 0, 1, 0},  {3, 0, 0, 1, 0},  {4, 0, 6, 1, 0},
+		    {4, -1.2, 0, 1, 0}, {4, 0, -6, 1, 0}, {2, 0, 0, 1, 0},
 		};
 		for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++)
 			drv_run(d, &ph[i]);

@@ -17,9 +17,9 @@
 #include "drive.h"
 #include "odo/geo.h"
 
-#define MAXREC 4096
-#define BASE_MS 1768010400000LL /* Saturday 2026-01-10 02:00:00 UTC */
-#define RTC_SKEW_MS 7000        /* the system clock is 7 s fast: GPS time must win */
+#define MAXREC      4096
+#define BASE_MS     1768010400000LL /* Saturday 2026-01-10 02:00:00 UTC */
+#define RTC_SKEW_MS 7000            /* the system clock is 7 s fast: GPS time must win */
 
 static struct odo_record recs[MAXREC];
 static int nrec;
@@ -36,7 +36,8 @@ static int collect(void *ctx, struct odo_record *r)
 	struct odo_wire_error werr;
 	int rc = odo_wire_encode_record(&c, buf, sizeof(buf), &len);
 	if (rc)
-		fprintf(stderr, "record %s does not encode: %s\n", odo_record_kind_name(r->kind), odo_strerror(rc));
+		fprintf(stderr, "record %s does not encode: %s\n", odo_record_kind_name(r->kind),
+		        odo_strerror(rc));
 	assert_int_equal(rc, ODO_OK);
 	rc = odo_wire_decode_record(buf, len, &back, &werr);
 	if (rc)
@@ -98,8 +99,8 @@ static void test_drive(void **state)
 
 	double v_brake = d.v, t_brake = d.t + 5;
 	const struct drv_phase man[] = {
-		{5, 0, 0, 1, 0},  {1.5, -4.4, 0, 1, 0}, {5, 0, 0, 1, 0},  /* hard brake 0.45 g */
-		{2, 3.0, 0, 1, 0}, {5, 0, 0, 1, 0},                       /* rapid accel 0.31 g */
+	    {5, 0, 0, 1, 0},   {1.5, -4.4, 0, 1, 0}, {5, 0, 0, 1, 0}, /* hard brake 0.45 g */
+	    {2, 3.0, 0, 1, 0}, {5, 0, 0, 1, 0},                       /* rapid accel 0.31 g */
 	};
 	for (size_t i = 0; i < sizeof(man) / sizeof(man[0]); i++)
 		drv_run(&d, &man[i]);
@@ -107,7 +108,8 @@ static void test_drive(void **state)
 	double w_turn = 0.4 * SYN_G / d.v * 180 / M_PI; /* 0.4 g to the right */
 	const struct drv_phase turn = {3, 0, w_turn, 1, 0};
 	drv_run(&d, &turn);
-	const struct drv_phase rest[] = {{5, 0, 0, 1, 0}, {20, 0, 0, 1, 1}, {5, 0, 0, 1, 0}, {12, -1.0, 0, 1, 0}};
+	const struct drv_phase rest[] = {
+	    {5, 0, 0, 1, 0}, {20, 0, 0, 1, 1}, {5, 0, 0, 1, 0}, {12, -1.0, 0, 1, 0}};
 	for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
 		drv_run(&d, &rest[i]);
 	/* a DTC while stopped */
@@ -228,16 +230,20 @@ static void test_no_accel_fallback(void **state)
 		double t = i;
 		v = t < 20 ? t : t < 60 ? 20 : t < 64 ? 20 - 4 * (t - 60) : 4;
 		odo_clock_advance(&clk, (int64_t)(t * 1e9) - odo_clock_mono_ns(&clk));
-		struct odo_obd_value o = {.mono_ns = odo_clock_mono_ns(&clk), .pid = ODO_OBD_SPEED, .value = v};
+		struct odo_obd_value o = {
+		    .mono_ns = odo_clock_mono_ns(&clk), .pid = ODO_OBD_SPEED, .value = v};
 		sk.obd(sk.ctx, &o);
-		if (i == 30 || i == 40) { /* wipers on for 10 s at 20 m/s, no GPS: wiper distance needs the track */
-			struct odo_signal w = {.mono_ns = o.mono_ns, .role = ODO_SIG_WIPERS, .value = i == 30};
+		if (i == 30 ||
+		    i == 40) { /* wipers on for 10 s at 20 m/s, no GPS: wiper distance needs the track */
+			struct odo_signal w = {
+			    .mono_ns = o.mono_ns, .role = ODO_SIG_WIPERS, .value = i == 30};
 			sk.signal(sk.ctx, &w);
 		}
 		if (i == 100) {
 			struct odo_rec_vehicle vin = {.vin = "1HGCM82633A004352", .ecu = 0x7E8};
 			sk.vehicle(sk.ctx, o.mono_ns, &vin);
-			struct odo_signal ab = {.mono_ns = o.mono_ns, .role = ODO_SIG_AIRBAG_DEPLOYED, .value = 1};
+			struct odo_signal ab = {
+			    .mono_ns = o.mono_ns, .role = ODO_SIG_AIRBAG_DEPLOYED, .value = 1};
 			sk.signal(sk.ctx, &ab);
 			sk.signal(sk.ctx, &ab); /* repeated: one deployment */
 		}
@@ -264,11 +270,15 @@ static void test_no_accel_fallback(void **state)
 			 * trapezoids of the 1 Hz reports, computed here from the profile */
 			double truth = 0;
 			for (int k = 3; k <= 120; k++) {
-				double a = k - 1 < 20 ? k - 1 : k - 1 < 60 ? 20 : k - 1 < 64 ? 20 - 4 * (k - 1 - 60) : 4;
+				double a = k - 1 < 20   ? k - 1
+				           : k - 1 < 60 ? 20
+				           : k - 1 < 64 ? 20 - 4 * (k - 1 - 60)
+				                        : 4;
 				double b = k < 20 ? k : k < 60 ? 20 : k < 64 ? 20 - 4 * (k - 60) : 4;
 				truth += (a + b) / 2;
 			}
-			printf("obd distance %.1f m, truth %.1f m\n", recs[i].u.trip_end.obd_distance_m, truth);
+			printf("obd distance %.1f m, truth %.1f m\n", recs[i].u.trip_end.obd_distance_m,
+			       truth);
 			assert_true(fabs(recs[i].u.trip_end.obd_distance_m - truth) < 1e-6);
 		}
 	const struct odo_record *b = find_event(ODO_EV_HARD_BRAKE, 0);
@@ -296,8 +306,10 @@ static void test_bad_args(void **state)
 	struct odo_cfg_section secs[ODO_ENGINE_CFG_NSECTIONS];
 	struct odo_cfg_error err;
 	odo_engine_cfg_sections(&cfg, secs);
-	const char *txt = "[detect]\nbrake_g = 0.4\n[calib]\nmatrix = \"0 1 0 -1 0 0 0 0 1\"\n[trip]\nstationary_s = 120\n[engine]\nsample_period_s = 5\n";
-	assert_int_equal(odo_config_parse_buf("t.conf", txt, strlen(txt), secs, ODO_ENGINE_CFG_NSECTIONS, &err), ODO_OK);
+	const char *txt = "[detect]\nbrake_g = 0.4\n[calib]\nmatrix = \"0 1 0 -1 0 0 0 0 "
+	                  "1\"\n[trip]\nstationary_s = 120\n[engine]\nsample_period_s = 5\n";
+	assert_int_equal(
+	    odo_config_parse_buf("t.conf", txt, strlen(txt), secs, ODO_ENGINE_CFG_NSECTIONS, &err), ODO_OK);
 	assert_true(cfg.detect.brake.thr_g == 0.4 && cfg.detect.accel.thr_g == 0.20);
 	assert_true(cfg.trip.stationary_s == 120 && cfg.engine.sample_period_s == 5);
 	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
@@ -310,9 +322,9 @@ static void test_bad_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_drive),
-		cmocka_unit_test(test_no_accel_fallback),
-		cmocka_unit_test(test_bad_args),
+	    cmocka_unit_test(test_drive),
+	    cmocka_unit_test(test_no_accel_fallback),
+	    cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#define SYN_G 9.80665
+#define SYN_G       9.80665
 #define SYN_R_EARTH 6371008.8
 
 /* R = Rz(yaw) Ry(pitch) Rx(roll), angles in degrees. */
@@ -17,9 +17,15 @@ static inline void syn_rot(double yaw, double pitch, double roll, double R[3][3]
 {
 	double a = yaw * M_PI / 180, b = pitch * M_PI / 180, c = roll * M_PI / 180;
 	double ca = cos(a), sa = sin(a), cb = cos(b), sb = sin(b), cc = cos(c), sc = sin(c);
-	R[0][0] = ca * cb; R[0][1] = ca * sb * sc - sa * cc; R[0][2] = ca * sb * cc + sa * sc;
-	R[1][0] = sa * cb; R[1][1] = sa * sb * sc + ca * cc; R[1][2] = sa * sb * cc - ca * sc;
-	R[2][0] = -sb;     R[2][1] = cb * sc;                R[2][2] = cb * cc;
+	R[0][0] = ca * cb;
+	R[0][1] = ca * sb * sc - sa * cc;
+	R[0][2] = ca * sb * cc + sa * sc;
+	R[1][0] = sa * cb;
+	R[1][1] = sa * sb * sc + ca * cc;
+	R[1][2] = sa * sb * cc - ca * sc;
+	R[2][0] = -sb;
+	R[2][1] = cb * sc;
+	R[2][2] = cb * cc;
 }
 
 /* out = M^T in (vehicle -> sensor when M is sensor->vehicle) */
@@ -37,8 +43,10 @@ static inline double syn_angle(const double A[3][3], const double B[3][3])
 		for (int j = 0; j < 3; j++)
 			tr += A[i][j] * B[i][j];
 	double x = (tr - 1) / 2;
-	if (x > 1) x = 1;
-	if (x < -1) x = -1;
+	if (x > 1)
+		x = 1;
+	if (x < -1)
+		x = -1;
 	return acos(x) * 180 / M_PI;
 }
 

@@ -16,12 +16,12 @@
 
 #define BASE_S 1768381200LL /* Wednesday 2026-01-14 09:00:00 UTC: daylight, rush hour */
 #define MAXFIX 2048
-#define NS(t) ((int64_t)(t) * 1000000000LL)
+#define NS(t)  ((int64_t)(t)*1000000000LL)
 
 struct fixr {
 	int t;
 	double lat, lon, v, eph;
-	int jump;   /* an outlier position */
+	int jump; /* an outlier position */
 };
 
 static struct fixr fx[MAXFIX];
@@ -45,15 +45,22 @@ static void script(void)
 	/* speed profile per second */
 	double prof[512];
 	int np = 0;
-	for (int i = 0; i < 60; i++) prof[np++] = 10;
+	for (int i = 0; i < 60; i++)
+		prof[np++] = 10;
 	for (int c = 0; c < 3; c++) {
-		for (int i = 1; i <= 5; i++) prof[np++] = 5.0 - i;       /* 4 3 2 1 0 */
-		for (int i = 0; i < 10; i++) prof[np++] = 0;             /* stopped */
-		for (int i = 1; i <= 5; i++) prof[np++] = i;             /* 1..5 */
-		for (int i = 0; i < 10; i++) prof[np++] = 5;
+		for (int i = 1; i <= 5; i++)
+			prof[np++] = 5.0 - i; /* 4 3 2 1 0 */
+		for (int i = 0; i < 10; i++)
+			prof[np++] = 0; /* stopped */
+		for (int i = 1; i <= 5; i++)
+			prof[np++] = i; /* 1..5 */
+		for (int i = 0; i < 10; i++)
+			prof[np++] = 5;
 	}
-	for (int i = 0; i < 30; i++) prof[np++] = 10;
-	for (int i = 1; i <= 5; i++) prof[np++] = 10 - 2 * i;
+	for (int i = 0; i < 30; i++)
+		prof[np++] = 10;
+	for (int i = 1; i <= 5; i++)
+		prof[np++] = 10 - 2 * i;
 	(void)prof;
 	for (int i = 0; i < np && i < 512; i++) {
 		/* the car covers (v_prev + v)/2 metres in the second before the fix */
@@ -146,7 +153,8 @@ static void test_trip_summary(void **state)
 				ns += stops[k] <= fx[i].t && fx[i].t - stops[k] <= 120;
 			if (fx[i].v < 8.33 && ns >= 2)
 				heavy += d;
-			if (fx[i].t >= 30 && fx[i].t < 50) /* wipers switched on before fix 30, off before 50 */
+			if (fx[i].t >= 30 &&
+			    fx[i].t < 50) /* wipers switched on before fix 30, off before 50 */
 				wiper += d;
 		}
 		prev_good = i;
@@ -216,8 +224,8 @@ static void test_ignition(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_trip_summary),
-		cmocka_unit_test(test_ignition),
+	    cmocka_unit_test(test_trip_summary),
+	    cmocka_unit_test(test_ignition),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
