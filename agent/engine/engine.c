@@ -19,7 +19,8 @@ const struct odo_cfg_key odo_engine_cfg_keys[] = {
 #undef S
 const size_t odo_engine_cfg_nkeys = ODO_ARRAY_LEN(odo_engine_cfg_keys);
 
-#define FIX_RING        64 /* recent fixes, for an event's position / heading / speed before */
+#define FIX_RING        64 /* recent fixes, for an event's position / heading */
+#define SPEED_RING      64 /* recent speeds (GPS or OBD), for an event's speed before */
 #define ENGINE_PATH_MAX 512
 
 struct fixpt {
@@ -48,6 +49,9 @@ struct odo_engine {
 	int64_t speed_ns;
 	double rpm, obd_speed, throttle, coolant, fuel;
 	struct fixpt ring[FIX_RING];
+	int64_t sp_ns[SPEED_RING];
+	double sp_v[SPEED_RING];
+	unsigned sp_head, sp_n;
 	unsigned ring_head, ring_n;
 	/* calibration reference */
 	double ref_v, ref_track;
@@ -167,7 +171,16 @@ static void on_det_event(void *ctx, const struct odo_det_event *ev)
 		x->lat = p->lat;
 		x->lon = p->lon;
 		x->heading_deg = p->track;
-		x->speed_before_mps = p->speed;
+	}
+	/* speed before: the last speed (GPS or OBD) at or before the start */
+	int64_t stale = (int64_t)(e->cfg.engine.gps_stale_s * 1e9);
+	for (unsigned k = 0; k < e->sp_n; k++) {
+		unsigned j = (e->sp_head + SPEED_RING - k) % SPEED_RING;
+		if (e->sp_ns[j] <= ev->start_ns) {
+			if (ev->start_ns - e->sp_ns[j] <= stale)
+				x->speed_before_mps = e->sp_v[j];
+			break;
+		}
 	}
 	if (isfinite(e->speed) && now_ns(e) - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
 		x->speed_after_mps = e->speed;
@@ -263,6 +276,11 @@ static void set_speed(struct odo_engine *e, int64_t ns, double v)
 {
 	e->speed = v;
 	e->speed_ns = ns;
+	e->sp_head = (e->sp_head + 1) % SPEED_RING;
+	e->sp_ns[e->sp_head] = ns;
+	e->sp_v[e->sp_head] = v;
+	if (e->sp_n < SPEED_RING)
+		e->sp_n++;
 	odo_detect_speed(&e->det, ns, v, accel_live(e, ns));
 	if (e->have_phone)
 		odo_detect_phone(&e->det, ns,

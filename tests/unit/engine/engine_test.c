@@ -284,6 +284,10 @@ static void test_no_accel_fallback(void **state)
 	const struct odo_record *b = find_event(ODO_EV_HARD_BRAKE, 0);
 	assert_non_null(b);
 	assert_int_equal(b->u.event.source, ODO_EVSRC_SPEED);
+	/* OBD only: speeds before/after from OBD, no position */
+	assert_true(b->u.event.speed_before_mps >= 16 && b->u.event.speed_before_mps <= 20);
+	assert_true(b->u.event.speed_after_mps <= 8);
+	assert_true(isnan(b->u.event.lat));
 	assert_true(fabs(b->u.event.peak_g + 4 / SYN_G) < 0.01);
 	assert_int_equal(count_kind(ODO_REC_TRIP_END), 1);
 	odo_engine_close(e);
