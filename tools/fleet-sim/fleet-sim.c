@@ -243,7 +243,7 @@ static int setup(struct vehicle *v, int i)
 	v->lon = 13.40 + (i / 50) * 0.01;
 	v->speed = 12;
 	v->t_ms = O.t0_ms + (int64_t)i * 1000;
-	v->trip_id = (O.start_seq - 1) / 1000 * 1000; /* distinct trips across runs with different start seqs */
+	v->trip_id = (O.start_seq - 1) * 1000; /* distinct trips across runs with different start seqs */
 	snprintf(ca, sizeof ca, "%s/ca.crt", O.pki);
 	snprintf(crt, sizeof crt, "%s/devices/%s.crt", O.pki, v->id);
 	snprintf(key, sizeof key, "%s/devices/%s.key", O.pki, v->id);

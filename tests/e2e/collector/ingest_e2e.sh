@@ -114,4 +114,18 @@ grep -q "^ack dev-3 160 last 160$" "$sim_out" || fail "dev-3 not acked to 160"
 expect_eq "dev-3 records after the outage" "$(stored_records 'dev-3')" 160
 expect_eq "dev-3 acked in the database" "$(q "SELECT acked FROM devices WHERE device_id = 'dev-3'")" 160
 grep -q "connected to the database" "$ODO_TMP/c1.log" || fail "no reconnect logged"
+
+echo "== broker restart: the collector reconnects and resumes its session"
+odo_stop_mosquitto
+sleep 2
+odo_restart_mosquitto
+for i in $(seq 1 100); do
+	[ "$(grep -c "session resumed" "$ODO_TMP/c1.log")" -ge 1 ] && break
+	sleep 0.1
+done
+grep -q "disconnected from the broker" "$ODO_TMP/c1.log" || fail "broker loss not logged"
+grep -q "session resumed" "$ODO_TMP/c1.log" || fail "the collector did not resume its session"
+sim --devices 1 --first 3 --batches 2 --records 40 --start-seq 161 --wait-acks 30 >"$ODO_TMP/sim4.out" || { cat "$ODO_TMP/sim4.out"; fail "no acks after the broker restart"; }
+grep -q "^ack dev-3 240 last 240$" "$ODO_TMP/sim4.out" || fail "dev-3 not acked to 240"
+expect_eq "dev-3 records after the broker restart" "$(stored_records 'dev-3')" 240
 echo "PASS"
