@@ -340,6 +340,7 @@ int main(int argc, char **argv)
 		}
 		snprintf(v.id, sizeof v.id, "%s", O.device);
 		v.next_seq = O.start_seq;
+		v.trip_id = (O.start_seq - 1) * 1000;
 		v.rng = 1;
 		v.lat = 52.5, v.lon = 13.4, v.speed = 10, v.t_ms = O.t0_ms;
 		size_t len;

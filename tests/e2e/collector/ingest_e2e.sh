@@ -7,7 +7,7 @@ COLLECTOR=$1
 FLEETSIM=$2
 source "$ODO_SOURCE_DIR/tests/e2e/collector/common.sh"
 odo_tmpdir
-odo_pki_init "$ODO_TMP/pki" dev-1 dev-2 dev-3 >/dev/null
+odo_pki_init "$ODO_TMP/pki" dev-1 dev-2 dev-3 dev-4 >/dev/null
 odo_start_mosquitto "$ODO_TMP/pki"
 odo_start_postgres
 write_ini "$ODO_TMP/c1.ini" c1 c1
@@ -70,6 +70,23 @@ for a, b in zip(sent, got):
     assert [float(x) for x in a[2:]] == [float(x) for x in b[2:]], (a, b)
 print("ok: %d samples identical (seq, t, lat, lon, speed, heading, rpm, ax, ay)" % len(sent))
 PY
+
+echo "== out of order: [11, 20] before [1, 10]: no ack past the gap until it is filled"
+"$FLEETSIM" --encode-only "$ODO_TMP/b1.cbor" --device dev-4 --start-seq 1 --records 10 >/dev/null
+"$FLEETSIM" --encode-only "$ODO_TMP/b2.cbor" --device dev-4 --start-seq 11 --records 10 >/dev/null
+pub_as dev-4 odo/v1/dev-4/up "$ODO_TMP/b2.cbor"
+for i in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM batches WHERE device_id = 'dev-4'")" = 1 ] && break
+	sleep 0.1
+done
+expect_eq "dev-4 after [11, 20] only" "$(q "SELECT acked FROM devices WHERE device_id = 'dev-4'")" 0
+pub_as dev-4 odo/v1/dev-4/up "$ODO_TMP/b1.cbor"
+for i in $(seq 1 100); do
+	[ "$(q "SELECT acked FROM devices WHERE device_id = 'dev-4'")" = 20 ] && break
+	sleep 0.1
+done
+expect_eq "dev-4 after the gap is filled" "$(q "SELECT acked FROM devices WHERE device_id = 'dev-4'")" 20
+expect_eq "dev-4 records" "$(stored_records 'dev-4')" 20
 
 echo "== forged: dev-1's certificate, topic dev-1, payload says dev-2"
 "$FLEETSIM" --encode-only "$ODO_TMP/forged.cbor" --device dev-1 --payload-device dev-2 --start-seq 5000 --records 10 >/dev/null
