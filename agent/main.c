@@ -1,22 +1,846 @@
 /*
- * odo-agent — entry point. The full loop is being integrated (issue #3-#7);
- * for now it reports its version and usage.
+ * odo-agent — entry point: configuration, wiring, and the run modes.
+ *
+ *   live      sources (gpsd, CAN, accelerometer, phone) -> engine -> outbox -> uplink,
+ *             all driven by one poll loop on the system clock;
+ *   --record  the same, with every source's raw input also written to a
+ *             drive-recording directory (docs/inputs.md);
+ *   --replay  a recording drives the very same engine on a virtual clock, as
+ *             fast as the CPU allows; the outbox and uplink run on the system
+ *             clock alongside, and after the drive the agent keeps sending
+ *             until the collector has acknowledged everything (or the drain
+ *             timeout passes).
+ *
+ * Signals: SIGTERM/SIGINT end the trip, flush what the link allows within
+ * [agent] shutdown_grace_s and exit 0; SIGHUP reopens the log file and
+ * reloads the reloadable settings.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "odo/clock.h"
+#include "odo/config.h"
+#include "odo/err.h"
+#include "odo/log.h"
+#include "odo/ltime.h"
+#include "odo/wire.h"
+
+#include "accel/accel.h"
+#include "can/vbus.h"
+#include "engine/engine.h"
+#include "gps/gps.h"
+#include "loop.h"
+#include "phone/phone.h"
+#include "replay/replay.h"
+#include "store/store.h"
+#include "uplink/uplink.h"
+
+#ifndef ODO_VERSION
+#define ODO_VERSION "0"
+#endif
+
+#define AGENT_PATH_MAX 256
+#define AGENT_MAX_SECTIONS 24
+#define AGENT_MAX_SETS 32
+/* Replay: give the uplink a turn every this many replayed items. */
+#define AGENT_REPLAY_UPLINK_EVERY 512
+/* How often the engine is ticked (periodic samples, trip timeouts). */
+#define AGENT_ENGINE_TICK_NS (100 * ODO_NS_PER_MS)
+
+/* Section [agent]. */
+struct agent_cfg {
+	char device_id[ODO_DEVICE_ID_MAX + 1];
+	char state_dir[AGENT_PATH_MAX];
+	char timezone[ODO_TZ_NAME_MAX];
+	int log_level;
+	char log_file[AGENT_PATH_MAX];
+	double status_period_s;
+	double shutdown_grace_s;
+	int gps, accel, phone, uplink;
+};
+
+static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
+
+static const struct odo_cfg_key agent_cfg_keys[] = {
+	{.key = "device_id", .type = ODO_CFG_STR, .offset = offsetof(struct agent_cfg, device_id),
+	 .size = sizeof(((struct agent_cfg *)0)->device_id), .required = 1, .min = 1, .max = 0,
+	 .help = "this gateway's id ([A-Za-z0-9._-], the CN of its certificate)"},
+	ODO_CFG_S("state_dir", struct agent_cfg, state_dir, "/var/lib/odo",
+		  "directory for persistent state (calibration); the outbox path is [store] path"),
+	ODO_CFG_S("timezone", struct agent_cfg, timezone, "UTC",
+		  "IANA time zone of the vehicle's region, for rush-hour and late-night features"),
+	{.key = "log_level", .type = ODO_CFG_ENUM, .offset = offsetof(struct agent_cfg, log_level), .def = "info",
+	 .choices = level_choices, .min = 1, .max = 0, .help = "error, warn, info or debug", .reloadable = 1},
+	{.key = "log_file", .type = ODO_CFG_STR, .offset = offsetof(struct agent_cfg, log_file),
+	 .size = sizeof(((struct agent_cfg *)0)->log_file), .def = "", .min = 1, .max = 0,
+	 .help = "append logs to this file instead of stderr (reopened on SIGHUP)", .reloadable = 1},
+	ODO_CFG_D("status_period_s", struct agent_cfg, status_period_s, "60", 1, 86400,
+		  "period of the device-status record"),
+	ODO_CFG_D("shutdown_grace_s", struct agent_cfg, shutdown_grace_s, "10", 0, 3600,
+		  "on SIGTERM, keep sending the backlog this long before exiting"),
+	ODO_CFG_B("gps", struct agent_cfg, gps, "true", "read GPS from gpsd ([gps])"),
+	ODO_CFG_B("accel", struct agent_cfg, accel, "true", "read the I2C accelerometer ([accel])"),
+	ODO_CFG_B("phone", struct agent_cfg, phone, "true", "listen for the companion phone ([phone])"),
+	ODO_CFG_B("uplink", struct agent_cfg, uplink, "true", "send records to the broker ([uplink])"),
+};
+
+struct agent {
+	/* configuration */
+	char config_path[AGENT_PATH_MAX];
+	struct agent_cfg cfg;
+	struct odo_gps_cfg gps_cfg;
+	struct odo_can_cfg can_cfg;
+	struct odo_accel_cfg accel_cfg;
+	struct odo_phone_cfg phone_cfg;
+	struct odo_engine_cfg engine_cfg;
+	struct odo_store_cfg store_cfg;
+	struct odo_uplink_cfg uplink_cfg;
+	struct odo_cfg_section secs[AGENT_MAX_SECTIONS];
+	size_t nsecs;
+	struct odo_tz tz;
+
+	/* clocks: `pipe` drives sources and the engine (virtual in replay),
+	 * `sys` drives the outbox and the network */
+	struct odo_clock pipe_clock, sys_clock;
+
+	/* parts */
+	struct odo_gps *gps;
+	struct odo_vbus *vbus;
+	struct odo_accel *accel;
+	struct odo_phone *phone;
+	struct odo_engine *engine;
+	struct odo_store *store;
+	struct odo_uplink *uplink;
+	struct odo_recorder *recorder;
+	struct odo_replay *replay;
+	struct odo_sink sink;       /* what sources deliver to: the engine's, with a tap */
+	struct odo_sink engine_sink;
+	uint8_t last_fix_mode;      /* for the status record */
+
+	struct odo_loop loop;      /* live: everything; replay: uplink only */
+	int sigfd;
+	FILE *emit;                /* --emit: one line per record */
+	int64_t start_mono_ns;
+	int64_t next_status_ns;    /* on the pipeline clock */
+	int64_t next_engine_ns;    /* on the pipeline clock */
+	int64_t next_flush_ns;     /* recorder flush */
+	uint64_t records, record_errors;
+	int stop, reload;
+};
+
+/* ---- configuration ---------------------------------------------------- */
+
+static void add_section(struct agent *a, const char *name, const struct odo_cfg_key *keys, size_t n,
+			void *dest)
+{
+	if (a->nsecs >= AGENT_MAX_SECTIONS)
+		return;
+	a->secs[a->nsecs++] = (struct odo_cfg_section){.name = name, .keys = keys, .nkeys = n, .dest = dest};
+}
+
+static void build_sections(struct agent *a)
+{
+	a->nsecs = 0;
+	add_section(a, "agent", agent_cfg_keys, ODO_ARRAY_LEN(agent_cfg_keys), &a->cfg);
+	add_section(a, "gps", odo_gps_cfg_keys, odo_gps_cfg_nkeys, &a->gps_cfg);
+	add_section(a, "can", odo_can_cfg_keys, odo_can_cfg_nkeys, &a->can_cfg);
+	add_section(a, "accel", odo_accel_cfg_keys, odo_accel_cfg_nkeys, &a->accel_cfg);
+	add_section(a, "phone", odo_phone_cfg_keys, odo_phone_cfg_nkeys, &a->phone_cfg);
+	odo_engine_cfg_sections(&a->engine_cfg, &a->secs[a->nsecs]);
+	a->nsecs += ODO_ENGINE_CFG_NSECTIONS;
+	add_section(a, "store", odo_store_cfg_keys, odo_store_cfg_nkeys, &a->store_cfg);
+	add_section(a, "uplink", odo_uplink_cfg_keys, odo_uplink_cfg_nkeys, &a->uplink_cfg);
+}
+
+static const char *type_name(const struct odo_cfg_key *k)
+{
+	switch (k->type) {
+	case ODO_CFG_STR: return "string";
+	case ODO_CFG_INT: return "integer";
+	case ODO_CFG_DOUBLE: return "number";
+	case ODO_CFG_BOOL: return "boolean";
+	case ODO_CFG_ENUM: return "choice";
+	}
+	return "?";
+}
+
+/* Markdown reference of every key: docs/config.md is generated from this
+ * (tests/unit/agent checks that it is up to date). */
+static void print_config_reference(struct agent *a, FILE *f)
+{
+	fprintf(f, "# odo-agent configuration reference\n\n"
+		   "Generated by `odo-agent --print-config-reference`; do not edit by hand.\n"
+		   "The file is INI-style (`[section]`, `key = value`, `#` comments); every key is optional\n"
+		   "unless marked required. Keys marked reloadable take effect on SIGHUP.\n");
+	for (size_t i = 0; i < a->nsecs; i++) {
+		const struct odo_cfg_section *s = &a->secs[i];
+		fprintf(f, "\n## [%s]\n\n| key | type | default | description |\n|---|---|---|---|\n", s->name);
+		for (size_t j = 0; j < s->nkeys; j++) {
+			const struct odo_cfg_key *k = &s->keys[j];
+			char range[96] = "";
+
+			if ((k->type == ODO_CFG_INT || k->type == ODO_CFG_DOUBLE) && k->min <= k->max)
+				snprintf(range, sizeof(range), " (%g to %g)", k->min, k->max);
+			if (k->type == ODO_CFG_ENUM && k->choices) {
+				size_t n = 0;
+				n += (size_t)snprintf(range + n, sizeof(range) - n, " (");
+				for (int c = 0; k->choices[c] && n < sizeof(range); c++)
+					n += (size_t)snprintf(range + n, sizeof(range) - n, "%s%s", c ? ", " : "",
+							      k->choices[c]);
+				if (n < sizeof(range))
+					snprintf(range + n, sizeof(range) - n, ")");
+			}
+			fprintf(f, "| `%s` | %s%s | %s%s%s | %s%s%s |\n", k->key, type_name(k), range,
+				k->required ? "**required**" : "`",
+				k->required ? "" : (k->def ? k->def : ""), k->required ? "" : "`",
+				k->help ? k->help : "", k->reloadable ? " (reloadable)" : "", "");
+		}
+	}
+}
+
+static int load_config(struct agent *a, const char *const *sets, int nsets)
+{
+	struct odo_cfg_error err;
+	int rc;
+
+	build_sections(a);
+	if (a->config_path[0])
+		rc = odo_config_parse_file(a->config_path, a->secs, a->nsecs, &err);
+	else
+		rc = odo_config_defaults(a->secs, a->nsecs, &err);
+	for (int i = 0; rc == ODO_OK && i < nsets; i++) {
+		char sec[64], key[64];
+		const char *dot = strchr(sets[i], '.'), *eq = strchr(sets[i], '=');
+
+		if (!dot || !eq || dot > eq || (size_t)(dot - sets[i]) >= sizeof(sec) ||
+		    (size_t)(eq - dot - 1) >= sizeof(key)) {
+			fprintf(stderr, "odo-agent: --set wants section.key=value, not '%s'\n", sets[i]);
+			return ODO_ERR_CONFIG;
+		}
+		memcpy(sec, sets[i], (size_t)(dot - sets[i]));
+		sec[dot - sets[i]] = '\0';
+		memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+		key[eq - dot - 1] = '\0';
+		rc = odo_config_set(a->secs, a->nsecs, sec, key, eq + 1, "--set", &err);
+	}
+	if (rc != ODO_OK) {
+		fprintf(stderr, "odo-agent: %s\n", err.msg);
+		return rc;
+	}
+	if (!a->config_path[0] && !a->cfg.device_id[0]) {
+		fprintf(stderr, "odo-agent: no configuration: give --config FILE (or --set agent.device_id=...)\n");
+		return ODO_ERR_CONFIG;
+	}
+	if (!odo_wire_device_id_valid(a->cfg.device_id)) {
+		fprintf(stderr, "odo-agent: [agent] device_id '%s' is not a valid device id "
+				"(1-64 of A-Z a-z 0-9 . _ -)\n", a->cfg.device_id);
+		return ODO_ERR_CONFIG;
+	}
+	if (!a->uplink_cfg.device_id[0]) {
+		snprintf(a->uplink_cfg.device_id, sizeof(a->uplink_cfg.device_id), "%s", a->cfg.device_id);
+	} else if (strcmp(a->uplink_cfg.device_id, a->cfg.device_id) != 0) {
+		fprintf(stderr, "odo-agent: [uplink] device_id '%s' differs from [agent] device_id '%s'\n",
+			a->uplink_cfg.device_id, a->cfg.device_id);
+		return ODO_ERR_CONFIG;
+	}
+	rc = odo_tz_load(&a->tz, a->cfg.timezone, NULL);
+	if (rc != ODO_OK) {
+		fprintf(stderr, "odo-agent: [agent] timezone '%s': %s\n", a->cfg.timezone, odo_strerror(rc));
+		return ODO_ERR_CONFIG;
+	}
+	return ODO_OK;
+}
+
+/* SIGHUP: reopen the log and apply the reloadable settings. */
+static void reload(struct agent *a)
+{
+	struct agent fresh;
+	struct odo_cfg_error err;
+
+	memset(&fresh, 0, sizeof(fresh));
+	snprintf(fresh.config_path, sizeof(fresh.config_path), "%s", a->config_path);
+	build_sections(&fresh);
+	if (!a->config_path[0] || odo_config_parse_file(fresh.config_path, fresh.secs, fresh.nsecs, &err) != ODO_OK) {
+		if (a->config_path[0])
+			ODO_LOG(WARN, "agent", "SIGHUP: keeping the running configuration: %s", err.msg);
+		odo_log_reopen(a->cfg.log_file);
+		return;
+	}
+	a->cfg.log_level = fresh.cfg.log_level;
+	memcpy(a->cfg.log_file, fresh.cfg.log_file, sizeof(a->cfg.log_file));
+	odo_log_threshold = a->cfg.log_level;
+	if (odo_log_reopen(a->cfg.log_file) != ODO_OK)
+		ODO_LOG(WARN, "agent", "SIGHUP: cannot reopen log file %s: %s", a->cfg.log_file, strerror(errno));
+	if (!fresh.uplink_cfg.device_id[0])
+		memcpy(fresh.uplink_cfg.device_id, a->uplink_cfg.device_id, sizeof(fresh.uplink_cfg.device_id));
+	if (a->uplink && odo_uplink_reload(a->uplink, &fresh.uplink_cfg) != ODO_OK)
+		ODO_LOG(WARN, "agent", "SIGHUP: uplink settings not applied");
+	ODO_LOG(INFO, "agent", "SIGHUP: log reopened, settings reloaded (log_level %s)",
+		level_choices[a->cfg.log_level]);
+}
+
+/* ---- records ----------------------------------------------------------- */
+
+static void emit_line(struct agent *a, const struct odo_record *r)
+{
+	uint8_t buf[ODO_WIRE_MAX_RECORD_BYTES];
+	size_t len = 0;
+
+	if (!a->emit)
+		return;
+	if (odo_wire_encode_record(r, buf, sizeof(buf), &len) != ODO_OK)
+		len = 0;
+	fprintf(a->emit, "%" PRIu64 " %s %" PRId64 " %u ", r->seq, odo_record_kind_name(r->kind), r->t_ms,
+		(unsigned)r->tsrc);
+	for (size_t i = 0; i < len; i++)
+		fprintf(a->emit, "%02x", buf[i]);
+	fputc('\n', a->emit);
+}
+
+/* The engine's (and the status timer's) output: into the outbox. */
+static int put_record(void *ctx, struct odo_record *r)
+{
+	struct agent *a = ctx;
+	int rc = odo_store_put(a->store, r);
+
+	if (rc != ODO_OK) {
+		a->record_errors++;
+		/* Logged, counted, survived: the loop keeps running. */
+		ODO_LOG(WARN, "store", "%s record not stored: %s", odo_record_kind_name(r->kind), odo_strerror(rc));
+	} else {
+		a->records++;
+	}
+	emit_line(a, r);
+	if (a->uplink)
+		odo_uplink_kick(a->uplink);
+	return rc;
+}
+
+static void emit_status(struct agent *a)
+{
+	struct odo_record r;
+	struct odo_store_stats ss;
+	struct odo_gps_stats gs;
+	struct odo_source_stats cs;
+	struct odo_accel_stats as;
+	struct odo_uplink_stats us;
+
+	odo_record_init(&r, ODO_REC_STATUS);
+	r.t_ms = odo_clock_real_ns(&a->pipe_clock) / ODO_NS_PER_MS;
+	r.tsrc = ODO_TSRC_SYSTEM;
+	r.u.status.uptime_s = (uint64_t)((odo_clock_mono_ns(&a->pipe_clock) - a->start_mono_ns) / ODO_NS_PER_S);
+	if (odo_store_stats(a->store, &ss) == ODO_OK) {
+		r.u.status.outbox_depth = ss.depth;
+		r.u.status.outbox_oldest_age_s = ss.oldest_age_s;
+		r.u.status.evicted = ss.evicted;
+	}
+	if (a->uplink && odo_uplink_stats(a->uplink, &us) == ODO_OK)
+		r.u.status.reconnects = us.reconnects;
+	if (a->gps) {
+		odo_gps_stats(a->gps, &gs);
+		r.u.status.gps_errors = gs.src.errors;
+	}
+	if (a->vbus) {
+		odo_vbus_stats(a->vbus, &cs);
+		r.u.status.can_errors = cs.errors + cs.dropped;
+	}
+	if (a->accel) {
+		odo_accel_stats(a->accel, &as);
+		r.u.status.accel_errors = as.src.errors + as.src.dropped;
+	}
+	r.u.status.fix = a->last_fix_mode;
+	r.u.status.clock_source = a->last_fix_mode >= ODO_FIX_2D ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
+	put_record(a, &r);
+}
+
+/* The pipeline's own timers: engine ticks and the status record. */
+static void pipeline_tick(struct agent *a)
+{
+	int64_t now = odo_clock_mono_ns(&a->pipe_clock);
+
+	if (now >= a->next_engine_ns) {
+		odo_engine_tick(a->engine);
+		a->next_engine_ns = now + AGENT_ENGINE_TICK_NS;
+	}
+	if (a->recorder && now >= a->next_flush_ns) {
+		if (odo_recorder_flush(a->recorder) != ODO_OK)
+			ODO_LOG(WARN, "record", "cannot write the recording: %s", strerror(errno));
+		a->next_flush_ns = now + ODO_NS_PER_S;
+	}
+	/* Device health describes the live gateway, not a recorded drive: a
+	 * replay emits none, so its output depends on the recording alone. */
+	if (now >= a->next_status_ns && !a->replay) {
+		emit_status(a);
+		a->next_status_ns = now + (int64_t)(a->cfg.status_period_s * (double)ODO_NS_PER_S);
+	}
+}
+
+static int64_t pipeline_deadline(void *self)
+{
+	struct agent *a = self;
+	return a->next_engine_ns < a->next_status_ns ? a->next_engine_ns : a->next_status_ns;
+}
+
+static void pipeline_tick_cb(void *self)
+{
+	pipeline_tick(self);
+}
+
+static const struct odo_source_ops pipeline_ops = {
+	.name = "pipeline",
+	.deadline = pipeline_deadline,
+	.tick = pipeline_tick_cb,
+};
+
+/* The sources' sink: the engine's, with the GPS fix state noted on the way
+ * for the device-status record. */
+static void tap_gps(void *ctx, const struct odo_gps_fix *f)
+{
+	struct agent *a = ctx;
+
+	a->last_fix_mode = f->mode;
+	if (a->engine_sink.gps)
+		a->engine_sink.gps(a->engine_sink.ctx, f);
+}
+
+static void tap_accel(void *ctx, const struct odo_accel_sample *s)
+{
+	struct agent *a = ctx;
+	a->engine_sink.accel(a->engine_sink.ctx, s);
+}
+
+static void tap_obd(void *ctx, const struct odo_obd_value *v)
+{
+	struct agent *a = ctx;
+	a->engine_sink.obd(a->engine_sink.ctx, v);
+}
+
+static void tap_dtc(void *ctx, int64_t mono_ns, const struct odo_rec_dtc *d)
+{
+	struct agent *a = ctx;
+	a->engine_sink.dtc(a->engine_sink.ctx, mono_ns, d);
+}
+
+static void tap_vehicle(void *ctx, int64_t mono_ns, const struct odo_rec_vehicle *v)
+{
+	struct agent *a = ctx;
+	a->engine_sink.vehicle(a->engine_sink.ctx, mono_ns, v);
+}
+
+static void tap_signal(void *ctx, const struct odo_signal *s)
+{
+	struct agent *a = ctx;
+	a->engine_sink.signal(a->engine_sink.ctx, s);
+}
+
+static void tap_phone(void *ctx, const struct odo_phone_state *p)
+{
+	struct agent *a = ctx;
+	a->engine_sink.phone(a->engine_sink.ctx, p);
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static int signals_open(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void signals_read(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			a->reload = 1;
+		else
+			a->stop = 1;
+	}
+}
+
+static void service_signals(struct agent *a)
+{
+	if (a->loop.extra_ready)
+		signals_read(a);
+	if (a->reload) {
+		a->reload = 0;
+		reload(a);
+	}
+}
+
+/* ---- wiring ------------------------------------------------------------ */
+
+static int open_parts(struct agent *a, const char *replay_dir, const char *record_dir, int no_uplink)
+{
+	char path[AGENT_PATH_MAX + 32];
+	int rc;
+
+	if (replay_dir) {
+		/* The virtual clock starts at the recording's first item. */
+		odo_clock_init_virtual(&a->pipe_clock, 0, 0);
+	} else {
+		odo_clock_init_system(&a->pipe_clock);
+	}
+	odo_clock_init_system(&a->sys_clock);
+
+	rc = odo_store_open(&a->store_cfg, &a->sys_clock, &a->store);
+	if (rc != ODO_OK) {
+		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->store_cfg.path, odo_strerror(rc));
+		return rc;
+	}
+
+	if (a->cfg.state_dir[0] && mkdir(a->cfg.state_dir, 0750) != 0 && errno != EEXIST)
+		ODO_LOG(WARN, "agent", "cannot create state_dir %s: %s", a->cfg.state_dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/calibration", a->cfg.state_dir);
+	rc = odo_engine_open(&a->engine_cfg, &a->pipe_clock, &a->tz, put_record, a, path, &a->engine);
+	if (rc != ODO_OK) {
+		ODO_LOG(ERROR, "engine", "cannot start the engine: %s", odo_strerror(rc));
+		return rc;
+	}
+	a->engine_sink = odo_engine_sink(a->engine);
+	a->sink = a->engine_sink;
+	a->sink.ctx = a;
+	a->sink.gps = tap_gps;
+	a->sink.accel = a->engine_sink.accel ? tap_accel : NULL;
+	a->sink.obd = a->engine_sink.obd ? tap_obd : NULL;
+	a->sink.dtc = a->engine_sink.dtc ? tap_dtc : NULL;
+	a->sink.vehicle = a->engine_sink.vehicle ? tap_vehicle : NULL;
+	a->sink.signal = a->engine_sink.signal ? tap_signal : NULL;
+	a->sink.phone = a->engine_sink.phone ? tap_phone : NULL;
+
+	if (replay_dir) {
+		rc = odo_gps_open(NULL, &a->pipe_clock, &a->sink, &a->gps);
+		if (rc == ODO_OK)
+			rc = odo_vbus_open_replay(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus);
+		if (rc == ODO_OK) {
+			/* phone rows are parsed by the replay and go straight to the sink */
+			struct odo_replay_targets t = {.gps = a->gps, .vbus = a->vbus, .phone = NULL, .sink = &a->sink};
+			rc = odo_replay_open(replay_dir, &a->pipe_clock, &t, &a->replay);
+		}
+		if (rc != ODO_OK) {
+			ODO_LOG(ERROR, "replay", "cannot replay %s: %s", replay_dir, odo_strerror(rc));
+			return rc;
+		}
+	} else {
+		if (a->cfg.gps) {
+			rc = odo_gps_open(&a->gps_cfg, &a->pipe_clock, &a->sink, &a->gps);
+			if (rc != ODO_OK)
+				return rc;
+			if (odo_loop_add(&a->loop, odo_gps_source(a->gps)) != ODO_OK)
+				return ODO_ERR_FULL;
+		}
+		if (a->can_cfg.enabled) {
+			rc = odo_vbus_open(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus);
+			if (rc != ODO_OK) {
+				ODO_LOG(ERROR, "can", "cannot open %s: %s", a->can_cfg.interface, odo_strerror(rc));
+				return rc;
+			}
+			if (odo_loop_add(&a->loop, odo_vbus_source(a->vbus)) != ODO_OK)
+				return ODO_ERR_FULL;
+		}
+		if (a->cfg.accel) {
+			rc = odo_accel_open(&a->accel_cfg, NULL, &a->pipe_clock, &a->sink, &a->accel);
+			if (rc != ODO_OK) {
+				/* Soldier on: braking and acceleration fall back to the
+				 * derivative of GPS/OBD speed (docs/detection.md). */
+				ODO_LOG(WARN, "accel", "no accelerometer (%s): using the speed fallback", odo_strerror(rc));
+				a->accel = NULL;
+			} else if (odo_loop_add(&a->loop, odo_accel_source(a->accel)) != ODO_OK) {
+				return ODO_ERR_FULL;
+			}
+		}
+		if (a->cfg.phone) {
+			rc = odo_phone_open(&a->phone_cfg, &a->pipe_clock, &a->sink, &a->phone);
+			if (rc != ODO_OK) {
+				ODO_LOG(ERROR, "phone", "cannot open the phone socket: %s", odo_strerror(rc));
+				return rc;
+			}
+			if (odo_loop_add(&a->loop, odo_phone_source(a->phone)) != ODO_OK)
+				return ODO_ERR_FULL;
+		}
+		if (odo_loop_add(&a->loop, (struct odo_source){.ops = &pipeline_ops, .self = a}) != ODO_OK)
+			return ODO_ERR_FULL;
+		if (record_dir) {
+			struct odo_recording_meta meta;
+
+			memset(&meta, 0, sizeof(meta));
+			meta.start_real_ns = odo_clock_real_ns(&a->pipe_clock);
+			snprintf(meta.device_id, sizeof(meta.device_id), "%s", a->cfg.device_id);
+			if (a->accel)
+				snprintf(meta.accel_chip, sizeof(meta.accel_chip), "%s", odo_accel_chip_name(a->accel));
+			rc = odo_recorder_open(record_dir, &meta, &a->recorder);
+			if (rc != ODO_OK) {
+				ODO_LOG(ERROR, "record", "cannot record into %s: %s", record_dir, odo_strerror(rc));
+				return rc;
+			}
+			if (a->gps)
+				odo_gps_set_recorder(a->gps, odo_recorder_file(a->recorder, ODO_RSTREAM_GPS));
+			if (a->vbus)
+				odo_vbus_set_recorder(a->vbus, odo_recorder_file(a->recorder, ODO_RSTREAM_CAN));
+			if (a->accel)
+				odo_accel_set_recorder(a->accel, odo_recorder_file(a->recorder, ODO_RSTREAM_ACCEL));
+			if (a->phone)
+				odo_phone_set_recorder(a->phone, odo_recorder_file(a->recorder, ODO_RSTREAM_PHONE));
+		}
+	}
+
+	if (a->cfg.uplink && !no_uplink) {
+		rc = odo_uplink_open(&a->uplink_cfg, &a->sys_clock, a->store, &a->uplink);
+		if (rc != ODO_OK) {
+			ODO_LOG(ERROR, "uplink", "cannot start the uplink: %s", odo_strerror(rc));
+			return rc;
+		}
+		if (odo_loop_add(&a->loop, odo_uplink_source(a->uplink)) != ODO_OK)
+			return ODO_ERR_FULL;
+	}
+	return ODO_OK;
+}
+
+static void close_parts(struct agent *a)
+{
+	odo_replay_close(a->replay);
+	odo_recorder_close(a->recorder);
+	odo_uplink_close(a->uplink);
+	odo_phone_close(a->phone);
+	odo_accel_close(a->accel);
+	odo_vbus_close(a->vbus);
+	odo_gps_close(a->gps);
+	odo_engine_close(a->engine);
+	odo_store_close(a->store);
+	if (a->emit)
+		fclose(a->emit);
+}
+
+/* Keep the uplink going (on the system clock) until the outbox is empty, the
+ * deadline passes, or a second signal comes. Returns 1 when drained. */
+static int drain(struct agent *a, double seconds)
+{
+	int64_t deadline = odo_clock_mono_ns(&a->sys_clock) + (int64_t)(seconds * (double)ODO_NS_PER_S);
+	struct odo_store_stats ss;
+
+	if (!a->uplink)
+		return 0;
+	a->stop = 0;
+	odo_uplink_kick(a->uplink);
+	while (odo_clock_mono_ns(&a->sys_clock) < deadline && !a->stop) {
+		if (odo_store_stats(a->store, &ss) == ODO_OK && ss.depth == 0)
+			return 1;
+		if (odo_loop_once(&a->loop, 100 * ODO_NS_PER_MS) != ODO_OK)
+			break;
+		if (a->loop.extra_ready)
+			signals_read(a);
+	}
+	return odo_store_stats(a->store, &ss) == ODO_OK && ss.depth == 0;
+}
+
+static int run_live(struct agent *a)
+{
+	ODO_LOG(INFO, "agent", "running as %s", a->cfg.device_id);
+	while (!a->stop) {
+		if (odo_loop_once(&a->loop, ODO_NS_PER_S) != ODO_OK) {
+			ODO_LOG(ERROR, "agent", "poll failed: %s", strerror(errno));
+			break;
+		}
+		service_signals(a);
+	}
+	ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->cfg.shutdown_grace_s);
+	odo_engine_finish(a->engine);
+	if (a->uplink && odo_uplink_flush(a->uplink, odo_clock_mono_ns(&a->sys_clock) +
+				       (int64_t)(a->cfg.shutdown_grace_s * (double)ODO_NS_PER_S)) != ODO_OK)
+		ODO_LOG(INFO, "agent", "records left in the outbox for the next run");
+	return 0;
+}
+
+static int run_replay(struct agent *a, double drain_s)
+{
+	uint64_t items = 0;
+	int rc;
+
+	while (!a->stop) {
+		rc = odo_replay_step(a->replay);
+		if (rc == ODO_ERR_CLOSED)
+			break;
+		if (a->next_engine_ns == 0) {
+			int64_t now = odo_clock_mono_ns(&a->pipe_clock);
+			a->start_mono_ns = now;
+			a->next_engine_ns = now + AGENT_ENGINE_TICK_NS;
+			a->next_status_ns = now + (int64_t)(a->cfg.status_period_s * (double)ODO_NS_PER_S);
+		}
+		pipeline_tick(a);
+		if (++items % AGENT_REPLAY_UPLINK_EVERY == 0) {
+			/* Let the network side breathe without blocking the replay. */
+			odo_loop_once(&a->loop, 0);
+			service_signals(a);
+		}
+	}
+	odo_engine_finish(a->engine);
+	ODO_LOG(INFO, "replay", "replayed %" PRIu64 " items; %" PRIu64 " records (%" PRIu64 " not stored)", items,
+		a->records, a->record_errors);
+	if (a->uplink && drain_s > 0) {
+		if (drain(a, drain_s)) {
+			ODO_LOG(INFO, "uplink", "every record acknowledged by the collector");
+		} else {
+			ODO_LOG(WARN, "uplink", "records still unacknowledged after %.0f s; they stay in the outbox", drain_s);
+			return 3;
+		}
+	}
+	return a->record_errors ? 4 : 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: odo-agent [OPTIONS]\n"
+		"\n"
+		"Reads GPS (gpsd), OBD-II and vehicle signals (SocketCAN), an I2C accelerometer and a companion\n"
+		"phone; detects driving events; keeps records in an SQLite outbox; sends them over MQTT/TLS.\n"
+		"\n"
+		"  -c, --config FILE         configuration file (docs/config.md lists every key)\n"
+		"      --set SECTION.KEY=VAL override one configuration value (repeatable; not for secrets)\n"
+		"      --record DIR          also write every input to the drive recording DIR\n"
+		"      --replay DIR          drive the pipeline from the recording DIR on a virtual clock\n"
+		"      --drain-timeout S     after --replay, keep sending until acknowledged, at most S seconds\n"
+		"                            (default 120; 0 = do not wait)\n"
+		"      --no-uplink           store records in the outbox but do not connect to the broker\n"
+		"      --emit FILE           also write each record as a line 'seq kind t_ms tsrc cbor-hex'\n"
+		"      --log-level LEVEL     error, warn, info or debug (overrides [agent] log_level)\n"
+		"      --check-config        parse the configuration, report problems, exit\n"
+		"      --print-config-reference  print every configuration key (Markdown) and exit\n"
+		"  -V, --version             print the version and exit\n"
+		"  -h, --help                this text\n"
+		"\n"
+		"Signals: SIGTERM/SIGINT end the trip and flush within [agent] shutdown_grace_s;\n"
+		"SIGHUP reopens the log file and reloads the reloadable settings.\n"
+		"Exit status: 0 ok; 1 start-up error; 2 usage; 3 replay not fully acknowledged; 4 records lost.\n");
+}
 
 int main(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("odo-agent %s\n", ODO_VERSION);
-			return 0;
-		}
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: odo-agent [--help] [--version]\n");
-			return 0;
+	static struct agent a; /* large (config, tz tables): not on the stack */
+	const char *replay_dir = NULL, *record_dir = NULL, *emit_path = NULL, *log_level = NULL;
+	const char *sets[AGENT_MAX_SETS];
+	int nsets = 0, no_uplink = 0, check_only = 0, print_ref = 0, rc, opt;
+	double drain_s = 120;
+	enum { O_SET = 256, O_RECORD, O_REPLAY, O_DRAIN, O_NOUPLINK, O_EMIT, O_LOGLEVEL, O_CHECK, O_REF };
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"set", required_argument, NULL, O_SET},
+		{"record", required_argument, NULL, O_RECORD},
+		{"replay", required_argument, NULL, O_REPLAY},
+		{"drain-timeout", required_argument, NULL, O_DRAIN},
+		{"no-uplink", no_argument, NULL, O_NOUPLINK},
+		{"emit", required_argument, NULL, O_EMIT},
+		{"log-level", required_argument, NULL, O_LOGLEVEL},
+		{"check-config", no_argument, NULL, O_CHECK},
+		{"print-config-reference", no_argument, NULL, O_REF},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+
+	odo_log_set_program("odo-agent");
+	a.sigfd = -1;
+	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': snprintf(a.config_path, sizeof(a.config_path), "%s", optarg); break;
+		case O_SET:
+			if (nsets >= AGENT_MAX_SETS) {
+				fprintf(stderr, "odo-agent: too many --set\n");
+				return 2;
+			}
+			sets[nsets++] = optarg;
+			break;
+		case O_RECORD: record_dir = optarg; break;
+		case O_REPLAY: replay_dir = optarg; break;
+		case O_DRAIN: drain_s = strtod(optarg, NULL); break;
+		case O_NOUPLINK: no_uplink = 1; break;
+		case O_EMIT: emit_path = optarg; break;
+		case O_LOGLEVEL: log_level = optarg; break;
+		case O_CHECK: check_only = 1; break;
+		case O_REF: print_ref = 1; break;
+		case 'V': printf("odo-agent %s\n", ODO_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
-	fprintf(stderr, "odo-agent: nothing to do yet (try --help)\n");
-	return 2;
+	if (optind < argc) {
+		fprintf(stderr, "odo-agent: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (print_ref) {
+		build_sections(&a);
+		print_config_reference(&a, stdout);
+		return 0;
+	}
+	if (replay_dir && record_dir) {
+		fprintf(stderr, "odo-agent: --record and --replay exclude each other\n");
+		return 2;
+	}
+	if (load_config(&a, sets, nsets) != ODO_OK)
+		return 1;
+	if (check_only) {
+		printf("odo-agent: configuration OK\n");
+		return 0;
+	}
+	odo_log_threshold = a.cfg.log_level;
+	if (log_level) {
+		int l = odo_log_level_parse(log_level);
+		if (l < 0) {
+			fprintf(stderr, "odo-agent: unknown log level '%s'\n", log_level);
+			return 2;
+		}
+		odo_log_threshold = l;
+	}
+	if (odo_log_reopen(a.cfg.log_file) != ODO_OK)
+		fprintf(stderr, "odo-agent: cannot open log file %s: %s\n", a.cfg.log_file, strerror(errno));
+	if (emit_path) {
+		a.emit = fopen(emit_path, "w");
+		if (!a.emit) {
+			fprintf(stderr, "odo-agent: cannot write %s: %s\n", emit_path, strerror(errno));
+			return 1;
+		}
+	}
+
+	a.sigfd = signals_open();
+	if (a.sigfd < 0) {
+		fprintf(stderr, "odo-agent: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	odo_loop_init(&a.loop, &a.sys_clock);
+	odo_loop_set_extra_fd(&a.loop, a.sigfd);
+	rc = open_parts(&a, replay_dir, record_dir, no_uplink);
+	if (rc != ODO_OK) {
+		close_parts(&a);
+		return 1;
+	}
+	if (replay_dir) {
+		rc = run_replay(&a, drain_s);
+	} else {
+		a.start_mono_ns = odo_clock_mono_ns(&a.pipe_clock);
+		a.next_engine_ns = a.start_mono_ns + AGENT_ENGINE_TICK_NS;
+		a.next_status_ns = a.start_mono_ns + (int64_t)(a.cfg.status_period_s * (double)ODO_NS_PER_S);
+		rc = run_live(&a);
+	}
+	close_parts(&a);
+	close(a.sigfd);
+	return rc;
 }
