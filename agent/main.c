@@ -135,6 +135,7 @@ struct agent {
 	int64_t next_flush_ns;     /* recorder flush */
 	uint64_t records, record_errors;
 	int stop, reload;
+	int stopping;               /* live: draining after SIGTERM/SIGINT */
 };
 
 /* ---- configuration ---------------------------------------------------- */
@@ -379,7 +380,8 @@ static void pipeline_tick(struct agent *a)
 	/* Device health describes the live gateway, not a recorded drive: a
 	 * replay emits none, so its output depends on the recording alone. */
 	if (now >= a->next_status_ns && !a->replay) {
-		emit_status(a);
+		if (!a->stopping)
+			emit_status(a);
 		a->next_status_ns = now + (int64_t)(a->cfg.status_period_s * (double)ODO_NS_PER_S);
 	}
 }
@@ -663,8 +665,11 @@ static int run_live(struct agent *a)
 	}
 	ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->cfg.shutdown_grace_s);
 	odo_engine_finish(a->engine);
-	if (a->uplink && odo_uplink_flush(a->uplink, odo_clock_mono_ns(&a->sys_clock) +
-				       (int64_t)(a->cfg.shutdown_grace_s * (double)ODO_NS_PER_S)) != ODO_OK)
+	/* odo_uplink_flush() does one round only: keep the loop turning until
+	 * the outbox is empty or the grace time is over (a second signal cuts
+	 * it short). No status records while stopping: they would refill it. */
+	a->stopping = 1;
+	if (a->uplink && !drain(a, a->cfg.shutdown_grace_s))
 		ODO_LOG(INFO, "agent", "records left in the outbox for the next run");
 	return 0;
 }
