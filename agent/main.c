@@ -175,7 +175,7 @@ static const char *type_name(const struct odo_cfg_key *k)
 }
 
 /* Markdown reference of every key: docs/config.md is generated from this
- * (tests/unit/agent checks that it is up to date). */
+ * (tests/e2e/agent: agent_config_reference checks that it is up to date). */
 static void print_config_reference(struct agent *a, FILE *f)
 {
 	fprintf(f, "# odo-agent configuration reference\n\n"
