@@ -34,6 +34,11 @@ set(CPACK_PACKAGE_NAME odo)
 set(CPACK_PACKAGE_VENDOR "the odo authors")
 set(CPACK_PACKAGE_CONTACT "odo maintainers <odo@example.org>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+# Each component's description starts with its own summary line; an empty
+# package summary keeps CPack from prepending the project's description to it.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
+# Ship stripped binaries (the cross toolchain's strip when cross-compiling).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -42,7 +47,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION misc)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.org/odo")
 
 set(CPACK_DEBIAN_AGENT_PACKAGE_NAME odo-agent)
-set(CPACK_COMPONENT_AGENT_DESCRIPTION "odo vehicle telematics agent\n Reads GPS, OBD-II over CAN, an accelerometer and phone state, detects\n driving events on the device and forwards them over MQTT/TLS.")
+set(CPACK_COMPONENT_AGENT_DESCRIPTION "odo vehicle telematics agent\nReads GPS, OBD-II over CAN, an accelerometer and phone state, detects\ndriving events on the device and forwards them over MQTT/TLS.")
 # Debian 12 sonames of what odo-agent links.
 set(CPACK_DEBIAN_AGENT_PACKAGE_DEPENDS
     "libc6, libmosquitto1, libgps28, libsqlite3-0, libsocketcan2, libcbor0.8, adduser")
@@ -50,7 +55,7 @@ set(CPACK_DEBIAN_AGENT_PACKAGE_CONTROL_EXTRA
     "${pkgdir}/agent/conffiles;${pkgdir}/agent/postinst;${pkgdir}/agent/prerm;${pkgdir}/agent/postrm")
 
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_NAME odo-collector)
-set(CPACK_COMPONENT_COLLECTOR_DESCRIPTION "odo fleet collector\n Ingests odo-agent batches from MQTT/TLS into PostgreSQL and aggregates\n monthly driver features.")
+set(CPACK_COMPONENT_COLLECTOR_DESCRIPTION "odo fleet collector\nIngests odo-agent batches from MQTT/TLS into PostgreSQL and aggregates\nmonthly driver features.")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "libc6, libmosquitto1, libpq5, libcbor0.8, adduser")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_CONTROL_EXTRA
     "${pkgdir}/collector/conffiles;${pkgdir}/collector/postinst;${pkgdir}/collector/prerm;${pkgdir}/collector/postrm")
