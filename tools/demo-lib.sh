@@ -1,0 +1,195 @@
+# tools/demo-lib.sh — the second half of tools/demo (sourced by it): the
+# collector, the agents, the summary and the report. Expects the variables
+# and servers tools/demo set up.
+
+demo_collector_conf() { # FILE NAME
+	cat >"$1" <<CONF
+[collector]
+name = $2
+refresh_s = 0
+commit_ms = 20
+
+[mqtt]
+host = localhost
+port = $ODO_MQTT_PORT
+client_id = $2
+group = demo
+cafile = $ODO_TMP/pki/ca.crt
+certfile = $ODO_TMP/pki/collector.crt
+keyfile = $ODO_TMP/pki/collector.key
+
+[db]
+conninfo = $ODO_PG_CONNINFO
+CONF
+}
+
+demo_agent_conf() { # FILE DEVICE [extra INI text]
+	local dev=$2
+	mkdir -p "$ODO_TMP/agent-$dev"
+	cat >"$1" <<CONF
+[agent]
+device_id = $dev
+state_dir = $ODO_TMP/agent-$dev
+timezone = America/Los_Angeles
+status_period_s = 5
+shutdown_grace_s = 20
+accel = false
+phone = false
+
+[can]
+enabled = false
+interface = can0
+dbc = $ROOT/tests/data/can/toyota_2017.dbc
+vehicle_speed = WHEEL_SPEEDS.WHEEL_SPEED_FL
+
+[engine]
+sample_period_s = 1
+
+[gps]
+host = 127.0.0.1
+port = ${ODO_GPSD_PORT:-2947}
+
+[store]
+path = $ODO_TMP/agent-$dev/outbox.db
+
+[uplink]
+host = localhost
+port = $ODO_MQTT_PORT
+cafile = $ODO_TMP/pki/ca.crt
+certfile = $ODO_TMP/pki/devices/$dev.crt
+keyfile = $ODO_TMP/pki/devices/$dev.key
+ack_timeout = 5
+${3:-}
+CONF
+}
+
+# Register a driver, a vehicle and the device's assignment to them.
+demo_register() { # DEVICE DRIVER VEHICLE MAKE MODEL YEAR AGE
+	odo_psql -v dev="$1" -v drv="$2" -v veh="$3" -v make="$4" -v model="$5" -v year="$6" -v age="$7" <<'SQL'
+INSERT INTO drivers (driver_id, persona_type, driver_age, years_licensed, vehicle_age, vehicle_make,
+                     vehicle_model, prior_at_fault_accidents, prior_claims, prior_violations, data_source,
+                     account_created_date, policy_start_date)
+VALUES (:'drv', 'commuter', :'age'::int, 12, 2026 - :'year'::int, :'make', :'model', 0, 0, 0, 'odo',
+        '2017-01-01', '2017-01-01')
+ON CONFLICT (driver_id) DO NOTHING;
+INSERT INTO vehicles (vehicle_id, make, model, model_year) VALUES (:'veh', :'make', :'model', :'year'::int)
+ON CONFLICT (vehicle_id) DO NOTHING;
+INSERT INTO devices (device_id) VALUES (:'dev') ON CONFLICT (device_id) DO NOTHING;
+INSERT INTO device_assignments (device_id, vehicle_id, driver_id, valid_from)
+VALUES (:'dev', :'veh', :'drv', '2000-01-01T00:00:00Z');
+SQL
+}
+
+# JSON for tools/trip-report: one device's trips, track, events, monthly row.
+demo_report_json() { # DEVICE DRIVER MONTH OUT
+	odo_psql -At -v dev="$1" -v drv="$2" -v month="$3" >"$4" <<'SQL'
+SELECT json_build_object(
+  'device', :'dev', 'driver', :'drv',
+  'trips', coalesce((SELECT json_agg(t ORDER BY t.start_time) FROM (
+      SELECT trip_id, start_time, end_time, round(total_distance_miles::numeric, 3) AS total_distance_miles,
+             round(duration_minutes::numeric, 2) AS duration_minutes, round(avg_speed_mph::numeric, 1) AS avg_speed_mph,
+             round((max_speed_mps * 2.2369363)::numeric, 1) AS max_speed_mph, hard_brakes, rapid_accels,
+             harsh_corners, swerves
+      FROM trips WHERE device_id = :'dev') t), '[]'::json),
+  'track', coalesce((SELECT json_agg(json_build_object('t', (extract(epoch FROM s.t) * 1000)::bigint,
+      'lat', s.lat, 'lon', s.lon, 'speed_mps', s.speed_mps, 'ax_g', s.ax_g, 'ay_g', s.ay_g) ORDER BY s.t)
+      FROM samples s WHERE s.device_id = :'dev'), '[]'::json),
+  'events', coalesce((SELECT json_agg(json_build_object('t', (extract(epoch FROM e.t) * 1000)::bigint,
+      'time', to_char(e.t AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'kind', e.kind,
+      'duration_ms', e.duration_ms, 'peak_g', e.peak_g, 'lat', e.lat, 'lon', e.lon,
+      'speed_before_mps', e.speed_before_mps, 'speed_after_mps', e.speed_after_mps) ORDER BY e.t)
+      FROM events e WHERE e.device_id = :'dev'), '[]'::json),
+  'monthly', (SELECT row_to_json(m) FROM monthly_features m WHERE m.driver_id = :'drv' AND m.month = :'month'));
+SQL
+}
+
+demo_main() {
+	local conf=$ODO_TMP/collector.conf
+	demo_collector_conf "$conf" demo-collector-1
+
+	progress "collector: migrate the schema"
+	"$COLLECTOR" --config "$conf" migrate
+
+	progress "registering drivers, vehicles and devices"
+	demo_register "$DEVICE" driver-rav4 vehicle-rav4 Toyota RAV4 2017 41
+	demo_register "$SYNTH_DEVICE" driver-synthetic vehicle-synthetic Generic Sedan 2020 29
+	demo_register "$LIVE_DEVICE" driver-live vehicle-live Generic Van 2019 35
+
+	progress "collector: ingesting (MQTT shared subscription -> PostgreSQL)"
+	"$COLLECTOR" --config "$conf" run >"$ODO_TMP/collector.log" 2>&1 &
+	local cpid=$!
+	odo_track_pid "$cpid"
+	sleep 1
+	kill -0 "$cpid" 2>/dev/null || { cat "$ODO_TMP/collector.log"; echo "demo: the collector did not start" >&2; exit 1; }
+
+	progress "agent $LIVE_DEVICE: live GPS from gpsd (gpsfake playing $(basename "$GPSLOG"))"
+	demo_agent_conf "$ODO_TMP/live.conf" "$LIVE_DEVICE" ""
+	sed -i 's/^\[agent\]/[agent]\ngps = true/' "$ODO_TMP/live.conf"
+	"$AGENT" --config "$ODO_TMP/live.conf" >"$ODO_TMP/agent-live.log" 2>&1 &
+	local lpid=$!
+	odo_track_pid "$lpid"
+
+	progress "agent $DEVICE: replaying the real drive $(basename "$DRIVE") (comma2k19, 2017 RAV4, I-280)"
+	demo_agent_conf "$ODO_TMP/rav4.conf" "$DEVICE"
+	sed -i 's/^\[agent\]/[agent]\ngps = false/' "$ODO_TMP/rav4.conf"
+	"$AGENT" --config "$ODO_TMP/rav4.conf" --replay "$DRIVE" --drain-timeout 120 2>&1 | tee "$ODO_TMP/agent-rav4.log" | grep -E 'replayed|acknowledged|unacknowledged|ERROR' || true
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "demo: the RAV4 replay was not fully acknowledged" >&2; exit 1; }
+
+	progress "agent $SYNTH_DEVICE: replaying the synthetic drive $(basename "$SYNTH") (known events)"
+	demo_agent_conf "$ODO_TMP/synth.conf" "$SYNTH_DEVICE"
+	sed -i 's/^\[agent\]/[agent]\ngps = false/; s/^timezone = .*/timezone = Europe\/Berlin/' "$ODO_TMP/synth.conf"
+	"$AGENT" --config "$ODO_TMP/synth.conf" --replay "$SYNTH" --drain-timeout 120 2>&1 | tee "$ODO_TMP/agent-synth.log" | grep -E 'replayed|acknowledged|unacknowledged|ERROR' || true
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "demo: the synthetic replay was not fully acknowledged" >&2; exit 1; }
+
+	progress "agent $LIVE_DEVICE: waiting for gpsfake to finish, then SIGTERM (ignition off)"
+	local i
+	for ((i = 0; i < 120; i++)); do
+		kill -0 "$ODO_GPSFAKE_PID" 2>/dev/null || break
+		sleep 1
+	done
+	kill -TERM "$lpid"
+	if wait "$lpid"; then
+		echo "live agent exited cleanly after flushing"
+	else
+		echo "demo: the live agent exited with an error:" >&2
+		tail -n 20 "$ODO_TMP/agent-live.log" >&2
+		exit 1
+	fi
+	grep -E 'stopping|left in the outbox' "$ODO_TMP/agent-live.log" || true
+
+	progress "acknowledgements: every record each device produced is committed"
+	odo_psql -c "SELECT device_id, acked AS acked_seq, last_seen FROM devices ORDER BY device_id"
+
+	progress "aggregating monthly features"
+	local months m
+	months=$(odo_psql -At -c "SELECT DISTINCT to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE start_time IS NOT NULL ORDER BY 1")
+	for m in $months; do
+		"$COLLECTOR" --config "$conf" aggregate --month "$m"
+	done
+
+	progress "summary"
+	echo "-- trips"
+	odo_psql -c "SELECT trip_id, driver_id, start_time, round(total_distance_miles::numeric,2) AS miles, round(duration_minutes::numeric,1) AS minutes, round(avg_speed_mph::numeric,1) AS avg_mph, hard_brakes, rapid_accels, harsh_corners, swerves FROM trips ORDER BY start_time"
+	echo "-- events"
+	odo_psql -c "SELECT device_id, t, kind, duration_ms, round(peak_g::numeric,2) AS peak_g, round(speed_before_mps::numeric,1) AS v_before, round(speed_after_mps::numeric,1) AS v_after FROM events ORDER BY t"
+	echo "-- dead letters (rejected messages)"
+	odo_psql -c "SELECT count(*) AS dead_letters FROM dead_letters"
+
+	progress "HTML trip reports"
+	local rav4_month synth_month
+	# (psql interpolates :'var' only in its input, not in -c)
+	rav4_month=$(odo_psql -At -v dev="$DEVICE" <<<"SELECT to_char(min(start_time) AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE device_id = :'dev'")
+	synth_month=$(odo_psql -At -v dev="$SYNTH_DEVICE" <<<"SELECT to_char(min(start_time) AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE device_id = :'dev'")
+	mkdir -p "$REPORT_DIR"
+	demo_report_json "$SYNTH_DEVICE" driver-synthetic "$synth_month" "$ODO_TMP/synth.json"
+	"$ROOT/tools/trip-report" "$ODO_TMP/synth.json" "$REPORT_DIR/report-synthetic.html"
+	demo_report_json "$DEVICE" driver-rav4 "$rav4_month" "$ODO_TMP/rav4.json"
+	"$ROOT/tools/trip-report" "$ODO_TMP/rav4.json" "$REPORT_DIR/report.html"
+
+	progress "done in $(($(date +%s) - t_start)) s; stopping everything that was started"
+	echo
+	echo "monthly_features for driver-rav4, $rav4_month (the real drive):"
+	odo_psql -x -v drv=driver-rav4 -v month="$rav4_month" <<<"SELECT * FROM monthly_features WHERE driver_id = :'drv' AND month = :'month'"
+	echo "trip report (synthetic drive with events): $REPORT_DIR/report-synthetic.html"
+	echo "trip report: $REPORT_DIR/report.html"
+}
