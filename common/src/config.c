@@ -139,7 +139,7 @@ static int store_value(const char *secname, const struct odo_cfg_key *k, void *d
 		if (errno == ERANGE || (bounded(k) && ((double)x < k->min || (double)x > k->max))) {
 			if (bounded(k))
 				why_set(why, whysz,
-				        "bad value for '%s' in [%s]: %s is out of range [%.17g, %.17g]",
+				        "bad value for '%s' in [%s]: %s is out of range [%g, %g]",
 				        k->key, secname, v, k->min, k->max);
 			else
 				why_set(why, whysz,
@@ -171,7 +171,7 @@ static int store_value(const char *secname, const struct odo_cfg_key *k, void *d
 			return -1;
 		}
 		if (bounded(k) && (x < k->min || x > k->max)) {
-			why_set(why, whysz, "bad value for '%s' in [%s]: %s is out of range [%.17g, %.17g]",
+			why_set(why, whysz, "bad value for '%s' in [%s]: %s is out of range [%g, %g]",
 			        k->key, secname, v, k->min, k->max);
 			return -1;
 		}
