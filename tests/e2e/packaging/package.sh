@@ -100,13 +100,16 @@ check_deb() {
 		sh -n "$c/$s" || fail "$pkg: $s is not valid sh"
 	done
 	grep -q 'adduser --system' "$c/postinst" || fail "$pkg: postinst creates no system user"
+	# Purging one package must not take the other's data in the shared /var/lib/odo.
+	! grep -q 'rm -rf /var/lib/odo' "$c/postrm" || fail "$pkg: postrm removes all of /var/lib/odo"
 
 	# The unit: dedicated user, hardening, state directory, restart on failure.
 	local u=$d/lib/systemd/system/$unit
 	[ -f "$u" ] || fail "$pkg: $unit missing"
 	local want
 	for want in "User=odo" "Group=odo" "NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" \
-		    "StateDirectory=odo" "Restart=on-failure" "PrivateTmp=yes"; do
+		    "StateDirectory=odo" "Restart=on-failure" "PrivateTmp=yes" "CapabilityBoundingSet=" \
+		    "ProtectKernelModules=yes" "SystemCallArchitectures=native" "RestrictSUIDSGID=yes"; do
 		grep -qx "$want" "$u" || fail "$pkg: $unit lacks $want"
 	done
 	grep -q "^ExecStart=/usr/bin/$bin --config $conffile" "$u" || fail "$pkg: $unit ExecStart"
