@@ -823,6 +823,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "odo-agent: cannot write %s: %s\n", emit_path, strerror(errno));
 			return 1;
 		}
+		/* One write(2) per line: a SIGKILL loses at most the line of the
+		 * record being stored at that instant (tests rely on this). */
+		setvbuf(a.emit, NULL, _IOLBF, 0);
 	}
 
 	a.sigfd = signals_open();
