@@ -54,11 +54,8 @@ const size_t odo_detect_cfg_nkeys = ODO_ARRAY_LEN(odo_detect_cfg_keys);
 
 void odo_detect_cfg_defaults(struct odo_detect_cfg *c)
 {
-	struct odo_cfg_section sec = {"detect", odo_detect_cfg_keys, odo_detect_cfg_nkeys, c};
-	struct odo_cfg_error err;
-	memset(c, 0, sizeof(*c));
-	if (odo_config_defaults(&sec, 1, &err) != ODO_OK)
-		memset(c, 0, sizeof(*c)); /* unreachable: the tables are tested */
+	/* The tables' defaults are tested; a failure leaves *c zeroed. */
+	(void)odo_config_section_defaults("detect", odo_detect_cfg_keys, odo_detect_cfg_nkeys, c, sizeof(*c));
 }
 
 const struct odo_detector_ops *const odo_detectors[] = {

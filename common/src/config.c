@@ -672,3 +672,17 @@ int odo_config_read_secret(const char *path, const char *env, char *out, size_t 
 	out[len] = '\0';
 	return ODO_OK;
 }
+
+int odo_config_section_defaults(const char *name, const struct odo_cfg_key *keys, size_t nkeys,
+				void *dest, size_t dest_size)
+{
+	struct odo_cfg_section sec = {.name = name, .keys = keys, .nkeys = nkeys, .dest = dest};
+	struct odo_cfg_error err;
+
+	memset(dest, 0, dest_size);
+	if (odo_config_defaults(&sec, 1, &err) != ODO_OK) {
+		memset(dest, 0, dest_size);
+		return ODO_ERR_CONFIG;
+	}
+	return ODO_OK;
+}

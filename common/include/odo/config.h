@@ -81,6 +81,13 @@ struct odo_cfg_error {
 int odo_config_defaults(const struct odo_cfg_section *secs, size_t nsecs,
 			struct odo_cfg_error *err) ODO_NODISCARD;
 
+/* Defaults of one section's table into `dest` (zeroed first): the
+ * `odo_x_cfg_defaults()` every module offers. On a bad default in the table
+ * (a programming error the config tests catch) `dest` is left zeroed and
+ * ODO_ERR_CONFIG returned. */
+int odo_config_section_defaults(const char *name, const struct odo_cfg_key *keys, size_t nkeys,
+				void *dest, size_t dest_size);
+
 /* Parse `len` bytes of text named `name` (for messages) into the sections,
  * after applying defaults. Returns ODO_OK or ODO_ERR_CONFIG with *err set. */
 int odo_config_parse_buf(const char *name, const char *buf, size_t len,
