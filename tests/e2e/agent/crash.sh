@@ -132,6 +132,10 @@ run_agent final 60 &
 FPID=$!
 wait $FPID || rc=$?
 [ "$rc" = 0 ] || fail "final run exited $rc (3 = not drained within 60 s, 4 = records lost)"
+# A killed run's own crash would look like a kill: its stderr tells
+# (sanitizer builds abort on the first error).
+! grep -E "Sanitizer|runtime error|odo-agent: " "$T/agent.stderr" >&2 ||
+	fail "odo-agent reported errors on stderr (above)"
 sleep 0.3
 kill -TERM $SINK_PID
 wait $SINK_PID || fail "ack-sink exited $?"
