@@ -293,18 +293,27 @@ static void reload(struct agent *a)
 
 static void emit_line(struct agent *a, const struct odo_record *r)
 {
+	static const char hex[] = "0123456789abcdef";
 	uint8_t buf[ODO_WIRE_MAX_RECORD_BYTES];
+	char line[96 + 2 * ODO_WIRE_MAX_RECORD_BYTES];
 	size_t len = 0;
+	int n;
 
 	if (!a->emit)
 		return;
 	if (odo_wire_encode_record(r, buf, sizeof(buf), &len) != ODO_OK)
 		len = 0;
-	fprintf(a->emit, "%" PRIu64 " %s %" PRId64 " %u ", r->seq, odo_record_kind_name(r->kind), r->t_ms,
-		(unsigned)r->tsrc);
-	for (size_t i = 0; i < len; i++)
-		fprintf(a->emit, "%02x", buf[i]);
-	fputc('\n', a->emit);
+	n = snprintf(line, 96, "%" PRIu64 " %s %" PRId64 " %u ", r->seq, odo_record_kind_name(r->kind), r->t_ms,
+		     (unsigned)r->tsrc);
+	if (n < 0 || n >= 96)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		line[n++] = hex[buf[i] >> 4];
+		line[n++] = hex[buf[i] & 15];
+	}
+	line[n++] = '\n';
+	/* One write per record line (the file is line-buffered). */
+	fwrite(line, 1, (size_t)n, a->emit);
 }
 
 /* The engine's (and the status timer's) output: into the outbox. */
