@@ -52,6 +52,10 @@ int odo__parse_unix_us(const char *s, char **end, int64_t *ns)
 		frac *= 10;
 		fd++;
 	}
+	/* 12 digits of seconds do not all fit int64 nanoseconds (found by
+	 * tests/fuzz/inputs: signed overflow). */
+	if (sec > (INT64_MAX - 999999999) / ODO_NS_PER_S)
+		return -1;
 	*ns = sec * ODO_NS_PER_S + frac;
 	*end = (char *)p;
 	return 0;

@@ -40,6 +40,10 @@ int odo_candump_parse_line(const char *line, int64_t *t_real_ns, char ifname[IFN
 		return ODO_ERR_INVAL;
 	for (int i = nfrac; i < 9; i++)
 		frac *= 10;
+	/* 12 digits of seconds do not all fit int64 nanoseconds (found by
+	 * tests/fuzz/can: signed overflow on "(99999999999.0)"). */
+	if (sec > (INT64_MAX - 999999999) / 1000000000LL)
+		return ODO_ERR_INVAL;
 	char name[IFNAMSIZ];
 	size_t nl = 0;
 	while (*p && *p != ' ') {

@@ -270,7 +270,8 @@ int odo_dbc_parse_buf(const char *buf, size_t len, struct odo_dbc **out, int *er
 		}
 		p = eol + 1;
 	}
-	qsort(d->msgs, d->n, sizeof *d->msgs, cmp_msg);
+	if (d->n > 1) /* msgs is NULL for a DBC without messages: qsort(NULL) is UB */
+		qsort(d->msgs, d->n, sizeof *d->msgs, cmp_msg);
 	*out = d;
 	return ODO_OK;
 }

@@ -96,6 +96,149 @@ static void clear_fix(struct gps_fix_t *fx)
 	fx->speed = fx->eps = fx->climb = fx->epc = fx->eph = NAN;
 }
 
+/* libgps 3.22's gps_unpack() loops for ever on some malformed reports: when
+ * json_read_object() fails without moving its end pointer (e.g. an attribute
+ * name longer than JSON_ATTR_MAX, 31), gps_unpack() retries from the same
+ * place. {"class":"TPV","xxxx...(40)...{"class":"VERSION"} is one (found by
+ * tests/fuzz/inputs). gpsd itself only writes well-formed JSON with short
+ * names, so a recorded line is checked strictly first: one object, keys of
+ * at most GPS_ATTR_MAX characters, bounded nesting. */
+#define GPS_ATTR_MAX 31
+#define GPS_JSON_DEPTH 8
+
+struct jcur {
+	const char *p, *end;
+};
+
+static void j_ws(struct jcur *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\r' || *c->p == '\n'))
+		c->p++;
+}
+
+/* A string; its content length in *n. */
+static int j_string(struct jcur *c, size_t *n)
+{
+	if (c->p >= c->end || *c->p != '"')
+		return 0;
+	c->p++;
+	*n = 0;
+	while (c->p < c->end && *c->p != '"') {
+		unsigned char ch = (unsigned char)*c->p++;
+		if (ch < 0x20)
+			return 0;
+		if (ch == '\\') {
+			if (c->p >= c->end || !strchr("\"\\/bfnrtu", *c->p))
+				return 0;
+			if (*c->p++ == 'u') {
+				for (int i = 0; i < 4; i++, c->p++)
+					if (c->p >= c->end || !strchr("0123456789abcdefABCDEF", *c->p))
+						return 0;
+			}
+		}
+		(*n)++;
+	}
+	if (c->p >= c->end)
+		return 0;
+	c->p++;
+	return 1;
+}
+
+static int j_digits(struct jcur *c)
+{
+	const char *s = c->p;
+	while (c->p < c->end && *c->p >= '0' && *c->p <= '9')
+		c->p++;
+	return c->p > s;
+}
+
+static int j_value(struct jcur *c, int depth);
+
+static int j_members(struct jcur *c, int depth, int object)
+{
+	char close = object ? '}' : ']';
+	c->p++;
+	j_ws(c);
+	if (c->p < c->end && *c->p == close) {
+		c->p++;
+		return 1;
+	}
+	for (;;) {
+		j_ws(c);
+		if (object) {
+			size_t n;
+			if (!j_string(c, &n) || n > GPS_ATTR_MAX)
+				return 0;
+			j_ws(c);
+			if (c->p >= c->end || *c->p++ != ':')
+				return 0;
+			j_ws(c);
+		}
+		if (!j_value(c, depth + 1))
+			return 0;
+		j_ws(c);
+		if (c->p >= c->end)
+			return 0;
+		if (*c->p == close) {
+			c->p++;
+			return 1;
+		}
+		if (*c->p++ != ',')
+			return 0;
+	}
+}
+
+static int j_value(struct jcur *c, int depth)
+{
+	if (depth > GPS_JSON_DEPTH || c->p >= c->end)
+		return 0;
+	size_t n;
+	switch (*c->p) {
+	case '{':
+		return j_members(c, depth, 1);
+	case '[':
+		return j_members(c, depth, 0);
+	case '"':
+		return j_string(c, &n);
+	}
+	static const char *const lit[] = { "true", "false", "null" };
+	for (size_t i = 0; i < 3; i++) {
+		size_t l = strlen(lit[i]);
+		if ((size_t)(c->end - c->p) >= l && memcmp(c->p, lit[i], l) == 0) {
+			c->p += l;
+			return 1;
+		}
+	}
+	if (*c->p == '-')
+		c->p++;
+	if (!j_digits(c))
+		return 0;
+	if (c->p < c->end && *c->p == '.') {
+		c->p++;
+		if (!j_digits(c))
+			return 0;
+	}
+	if (c->p < c->end && (*c->p == 'e' || *c->p == 'E')) {
+		c->p++;
+		if (c->p < c->end && (*c->p == '+' || *c->p == '-'))
+			c->p++;
+		if (!j_digits(c))
+			return 0;
+	}
+	return 1;
+}
+
+/* 1 when s[0..len) is exactly one well-formed JSON object as gpsd writes. */
+static int json_report_ok(const char *s, size_t len)
+{
+	struct jcur c = { s, s + len };
+	j_ws(&c);
+	if (c.p >= c.end || *c.p != '{' || !j_value(&c, 0))
+		return 0;
+	j_ws(&c);
+	return c.p == c.end;
+}
+
 int odo_gps_feed_json(struct odo_gps *g, const char *line, size_t len)
 {
 	if (!g || !line)
@@ -108,7 +251,8 @@ int odo_gps_feed_json(struct odo_gps *g, const char *line, size_t len)
 	}
 	memcpy(g->unpack, line, len);
 	g->unpack[len] = '\0';
-	if (len < 2 || g->unpack[0] != '{' || g->unpack[len - 1] != '}' || memchr(line, '\0', len)) {
+	if (len < 2 || g->unpack[0] != '{' || g->unpack[len - 1] != '}' || memchr(line, '\0', len) ||
+	    !json_report_ok(g->unpack, len)) {
 		g->st.src.errors++;
 		return ODO_ERR_PROTOCOL;
 	}
