@@ -338,27 +338,6 @@ static void enc_bool(struct enc *e, int v)
 		enc_took(e, cbor_encode_bool(v != 0, enc_at(e), enc_room(e)));
 }
 
-static void enc_text(struct enc *e, const char *s, size_t n)
-{
-	if (e->rc != ODO_OK)
-		return;
-	enc_took(e, cbor_encode_string_start(n, enc_at(e), enc_room(e)));
-	if (e->rc != ODO_OK)
-		return;
-	if (n > enc_room(e)) {
-		e->rc = ODO_ERR_TOOBIG;
-		return;
-	}
-	if (n)
-		memcpy(e->buf + e->len, s, n);
-	e->len += n;
-}
-
-static void enc_key(struct enc *e, const char *k)
-{
-	enc_text(e, k, strlen(k));
-}
-
 static void enc_raw(struct enc *e, const uint8_t *p, size_t n)
 {
 	if (e->rc != ODO_OK)
@@ -370,6 +349,19 @@ static void enc_raw(struct enc *e, const uint8_t *p, size_t n)
 	if (n)
 		memcpy(e->buf + e->len, p, n);
 	e->len += n;
+}
+
+static void enc_text(struct enc *e, const char *s, size_t n)
+{
+	if (e->rc != ODO_OK)
+		return;
+	enc_took(e, cbor_encode_string_start(n, enc_at(e), enc_room(e)));
+	enc_raw(e, (const uint8_t *)s, n);
+}
+
+static void enc_key(struct enc *e, const char *k)
+{
+	enc_text(e, k, strlen(k));
 }
 
 /* Deterministic float rule: float32 when the value survives the round trip
