@@ -10,7 +10,7 @@
 const struct odo_cfg_key odo_detect_cfg_keys[] = {
     ODO_CFG_D("lowpass_hz", S, lowpass_hz, "1.5", 0.1, 20,
               "low-pass cut-off on vehicle-frame acceleration (Hz)"),
-    ODO_CFG_D("brake_g", S, brake.thr_g, "0.25", 0.05, 2, "hard braking threshold (g)"),
+    ODO_CFG_D("brake_g", S, brake.thr_g, "0.30", 0.05, 2, "hard braking threshold (g)"),
     ODO_CFG_D("brake_hyst_g", S, brake.hyst_g, "0.05", 0, 1, "hard braking hysteresis (g)"),
     ODO_CFG_D("brake_min_s", S, brake.min_dur_s, "0.3", 0, 10, "hard braking minimum duration (s)"),
     ODO_CFG_D("brake_refractory_s", S, brake.refractory_s, "3", 0, 120, "hard braking refractory time (s)"),
@@ -34,6 +34,10 @@ const struct odo_cfg_key odo_detect_cfg_keys[] = {
               "opposite lobe must begin within this of the first (s)"),
     ODO_CFG_D("swerve_max_s", S, swerve_max_s, "2.5", 0.2, 20,
               "longest reversal (both lobes) that is a swerve (s)"),
+    ODO_CFG_D("swerve_balance", S, swerve_balance, "0.5", 0, 1,
+              "smaller/larger lobe impulse a swerve needs (a lane change's lobes cancel)"),
+    ODO_CFG_D("combine_s", S, combine_s, "1", 0, 10,
+              "a brake/acceleration within this of a harsh corner is part of the corner (s); 0: report both"),
     ODO_CFG_D("crash_g", S, crash_g, "2.5", 0.5, 16, "crash: dynamic acceleration magnitude (g)"),
     ODO_CFG_D("crash_fuse_s", S, crash_fuse_s, "2", 0, 30,
               "accel crash and airbag signal within this are one crash (s)"),
@@ -155,9 +159,10 @@ int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t
 
 void odo_detect_flush(struct odo_detect *d, int64_t mono_ns)
 {
-	/* a value of -inf ends every open excursion at mono_ns */
+	/* a zero sample ends every open excursion at mono_ns; then time runs
+	 * on until nothing is held back any more (corners, brakes, crashes) */
 	struct odo_det_sample s = {.mono_ns = mono_ns, .lon = 0, .lat = 0, .dyn = 0, .speed_mps = NAN};
 	odo_detect_sample(d, &s);
 	odo_detect_phone(d, mono_ns, 0, NAN);
-	odo_detect_tick(d, mono_ns + (int64_t)(d->cfg.crash_fuse_s * 1e9) + 1);
+	odo_detect_tick(d, INT64_MAX);
 }

@@ -34,10 +34,13 @@ struct odo_detect_cfg {
 	struct odo_det_thr brake, accel, corner, swerve;
 	double rebound_s; /* after a hard brake ends, no rapid acceleration for this long (pitch rebound) */
 	double swerve_window_s; /* opposite lateral lobe must start within this of the first ending */
-	double swerve_max_s; /* a reversal lasting longer than this (both lobes) is steering through a turn,
-	                        not a swerve */
-	double crash_g;      /* dynamic-acceleration magnitude (unfiltered) */
-	double crash_fuse_s; /* accel and airbag within this window are one crash */
+	double swerve_max_s;   /* a reversal lasting longer than this (both lobes) is steering through a turn,
+	                          not a swerve */
+	double swerve_balance; /* smaller/larger lobe impulse of a swerve: a lane change ends heading
+	                          where it began, so its two lobes cancel; a turn's exit wobble does not */
+	double combine_s;      /* a brake or acceleration within this of a harsh corner is part of it */
+	double crash_g;        /* dynamic-acceleration magnitude (unfiltered) */
+	double crash_fuse_s;   /* accel and airbag within this window are one crash */
 	double speed_brake_g, speed_accel_g; /* fallback thresholds on d(speed)/dt */
 	double speed_min_dur_s;
 	double speed_window_s; /* derivative over this span */
@@ -80,6 +83,8 @@ struct odo_det_run {
 
 #define ODO_DET_SPEED_RING  32 /* speed updates kept for the fallback derivative */
 #define ODO_DET_CORNER_HELD 2  /* corners held back while a swerve may still claim them */
+#define ODO_DET_LON_HELD    4  /* brakes/accelerations held back while a corner may still claim them */
+#define ODO_DET_CORNER_IV   2  /* recent harsh-corner intervals remembered for that */
 
 struct odo_detect {
 	struct odo_detect_cfg cfg;
@@ -94,6 +99,11 @@ struct odo_detect {
 	/* a corner is held until no swerve can claim it */
 	int corner_pending; /* number held */
 	struct odo_det_event corner_ev[ODO_DET_CORNER_HELD];
+	/* a brake or acceleration is held until no corner can claim it */
+	int lon_pending;
+	struct odo_det_event lon_ev[ODO_DET_LON_HELD];
+	int64_t corner_iv[ODO_DET_CORNER_IV][2]; /* start, end of the latest corners, newest first */
+	uint32_t combined;                       /* longitudinal events folded into a corner */
 	/* speed ring for the fallback */
 	int64_t sp_t[ODO_DET_SPEED_RING];
 	double sp_v[ODO_DET_SPEED_RING];

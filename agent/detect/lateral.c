@@ -47,6 +47,13 @@ static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
 			                           .end_ns = rr[k]->last_ns,
 			                           .peak_g = sign * rr[k]->peak,
 			                           .mean_g = sign * rr[k]->sum / (double)rr[k]->n};
+			/* remembered for brakes and accelerations in the same manoeuvre */
+			for (int i = ODO_DET_CORNER_IV - 1; i > 0; i--) {
+				d->corner_iv[i][0] = d->corner_iv[i - 1][0];
+				d->corner_iv[i][1] = d->corner_iv[i - 1][1];
+			}
+			d->corner_iv[0][0] = ev.start_ns;
+			d->corner_iv[0][1] = ev.end_ns;
 			/* held: a swerve that includes this lobe replaces it */
 			if (d->corner_pending == ODO_DET_CORNER_HELD)
 				release(d, 1);
@@ -84,8 +91,16 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 		return;
 	/* a lobe ended */
 	int64_t window = (int64_t)(d->cfg.swerve_window_s * 1e9);
+	/* lateral impulse of each lobe (mean g x duration): a lane change
+	 * ends with the heading it began with, so v * d(heading) = the
+	 * integral of lateral acceleration comes back to zero and its two
+	 * lobes are about equal; a turn followed by a short counter-swing at
+	 * its exit is not a swerve */
+	double i1 = fabs(d->lobe_sum) / (double)d->lobe_n * (double)(d->lobe_end_ns - d->lobe_start_ns);
+	double i2 = r->sum / (double)r->n * (double)(r->last_ns - r->start_ns);
+	int balanced = d->lobe_n && fmin(i1, i2) >= d->cfg.swerve_balance * fmax(i1, i2);
 	if (d->lobe_sign == -r->sign && d->lobe_n && r->start_ns - d->lobe_end_ns <= window &&
-	    r->start_ns >= d->swerve_refractory_until_ns &&
+	    r->start_ns >= d->swerve_refractory_until_ns && balanced &&
 	    (double)(r->last_ns - d->lobe_start_ns) <= d->cfg.swerve_max_s * 1e9) {
 		/* a corner inside the reversal was part of the swerve */
 		int keep = 0;

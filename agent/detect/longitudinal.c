@@ -6,23 +6,79 @@
 
 int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
 
+static struct odo_det_event run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign)
+{
+	return (struct odo_det_event){.kind = kind,
+	                              .source = src,
+	                              .start_ns = r->start_ns,
+	                              .end_ns = r->last_ns,
+	                              .peak_g = sign * r->peak,
+	                              .mean_g = sign * r->sum / (double)r->n};
+}
+
 static void emit_run(struct odo_detect *d, const struct odo_det_run *r, uint8_t kind, uint8_t src,
                      double sign)
 {
-	struct odo_det_event ev = {.kind = kind,
-	                           .source = src,
-	                           .start_ns = r->start_ns,
-	                           .end_ns = r->last_ns,
-	                           .peak_g = sign * r->peak,
-	                           .mean_g = sign * r->sum / (double)r->n};
+	struct odo_det_event ev = run_event(r, kind, src, sign);
 	d->emit(d->emit_ctx, &ev);
+}
+
+/*
+ * Combined manoeuvres. Drivers brake into a turn and accelerate out of
+ * it; the turn is one manoeuvre and a harsh corner event already reports
+ * it (its peak is the grip the driver used). A brake or acceleration
+ * that overlaps a harsh corner, give or take combine_s, is therefore
+ * folded into the corner, not reported as a second event. Until no
+ * corner can claim it any more (combine_s after it ended, and no corner
+ * under way that began in time) it is held back.
+ */
+static int claimed(const struct odo_detect *d, const struct odo_det_event *ev)
+{
+	int64_t c = (int64_t)(d->cfg.combine_s * 1e9);
+	for (int i = 0; i < ODO_DET_CORNER_IV; i++)
+		if (d->corner_iv[i][1] && d->corner_iv[i][0] <= ev->end_ns + c &&
+		    ev->start_ns <= d->corner_iv[i][1] + c)
+			return 1;
+	return 0;
+}
+
+static void lon_release(struct odo_detect *d, int64_t t)
+{
+	int64_t c = (int64_t)(d->cfg.combine_s * 1e9);
+	while (d->lon_pending) {
+		const struct odo_det_event *ev = &d->lon_ev[0];
+		int full = d->lon_pending == ODO_DET_LON_HELD;
+		int corner_open = (d->corner_l.active && d->corner_l.start_ns <= ev->end_ns + c) ||
+		                  (d->corner_r.active && d->corner_r.start_ns <= ev->end_ns + c);
+		if (!full && (t - ev->end_ns <= c || corner_open))
+			break;
+		if (claimed(d, ev))
+			d->combined++;
+		else
+			d->emit(d->emit_ctx, ev);
+		for (int i = 1; i < d->lon_pending; i++)
+			d->lon_ev[i - 1] = d->lon_ev[i];
+		d->lon_pending--;
+	}
+}
+
+static void lon_hold(struct odo_detect *d, const struct odo_det_event *ev)
+{
+	if (d->cfg.combine_s <= 0) {
+		d->emit(d->emit_ctx, ev);
+		return;
+	}
+	if (d->lon_pending == ODO_DET_LON_HELD)
+		lon_release(d, ev->end_ns); /* full: the oldest goes now */
+	d->lon_ev[d->lon_pending++] = *ev;
 }
 
 static void lon_sample(struct odo_detect *d, const struct odo_det_sample *s)
 {
 	double g = s->lon / ODO_G;
 	if (detect__run_step(&d->brake, &d->cfg.brake, s->mono_ns, -g)) {
-		emit_run(d, &d->brake, ODO_EV_HARD_BRAKE, ODO_EVSRC_ACCEL, -1);
+		struct odo_det_event ev = run_event(&d->brake, ODO_EV_HARD_BRAKE, ODO_EVSRC_ACCEL, -1);
+		lon_hold(d, &ev);
 		/* when braking ends (above all at the stop) the body pitches back
 		 * on its suspension: a sensor above the pitch axis then reads a
 		 * forward pulse that is not the driver accelerating */
@@ -31,13 +87,17 @@ static void lon_sample(struct odo_detect *d, const struct odo_det_sample *s)
 			d->accel.refractory_until_ns = until;
 		d->accel.active = 0;
 	}
-	if (detect__run_step(&d->accel, &d->cfg.accel, s->mono_ns, g))
-		emit_run(d, &d->accel, ODO_EV_RAPID_ACCEL, ODO_EVSRC_ACCEL, 1);
+	if (detect__run_step(&d->accel, &d->cfg.accel, s->mono_ns, g)) {
+		struct odo_det_event ev = run_event(&d->accel, ODO_EV_RAPID_ACCEL, ODO_EVSRC_ACCEL, 1);
+		lon_hold(d, &ev);
+	}
+	lon_release(d, s->mono_ns);
 }
 
 const struct odo_detector_ops odo_det_longitudinal = {
     .name = "longitudinal",
     .on_sample = lon_sample,
+    .on_tick = lon_release,
 };
 
 /* Fallback without an (calibrated) accelerometer: the derivative of

@@ -1,7 +1,7 @@
 /*
  * Detectors on synthetic vehicle-frame recordings: each kind's event
  * start, duration and peak asserted against the generated profile
- * (thresholds from the defaults: 0.25 g brake, 0.20 g accel, 0.30 g
+ * (thresholds read from the defaults: 0.30 g brake, 0.20 g accel, 0.30 g
  * corner, 0.20 g swerve lobes, 2.5 g crash).
  */
 #include <setjmp.h>
@@ -70,10 +70,27 @@ static void run(struct odo_detect *d, profile_fn f, double secs, double speed)
 	}
 }
 
+static struct odo_detect_cfg dflt; /* the defaults, for the analytic crossings */
+
 static void init(struct odo_detect *d, struct got *g)
 {
 	memset(g, 0, sizeof(*g));
+	odo_detect_cfg_defaults(&dflt);
 	odo_detect_init(d, NULL, collect, g);
+}
+
+static void init_cfg(struct odo_detect *d, struct got *g, const struct odo_detect_cfg *c)
+{
+	memset(g, 0, sizeof(*g));
+	odo_detect_init(d, c, collect, g);
+}
+
+static int count_kind(const struct got *g, int kind)
+{
+	int n = 0;
+	for (int i = 0; i < g->n; i++)
+		n += g->ev[i].kind == kind;
+	return n;
 }
 
 static double p_brake(double t, int ax)
@@ -121,9 +138,11 @@ static void test_hard_brake(void **state)
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
 	assert_int_equal(g.ev[0].source, ODO_EVSRC_ACCEL);
-	/* starts when the ramp crosses 0.25 g, ends when it falls under 0.20 g */
-	double t0 = rise(10, 0.2, 0.45, 0.25);
-	double t1 = ceil((10 + 0.4 + 1.5 - 0.2 * 0.20 / 0.45) * RATE_HZ - 1e-6) / RATE_HZ;
+	/* starts when the ramp crosses the threshold, ends when it falls under threshold - hysteresis */
+	double t0 = rise(10, 0.2, 0.45, dflt.brake.thr_g);
+	double t1 =
+	    ceil((10 + 0.4 + 1.5 - 0.2 * (dflt.brake.thr_g - dflt.brake.hyst_g) / 0.45) * RATE_HZ - 1e-6) /
+	    RATE_HZ;
 	assert_true(llabs(g.ev[0].start_ns - NS(t0)) <= NS(0.011));
 	assert_true(fabs((double)(g.ev[0].end_ns - g.ev[0].start_ns) / 1e9 - (t1 - t0)) <= 0.021);
 	assert_true(fabs(g.ev[0].peak_g + 0.45) < 1e-9);
@@ -139,7 +158,7 @@ static void test_rapid_accel(void **state)
 	run(&d, p_accel, 15, 5);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_RAPID_ACCEL);
-	assert_true(llabs(g.ev[0].start_ns - NS(rise(5, 0.5, 0.32, 0.20))) <= NS(0.011));
+	assert_true(llabs(g.ev[0].start_ns - NS(rise(5, 0.5, 0.32, dflt.accel.thr_g))) <= NS(0.011));
 	assert_true(fabs(g.ev[0].peak_g - 0.32) < 1e-9);
 	assert_true(g.ev[0].mean_g > 0.2 && g.ev[0].mean_g < 0.32);
 }
@@ -153,7 +172,7 @@ static void test_corners(void **state)
 	run(&d, p_right, 15, 10);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_RIGHT);
-	assert_true(llabs(g.ev[0].start_ns - NS(rise(3, 0.5, 0.42, 0.30))) <= NS(0.011));
+	assert_true(llabs(g.ev[0].start_ns - NS(rise(3, 0.5, 0.42, dflt.corner.thr_g))) <= NS(0.011));
 	assert_true(fabs(g.ev[0].peak_g - 0.42) < 1e-9);
 	init(&d, &g);
 	run(&d, p_left, 15, 10);
@@ -176,7 +195,7 @@ static void test_swerve(void **state)
 	/* one swerve, and its lobes are not reported as corners */
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_SWERVE);
-	assert_true(llabs(g.ev[0].start_ns - NS(rise(4, 0.2, 0.33, 0.20))) <= NS(0.011));
+	assert_true(llabs(g.ev[0].start_ns - NS(rise(4, 0.2, 0.33, dflt.swerve.thr_g))) <= NS(0.011));
 	assert_true(fabs(g.ev[0].peak_g + 0.36) < 1e-9); /* the larger lobe, signed */
 	assert_true(g.ev[0].mean_g > 0);                 /* signed as the first lobe */
 }
@@ -195,7 +214,7 @@ static void test_below_threshold_and_refractory(void **state)
 	init(&d, &g);
 	run(&d, p_two_brakes, 15, 10); /* second brake within the 3 s refractory time */
 	assert_int_equal(g.n, 2);
-	assert_true(llabs(g.ev[1].start_ns - NS(rise(9, 0.1, 0.4, 0.25))) <= NS(0.011));
+	assert_true(llabs(g.ev[1].start_ns - NS(rise(9, 0.1, 0.4, dflt.brake.thr_g))) <= NS(0.011));
 }
 
 static double p_rebound(double t, int ax)
@@ -216,7 +235,89 @@ static void test_rebound(void **state)
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
 	assert_int_equal(g.ev[1].kind, ODO_EV_RAPID_ACCEL);
-	assert_true(llabs(g.ev[1].start_ns - NS(rise(9.5, 0.1, 0.3, 0.20))) <= NS(0.011));
+	assert_true(llabs(g.ev[1].start_ns - NS(rise(9.5, 0.1, 0.3, dflt.accel.thr_g))) <= NS(0.011));
+}
+
+/* braking into a right turn, accelerating out of it; later a brake on its own */
+static double p_combined(double t, int ax)
+{
+	if (ax == 0)
+		return pulse(t, 2, 0.1, 1.0, -0.4) + pulse(t, 6.0, 0.1, 0.6, 0.3) +
+		       pulse(t, 12, 0.1, 0.8, -0.4);
+	return ax == 1 ? pulse(t, 3.5, 0.3, 1.5, 0.45) : 0;
+}
+
+static void test_combined_manoeuvre(void **state)
+{
+	(void)state;
+	struct odo_detect d;
+	struct got g;
+	init(&d, &g);
+	run(&d, p_combined, 20, 10);
+	/* the turn is one event; the lone brake is its own */
+	assert_int_equal(g.n, 2);
+	assert_int_equal(count_kind(&g, ODO_EV_CORNER_RIGHT), 1);
+	assert_int_equal(count_kind(&g, ODO_EV_HARD_BRAKE), 1);
+	assert_int_equal(count_kind(&g, ODO_EV_RAPID_ACCEL), 0);
+	for (int i = 0; i < g.n; i++)
+		if (g.ev[i].kind == ODO_EV_HARD_BRAKE)
+			assert_true(llabs(g.ev[i].start_ns - NS(rise(12, 0.1, 0.4, dflt.brake.thr_g))) <=
+			            NS(0.011));
+	assert_int_equal(d.combined, 2);
+	/* combine_s = 0: every excursion is its own event */
+	struct odo_detect_cfg c = dflt;
+	c.combine_s = 0;
+	init_cfg(&d, &g, &c);
+	run(&d, p_combined, 20, 10);
+	assert_int_equal(g.n, 4);
+	assert_int_equal(count_kind(&g, ODO_EV_HARD_BRAKE), 2);
+	assert_int_equal(count_kind(&g, ODO_EV_RAPID_ACCEL), 1);
+	assert_int_equal(count_kind(&g, ODO_EV_CORNER_RIGHT), 1);
+}
+
+/* a harsh right turn whose exit swings briefly the other way */
+static double p_turn_exit(double t, int ax)
+{
+	return ax == 1 ? pulse(t, 3, 0.2, 1.0, 0.45) + pulse(t, 4.4, 0.1, 0.3, -0.3) : 0;
+}
+
+static void test_swerve_needs_balanced_lobes(void **state)
+{
+	(void)state;
+	struct odo_detect d;
+	struct got g;
+	init(&d, &g);
+	run(&d, p_turn_exit, 15, 10);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_RIGHT);
+	/* without the balance rule the same profile is a swerve */
+	struct odo_detect_cfg c = dflt;
+	c.swerve_balance = 0;
+	init_cfg(&d, &g, &c);
+	run(&d, p_turn_exit, 15, 10);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.ev[0].kind, ODO_EV_SWERVE);
+}
+
+static void test_flush_releases_held_events(void **state)
+{
+	(void)state;
+	struct odo_detect d;
+	struct got g;
+	init(&d, &g);
+	/* a corner that ended just before the end of the drive is still held
+	 * (a swerve could claim it), and so is a brake (a corner could) */
+	run(&d, p_right, 6.0, 10);
+	assert_int_equal(g.n, 0);
+	odo_detect_flush(&d, NS(6.0));
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_RIGHT);
+	init(&d, &g);
+	run(&d, p_brake, 12.3, 15);
+	assert_int_equal(g.n, 0);
+	odo_detect_flush(&d, NS(12.3));
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
 }
 
 static void test_crash(void **state)
@@ -232,7 +333,8 @@ static void test_crash(void **state)
 			crashes++;
 			assert_int_equal(g.ev[i].source, ODO_EVSRC_ACCEL);
 			assert_true(fabs(g.ev[i].peak_g - 4.0) < 1e-9);
-			assert_true(llabs(g.ev[i].start_ns - NS(rise(6, 0.005, 4.0, 2.5))) <= NS(0.011));
+			assert_true(llabs(g.ev[i].start_ns - NS(rise(6, 0.005, 4.0, dflt.crash_g))) <=
+			            NS(0.011));
 		}
 	assert_int_equal(crashes, 1);
 	/* with the airbag signal 0.5 s later: one crash, both sources */
@@ -322,6 +424,9 @@ int main(void)
 	    cmocka_unit_test(test_swerve),
 	    cmocka_unit_test(test_below_threshold_and_refractory),
 	    cmocka_unit_test(test_rebound),
+	    cmocka_unit_test(test_combined_manoeuvre),
+	    cmocka_unit_test(test_swerve_needs_balanced_lobes),
+	    cmocka_unit_test(test_flush_releases_held_events),
 	    cmocka_unit_test(test_crash),
 	    cmocka_unit_test(test_speed_fallback),
 	    cmocka_unit_test(test_phone),
