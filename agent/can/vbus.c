@@ -30,6 +30,7 @@
 #define TAG_ECU 1u
 #define TAG_UDS 100u
 #define NRC_PENDING 0x78
+#define ODO_CAN_BITRATE_UNKNOWN 0xFFFFFFFFu /* the kernel's CAN_BITRATE_UNKNOWN */
 #define PENDING_EXTEND_NS (5000LL * ODO_NS_PER_MS)
 
 static const char *const isotp_choices[] = { "auto", "kernel", "user", NULL };
@@ -72,7 +73,8 @@ enum rq_kind { RQ_NONE = 0, RQ_DISCOVER, RQ_PID, RQ_DTC, RQ_VIN, RQ_UDS };
 struct ecu {
 	uint32_t resp_id, req_id;
 	int used;
-	int kfd; /* kernel ISO-TP socket, -1 */
+	int kfd;        /* kernel ISO-TP socket; -1: the userspace ISO-TP serves it */
+	int kfd_failed; /* opening it failed once: stay on the userspace ISO-TP */
 	uint8_t supported[ODO_OBD_MAX_PIDS];
 	int dtc_open; /* a DTC record is being collected */
 	struct odo_rec_dtc dtc;
@@ -114,6 +116,9 @@ struct odo_vbus {
 	uint32_t last_ovfl;
 	int state_ok;
 	int64_t state_due;
+	int in_bus_off; /* a bus-off episode is open (counted once) */
+	int down_by_us; /* our restart took the interface down; not up yet */
+	uint64_t restart_failures;
 	/* OBD */
 	struct ecu ecus[ODO_CAN_MAX_ECUS];
 	struct poll_item poll[ODO_CAN_MAX_POLL];
@@ -744,32 +749,162 @@ static void on_dbc(struct odo_vbus *vb, const struct can_frame *f)
 
 /* ---- frame path --------------------------------------------------------- */
 
-static void bus_state_check(struct odo_vbus *vb, int from_error_frame)
+static const char *state_name(int st)
+{
+	switch (st) {
+	case CAN_STATE_ERROR_ACTIVE:
+		return "ERROR-ACTIVE";
+	case CAN_STATE_ERROR_WARNING:
+		return "ERROR-WARNING";
+	case CAN_STATE_ERROR_PASSIVE:
+		return "ERROR-PASSIVE";
+	case CAN_STATE_BUS_OFF:
+		return "BUS-OFF";
+	case CAN_STATE_STOPPED:
+		return "STOPPED";
+	case CAN_STATE_SLEEPING:
+		return "SLEEPING";
+	default:
+		return "unknown";
+	}
+}
+
+/* Interface down and up again: the driver's open re-initialises the
+ * controller and open_candev() switches the carrier back on. Resumable: a
+ * failed "up" is retried by the next state check. */
+static int bus_reopen(struct odo_vbus *vb)
+{
+	const char *ifn = vb->cfg->interface;
+	if (!vb->down_by_us) {
+		if (can_do_stop(ifn) != 0)
+			return -1;
+		vb->down_by_us = 1;
+	}
+	if (can_do_start(ifn) != 0)
+		return -1;
+	vb->down_by_us = 0;
+	return 0;
+}
+
+/*
+ * Restart a bus-off controller. can_do_restart() (netlink IFLA_CAN_RESTART)
+ * is the kernel's way, but it needs the driver's restart callback
+ * (can_priv::do_set_mode): drivers without one, slcan among them, refuse it
+ * with EOPNOTSUPP "Device doesn't support restart from Bus Off". Then the
+ * interface is taken down and up, as an operator would. Any refusal takes
+ * that second way: libsocketcan reports the kernel's answer only on stderr
+ * ("RTNETLINK answers: ..."), and its errno does not survive its perror()
+ * (glibc's perror() may reset it when stderr has not been written through
+ * stdio, as ODO_LOG does not).
+ */
+static void bus_restart(struct odo_vbus *vb)
+{
+	const char *ifn = vb->cfg->interface;
+	uint32_t restart_ms = 0;
+	if (can_get_restart_ms(ifn, &restart_ms) == 0 && restart_ms > 0) {
+		if (vb->restart_failures++ == 0)
+			ODO_LOG(INFO, A, "%s: the kernel restarts it (restart-ms %u)", ifn,
+			        (unsigned)restart_ms);
+		return;
+	}
+	const char *how = "can_do_restart";
+	int ok = vb->down_by_us ? 0 : can_do_restart(ifn) == 0;
+	if (!ok) {
+		how = "interface down and up";
+		if (vb->restart_failures == 0)
+			ODO_LOG(INFO, A,
+			        "%s: can_do_restart refused (drivers without a bus-off restart, e.g. slcan, "
+			        "answer EOPNOTSUPP); taking the interface down and up",
+			        ifn);
+		ok = bus_reopen(vb) == 0;
+	}
+	if (!ok) {
+		vb->restart_failures++;
+		if (worth_logging(vb->restart_failures))
+			ODO_LOG(
+			    WARN, A,
+			    "%s: restart failed, interface %s (%llu failures; the kernel's reason is in the "
+			    "RTNETLINK line before; restarts need CAP_NET_ADMIN)",
+			    ifn, vb->down_by_us ? "left down, retried" : "not taken down",
+			    (unsigned long long)vb->restart_failures);
+		return;
+	}
+	vb->ct.restarts++;
+	int st = -1;
+	(void)can_get_state(ifn, &st);
+	if (st != CAN_STATE_BUS_OFF)
+		vb->in_bus_off = 0;
+	ODO_LOG(INFO, A, "%s: controller restarted (%s), state %s", ifn, how, state_name(st));
+}
+
+/* Called every state_period_s, on bus-off and restarted error frames. A
+ * bus-off episode is counted once however often it is seen; while it lasts
+ * the restart is retried at each check. */
+static void bus_state_check(struct odo_vbus *vb, int busoff_frame)
 {
 	if (!vb->live)
 		return;
+	const char *ifn = vb->cfg->interface;
 	int st = -1;
-	if (can_get_state(vb->cfg->interface, &st) != 0) {
+	if (vb->down_by_us) { /* our restart took it down but could not bring it up */
+		bus_restart(vb);
+		return;
+	}
+	if (can_get_state(ifn, &st) != 0) {
 		if (vb->state_ok)
-			ODO_LOG(INFO, A, "%s: controller state not available (virtual interface?)", vb->cfg->interface);
+			ODO_LOG(INFO, A, "%s: controller state not available (virtual interface?)", ifn);
 		vb->state_ok = 0;
 		return;
 	}
 	vb->state_ok = 1;
-	if (st == CAN_STATE_BUS_OFF || from_error_frame) {
+	int off = st == CAN_STATE_BUS_OFF;
+	if ((off || busoff_frame) && !vb->in_bus_off) {
+		vb->in_bus_off = 1;
+		vb->restart_failures = 0;
 		vb->ct.bus_off++;
 		vb->st.errors++;
-		ODO_LOG(WARN, A, "%s: bus-off (%llu times)", vb->cfg->interface, (unsigned long long)vb->ct.bus_off);
-		if (vb->cfg->restart_bus_off) {
-			if (can_do_restart(vb->cfg->interface) == 0) {
-				vb->ct.restarts++;
-				ODO_LOG(INFO, A, "%s: controller restarted", vb->cfg->interface);
-			} else {
-				ODO_LOG(WARN, A, "%s: restart failed (automatic restart-ms set, or no permission)",
-					vb->cfg->interface);
-			}
-		}
+		ODO_LOG(WARN, A, "%s: bus-off (%llu times), state %s%s", ifn,
+		        (unsigned long long)vb->ct.bus_off, state_name(st),
+		        vb->cfg->restart_bus_off ? "" : "; restart_bus_off = false: not restarting it");
 	}
+	if (!off) {
+		if (vb->in_bus_off && !busoff_frame) {
+			vb->in_bus_off = 0;
+			ODO_LOG(INFO, A, "%s: out of bus-off, state %s", ifn, state_name(st));
+		}
+		return;
+	}
+	if (vb->cfg->restart_bus_off)
+		bus_restart(vb);
+}
+
+static int ep_add(struct odo_vbus *vb, int fd, uint32_t tag);
+
+/* Kernel ISO-TP socket for OBD responder i: receives on its response id,
+ * sends flow control on its physical request id (29-bit: 18DAF1xx and
+ * 18DAxxF1, CAN_EFF_FLAG set). */
+static int ecu_kernel_open(struct odo_vbus *vb, int i)
+{
+	const struct odo_can_cfg *cfg = vb->cfg;
+	struct ecu *e = &vb->ecus[i];
+	int rc = can__isotp_open(cfg->interface, e->req_id, e->resp_id, (uint8_t)cfg->isotp_bs,
+	                         (uint8_t)cfg->isotp_stmin, &e->kfd);
+	if (rc == ODO_OK && ep_add(vb, e->kfd, TAG_ECU + (unsigned)i) != 0)
+		rc = ODO_ERR_IO;
+	if (rc != ODO_OK) {
+		int err = errno;
+		if (e->kfd >= 0)
+			close(e->kfd);
+		e->kfd = -1;
+		e->kfd_failed = 1;
+		ODO_LOG(WARN, A, "%s: kernel ISO-TP socket %X: %s", cfg->interface,
+		        (unsigned)(e->resp_id & CAN_EFF_MASK), strerror(err));
+		return rc;
+	}
+	if (cfg->addressing == ODO_CAN_ADDR_29)
+		ODO_LOG(INFO, A, "ECU %X: kernel ISO-TP, flow control on %X",
+		        (unsigned)(e->resp_id & CAN_EFF_MASK), (unsigned)(e->req_id & CAN_EFF_MASK));
+	return ODO_OK;
 }
 
 static void process(struct odo_vbus *vb, const struct can_frame *f)
@@ -779,6 +914,8 @@ static void process(struct odo_vbus *vb, const struct can_frame *f)
 	if (f->can_id & CAN_ERR_FLAG) {
 		if (f->can_id & CAN_ERR_BUSOFF)
 			bus_state_check(vb, 1);
+		else if (f->can_id & CAN_ERR_RESTARTED)
+			bus_state_check(vb, 0);
 		return;
 	}
 	if (f->can_dlc > CAN_MAX_DLEN) {
@@ -786,10 +923,17 @@ static void process(struct odo_vbus *vb, const struct can_frame *f)
 		return;
 	}
 	int64_t now = now_mono(vb);
-	int e = ecu_index(vb, f->can_id, !vb->kernel);
+	/* 29-bit responders (18DAF1xx) are learnt from the bus in both modes. */
+	int e = ecu_index(vb, f->can_id, !vb->kernel || vb->cfg->addressing == ODO_CAN_ADDR_29);
 	if (e >= 0) {
-		if (!vb->kernel)
-			odo_isotp_rx(&vb->ecus[e].tp, f, now);
+		struct ecu *ec = &vb->ecus[e];
+		if (ec->kfd < 0) {
+			odo_isotp_rx(&ec->tp, f, now);
+			/* Kernel ISO-TP, 29-bit: a new ECU's first frames were read here;
+			 * once its message is complete, the kernel takes it over. */
+			if (vb->kernel && !ec->tp.rx_active && !ec->kfd_failed)
+				ecu_kernel_open(vb, e);
+		}
 		return;
 	}
 	for (int i = 0; i < vb->nuds; i++)
@@ -820,6 +964,12 @@ static void read_raw(struct odo_vbus *vb)
 			vb->mm[i].msg_hdr.msg_flags = 0;
 		}
 		int n = recvmmsg(vb->raw_fd, vb->mm, ODO_CAN_RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && errno == ENETDOWN) {
+			/* The interface went down (our bus-off restart, or an operator):
+			 * the socket says so once and stays bound. Not a frame error. */
+			ODO_LOG(INFO, A, "%s: interface went down", vb->cfg->interface);
+			continue;
+		}
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 				vb->st.errors++;
@@ -861,6 +1011,8 @@ static void read_kernel(struct odo_vbus *vb, int fd, int ecu, int uds)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
+			if (errno == ENETDOWN)
+				continue; /* reported once by the raw socket */
 			/* ECOMM: N_Cr timeout, EILSEQ: wrong SN, EBADMSG: bad padding... */
 			vb->ct.malformed++;
 			vb->st.errors++;
@@ -916,12 +1068,12 @@ static int64_t src_deadline(void *self)
 	struct odo_vbus *vb = self;
 	int64_t d = ODO_DEADLINE_NONE;
 #define MIN(x) do { int64_t _x = (x); if (_x < d) d = _x; } while (0)
-	if (!vb->kernel) {
-		for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
+	for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
+		if (vb->ecus[i].kfd < 0)
 			MIN(odo_isotp_deadline(&vb->ecus[i].tp));
+	if (!vb->kernel)
 		for (int i = 0; i < vb->nuds; i++)
 			MIN(odo_isotp_deadline(&vb->uds[i].tp));
-	}
 	if (!vb->live)
 		return d;
 	if (vb->state_ok)
@@ -948,12 +1100,12 @@ static void src_tick(void *self)
 {
 	struct odo_vbus *vb = self;
 	int64_t now = now_mono(vb);
-	if (!vb->kernel) {
-		for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
+	for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
+		if (vb->ecus[i].kfd < 0)
 			odo_isotp_tick(&vb->ecus[i].tp, now);
+	if (!vb->kernel)
 		for (int i = 0; i < vb->nuds; i++)
 			odo_isotp_tick(&vb->uds[i].tp, now);
-	}
 	if (!vb->live)
 		return;
 	if (vb->state_ok && now >= vb->state_due) {
@@ -1205,11 +1357,6 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 		return rc;
 	int kernel = 0;
 	if (cfg->isotp == ODO_ISOTP_KERNEL) {
-		if (cfg->addressing == ODO_CAN_ADDR_29) {
-			ODO_LOG(ERROR, A, "[can] isotp = kernel supports 11-bit addressing only; use auto or user");
-			rc = ODO_ERR_UNSUPPORTED;
-			goto fail;
-		}
 		if (!can__isotp_available()) {
 			ODO_LOG(ERROR, A, "[can] isotp = kernel but this kernel has no CAN_ISOTP (modprobe can-isotp)");
 			rc = ODO_ERR_UNSUPPORTED;
@@ -1217,7 +1364,7 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 		}
 		kernel = 1;
 	} else if (cfg->isotp == ODO_ISOTP_AUTO) {
-		kernel = cfg->addressing == ODO_CAN_ADDR_11 && can__isotp_available();
+		kernel = can__isotp_available();
 	}
 	vb->kernel = kernel;
 	rc = can__raw_open(cfg->interface, &vb->raw_fd);
@@ -1231,17 +1378,11 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 		goto fail;
 	}
 	if (kernel) {
-		for (int i = 0; i < ODO_CAN_MAX_ECUS; i++) {
-			struct ecu *e = &vb->ecus[i];
-			rc = can__isotp_open(cfg->interface, e->req_id, e->resp_id, (uint8_t)cfg->isotp_bs,
-					     (uint8_t)cfg->isotp_stmin, &e->kfd);
-			if (rc != ODO_OK || ep_add(vb, e->kfd, TAG_ECU + (unsigned)i) != 0) {
-				ODO_LOG(ERROR, A, "%s: kernel ISO-TP socket %X: %s", cfg->interface,
-					(unsigned)e->resp_id, strerror(errno));
-				rc = rc != ODO_OK ? rc : ODO_ERR_IO;
+		/* 11-bit: the eight responders 7E8..7EF are known in advance. 29-bit:
+		 * sockets open as ECUs answer (ecu_kernel_open() from process()). */
+		for (int i = 0; cfg->addressing == ODO_CAN_ADDR_11 && i < ODO_CAN_MAX_ECUS; i++)
+			if ((rc = ecu_kernel_open(vb, i)) != ODO_OK)
 				goto fail;
-			}
-		}
 		for (int i = 0; i < vb->nuds; i++) {
 			struct uds_mod *m = &vb->uds[i];
 			rc = can__isotp_open(cfg->interface, m->req_id, m->resp_id, (uint8_t)cfg->isotp_bs,
@@ -1260,13 +1401,17 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 	if (can_get_state(cfg->interface, &st) == 0) {
 		vb->state_ok = 1;
 		vb->state_due = odo_clock_mono_ns(clock);
-		if (can_get_bittiming(cfg->interface, &bt) == 0) {
-			if (cfg->bitrate && bt.bitrate != (uint32_t)cfg->bitrate)
-				ODO_LOG(WARN, A, "%s: bitrate %u bit/s, expected %lld", cfg->interface, bt.bitrate,
-					cfg->bitrate);
-			else
-				ODO_LOG(INFO, A, "%s: bitrate %u bit/s", cfg->interface, bt.bitrate);
-		}
+		/* A bitrate the adapter chose itself (slcan brought up without one)
+		 * reads as CAN_BITRATE_UNKNOWN: nothing to compare. */
+		if (can_get_bittiming(cfg->interface, &bt) != 0 || bt.bitrate == 0 ||
+		    bt.bitrate == ODO_CAN_BITRATE_UNKNOWN)
+			ODO_LOG(INFO, A, "%s: bitrate not known to the kernel (set by the adapter)%s",
+			        cfg->interface, cfg->bitrate ? ", not checked" : "");
+		else if (cfg->bitrate && bt.bitrate != (uint32_t)cfg->bitrate)
+			ODO_LOG(WARN, A, "%s: bitrate %u bit/s, expected %lld", cfg->interface, bt.bitrate,
+			        cfg->bitrate);
+		else
+			ODO_LOG(INFO, A, "%s: bitrate %u bit/s", cfg->interface, bt.bitrate);
 	} else {
 		ODO_LOG(INFO, A, "%s: no controller state (virtual interface); bus-off checks off", cfg->interface);
 	}

@@ -78,7 +78,8 @@ struct odo_can_counters {
 	uint64_t malformed;     /* bad ISO-TP / OBD / UDS payloads */
 	uint64_t unsolicited;   /* well-formed responses to no request (live) */
 	uint64_t kernel_drops;  /* SO_RXQ_OVFL */
-	uint64_t bus_off, restarts;
+	uint64_t bus_off;       /* bus-off episodes (each counted once) */
+	uint64_t restarts;      /* successful restarts (can_do_restart or down/up) */
 };
 
 struct odo_vbus;
@@ -89,7 +90,8 @@ struct odo_vbus;
  * roles, UDS modules. cfg, clock and sink are borrowed and must outlive it.
  * ODO_OK; ODO_ERR_CONFIG (bad poll list, role, module, DTC; DBC unreadable or
  * malformed); ODO_ERR_IO (no such interface); ODO_ERR_UNSUPPORTED (isotp =
- * kernel without CAN_ISOTP, or with 29-bit addressing); ODO_ERR_NOMEM.
+ * kernel without CAN_ISOTP); ODO_ERR_NOMEM. With kernel ISO-TP and 29-bit
+ * addressing, a responder's socket opens when it first answers.
  */
 int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 		  const struct odo_sink *sink, struct odo_vbus **out) ODO_NODISCARD;

@@ -273,7 +273,7 @@ int main(int argc, char **argv)
 		struct sim_ecu *e = &sc.ecus[i];
 		if (kernel) {
 			if (can__isotp_open(iface, e->resp_id, e->req_id, 0, 0, &ecu_phys[i]) != 0 ||
-			    can__isotp_open(iface, e->resp_id, 0x7DF, 0, 0, &ecu_func[i]) != 0) {
+			    can__isotp_open(iface, e->resp_id, e->func_id, 0, 0, &ecu_func[i]) != 0) {
 				fprintf(stderr, "odo-ecu-sim: kernel ISO-TP: %s\n", strerror(errno));
 				return 1;
 			}
@@ -327,11 +327,13 @@ int main(int argc, char **argv)
 				while (read(raw_fd, &f, sizeof f) == (ssize_t)sizeof f) {
 					if (kernel)
 						continue;
-					if (f.can_id == 0x7DF) {
+					if (f.can_id == SIM_FUNC_11 ||
+					    f.can_id == (SIM_FUNC_29 | CAN_EFF_FLAG)) {
 						uint8_t len = f.data[0];
 						if ((len >> 4) == 0 && len >= 1 && len <= 7 && f.can_dlc >= len + 1)
 							for (int i = 0; i < sc.necus; i++)
-								answer_obd(i, f.data + 1, len, 1);
+								if (sc.ecus[i].func_id == f.can_id)
+									answer_obd(i, f.data + 1, len, 1);
 						continue;
 					}
 					for (int i = 0; i < sc.necus; i++)

@@ -40,6 +40,25 @@ static int hexid(const char *s, uint32_t *out)
 	return 0;
 }
 
+/* An OBD responder: 7E8..7EF, or 29-bit 18DAF1xx (ISO 15765-4; with
+ * CAN_EFF_FLAG in the result). */
+static int ecuid(const char *s, uint32_t *out)
+{
+	char *e;
+	unsigned long v = strtoul(s, &e, 16);
+	if (!*s || *e)
+		return -1;
+	if (v >= 0x7E8 && v <= 0x7EF) {
+		*out = (uint32_t)v;
+		return 0;
+	}
+	if (strlen(s) == 8 && (v & 0xFFFFFF00ul) == SIM_RESP_29_BASE) {
+		*out = (uint32_t)v | CAN_EFF_FLAG;
+		return 0;
+	}
+	return -1;
+}
+
 #define FAIL(...) do { fprintf(stderr, "%s:%d: ", path, line); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); fclose(f); return -1; } while (0)
 
 int scenario_load(const char *path, struct scenario *sc)
@@ -66,13 +85,19 @@ int scenario_load(const char *path, struct scenario *sc)
 			continue;
 		uint32_t id;
 		if (strcmp(tok[0], "ecu") == 0) {
-			if (nt != 2 || hexid(tok[1], &id) != 0 || id < 0x7E8 || id > 0x7EF)
-				FAIL("ecu: want 'ecu 7E8' (7E8..7EF)");
+			if (nt != 2 || ecuid(tok[1], &id) != 0)
+				FAIL("ecu: want 'ecu 7E8' (7E8..7EF) or 'ecu 18DAF110' (18DAF1xx)");
 			if (sc->necus >= SIM_MAX_ECUS || scenario_ecu(sc, id))
 				FAIL("ecu: duplicate or too many");
-			sc->ecus[sc->necus].resp_id = id;
-			sc->ecus[sc->necus].req_id = id - 8;
-			sc->necus++;
+			struct sim_ecu *ne = &sc->ecus[sc->necus++];
+			ne->resp_id = id;
+			if (id & CAN_EFF_FLAG) { /* 18DAF1xx answers 18DAxxF1 and 18DB33F1 */
+				ne->req_id = SIM_REQ_29_BASE | (id & 0xFF) << 8 | CAN_EFF_FLAG;
+				ne->func_id = SIM_FUNC_29 | CAN_EFF_FLAG;
+			} else {
+				ne->req_id = id - 8;
+				ne->func_id = SIM_FUNC_11;
+			}
 			continue;
 		}
 		if (strcmp(tok[0], "frame") == 0) {
@@ -114,7 +139,7 @@ int scenario_load(const char *path, struct scenario *sc)
 			u->ndtc++;
 			continue;
 		}
-		if (nt < 2 || hexid(tok[1], &id) != 0)
+		if (nt < 2 || ecuid(tok[1], &id) != 0)
 			FAIL("'%s': want an ECU id after it", tok[0]);
 		struct sim_ecu *e = scenario_ecu(sc, id);
 		if (!e)

@@ -15,6 +15,10 @@
 #define SIM_MAX_UDS 4
 #define SIM_MAX_FRAMES 16
 #define SIM_MAX_NRC 8
+#define SIM_FUNC_11      0x7DFu
+#define SIM_FUNC_29      0x18DB33F1u /* functional request, 29-bit */
+#define SIM_RESP_29_BASE 0x18DAF100u /* 18DAF1xx: response of ECU xx */
+#define SIM_REQ_29_BASE  0x18DA00F1u /* 18DAxxF1: physical request to ECU xx */
 
 struct sim_pid {
 	uint8_t pid;
@@ -23,7 +27,7 @@ struct sim_pid {
 };
 
 struct sim_ecu {
-	uint32_t resp_id, req_id;
+	uint32_t resp_id, req_id, func_id; /* CAN_EFF_FLAG set for 29-bit */
 	char vin[18];
 	int mil;
 	struct sim_pid pids[SIM_MAX_PIDS];

@@ -9,7 +9,7 @@
  *
  * Lines: "obd ecu=7E8 pid=0C value=1726.000", "dtc ecu=7E8 mil=1 stored=P0301,P0420
  * pending= permanent=P0301 airbag=0", "vin ecu=7E8 vin=...", "signal role=0 value=1",
- * and at the end "stats ..." with the counters.
+ * and at the end "stats ..." with the counters (bus_off, restarts last).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -171,13 +171,17 @@ int main(int argc, char **argv)
 	struct odo_can_counters c;
 	odo_vbus_stats(vb, &st);
 	odo_vbus_counters(vb, &c);
-	printf("stats received=%llu errors=%llu dropped=%llu frames=%llu sent=%llu obd=%llu dtc=%llu vin=%llu "
-	       "signals=%llu negative=%llu timeouts=%llu malformed=%llu unsolicited=%llu kernel_drops=%llu\n",
-	       (unsigned long long)st.received, (unsigned long long)st.errors, (unsigned long long)st.dropped,
-	       (unsigned long long)c.frames, (unsigned long long)c.sent, (unsigned long long)c.obd_values,
-	       (unsigned long long)c.dtc_records, (unsigned long long)c.vin_records, (unsigned long long)c.signals,
-	       (unsigned long long)c.negative, (unsigned long long)c.timeouts, (unsigned long long)c.malformed,
-	       (unsigned long long)c.unsolicited, (unsigned long long)c.kernel_drops);
+	printf(
+	    "stats received=%llu errors=%llu dropped=%llu frames=%llu sent=%llu obd=%llu dtc=%llu vin=%llu "
+	    "signals=%llu negative=%llu timeouts=%llu malformed=%llu unsolicited=%llu kernel_drops=%llu "
+	    "bus_off=%llu restarts=%llu\n",
+	    (unsigned long long)st.received, (unsigned long long)st.errors, (unsigned long long)st.dropped,
+	    (unsigned long long)c.frames, (unsigned long long)c.sent, (unsigned long long)c.obd_values,
+	    (unsigned long long)c.dtc_records, (unsigned long long)c.vin_records,
+	    (unsigned long long)c.signals, (unsigned long long)c.negative, (unsigned long long)c.timeouts,
+	    (unsigned long long)c.malformed, (unsigned long long)c.unsolicited,
+	    (unsigned long long)c.kernel_drops, (unsigned long long)c.bus_off,
+	    (unsigned long long)c.restarts);
 	odo_vbus_close(vb);
 	return 0;
 }
