@@ -6,8 +6,9 @@
  * delivers every TPV report to sink->gps. When gpsd goes away the client
  * closes and reconnects with exponential backoff (reconnect_min_ms doubling
  * up to reconnect_max_ms), driven by deadline()/tick().
- * Replay: odo_gps_feed_json() parses one recorded gpsd JSON line with
- * libgps's own parser (gps_unpack) and delivers it the same way.
+ * Replay: odo_gps_feed_json() checks one recorded gpsd JSON line, rebuilds
+ * a TPV from the members the fix uses, parses that with libgps's own parser
+ * (gps_unpack) and delivers it the same way (why rebuilt: gps.c, issue #3).
  * Recording: every JSON line received live is written to the recorder
  * FILE* as "<unix s.us> <json>\n" (docs/inputs.md, gps.log).
  *
@@ -31,6 +32,8 @@
 #define ODO_GPS_JSON_MAX 4096
 #define ODO_GPS_HOST_MAX 128
 #define ODO_GPS_PORT_MAX 16
+/* Longest reason odo_gps_error() gives, NUL included. */
+#define ODO_GPS_WHY_MAX 96
 
 /* Section [gps]. */
 struct odo_gps_cfg {
@@ -46,7 +49,7 @@ extern const size_t odo_gps_cfg_nkeys;
 struct odo_gps;
 
 struct odo_gps_stats {
-	struct odo_source_stats src; /* received = TPVs delivered; errors = bad JSON */
+	struct odo_source_stats src; /* received = TPVs delivered; errors = refused reports */
 	uint64_t reports;            /* JSON reports of any class parsed */
 	uint64_t reconnects;         /* successful connections after the first */
 	uint64_t connect_failures;
@@ -66,13 +69,25 @@ int odo_gps_open(const struct odo_gps_cfg *cfg, const struct odo_clock *clock,
 struct odo_source odo_gps_source(struct odo_gps *g);
 
 /*
- * Parse one gpsd JSON report (len bytes, no NUL needed, trailing newline
- * allowed) with libgps's parser and deliver it if it is a TPV. Other
- * classes are accepted and ignored. Returns ODO_OK, ODO_ERR_TOOBIG (longer
- * than ODO_GPS_JSON_MAX), ODO_ERR_PROTOCOL (not a gpsd JSON report; counted
- * in stats.errors).
+ * Feed one recorded gpsd JSON report (len bytes, no NUL needed, trailing
+ * newline allowed). It must be one strict JSON object (nesting up to 8)
+ * with a string "class" of A-Z/0-9. A TPV's time, mode, lat, lon, altMSL,
+ * speed, track, climb, eph, epx, epy, epv, eps and ept must each be given
+ * at most once and be of their type (time: "YYYY-MM-DDTHH:MM:SS[.f]Z";
+ * mode: 0..3; the others finite numbers); those members alone are parsed by
+ * libgps's gps_unpack() and the fix delivered. Other classes are counted in
+ * stats.reports and otherwise ignored. Returns ODO_OK, ODO_ERR_TOOBIG
+ * (longer than ODO_GPS_JSON_MAX), ODO_ERR_PROTOCOL (refused); both errors
+ * are counted in stats.src.errors and explained by odo_gps_error().
  */
 int odo_gps_feed_json(struct odo_gps *g, const char *line, size_t len) ODO_NODISCARD;
+
+/*
+ * Why the last odo_gps_feed_json() on g refused its line, e.g.
+ * `TPV "lat": not a number at byte 31`; "" after an accepted line or for
+ * g NULL. Owned by g, valid until the next feed.
+ */
+const char *odo_gps_error(const struct odo_gps *g);
 
 /* Write received JSON lines to f (borrowed; NULL stops recording). */
 void odo_gps_set_recorder(struct odo_gps *g, FILE *f);

@@ -258,7 +258,10 @@ int odo_replay_step(struct odo_replay *rp)
 		switch (best) {
 		case ODO_RSTREAM_GPS:
 			if (rp->t.gps && odo_gps_feed_json(rp->t.gps, s->line + s->json_off, s->json_len) != ODO_OK) {
-				corrupt(rp, best, "not a gpsd JSON report");
+				char why[ODO_GPS_WHY_MAX + 32];
+				snprintf(why, sizeof why, "not a gpsd JSON report (%s)",
+				         odo_gps_error(rp->t.gps));
+				corrupt(rp, best, why);
 				delivered = 0;
 			}
 			break;

@@ -1,12 +1,13 @@
 /*
  * odo — libFuzzer target for recorded gpsd JSON reports (odo_gps_feed_json
- * on a replay-only odo_gps, i.e. libgps's gps_unpack behind our checks).
+ * on a replay-only odo_gps: our checks, then libgps's gps_unpack on the
+ * rebuilt TPV). A libgps hang shows as a libFuzzer timeout (issue #3).
  *
  * The input is split into lines, each fed as one report. Every return is
- * OK, TOOBIG or PROTOCOL; errors and deliveries are counted against the
- * source's stats; every delivered fix obeys the fix-mode rules of gps.h
- * (no position without a fix, no altitude without 3D) and carries the
- * clock's mono time.
+ * OK, TOOBIG or PROTOCOL, a refusal comes with a reason and an accepted
+ * line with none; errors and deliveries are counted against the source's
+ * stats; every delivered fix obeys the fix-mode rules of gps.h (no position
+ * without a fix, no altitude without 3D) and carries the clock's mono time.
  */
 #include <math.h>
 #include <stddef.h>
@@ -68,6 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			errors++;
 		else if (rc != ODO_OK)
 			die("feed returned an unexpected code");
+		if ((rc != ODO_OK) != (odo_gps_error(g)[0] != '\0'))
+			die("a refusal without a reason, or a reason without a refusal");
 		odo_clock_advance(&clock, ODO_NS_PER_S);
 	}
 	struct odo_gps_stats st;

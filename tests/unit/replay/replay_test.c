@@ -106,12 +106,14 @@ static void test_merge_and_corrupt(void **state)
 	char dir[] = "/tmp/odo-replay-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	write_file(dir, "gps.log",
-		   "10.500000 {\"class\":\"TPV\",\"mode\":2,\"lat\":1.0,\"lon\":2.0}\n"
-		   "garbage line\n"
-		   "11.000000 {\"class\":\"TPV\",\"mode\":3,\"lat\":1.1,\"lon\":2.1,\"altMSL\":5.0}\n"
-		   "11.2 {not json\n"
-		   "1970-01-01 00:00:12 12.000000: {\"class\":\"TPV\",\"mode\":1}\n"
-		   "1970-01-01 00:00:12 12.5: {\"class\":\"VERSION\",\"release\":\"3.22\"}\n");
+	           "10.500000 {\"class\":\"TPV\",\"mode\":2,\"lat\":1.0,\"lon\":2.0}\n"
+	           "garbage line\n"
+	           "11.000000 {\"class\":\"TPV\",\"mode\":3,\"lat\":1.1,\"lon\":2.1,\"altMSL\":5.0}\n"
+	           "11.2 {not json\n"
+	           /* hung libgps 3.22's gps_unpack() (issue #3) */
+	           "11.3 {\"class\":\"SKY\",\"satellites\":[{\"PRN\":1,\"class\":\"SKY\",\"used\":\"x\"}]}\n"
+	           "1970-01-01 00:00:12 12.000000: {\"class\":\"TPV\",\"mode\":1}\n"
+	           "1970-01-01 00:00:12 12.5: {\"class\":\"VERSION\",\"release\":\"3.22\"}\n");
 	write_file(dir, "can.log",
 		   "(10.600000) can0 7E8#03410D20\n"
 		   "(10.7) can0 7E8#0341ZZ\n"
@@ -146,12 +148,14 @@ static void test_merge_and_corrupt(void **state)
 	fclose(lf);
 	unlink(logpath);
 	const char *reports[] = {
-		"/gps.log:2: bad receipt time; line skipped",
-		"/gps.log:4: not a gpsd JSON report; line skipped",
-		"/can.log:2: not a candump -l line; line skipped",
-		"/accel.csv:3: not an accel.csv row (t,x,y,z,saturated); line skipped",
-		"/phone.csv:3: bad phone state; line skipped",
-		"/phone.csv:4: not a phone.csv row (t,screen,call,handled); line skipped",
+	    "/gps.log:2: bad receipt time; line skipped",
+	    "/gps.log:4: not a gpsd JSON report (expected a key at byte 1); line skipped",
+	    ("/gps.log:5: not a gpsd JSON report (SKY satellite \"used\": not true or false at byte 59); "
+	     "line skipped"),
+	    "/can.log:2: not a candump -l line; line skipped",
+	    "/accel.csv:3: not an accel.csv row (t,x,y,z,saturated); line skipped",
+	    "/phone.csv:3: bad phone state; line skipped",
+	    "/phone.csv:4: not a phone.csv row (t,screen,call,handled); line skipped",
 	};
 	for (size_t i = 0; i < ODO_ARRAY_LEN(reports); i++)
 		if (!strstr(logtxt, reports[i]))
@@ -168,7 +172,7 @@ static void test_merge_and_corrupt(void **state)
 	/* (MONO starts at 1000 ns and moves with the recording's REAL time.) */
 	assert_string_equal(out, want);
 	assert_int_equal(st.items[ODO_RSTREAM_GPS], 4);
-	assert_int_equal(st.corrupt[ODO_RSTREAM_GPS], 2);
+	assert_int_equal(st.corrupt[ODO_RSTREAM_GPS], 3);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_CAN], 1);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_ACCEL], 1);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_PHONE], 2);
