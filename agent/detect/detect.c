@@ -123,6 +123,19 @@ void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double 
 	}
 }
 
+/* The event of a run that detect__run_step() has just ended; sign +1 or -1
+ * turns the detector's direction back into signed g. */
+struct odo_det_event detect__run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign);
+struct odo_det_event detect__run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign)
+{
+	return (struct odo_det_event){.kind = kind,
+	                              .source = src,
+	                              .start_ns = r->start_ns,
+	                              .end_ns = r->last_ns,
+	                              .peak_g = sign * r->peak,
+	                              .mean_g = sign * r->sum / (double)r->n};
+}
+
 /* Shared excursion logic: returns 1 when an excursion that lasted at least
  * min_dur ended at t (the run then holds its start, peak and sum). x is the
  * value in the detector's direction (positive = toward the event), in g. */
@@ -157,12 +170,17 @@ int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t
 	return 0;
 }
 
+void detect__lon_flush(struct odo_detect *d, int64_t t);
+
 void odo_detect_flush(struct odo_detect *d, int64_t mono_ns)
 {
 	/* a zero sample ends every open excursion at mono_ns; then time runs
-	 * on until nothing is held back any more (corners, brakes, crashes) */
+	 * on until nothing is held back any more (corners, crashes), and the
+	 * brakes and accelerations still held are decided last, once the
+	 * corners that could claim them are out */
 	struct odo_det_sample s = {.mono_ns = mono_ns, .lon = 0, .lat = 0, .dyn = 0, .speed_mps = NAN};
 	odo_detect_sample(d, &s);
 	odo_detect_phone(d, mono_ns, 0, NAN);
 	odo_detect_tick(d, INT64_MAX);
+	detect__lon_flush(d, INT64_MAX);
 }

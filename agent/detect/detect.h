@@ -154,7 +154,9 @@ void odo_detect_airbag(struct odo_detect *d, int64_t mono_ns);
 /* Phone distraction: active = screen on or handled or handheld call;
  * speed_mps the current speed (NaN unknown). */
 void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double speed_mps);
-/* Let time pass: flushes a pending crash after the fusion window. */
+/* Let time pass: releases what is held back once nothing can claim it any
+ * more (a crash after the fusion window, corners a swerve did not take,
+ * brakes and accelerations no corner took). */
 void odo_detect_tick(struct odo_detect *d, int64_t mono_ns);
 /* End every open excursion now (end of trip / replay). */
 void odo_detect_flush(struct odo_detect *d, int64_t mono_ns);

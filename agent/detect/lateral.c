@@ -6,17 +6,26 @@
 #include "odo/geo.h"
 
 int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
+struct odo_det_event detect__run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign);
 
 static int slow(const struct odo_detect *d, const struct odo_det_sample *s)
 {
 	return isfinite(s->speed_mps) && s->speed_mps < d->cfg.min_speed_mps;
 }
 
-/* Emit the oldest `n` held corners. */
+/* Emit the oldest `n` held corners; each is remembered for the brakes and
+ * accelerations of the same manoeuvre (longitudinal.c). */
 static void release(struct odo_detect *d, int n)
 {
-	for (int i = 0; i < n && i < d->corner_pending; i++)
+	for (int i = 0; i < n && i < d->corner_pending; i++) {
 		d->emit(d->emit_ctx, &d->corner_ev[i]);
+		for (int j = ODO_DET_CORNER_IV - 1; j > 0; j--) {
+			d->corner_iv[j][0] = d->corner_iv[j - 1][0];
+			d->corner_iv[j][1] = d->corner_iv[j - 1][1];
+		}
+		d->corner_iv[0][0] = d->corner_ev[i].start_ns;
+		d->corner_iv[0][1] = d->corner_ev[i].end_ns;
+	}
 	int k = n < d->corner_pending ? n : d->corner_pending;
 	for (int i = k; i < d->corner_pending; i++)
 		d->corner_ev[i - k] = d->corner_ev[i];
@@ -40,20 +49,9 @@ static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
 		if (sl && !rr[k]->active)
 			x = 0;
 		if (detect__run_step(rr[k], &d->cfg.corner, s->mono_ns, x)) {
-			double sign = k == 0 ? 1 : -1;
-			struct odo_det_event ev = {.kind = k == 0 ? ODO_EV_CORNER_RIGHT : ODO_EV_CORNER_LEFT,
-			                           .source = ODO_EVSRC_ACCEL,
-			                           .start_ns = rr[k]->start_ns,
-			                           .end_ns = rr[k]->last_ns,
-			                           .peak_g = sign * rr[k]->peak,
-			                           .mean_g = sign * rr[k]->sum / (double)rr[k]->n};
-			/* remembered for brakes and accelerations in the same manoeuvre */
-			for (int i = ODO_DET_CORNER_IV - 1; i > 0; i--) {
-				d->corner_iv[i][0] = d->corner_iv[i - 1][0];
-				d->corner_iv[i][1] = d->corner_iv[i - 1][1];
-			}
-			d->corner_iv[0][0] = ev.start_ns;
-			d->corner_iv[0][1] = ev.end_ns;
+			struct odo_det_event ev =
+			    detect__run_event(rr[k], k == 0 ? ODO_EV_CORNER_RIGHT : ODO_EV_CORNER_LEFT,
+			                      ODO_EVSRC_ACCEL, k == 0 ? 1 : -1);
 			/* held: a swerve that includes this lobe replaces it */
 			if (d->corner_pending == ODO_DET_CORNER_HELD)
 				release(d, 1);
@@ -96,9 +94,13 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 	 * integral of lateral acceleration comes back to zero and its two
 	 * lobes are about equal; a turn followed by a short counter-swing at
 	 * its exit is not a swerve */
-	double i1 = fabs(d->lobe_sum) / (double)d->lobe_n * (double)(d->lobe_end_ns - d->lobe_start_ns);
-	double i2 = r->sum / (double)r->n * (double)(r->last_ns - r->start_ns);
-	int balanced = d->lobe_n && fmin(i1, i2) >= d->cfg.swerve_balance * fmax(i1, i2);
+	int balanced = 0;
+	if (d->lobe_n) {
+		double i1 =
+		    fabs(d->lobe_sum) / (double)d->lobe_n * (double)(d->lobe_end_ns - d->lobe_start_ns);
+		double i2 = r->sum / (double)r->n * (double)(r->last_ns - r->start_ns);
+		balanced = fmin(i1, i2) >= d->cfg.swerve_balance * fmax(i1, i2);
+	}
 	if (d->lobe_sign == -r->sign && d->lobe_n && r->start_ns - d->lobe_end_ns <= window &&
 	    r->start_ns >= d->swerve_refractory_until_ns && balanced &&
 	    (double)(r->last_ns - d->lobe_start_ns) <= d->cfg.swerve_max_s * 1e9) {

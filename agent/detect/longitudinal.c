@@ -5,21 +5,12 @@
 #include "odo/geo.h"
 
 int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
-
-static struct odo_det_event run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign)
-{
-	return (struct odo_det_event){.kind = kind,
-	                              .source = src,
-	                              .start_ns = r->start_ns,
-	                              .end_ns = r->last_ns,
-	                              .peak_g = sign * r->peak,
-	                              .mean_g = sign * r->sum / (double)r->n};
-}
+struct odo_det_event detect__run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign);
 
 static void emit_run(struct odo_detect *d, const struct odo_det_run *r, uint8_t kind, uint8_t src,
                      double sign)
 {
-	struct odo_det_event ev = run_event(r, kind, src, sign);
+	struct odo_det_event ev = detect__run_event(r, kind, src, sign);
 	d->emit(d->emit_ctx, &ev);
 }
 
@@ -27,49 +18,91 @@ static void emit_run(struct odo_detect *d, const struct odo_det_run *r, uint8_t 
  * Combined manoeuvres. Drivers brake into a turn and accelerate out of
  * it; the turn is one manoeuvre and a harsh corner event already reports
  * it (its peak is the grip the driver used). A brake or acceleration
- * that overlaps a harsh corner, give or take combine_s, is therefore
- * folded into the corner, not reported as a second event. Until no
- * corner can claim it any more (combine_s after it ended, and no corner
- * under way that began in time) it is held back.
+ * that overlaps a harsh corner event, give or take combine_s, is therefore
+ * folded into the corner, not reported as a second event. Only a corner
+ * that is reported claims one: a lobe that a swerve takes over does not
+ * (braking while swerving is reported). So a brake or acceleration is
+ * held while a corner could still claim it: until combine_s after it
+ * ended, and while a corner under way began in time or a held corner
+ * (waiting for a swerve) overlaps it.
  */
-static int claimed(const struct odo_detect *d, const struct odo_det_event *ev)
+static int overlaps(int64_t a0, int64_t a1, const struct odo_det_event *ev, int64_t c)
+{
+	return a0 <= ev->end_ns + c && ev->start_ns <= a1 + c;
+}
+
+/* A reported corner claims ev. final: the decision cannot wait any more
+ * (hold buffer full, end of the drive): a held corner and a corner under
+ * way that already lasted corner_min_s count as reported. */
+static int claimed(const struct odo_detect *d, const struct odo_det_event *ev, int64_t t, int final)
 {
 	int64_t c = (int64_t)(d->cfg.combine_s * 1e9);
 	for (int i = 0; i < ODO_DET_CORNER_IV; i++)
-		if (d->corner_iv[i][1] && d->corner_iv[i][0] <= ev->end_ns + c &&
-		    ev->start_ns <= d->corner_iv[i][1] + c)
+		if (d->corner_iv[i][1] && overlaps(d->corner_iv[i][0], d->corner_iv[i][1], ev, c))
+			return 1;
+	if (!final)
+		return 0;
+	for (int i = 0; i < d->corner_pending; i++)
+		if (overlaps(d->corner_ev[i].start_ns, d->corner_ev[i].end_ns, ev, c))
+			return 1;
+	const struct odo_det_run *rr[2] = {&d->corner_l, &d->corner_r};
+	for (int k = 0; k < 2; k++)
+		if (rr[k]->active && rr[k]->start_ns <= ev->end_ns + c &&
+		    (double)(t - rr[k]->start_ns) >= d->cfg.corner.min_dur_s * 1e9)
 			return 1;
 	return 0;
 }
 
-static void lon_release(struct odo_detect *d, int64_t t)
+/* A corner could still claim ev. */
+static int claimable(const struct odo_detect *d, const struct odo_det_event *ev, int64_t t)
 {
 	int64_t c = (int64_t)(d->cfg.combine_s * 1e9);
-	while (d->lon_pending) {
-		const struct odo_det_event *ev = &d->lon_ev[0];
-		int full = d->lon_pending == ODO_DET_LON_HELD;
-		int corner_open = (d->corner_l.active && d->corner_l.start_ns <= ev->end_ns + c) ||
-		                  (d->corner_r.active && d->corner_r.start_ns <= ev->end_ns + c);
-		if (!full && (t - ev->end_ns <= c || corner_open))
-			break;
-		if (claimed(d, ev))
-			d->combined++;
-		else
-			d->emit(d->emit_ctx, ev);
-		for (int i = 1; i < d->lon_pending; i++)
-			d->lon_ev[i - 1] = d->lon_ev[i];
-		d->lon_pending--;
-	}
+	if (t - ev->end_ns <= c)
+		return 1;
+	if ((d->corner_l.active && d->corner_l.start_ns <= ev->end_ns + c) ||
+	    (d->corner_r.active && d->corner_r.start_ns <= ev->end_ns + c))
+		return 1;
+	for (int i = 0; i < d->corner_pending; i++)
+		if (overlaps(d->corner_ev[i].start_ns, d->corner_ev[i].end_ns, ev, c))
+			return 1;
+	return 0;
 }
 
-static void lon_hold(struct odo_detect *d, const struct odo_det_event *ev)
+/* Decide the oldest held event now. */
+static void lon_decide(struct odo_detect *d, int64_t t, int final)
+{
+	const struct odo_det_event *ev = &d->lon_ev[0];
+	if (claimed(d, ev, t, final))
+		d->combined++;
+	else
+		d->emit(d->emit_ctx, ev);
+	for (int i = 1; i < d->lon_pending; i++)
+		d->lon_ev[i - 1] = d->lon_ev[i];
+	d->lon_pending--;
+}
+
+static void lon_release(struct odo_detect *d, int64_t t)
+{
+	while (d->lon_pending && !claimable(d, &d->lon_ev[0], t))
+		lon_decide(d, t, 0);
+}
+
+/* End of the drive (odo_detect_flush, after the corners went out). */
+void detect__lon_flush(struct odo_detect *d, int64_t t);
+void detect__lon_flush(struct odo_detect *d, int64_t t)
+{
+	while (d->lon_pending)
+		lon_decide(d, t, 1);
+}
+
+static void lon_hold(struct odo_detect *d, const struct odo_det_event *ev, int64_t t)
 {
 	if (d->cfg.combine_s <= 0) {
 		d->emit(d->emit_ctx, ev);
 		return;
 	}
 	if (d->lon_pending == ODO_DET_LON_HELD)
-		lon_release(d, ev->end_ns); /* full: the oldest goes now */
+		lon_decide(d, t, 1); /* full: the oldest is decided now */
 	d->lon_ev[d->lon_pending++] = *ev;
 }
 
@@ -77,8 +110,9 @@ static void lon_sample(struct odo_detect *d, const struct odo_det_sample *s)
 {
 	double g = s->lon / ODO_G;
 	if (detect__run_step(&d->brake, &d->cfg.brake, s->mono_ns, -g)) {
-		struct odo_det_event ev = run_event(&d->brake, ODO_EV_HARD_BRAKE, ODO_EVSRC_ACCEL, -1);
-		lon_hold(d, &ev);
+		struct odo_det_event ev =
+		    detect__run_event(&d->brake, ODO_EV_HARD_BRAKE, ODO_EVSRC_ACCEL, -1);
+		lon_hold(d, &ev, s->mono_ns);
 		/* when braking ends (above all at the stop) the body pitches back
 		 * on its suspension: a sensor above the pitch axis then reads a
 		 * forward pulse that is not the driver accelerating */
@@ -88,8 +122,9 @@ static void lon_sample(struct odo_detect *d, const struct odo_det_sample *s)
 		d->accel.active = 0;
 	}
 	if (detect__run_step(&d->accel, &d->cfg.accel, s->mono_ns, g)) {
-		struct odo_det_event ev = run_event(&d->accel, ODO_EV_RAPID_ACCEL, ODO_EVSRC_ACCEL, 1);
-		lon_hold(d, &ev);
+		struct odo_det_event ev =
+		    detect__run_event(&d->accel, ODO_EV_RAPID_ACCEL, ODO_EVSRC_ACCEL, 1);
+		lon_hold(d, &ev, s->mono_ns);
 	}
 	lon_release(d, s->mono_ns);
 }

@@ -152,6 +152,20 @@ static const struct fixpt *fix_at(const struct odo_engine *e, int64_t ns)
 	return best;
 }
 
+/* *v = the last speed (GPS or OBD) at or before ns, if not stale there. */
+static void speed_at(const struct odo_engine *e, int64_t ns, double *v)
+{
+	int64_t stale = (int64_t)(e->cfg.engine.gps_stale_s * 1e9);
+	for (unsigned k = 0; k < e->sp_n; k++) {
+		unsigned j = (e->sp_head + SPEED_RING - k) % SPEED_RING;
+		if (e->sp_ns[j] <= ns) {
+			if (ns - e->sp_ns[j] <= stale)
+				*v = e->sp_v[j];
+			return;
+		}
+	}
+}
+
 static void on_det_event(void *ctx, const struct odo_det_event *ev)
 {
 	struct odo_engine *e = ctx;
@@ -172,18 +186,10 @@ static void on_det_event(void *ctx, const struct odo_det_event *ev)
 		x->lon = p->lon;
 		x->heading_deg = p->track;
 	}
-	/* speed before: the last speed (GPS or OBD) at or before the start */
-	int64_t stale = (int64_t)(e->cfg.engine.gps_stale_s * 1e9);
-	for (unsigned k = 0; k < e->sp_n; k++) {
-		unsigned j = (e->sp_head + SPEED_RING - k) % SPEED_RING;
-		if (e->sp_ns[j] <= ev->start_ns) {
-			if (ev->start_ns - e->sp_ns[j] <= stale)
-				x->speed_before_mps = e->sp_v[j];
-			break;
-		}
-	}
-	if (isfinite(e->speed) && now_ns(e) - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
-		x->speed_after_mps = e->speed;
+	/* speeds before and after: the last speed (GPS or OBD) at or before the
+	 * start and the end (events can be reported seconds after they end) */
+	speed_at(e, ev->start_ns, &x->speed_before_mps);
+	speed_at(e, ev->end_ns, &x->speed_after_mps);
 	if (ev->kind <= ODO_EV__MAX)
 		e->st.events[ev->kind]++;
 	odo_trip_event(&e->trip, ev->kind);
@@ -537,6 +543,7 @@ void odo_engine_stats(const struct odo_engine *e, struct odo_engine_stats *st)
 	st->calib_fixed = e->calib.fixed;
 	st->calib_confidence = e->calib.confidence;
 	st->remounts = e->calib.remounts;
+	st->combined = e->det.combined;
 	memcpy(st->R, e->calib.R, sizeof(st->R));
 }
 

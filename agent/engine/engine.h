@@ -85,7 +85,8 @@ struct odo_engine_stats {
 	int calib_fixed;         /* explicit matrix */
 	double calib_confidence; /* 0..1 */
 	uint32_t remounts;
-	double R[3][3]; /* sensor -> vehicle rotation in use */
+	uint32_t combined; /* brakes/accelerations folded into a harsh corner */
+	double R[3][3];    /* sensor -> vehicle rotation in use */
 };
 
 /* Copy the counters into *st. */

@@ -524,14 +524,9 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	}
 	/*
 	 * Local frames: for each 1 s block, the forward axis from the
-	 * +-LOCAL_WINDOW_S around it. An axis is known only modulo 180
-	 * degrees; the car's heading offset drifts slowly, so the axes are
-	 * unwrapped into a continuous sequence, and which end is forward is
-	 * decided once for the whole trip by the turns (the right axis must
-	 * correlate positively with the centripetal reference -w, summed
-	 * over every block). Blocks without a well-defined axis keep the
-	 * neighbouring one; with none at all the whole-trip calibration is
-	 * used.
+	 * +-LOCAL_WINDOW_S around it (pca_axis). Blocks without a
+	 * well-defined axis keep the neighbouring one; with none at all the
+	 * whole-trip calibration is used. Which direction is forward: below.
 	 */
 	size_t nblk = 0, cap = (size_t)(acc.t[acc.n - 1] - acc.t[0]) + 2;
 	size_t *blk = malloc((cap + 1) * sizeof(size_t));
@@ -595,7 +590,6 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 		}
 		prev = bang[b];
 	}
-	double flip = 0;
 	for (size_t b = 0, last = nblk; b < nblk; b++) {
 		if (bok[b])
 			last = b;
@@ -606,7 +600,7 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 					use = k;
 		struct odo_calib pc = cal;
 		if (use != nblk) {
-			double fx = cos(bang[use] + flip), fy = sin(bang[use] + flip);
+			double fx = cos(bang[use]), fy = sin(bang[use]);
 			double R[3][3] = {{fx, fy, 0}, {fy, -fx, 0}, {0, 0, -1}};
 			memcpy(pc.R, R, sizeof(R));
 		}

@@ -299,6 +299,56 @@ static void test_swerve_needs_balanced_lobes(void **state)
 	assert_int_equal(g.ev[0].kind, ODO_EV_SWERVE);
 }
 
+/* a lane change to the right with hard braking during it */
+static double p_swerve_brake(double t, int ax)
+{
+	if (ax == 0)
+		return pulse(t, 4, 0.1, 0.8, -0.45);
+	return ax == 1 ? pulse(t, 4, 0.2, 0.5, 0.40) + pulse(t, 4.95, 0.2, 0.5, -0.40) : 0;
+}
+
+/* five hard brakes (1.8 s apart, beyond the refractory time) in one long right curve */
+static double p_brakes_in_curve(double t, int ax)
+{
+	if (ax == 0) {
+		double x = 0;
+		for (int k = 0; k < 5; k++)
+			x += pulse(t, 3 + 3.5 * k, 0.1, 0.5, -0.4);
+		return x;
+	}
+	return ax == 1 ? pulse(t, 2, 0.5, 18, 0.4) : 0;
+}
+
+static void test_combine_edges(void **state)
+{
+	(void)state;
+	struct odo_detect d;
+	struct got g;
+	/* a lobe that a swerve takes over claims no brake: both are reported */
+	init(&d, &g);
+	run(&d, p_swerve_brake, 12, 20);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(count_kind(&g, ODO_EV_SWERVE), 1);
+	assert_int_equal(count_kind(&g, ODO_EV_HARD_BRAKE), 1);
+	assert_int_equal(d.combined, 0);
+	/* more brakes than the hold buffer inside one corner: all folded into it */
+	init(&d, &g);
+	run(&d, p_brakes_in_curve, 30, 20);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_RIGHT);
+	assert_int_equal(d.combined, 5);
+	/* a corner that a zero sample cannot end (hysteresis = threshold):
+	 * the flush still decides the held brake (folded into that corner) */
+	struct odo_detect_cfg c = dflt;
+	c.corner.hyst_g = c.corner.thr_g;
+	init_cfg(&d, &g, &c);
+	run(&d, p_brakes_in_curve, 4.5, 20);
+	assert_int_equal(d.lon_pending, 1);
+	odo_detect_flush(&d, NS(4.5));
+	assert_int_equal(d.lon_pending, 0);
+	assert_int_equal(d.combined, 1);
+}
+
 static void test_flush_releases_held_events(void **state)
 {
 	(void)state;
@@ -426,6 +476,7 @@ int main(void)
 	    cmocka_unit_test(test_rebound),
 	    cmocka_unit_test(test_combined_manoeuvre),
 	    cmocka_unit_test(test_swerve_needs_balanced_lobes),
+	    cmocka_unit_test(test_combine_edges),
 	    cmocka_unit_test(test_flush_releases_held_events),
 	    cmocka_unit_test(test_crash),
 	    cmocka_unit_test(test_speed_fallback),
