@@ -119,6 +119,8 @@ struct odo_vbus {
 	int in_bus_off; /* a bus-off episode is open (counted once) */
 	int down_by_us; /* our restart took the interface down; not up yet */
 	uint64_t restart_failures;
+	int kernel_restarts_said;                         /* "the kernel restarts it" logged */
+	int64_t last_restart_ns, restart_next_ns, restart_gap_ns; /* restart backoff */
 	/* OBD */
 	struct ecu ecus[ODO_CAN_MAX_ECUS];
 	struct poll_item poll[ODO_CAN_MAX_POLL];
@@ -786,36 +788,61 @@ static int bus_reopen(struct odo_vbus *vb)
 	return 0;
 }
 
+/* Whether the interface sits on a controller device (SPI, USB, platform):
+ * /sys/class/net/IF/device. A line-discipline adapter such as slcan has
+ * none. */
+static int has_controller_device(const char *ifn)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/sys/class/net/%s/device", ifn);
+	return access(path, F_OK) == 0;
+}
+
+#define RESTART_GAP_MIN_NS (1000LL * ODO_NS_PER_MS)  /* first restart after another */
+#define RESTART_GAP_MAX_NS (60000LL * ODO_NS_PER_MS) /* a bus that keeps failing */
+#define RESTART_CALM_NS    (10000LL * ODO_NS_PER_MS) /* bus-off again sooner: double the gap */
+
 /*
  * Restart a bus-off controller. can_do_restart() (netlink IFLA_CAN_RESTART)
  * is the kernel's way, but it needs the driver's restart callback
  * (can_priv::do_set_mode): drivers without one, slcan among them, refuse it
- * with EOPNOTSUPP "Device doesn't support restart from Bus Off". Then the
- * interface is taken down and up, as an operator would. Any refusal takes
- * that second way: libsocketcan reports the kernel's answer only on stderr
- * ("RTNETLINK answers: ..."), and its errno does not survive its perror()
- * (glibc's perror() may reset it when stderr has not been written through
- * stdio, as ODO_LOG does not).
+ * with EOPNOTSUPP "Device doesn't support restart from Bus Off" -- on kernels
+ * that have that check (upstream c1f3f9797c1f; Debian 12's 6.1 has it);
+ * older ones follow the NULL pointer. So an interface without a controller
+ * device (slcan) is never sent IFLA_CAN_RESTART: it is taken down and up,
+ * as an operator would. Any refusal of can_do_restart() takes that way too:
+ * libsocketcan reports the kernel's answer only on stderr ("RTNETLINK
+ * answers: ..."), and its errno does not survive its perror() (glibc's
+ * perror() may reset it when stderr has not been written through stdio, as
+ * ODO_LOG does not). A bus that goes off again within RESTART_CALM_NS of a
+ * restart waits twice as long for the next one (1 s up to 60 s): a wrong
+ * bitrate or a shorted bus must not become a restart storm.
  */
 static void bus_restart(struct odo_vbus *vb)
 {
 	const char *ifn = vb->cfg->interface;
 	uint32_t restart_ms = 0;
 	if (can_get_restart_ms(ifn, &restart_ms) == 0 && restart_ms > 0) {
-		if (vb->restart_failures++ == 0)
-			ODO_LOG(INFO, A, "%s: the kernel restarts it (restart-ms %u)", ifn,
-			        (unsigned)restart_ms);
+		if (!vb->kernel_restarts_said) {
+			vb->kernel_restarts_said = 1;
+			ODO_LOG(INFO, A, "%s: the kernel restarts it (restart-ms %u)", ifn, (unsigned)restart_ms);
+		}
 		return;
 	}
+	int64_t now = now_mono(vb);
+	if (now < vb->restart_next_ns)
+		return; /* the next state check tries again */
 	const char *how = "can_do_restart";
-	int ok = vb->down_by_us ? 0 : can_do_restart(ifn) == 0;
+	int netlink = !vb->down_by_us && has_controller_device(ifn);
+	int ok = netlink && can_do_restart(ifn) == 0;
 	if (!ok) {
 		how = "interface down and up";
 		if (vb->restart_failures == 0)
-			ODO_LOG(INFO, A,
-			        "%s: can_do_restart refused (drivers without a bus-off restart, e.g. slcan, "
-			        "answer EOPNOTSUPP); taking the interface down and up",
-			        ifn);
+			ODO_LOG(INFO, A, "%s: %s; taking the interface down and up", ifn,
+			        netlink ? "can_do_restart refused (drivers without a bus-off restart answer "
+			                  "EOPNOTSUPP)"
+			                : "no controller device behind it (a line-discipline adapter such as slcan): "
+			                  "no IFLA_CAN_RESTART");
 		ok = bus_reopen(vb) == 0;
 	}
 	if (!ok) {
@@ -829,12 +856,19 @@ static void bus_restart(struct odo_vbus *vb)
 			    (unsigned long long)vb->restart_failures);
 		return;
 	}
+	vb->restart_gap_ns = vb->last_restart_ns && now - vb->last_restart_ns < RESTART_CALM_NS
+	                         ? (vb->restart_gap_ns * 2 > RESTART_GAP_MAX_NS ? RESTART_GAP_MAX_NS
+	                                                                        : vb->restart_gap_ns * 2)
+	                         : RESTART_GAP_MIN_NS;
+	vb->last_restart_ns = now;
+	vb->restart_next_ns = now + vb->restart_gap_ns;
 	vb->ct.restarts++;
 	int st = -1;
 	(void)can_get_state(ifn, &st);
 	if (st != CAN_STATE_BUS_OFF)
 		vb->in_bus_off = 0;
-	ODO_LOG(INFO, A, "%s: controller restarted (%s), state %s", ifn, how, state_name(st));
+	ODO_LOG(INFO, A, "%s: controller restarted (%s), state %s; next restart no sooner than %lld ms", ifn,
+	        how, state_name(st), (long long)(vb->restart_gap_ns / ODO_NS_PER_MS));
 }
 
 /* Called every state_period_s, on bus-off and restarted error frames. A

@@ -6,10 +6,12 @@
 #
 # 1. bitrate 500000 on the interface, 250000 configured: mismatch logged.
 #    The adapter reports bus-off while obd-probe polls: bus-off logged and
-#    counted once; restart_bus_off: can_do_restart() is refused by slcan
-#    (EOPNOTSUPP, no do_set_mode), so odo takes the interface down and up;
-#    the kernel says ERROR-ACTIVE again and answers flow again (the adapter's
-#    ECU answers 1000 rpm before the re-open, 2000 rpm after it).
+#    counted once; restart_bus_off: slcan has no controller device (and no
+#    do_set_mode: older kernels oops on IFLA_CAN_RESTART for it), so odo
+#    takes the interface down and up without trying can_do_restart(); the
+#    kernel says ERROR-ACTIVE again and answers flow again (the adapter's
+#    ECU answers 1000 rpm x the number of opens). A second bus-off 1 s after
+#    the first restart is restarted too, and the next gap doubles (backoff).
 # 2. bus-off before start, restart_bus_off = false: detected by the state
 #    poll, counted once over many polls, interface left alone (still BUS-OFF).
 # 3. an slcan interface brought up without a bitrate: "not known" logged.
@@ -42,34 +44,45 @@ state_period_s = 0.5
 bitrate = 250000
 restart_bus_off = true
 CONF
-obd-probe --config /tmp/run.conf --seconds 6 > /tmp/out.txt 2> /tmp/err.txt & probe=$!
+[ ! -e "/sys/class/net/$IF/device" ] || fail "$IF has a controller device: the premise of this test is wrong"
+obd-probe --config /tmp/run.conf --seconds 7 > /tmp/out.txt 2> /tmp/err.txt & probe=$!
 sleep 2.5
+kill -USR1 $sim
+sleep 1.2
 kill -USR1 $sim
 wait $probe || fail "obd-probe exited non-zero"
 echo "--- probe log"; cat /tmp/err.txt
 grep -qx 'isotp=kernel' /tmp/out.txt || fail "not on kernel ISO-TP"
 grep -q "$IF: bitrate 500000 bit/s, expected 250000" /tmp/err.txt || fail "no bitrate mismatch line"
 grep -q "$IF: bus-off (1 times), state BUS-OFF$" /tmp/err.txt || fail "bus-off not logged"
-grep -q "RTNETLINK answers: Operation not supported" /tmp/err.txt || fail "slcan did not refuse IFLA_CAN_RESTART"
-grep -q "$IF: can_do_restart refused" /tmp/err.txt || fail "no fallback line"
-grep -q "$IF: controller restarted (interface down and up), state ERROR-ACTIVE$" /tmp/err.txt || fail "no restart line"
-[ "$(stat_of /tmp/out.txt bus_off)" = 1 ] || fail "bus_off counter is not 1"
-[ "$(stat_of /tmp/out.txt restarts)" = 1 ] || fail "restarts counter is not 1"
+grep -q "$IF: bus-off (2 times), state BUS-OFF$" /tmp/err.txt || fail "second bus-off not logged"
+! grep -q "RTNETLINK answers" /tmp/err.txt || fail "IFLA_CAN_RESTART was sent to a driver without a restart callback"
+grep -q "$IF: no controller device behind it" /tmp/err.txt || fail "no 'no controller device' line"
+grep -q "$IF: controller restarted (interface down and up), state ERROR-ACTIVE; next restart no sooner than 1000 ms$" \
+	/tmp/err.txt || fail "no first restart line"
+grep -q "$IF: controller restarted (interface down and up), state ERROR-ACTIVE; next restart no sooner than 2000 ms$" \
+	/tmp/err.txt || fail "the second restart did not double the gap"
+[ "$(stat_of /tmp/out.txt bus_off)" = 2 ] || fail "bus_off counter is not 2"
+[ "$(stat_of /tmp/out.txt restarts)" = 2 ] || fail "restarts counter is not 2"
 [ "$(stat_of /tmp/out.txt malformed)" = 0 ] || fail "the restart's ENETDOWN was counted as malformed"
-grep -q 'state bus-off' /tmp/sim.log && grep -qx 'cmd O (open 2)' /tmp/sim.log || fail "the adapter was not re-opened"
+grep -q 'state bus-off' /tmp/sim.log && grep -qx 'cmd O (open 3)' /tmp/sim.log || fail "the adapter was not re-opened twice"
 n1=$(grep -c '^obd ecu=7E8 pid=0C value=1000.000$' /tmp/out.txt || true)
 n2=$(grep -c '^obd ecu=7E8 pid=0C value=2000.000$' /tmp/out.txt || true)
+n3=$(grep -c '^obd ecu=7E8 pid=0C value=3000.000$' /tmp/out.txt || true)
 [ "$n1" -ge 3 ] || fail "only $n1 RPM answers before the bus-off"
-[ "$n2" -ge 3 ] || fail "only $n2 RPM answers after the restart"
+[ "$n2" -ge 1 ] || fail "no RPM answer between the two restarts"
+[ "$n3" -ge 3 ] || fail "only $n3 RPM answers after the second restart"
 last1=$(grep -n 'pid=0C value=1000.000$' /tmp/out.txt | tail -n1 | cut -d: -f1)
 first2=$(grep -n 'pid=0C value=2000.000$' /tmp/out.txt | head -n1 | cut -d: -f1)
-[ "$last1" -lt "$first2" ] || fail "answers from before and after the restart interleave"
-grep -q '^obd ecu=7E8 pid=0D value=5.556$' /tmp/out.txt || fail "no speed (20 km/h) after the restart"
+last2=$(grep -n 'pid=0C value=2000.000$' /tmp/out.txt | tail -n1 | cut -d: -f1)
+first3=$(grep -n 'pid=0C value=3000.000$' /tmp/out.txt | head -n1 | cut -d: -f1)
+[ "$last1" -lt "$first2" ] && [ "$last2" -lt "$first3" ] || fail "answers from before and after a restart interleave"
+grep -q '^obd ecu=7E8 pid=0D value=8.333$' /tmp/out.txt || fail "no speed (30 km/h) after the second restart"
 ip -details -statistics link show "$IF" > /tmp/ip.txt
 grep -q 'LOWER_UP' /tmp/ip.txt && grep -q 'can state ERROR-ACTIVE' /tmp/ip.txt || { cat /tmp/ip.txt; fail "interface not back"; }
 # the kernel's own bus-off counter agrees
-awk '/re-started/{getline; if ($6 != 1) exit 1}' /tmp/ip.txt || { cat /tmp/ip.txt; fail "kernel bus-off count not 1"; }
-echo "slcan 1: OK ($n1 answers before bus-off, $n2 after the restart)"
+awk '/re-started/{getline; if ($6 != 2) exit 1}' /tmp/ip.txt || { cat /tmp/ip.txt; fail "kernel bus-off count not 2"; }
+echo "slcan 1: OK ($n1 answers before bus-off, $n2 between the restarts, $n3 after)"
 
 # ---- 2: already bus-off at start, restart_bus_off = false -------------------
 kill -USR1 $sim
@@ -86,7 +99,7 @@ grep -q "$IF: bus-off (1 times), state BUS-OFF; restart_bus_off = false: not res
 [ "$(stat_of /tmp/out.txt bus_off)" = 1 ] || fail "one bus-off counted $(stat_of /tmp/out.txt bus_off) times"
 [ "$(stat_of /tmp/out.txt restarts)" = 0 ] || fail "restarted although restart_bus_off = false"
 ! grep -q '^obd ' /tmp/out.txt || fail "values from a bus-off controller"
-! grep -q 'open 3' /tmp/sim.log || fail "the adapter was re-opened"
+! grep -q 'open 4' /tmp/sim.log || fail "the adapter was re-opened"
 ip -details link show "$IF" | grep -q 'can state BUS-OFF' || fail "interface no longer BUS-OFF"
 echo "slcan 2: OK"
 
