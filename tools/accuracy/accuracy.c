@@ -479,16 +479,21 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	 * whole-trip mounting is the calibration module's estimate under that
 	 * bias (used where no local frame can be built).
 	 */
+	double *wz = malloc(acc.n * sizeof(double)); /* yaw rate at each sample, bias removed below */
+	if (!wz)
+		return -1;
+	for (size_t i = 0, g = 0; i < acc.n; i++) {
+		while (g + 1 < gyr.n && gyr.t[g + 1] <= acc.t[i])
+			g++;
+		wz[i] = gyr.z[g];
+	}
 	double best_bias = 0, sum = 0;
 	int nstraight = 0;
-	for (size_t i = 0, g = 0; i < acc.n;) {
+	for (size_t i = 0; i < acc.n;) {
 		size_t j = i;
 		double m = 0;
-		for (; j < acc.n && acc.t[j] < acc.t[i] + 1.0; j++) {
-			while (g + 1 < gyr.n && gyr.t[g + 1] <= acc.t[j])
-				g++;
-			m += gyr.z[g];
-		}
+		for (; j < acc.n && acc.t[j] < acc.t[i] + 1.0; j++)
+			m += wz[j];
 		m /= (double)(j - i);
 		if (fabs(m) < PCA_MAX_YAW) {
 			sum += m;
@@ -498,6 +503,8 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	}
 	if (nstraight)
 		best_bias = sum / nstraight;
+	for (size_t i = 0; i < acc.n; i++)
+		wz[i] -= best_bias;
 	struct odo_calib cal;
 	calibrate(&acc, &gyr, best_bias, psi, v, &cal);
 	if (!cal.ready) {
@@ -514,14 +521,8 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	 * re-anchored locally below.
 	 */
 	double(*vv)[3] = malloc(acc.n * sizeof(*vv));
-	double *wz = malloc(acc.n * sizeof(double));
-	if (!vv || !wz)
+	if (!vv)
 		return -1;
-	for (size_t i = 0, g = 0; i < acc.n; i++) {
-		while (g + 1 < gyr.n && gyr.t[g + 1] <= acc.t[i])
-			g++;
-		wz[i] = gyr.z[g] - best_bias;
-	}
 	/*
 	 * Local frames: for each 1 s block, the forward axis from the
 	 * +-LOCAL_WINDOW_S around it (pca_axis). Blocks without a

@@ -26,15 +26,24 @@ static int feed(struct odo_gps *g, const char *s)
 	return odo_gps_feed_json(g, s, strlen(s));
 }
 
+/* The fixture: a replay-only GPS source on a virtual clock (real time
+ * real_ns) delivering to on_gps(), with the fix counter reset. */
+static const struct odo_sink view_sink = {.gps = on_gps};
+
+static struct odo_gps *open_view(struct odo_clock *c, int64_t real_ns)
+{
+	struct odo_gps *g = NULL;
+	odo_clock_init_virtual(c, 0, real_ns);
+	assert_int_equal(odo_gps_open(NULL, c, &view_sink, &g), ODO_OK);
+	n = 0;
+	return g;
+}
+
 static void test_tpv(void **st)
 {
 	(void)st;
 	struct odo_clock c;
-	odo_clock_init_virtual(&c, 0, 42);
-	struct odo_sink sink = { .gps = on_gps };
-	struct odo_gps *g;
-	assert_int_equal(odo_gps_open(NULL, &c, &sink, &g), ODO_OK);
-	n = 0;
+	struct odo_gps *g = open_view(&c, 42);
 	/* from tr737A+.log.chk (gpsd 3.22) */
 	assert_int_equal(feed(g, "{\"class\":\"TPV\",\"mode\":3,\"time\":\"2031-06-27T07:17:37.000Z\",\"ept\":0.005,"
 				 "\"lat\":44.068763333,\"lon\":-121.314228333,\"altHAE\":1111.4000,\"altMSL\":1131.0000,"
@@ -102,11 +111,7 @@ static void test_garbage(void **st)
 {
 	(void)st;
 	struct odo_clock c;
-	odo_clock_init_virtual(&c, 0, 0);
-	struct odo_sink sink = { .gps = on_gps };
-	struct odo_gps *g;
-	assert_int_equal(odo_gps_open(NULL, &c, &sink, &g), ODO_OK);
-	n = 0;
+	struct odo_gps *g = open_view(&c, 0);
 	/* Not JSON, not one object, no class, and TPVs whose members deliver_tpv()
 	 * reads have the wrong type (libgps alone reads "mode":"x" and "lon":} as
 	 * absent). Byte offsets count from the report's first character. */
@@ -168,10 +173,7 @@ static void test_libgps_hangs_refused(void **st)
 {
 	(void)st;
 	struct odo_clock c;
-	odo_clock_init_virtual(&c, 0, 0);
-	struct odo_sink sink = {.gps = on_gps};
-	struct odo_gps *g;
-	assert_int_equal(odo_gps_open(NULL, &c, &sink, &g), ODO_OK);
+	struct odo_gps *g = open_view(&c, 0);
 	static const struct refusal hang[] = {
 	    {"{\"class\":\"SKY\",\"satellites\":[{\"PRN\":1,\"class\":\"SKY\",\"used\":\"x\"}]}",
 	     "SKY satellite \"used\": not true or false at byte 59"},
@@ -213,11 +215,7 @@ static void test_accepted(void **st)
 {
 	(void)st;
 	struct odo_clock c;
-	odo_clock_init_virtual(&c, 0, 0);
-	struct odo_sink sink = {.gps = on_gps};
-	struct odo_gps *g;
-	assert_int_equal(odo_gps_open(NULL, &c, &sink, &g), ODO_OK);
-	n = 0;
+	struct odo_gps *g = open_view(&c, 0);
 	alarm(30);
 	assert_int_equal(
 	    feed(g, " {\"x\":{\"class\":\"SKY\",\"y\":[{\"class\":\"TPV\"}]},\"mode\":2,\"class\":\"TPV\","
