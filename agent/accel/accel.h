@@ -24,7 +24,6 @@
 #define ODO_ACCEL_PATH_MAX 64
 #define ODO_ACCEL_CSV_HEADER "t,x,y,z,saturated"
 #define ODO_ACCEL_CSV_LINE_MAX 128
-#define ODO_STANDARD_GRAVITY 9.80665 /* m/s^2 per g */
 
 /* Register access to one I2C device (address already selected). Each
  * returns 0 or -1 (errno set). read_block: n <= 32 consecutive bytes. */

@@ -2,6 +2,7 @@
  * Accelerometer drivers: one const table per chip (see accel.h).
  */
 #include "accel/accel.h"
+#include "odo/geo.h"
 
 /* n consecutive registers from `reg`: one I2C-block read addressed as
  * `block_reg` (the chip's multi-byte convention), or n byte reads when the
@@ -55,7 +56,7 @@ static int lis3dh_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 				   (uint8_t)(0x80 | fs[i].fs << 4 | 0x08)) != 0)
 		return -1;
 	d->range_g = fs[i].g;
-	d->scale = fs[i].mg * 1e-3 * ODO_STANDARD_GRAVITY;
+	d->scale = fs[i].mg * 1e-3 * ODO_G;
 	d->raw_max = 2047;
 	return 0;
 }
@@ -126,7 +127,7 @@ static int mpu_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 	    b->ops->write_byte(b->ctx, MPU_ACCEL_CONFIG, (uint8_t)(fs[i].afs << 3)) != 0)
 		return -1;
 	d->range_g = fs[i].g;
-	d->scale = ODO_STANDARD_GRAVITY / fs[i].lsb_per_g;
+	d->scale = ODO_G / fs[i].lsb_per_g;
 	d->raw_max = 32767;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "odo/err.h"
+#include "odo/geo.h"
 
 #define S struct odo_calib_cfg
 const struct odo_cfg_key odo_calib_cfg_keys[] = {
@@ -103,7 +104,7 @@ int odo_calib_init(struct odo_calib *c, const struct odo_calib_cfg *cfg)
 		c->ready = 1;
 		c->confidence = 1;
 		for (int i = 0; i < 3; i++)
-			c->g_ref[i] = -9.80665 * c->R[2][i];
+			c->g_ref[i] = -ODO_G * c->R[2][i];
 	}
 	return ODO_OK;
 }

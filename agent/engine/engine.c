@@ -136,7 +136,6 @@ static void emit_trip_end(struct odo_engine *e, const struct odo_rec_trip_end *s
 	r.u.trip_end = *s;
 	/* the record's time is the trip's end; start_ms/end_ms are what trip computed */
 	put(e, &r, end_ns);
-	r.t_ms = s->end_ms;
 	e->st.trips++;
 }
 

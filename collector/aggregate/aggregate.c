@@ -1,5 +1,5 @@
 /* odo-collector — monthly features, forget, retention (see aggregate.h). */
-#include "aggregate.h"
+#include "aggregate/aggregate.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* odo-collector — message validation (see decode.h). */
-#include "decode.h"
+#include "decode/decode.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* odo-collector — MQTT ingest (see mqtt.h). */
-#include "mqtt.h"
+#include "ingest/mqtt.h"
 
 #include <poll.h>
 #include <stdio.h>

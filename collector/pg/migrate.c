@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../aggregate/aggregate.h"
-#include "migrations.h"
+#include "aggregate/aggregate.h"
+#include "pg/migrations.h"
 
 #define WHY_MAX 256
 /* Advisory lock key serialising concurrent `odo-collector migrate` runs. */

@@ -1,5 +1,5 @@
 /* odo-collector — group-committing PostgreSQL writer (see writer.h). */
-#include "writer.h"
+#include "pg/writer.h"
 
 #include <math.h>
 #include <poll.h>
@@ -11,8 +11,8 @@
 
 #include <libpq-fe.h>
 
-#include "../aggregate/aggregate.h"
-#include "../decode/decode.h"
+#include "aggregate/aggregate.h"
+#include "decode/decode.h"
 #include "odo/log.h"
 
 #define PGW_RETRY_MS 1000     /* between connection attempts */

@@ -2,7 +2,7 @@
 #   cmake -DSQL_DIR=... -DOUT=... -P embed.cmake
 file(GLOB files "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* generated from collector/sql by embed.cmake; do not edit */\n#include \"migrations.h\"\n\n")
+set(body "/* generated from collector/sql by embed.cmake; do not edit */\n#include \"pg/migrations.h\"\n\n")
 set(table "const struct odo_migration odo_migrations[] = {\n")
 set(i 0)
 foreach(f IN LISTS files)
