@@ -93,8 +93,9 @@ static const struct odo_cfg_key mqtt_keys[] = {
 };
 
 static const struct odo_cfg_key db_keys[] = {
-	ODO_CFG_S("conninfo", struct db_cfg, conninfo, "dbname=odo",
-		  "libpq connection string, without the password"),
+	{ .key = "conninfo", .type = ODO_CFG_STR, .offset = offsetof(struct db_cfg, conninfo),
+	  .size = sizeof(((struct db_cfg *)0)->conninfo), .def = "dbname=odo", .min = 1, .max = 0, .secret = 1,
+	  .help = "libpq connection string, without the password" },
 	ODO_CFG_S("password_file", struct db_cfg, password_file, "",
 		  "file holding the database password (else password_env, else libpq's own means)"),
 	ODO_CFG_S("password_env", struct db_cfg, password_env, "ODO_DB_PASSWORD",
@@ -136,7 +137,8 @@ static void usage(FILE *f)
 		"\n"
 		"options:\n"
 		"  -c, --config FILE       INI file with [collector], [mqtt], [db]\n"
-		"  -s, --set S.K=V         override one configuration key\n"
+		"  -s, --set S.K=V         override one configuration key (not one marked secret)\n"
+		"      --print-config-reference  every configuration key in Markdown (docs/collector-config.md)\n"
 		"  -h, --help              this text and the configuration keys\n"
 		"  -V, --version           print the version\n"
 		"\n"
@@ -418,7 +420,8 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' }, { "set", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
 		{ "month", required_argument, NULL, 'm' },  { "driver", required_argument, NULL, 'd' },
-		{ "days", required_argument, NULL, 'n' },   { NULL, 0, NULL, 0 },
+		{ "days", required_argument, NULL, 'n' },   { "print-config-reference", no_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *month = NULL, *driver = NULL, *days = NULL;
 	const char *sets[32];
@@ -436,6 +439,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("odo-collector %s\n", ODO_VERSION); return 0;
+		case 'R': return odo_config_print_reference(stdout, "odo-collector", sections, ODO_ARRAY_LEN(sections)) ? 1 : 0;
 		case 'm': month = optarg; break;
 		case 'd': driver = optarg; break;
 		case 'n': days = optarg; break;
@@ -463,16 +467,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (int i = 0; i < nsets; i++) {
-		char sec[64], key[64];
-		const char *dot = strchr(sets[i], '.'), *eq = strchr(sets[i], '=');
-		if (!dot || !eq || dot > eq || (size_t)(dot - sets[i]) >= sizeof sec ||
-		    (size_t)(eq - dot - 1) >= sizeof key) {
-			fprintf(stderr, "odo-collector: --set wants SECTION.KEY=VALUE\n");
-			return 2;
-		}
-		snprintf(sec, sizeof sec, "%.*s", (int)(dot - sets[i]), sets[i]);
-		snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
-		if (odo_config_set(sections, ODO_ARRAY_LEN(sections), sec, key, eq + 1, "--set", &cerr)) {
+		if (odo_config_set_arg(sections, ODO_ARRAY_LEN(sections), sets[i], &cerr)) {
 			fprintf(stderr, "odo-collector: %s\n", cerr.msg);
 			return 2;
 		}

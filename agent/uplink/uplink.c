@@ -279,22 +279,6 @@ static int pw_callback(char *buf, int size, int rwflag, void *userdata)
 	return n;
 }
 
-static int read_secret(const char *path, char *out, size_t outsz)
-{
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return ODO_ERR_CONFIG;
-	size_t n = fread(out, 1, outsz - 1, f);
-	int err = ferror(f);
-	fclose(f);
-	if (err)
-		return ODO_ERR_CONFIG;
-	out[n] = '\0';
-	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-		out[--n] = '\0';
-	return ODO_OK;
-}
-
 static void try_connect(struct odo_uplink *u)
 {
 	u->attempt_started_ns = now_ns(u);
@@ -599,18 +583,15 @@ int odo_uplink_open(const struct odo_uplink_cfg *cfg, const struct odo_clock *cl
 	}
 
 	int rc = ODO_ERR_CONFIG;
-	if (cfg->keypass_file[0]) {
-		if (read_secret(cfg->keypass_file, u->keypass, sizeof(u->keypass)) != ODO_OK) {
-			ODO_LOG(ERROR, AREA, "cannot read the key passphrase file %s", cfg->keypass_file);
-			goto fail;
-		}
-		u->have_keypass = 1;
-	} else {
-		const char *env = getenv("ODO_KEY_PASSPHRASE");
-		if (env && *env && strlen(env) < sizeof(u->keypass)) {
-			memcpy(u->keypass, env, strlen(env) + 1);
-			u->have_keypass = 1;
-		}
+	/* keypass_file, else $ODO_KEY_PASSPHRASE, else the key is not encrypted */
+	int src = odo_config_read_secret(cfg->keypass_file, "ODO_KEY_PASSPHRASE", u->keypass, sizeof(u->keypass));
+	if (src == ODO_OK) {
+		u->have_keypass = u->keypass[0] != '\0';
+	} else if (src != ODO_ERR_NOTFOUND || cfg->keypass_file[0]) {
+		ODO_LOG(ERROR, AREA, "cannot read the key passphrase from %s: %s",
+			cfg->keypass_file[0] ? cfg->keypass_file : "$ODO_KEY_PASSPHRASE",
+			src == ODO_ERR_TOOBIG ? "longer than the limit" : odo_strerror(src));
+		goto fail;
 	}
 
 	mosquitto_lib_init();

@@ -355,9 +355,10 @@ static void calibrate(const struct series *acc, const struct series *gyr, double
 }
 
 static const char *dump_dir; /* --dump DIR: car-frame samples per trip as CSV (for analysis) */
-#define MAX_SETS 16
-static const char *sets[MAX_SETS]; /* --set SECTION.KEY=VALUE: a non-default parameter (ablations) */
-static int nsets;
+/* The engine's configuration: defaults and --set SECTION.KEY=VALUE (a
+ * non-default parameter, for ablations). */
+static struct odo_engine_cfg engine_cfg;
+static struct odo_cfg_section engine_secs[ODO_ENGINE_CFG_NSECTIONS];
 static int pca =
     1; /* local forward axis from the principal axis of straight-line acceleration (--global: off) */
 
@@ -628,26 +629,7 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 		}
 	}
 	/* pass 2: the engine with its default detectors; samples already in the vehicle frame */
-	struct odo_engine_cfg cfg;
-	odo_engine_cfg_defaults(&cfg);
-	struct odo_cfg_section secs[ODO_ENGINE_CFG_NSECTIONS];
-	odo_engine_cfg_sections(&cfg, secs);
-	for (int k = 0; k < nsets; k++) {
-		char sec[64], key[64];
-		const char *dot = strchr(sets[k], '.'), *eq = strchr(sets[k], '=');
-		struct odo_cfg_error err;
-		if (!dot || !eq || dot > eq || dot - sets[k] >= (long)sizeof(sec) ||
-		    eq - dot - 1 >= (long)sizeof(key)) {
-			fprintf(stderr, "odo-accuracy: --set %s: want SECTION.KEY=VALUE\n", sets[k]);
-			return -1;
-		}
-		snprintf(sec, sizeof(sec), "%.*s", (int)(dot - sets[k]), sets[k]);
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
-		if (odo_config_set(secs, ODO_ENGINE_CFG_NSECTIONS, sec, key, eq + 1, "--set", &err)) {
-			fprintf(stderr, "odo-accuracy: %s\n", err.msg);
-			return -1;
-		}
-	}
+	struct odo_engine_cfg cfg = engine_cfg;
 	strcpy(cfg.calib.matrix, "1 0 0 0 1 0 0 0 1");
 	struct odo_clock clk;
 	odo_clock_init_virtual(&clk, 0, 0);
@@ -794,13 +776,19 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 
 int main(int argc, char **argv)
 {
+	odo_engine_cfg_defaults(&engine_cfg);
+	odo_engine_cfg_sections(&engine_cfg, engine_secs);
 	while (argc > 1 && argv[1][0] == '-') {
 		if (strcmp(argv[1], "--global") == 0)
 			pca = 0;
 		else if (strcmp(argv[1], "--no-untilt") == 0)
 			untilt_on = 0;
-		else if (strcmp(argv[1], "--set") == 0 && argc > 2 && nsets < MAX_SETS) {
-			sets[nsets++] = argv[2];
+		else if (strcmp(argv[1], "--set") == 0 && argc > 2) {
+			struct odo_cfg_error err;
+			if (odo_config_set_arg(engine_secs, ODO_ENGINE_CFG_NSECTIONS, argv[2], &err)) {
+				fprintf(stderr, "odo-accuracy: %s\n", err.msg);
+				return 2;
+			}
 			argv++;
 			argc--;
 		} else if (strcmp(argv[1], "--dump") == 0 && argc > 2) {

@@ -20,6 +20,7 @@
 #define ODO_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "odo/err.h"
 
@@ -42,6 +43,13 @@ struct odo_cfg_key {
 	const char *const *choices; /* ENUM */
 	const char *help; /* one line, for --help and docs/config.md */
 	int reloadable;   /* 1: may change at run time (SIGHUP) */
+	/* 1: the value may itself carry a credential (a libpq connection string
+	 * can hold password=...). Such a key is read from the configuration file
+	 * (mode 0640) only: odo_config_set_arg() refuses it, because a command
+	 * line is visible to every local user (ps, /proc) and kept in shell
+	 * history. Keys naming a file or variable that holds a secret
+	 * (password_file, keypass_file) are not secret themselves. */
+	int secret;
 };
 
 /* Convenience initialisers. */
@@ -64,6 +72,8 @@ struct odo_cfg_section {
 };
 
 #define ODO_CFG_ERR_MAX 256
+/* Longest section or key name (with its NUL) odo_config_set_arg() accepts. */
+#define ODO_CFG_NAME_MAX 64
 /* Longest line accepted in a configuration file (without its newline);
  * a longer line is an error, not truncated. */
 #define ODO_CFG_LINE_MAX 1024
@@ -103,6 +113,22 @@ int odo_config_parse_file(const char *path, const struct odo_cfg_section *secs,
 int odo_config_set(const struct odo_cfg_section *secs, size_t nsecs,
 		   const char *section, const char *key, const char *value,
 		   const char *where, struct odo_cfg_error *err) ODO_NODISCARD;
+
+/* Apply one command-line override "SECTION.KEY=VALUE" (what --set takes):
+ * odo_config_set() with where = "--set", except that a key marked secret is
+ * refused. Returns ODO_OK, ODO_ERR_INVAL (NULL arguments) or ODO_ERR_CONFIG
+ * with *err naming the problem: not SECTION.KEY=VALUE, unknown section or
+ * key, bad value, or a secret key. */
+int odo_config_set_arg(const struct odo_cfg_section *secs, size_t nsecs, const char *arg,
+		       struct odo_cfg_error *err) ODO_NODISCARD;
+
+/* Write the Markdown reference of every key in secs to f (the programs'
+ * --print-config-reference; docs/config.md is generated with it): a title
+ * naming `program`, then per section a table of key, type with range or
+ * choices, default (or required) and help, with the reloadable and secret
+ * marks. Returns ODO_OK, ODO_ERR_INVAL or ODO_ERR_IO (a write failed). */
+int odo_config_print_reference(FILE *f, const char *program, const struct odo_cfg_section *secs,
+			       size_t nsecs) ODO_NODISCARD;
 
 /* Read a secret (password, key passphrase) from the file `path`, or from the
  * environment variable `env` when path is empty; trailing newlines are

@@ -356,6 +356,87 @@ static void test_set(void **state)
 	assert_string_equal(err.msg, "env: unknown section [gsp]");
 }
 
+/* --set SECTION.KEY=VALUE as every program parses it, and the keys it refuses. */
+struct db_cfg {
+	char conninfo[64];
+	char password_file[64];
+};
+
+static struct db_cfg db;
+
+static const struct odo_cfg_key db_keys[] = {
+    {.key = "conninfo", .type = ODO_CFG_STR, .offset = offsetof(struct db_cfg, conninfo),
+     .size = sizeof(((struct db_cfg *)0)->conninfo), .def = "dbname=odo", .min = 1, .max = 0,
+     .secret = 1, .help = "libpq string"},
+    ODO_CFG_S("password_file", struct db_cfg, password_file, "", "file with the password"),
+};
+
+static const struct odo_cfg_section db_secs[] = {
+    {"gps", gps_keys, ODO_ARRAY_LEN(gps_keys), &gps},
+    {"db", db_keys, ODO_ARRAY_LEN(db_keys), &db},
+};
+
+static void test_set_arg(void **state)
+{
+	struct odo_cfg_error err;
+	const size_t n = ODO_ARRAY_LEN(db_secs);
+
+	(void)state;
+	assert_int_equal(odo_config_defaults(db_secs, n, &err), ODO_OK);
+	assert_int_equal(odo_config_set_arg(db_secs, n, "gps.rate=42", &err), ODO_OK);
+	assert_int_equal(gps.rate, 42);
+	/* the value may hold '=' and '.' */
+	assert_int_equal(odo_config_set_arg(db_secs, n, "gps.note=a.b=c", &err), ODO_OK);
+	assert_string_equal(gps.note, "a.b=c");
+	/* a path to a secret is not a secret */
+	assert_int_equal(odo_config_set_arg(db_secs, n, "db.password_file=/etc/odo/pw", &err), ODO_OK);
+	assert_string_equal(db.password_file, "/etc/odo/pw");
+	/* a secret key: refused, value untouched and not echoed */
+	assert_int_equal(odo_config_set_arg(db_secs, n, "db.conninfo=host=x password=hunter2", &err),
+	                 ODO_ERR_CONFIG);
+	assert_string_equal(db.conninfo, "dbname=odo");
+	assert_string_equal(err.file, "--set");
+	assert_non_null(strstr(err.msg, "'conninfo' in [db] may hold a secret"));
+	assert_null(strstr(err.msg, "hunter2"));
+	/* malformed arguments */
+	const char *bad[] = {"gps", "gps.rate", "rate=1", "gps=1.x", ".rate=1", "gps.=1",
+	                     "a-section-name-longer-than-sixty-four-characters-is-not-accepted-here.k=1"};
+	for (size_t i = 0; i < ODO_ARRAY_LEN(bad); i++) {
+		assert_int_equal(odo_config_set_arg(db_secs, n, bad[i], &err), ODO_ERR_CONFIG);
+		assert_non_null(strstr(err.msg, "--set: want SECTION.KEY=VALUE"));
+	}
+	/* what odo_config_set() says, with "--set" as the origin */
+	assert_int_equal(odo_config_set_arg(db_secs, n, "gps.rate=420", &err), ODO_ERR_CONFIG);
+	assert_string_equal(err.msg, "--set: bad value for 'rate' in [gps]: 420 is out of range [1, 100]");
+	assert_int_equal(odo_config_set_arg(db_secs, n, "gsp.rate=1", &err), ODO_ERR_CONFIG);
+	assert_string_equal(err.msg, "--set: unknown section [gsp]");
+	assert_int_equal(odo_config_set_arg(db_secs, n, NULL, &err), ODO_ERR_INVAL);
+}
+
+static void test_reference(void **state)
+{
+	char buf[4096];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(odo_config_print_reference(f, "odo-test", db_secs, ODO_ARRAY_LEN(db_secs)), ODO_OK);
+	fclose(f);
+	assert_non_null(strstr(buf, "# odo-test configuration reference\n"));
+	assert_non_null(strstr(buf, "Keys marked secret may carry a credential"));
+	assert_null(strstr(buf, "reloadable")); /* no key is */
+	assert_non_null(strstr(buf, "\n## [db]\n"));
+	assert_non_null(strstr(buf, "| `rate` | integer (1 to 100) | `5` | fixes per second |\n"));
+	assert_non_null(strstr(buf, "| `mode` | choice (auto, nmea, ubx) | `auto` | protocol |\n"));
+	assert_non_null(strstr(buf, "| `conninfo` | string | `dbname=odo` | libpq string (secret) |\n"));
+	f = fmemopen(buf, sizeof(buf), "w");
+	assert_int_equal(odo_config_print_reference(f, "odo-test", secs, ODO_ARRAY_LEN(secs)), ODO_OK);
+	fclose(f);
+	assert_non_null(strstr(buf, "| `host` | string | **required** |  |\n"));
+	assert_non_null(strstr(buf, "| `port` | integer | `8883` | unbounded |\n"));
+	assert_null(strstr(buf, "secret"));
+}
+
 static void test_secret(void **state)
 {
 	char path[] = "/tmp/odo_secret_test_XXXXXX";
@@ -412,6 +493,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_default),
 	    cmocka_unit_test(test_file),
 	    cmocka_unit_test(test_set),
+	    cmocka_unit_test(test_set_arg),
+	    cmocka_unit_test(test_reference),
 	    cmocka_unit_test(test_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
