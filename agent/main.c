@@ -41,6 +41,7 @@
 #include "loop.h"
 #include "phone/phone.h"
 #include "replay/replay.h"
+#include "status.h"
 #include "store/store.h"
 #include "uplink/uplink.h"
 
@@ -122,20 +123,17 @@ struct agent {
 	struct odo_uplink *uplink;
 	struct odo_recorder *recorder;
 	struct odo_replay *replay;
-	struct odo_sink sink;       /* what sources deliver to: the engine's, with a tap */
-	struct odo_sink engine_sink;
-	uint8_t last_fix_mode;      /* for the status record */
+	struct odo_status *status;
+	struct odo_sink sink;       /* what sources deliver to: the engine's */
 
 	struct odo_loop loop;      /* live: everything; replay: uplink only */
 	int sigfd;
 	FILE *emit;                /* --emit: one line per record */
 	int64_t start_mono_ns;
-	int64_t next_status_ns;    /* on the pipeline clock */
 	int64_t next_engine_ns;    /* on the pipeline clock */
 	int64_t next_flush_ns;     /* recorder flush */
 	uint64_t records, record_errors;
 	int stop, reload;
-	int stopping;               /* live: draining after SIGTERM/SIGINT */
 };
 
 /* ---- configuration ---------------------------------------------------- */
@@ -276,44 +274,7 @@ static int put_record(void *ctx, struct odo_record *r)
 	return rc;
 }
 
-static void emit_status(struct agent *a)
-{
-	struct odo_record r;
-	struct odo_store_stats ss;
-	struct odo_gps_stats gs;
-	struct odo_source_stats cs;
-	struct odo_accel_stats as;
-	struct odo_uplink_stats us;
-
-	odo_record_init(&r, ODO_REC_STATUS);
-	r.t_ms = odo_clock_real_ns(&a->pipe_clock) / ODO_NS_PER_MS;
-	r.tsrc = ODO_TSRC_SYSTEM;
-	r.u.status.uptime_s = (uint64_t)((odo_clock_mono_ns(&a->pipe_clock) - a->start_mono_ns) / ODO_NS_PER_S);
-	if (odo_store_stats(a->store, &ss) == ODO_OK) {
-		r.u.status.outbox_depth = ss.depth;
-		r.u.status.outbox_oldest_age_s = ss.oldest_age_s;
-		r.u.status.evicted = ss.evicted;
-	}
-	if (a->uplink && odo_uplink_stats(a->uplink, &us) == ODO_OK)
-		r.u.status.reconnects = us.reconnects;
-	if (a->gps) {
-		odo_gps_stats(a->gps, &gs);
-		r.u.status.gps_errors = gs.src.errors;
-	}
-	if (a->vbus) {
-		odo_vbus_stats(a->vbus, &cs);
-		r.u.status.can_errors = cs.errors + cs.dropped;
-	}
-	if (a->accel) {
-		odo_accel_stats(a->accel, &as);
-		r.u.status.accel_errors = as.src.errors + as.src.dropped;
-	}
-	r.u.status.fix = a->last_fix_mode;
-	r.u.status.clock_source = a->last_fix_mode >= ODO_FIX_2D ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
-	put_record(a, &r);
-}
-
-/* The pipeline's own timers: engine ticks and the status record. */
+/* The pipeline's own timers: engine ticks and the recording's flush. */
 static void pipeline_tick(struct agent *a)
 {
 	int64_t now = odo_clock_mono_ns(&a->pipe_clock);
@@ -327,19 +288,12 @@ static void pipeline_tick(struct agent *a)
 			ODO_LOG(WARN, "record", "cannot write the recording: %s", strerror(errno));
 		a->next_flush_ns = now + ODO_NS_PER_S;
 	}
-	/* Device health describes the live gateway, not a recorded drive: a
-	 * replay emits none, so its output depends on the recording alone. */
-	if (now >= a->next_status_ns && !a->replay) {
-		if (!a->stopping)
-			emit_status(a);
-		a->next_status_ns = now + (int64_t)(a->cfg.status_period_s * (double)ODO_NS_PER_S);
-	}
 }
 
 static int64_t pipeline_deadline(void *self)
 {
 	struct agent *a = self;
-	return a->next_engine_ns < a->next_status_ns ? a->next_engine_ns : a->next_status_ns;
+	return a->recorder && a->next_flush_ns < a->next_engine_ns ? a->next_flush_ns : a->next_engine_ns;
 }
 
 static void pipeline_tick_cb(void *self)
@@ -352,53 +306,6 @@ static const struct odo_source_ops pipeline_ops = {
 	.deadline = pipeline_deadline,
 	.tick = pipeline_tick_cb,
 };
-
-/* The sources' sink: the engine's, with the GPS fix state noted on the way
- * for the device-status record. */
-static void tap_gps(void *ctx, const struct odo_gps_fix *f)
-{
-	struct agent *a = ctx;
-
-	a->last_fix_mode = f->mode;
-	if (a->engine_sink.gps)
-		a->engine_sink.gps(a->engine_sink.ctx, f);
-}
-
-static void tap_accel(void *ctx, const struct odo_accel_sample *s)
-{
-	struct agent *a = ctx;
-	a->engine_sink.accel(a->engine_sink.ctx, s);
-}
-
-static void tap_obd(void *ctx, const struct odo_obd_value *v)
-{
-	struct agent *a = ctx;
-	a->engine_sink.obd(a->engine_sink.ctx, v);
-}
-
-static void tap_dtc(void *ctx, int64_t mono_ns, const struct odo_rec_dtc *d)
-{
-	struct agent *a = ctx;
-	a->engine_sink.dtc(a->engine_sink.ctx, mono_ns, d);
-}
-
-static void tap_vehicle(void *ctx, int64_t mono_ns, const struct odo_rec_vehicle *v)
-{
-	struct agent *a = ctx;
-	a->engine_sink.vehicle(a->engine_sink.ctx, mono_ns, v);
-}
-
-static void tap_signal(void *ctx, const struct odo_signal *s)
-{
-	struct agent *a = ctx;
-	a->engine_sink.signal(a->engine_sink.ctx, s);
-}
-
-static void tap_phone(void *ctx, const struct odo_phone_state *p)
-{
-	struct agent *a = ctx;
-	a->engine_sink.phone(a->engine_sink.ctx, p);
-}
 
 /* ---- signals ----------------------------------------------------------- */
 
@@ -467,16 +374,7 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 		ODO_LOG(ERROR, "engine", "cannot start the engine: %s", odo_strerror(rc));
 		return rc;
 	}
-	a->engine_sink = odo_engine_sink(a->engine);
-	a->sink = a->engine_sink;
-	a->sink.ctx = a;
-	a->sink.gps = tap_gps;
-	a->sink.accel = a->engine_sink.accel ? tap_accel : NULL;
-	a->sink.obd = a->engine_sink.obd ? tap_obd : NULL;
-	a->sink.dtc = a->engine_sink.dtc ? tap_dtc : NULL;
-	a->sink.vehicle = a->engine_sink.vehicle ? tap_vehicle : NULL;
-	a->sink.signal = a->engine_sink.signal ? tap_signal : NULL;
-	a->sink.phone = a->engine_sink.phone ? tap_phone : NULL;
+	a->sink = odo_engine_sink(a->engine);
 
 	if (replay_dir) {
 		rc = odo_gps_open(NULL, &a->pipe_clock, &a->sink, &a->gps);
@@ -563,11 +461,19 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 		if (odo_loop_add(&a->loop, odo_uplink_source(a->uplink)) != ODO_OK)
 			return ODO_ERR_FULL;
 	}
+	if (!replay_dir) {
+		struct odo_status_parts parts = {
+			.store = a->store, .uplink = a->uplink, .gps = a->gps, .vbus = a->vbus, .accel = a->accel};
+		if (odo_status_open(&parts, &a->pipe_clock, a->cfg.status_period_s, put_record, a, &a->status) != ODO_OK ||
+		    odo_loop_add(&a->loop, odo_status_source(a->status)) != ODO_OK)
+			return ODO_ERR_FULL;
+	}
 	return ODO_OK;
 }
 
 static void close_parts(struct agent *a)
 {
+	odo_status_close(a->status);
 	odo_replay_close(a->replay);
 	odo_recorder_close(a->recorder);
 	odo_uplink_close(a->uplink);
@@ -581,26 +487,30 @@ static void close_parts(struct agent *a)
 		fclose(a->emit);
 }
 
-/* Keep the uplink going (on the system clock) until the outbox is empty, the
- * deadline passes, or a second signal comes. Returns 1 when drained. */
+/* Keep the uplink going (on the system clock) until the outbox is empty,
+ * the deadline passes, or a second signal comes; only the uplink runs (the
+ * engine has finished: no source may start a new trip now). Returns 1 when
+ * everything was acknowledged. */
 static int drain(struct agent *a, double seconds)
 {
 	int64_t deadline = odo_clock_mono_ns(&a->sys_clock) + (int64_t)(seconds * (double)ODO_NS_PER_S);
-	struct odo_store_stats ss;
+	struct odo_loop l;
+	int rc;
 
 	if (!a->uplink)
 		return 0;
+	odo_loop_init(&l, &a->sys_clock);
+	odo_loop_set_extra_fd(&l, a->sigfd);
+	if (odo_loop_add(&l, odo_uplink_source(a->uplink)) != ODO_OK)
+		return 0;
 	a->stop = 0;
-	odo_uplink_kick(a->uplink);
-	while (odo_clock_mono_ns(&a->sys_clock) < deadline && !a->stop) {
-		if (odo_store_stats(a->store, &ss) == ODO_OK && ss.depth == 0)
-			return 1;
-		if (odo_loop_once(&a->loop, 100 * ODO_NS_PER_MS) != ODO_OK)
+	while ((rc = odo_uplink_flush(a->uplink, deadline)) == ODO_ERR_AGAIN && !a->stop) {
+		if (odo_loop_once(&l, 100 * ODO_NS_PER_MS) != ODO_OK)
 			break;
-		if (a->loop.extra_ready)
+		if (l.extra_ready)
 			signals_read(a);
 	}
-	return odo_store_stats(a->store, &ss) == ODO_OK && ss.depth == 0;
+	return rc == ODO_OK;
 }
 
 static int run_live(struct agent *a)
@@ -615,10 +525,6 @@ static int run_live(struct agent *a)
 	}
 	ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->cfg.shutdown_grace_s);
 	odo_engine_finish(a->engine);
-	/* odo_uplink_flush() does one round only: keep the loop turning until
-	 * the outbox is empty or the grace time is over (a second signal cuts
-	 * it short). No status records while stopping: they would refill it. */
-	a->stopping = 1;
 	if (a->uplink && !drain(a, a->cfg.shutdown_grace_s))
 		ODO_LOG(INFO, "agent", "records left in the outbox for the next run");
 	return 0;
@@ -637,7 +543,6 @@ static int run_replay(struct agent *a, double drain_s)
 			int64_t now = odo_clock_mono_ns(&a->pipe_clock);
 			a->start_mono_ns = now;
 			a->next_engine_ns = now + AGENT_ENGINE_TICK_NS;
-			a->next_status_ns = now + (int64_t)(a->cfg.status_period_s * (double)ODO_NS_PER_S);
 		}
 		pipeline_tick(a);
 		if (++items % AGENT_REPLAY_UPLINK_EVERY == 0) {
@@ -795,7 +700,6 @@ int main(int argc, char **argv)
 	} else {
 		a.start_mono_ns = odo_clock_mono_ns(&a.pipe_clock);
 		a.next_engine_ns = a.start_mono_ns + AGENT_ENGINE_TICK_NS;
-		a.next_status_ns = a.start_mono_ns + (int64_t)(a.cfg.status_period_s * (double)ODO_NS_PER_S);
 		rc = run_live(&a);
 	}
 	close_parts(&a);

@@ -79,6 +79,7 @@ static void deliver_tpv(struct odo_gps *g, const struct gps_fix_t *fx)
 	f.eps = fx->eps;
 	f.ept = fx->ept;
 	g->st.src.received++;
+	g->st.fix_mode = f.mode;
 	if (g->sink && g->sink->gps)
 		g->sink->gps(g->sink->ctx, &f);
 }

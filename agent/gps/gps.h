@@ -54,6 +54,7 @@ struct odo_gps_stats {
 	uint64_t reconnects;         /* successful connections after the first */
 	uint64_t connect_failures;
 	int connected;               /* 1 while a gpsd session is up */
+	uint8_t fix_mode;            /* mode of the last TPV delivered (enum odo_fix_mode); 0 before any */
 };
 
 /*

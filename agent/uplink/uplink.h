@@ -102,12 +102,14 @@ struct odo_source odo_uplink_source(struct odo_uplink *u);
 void odo_uplink_kick(struct odo_uplink *u);
 
 /*
- * Shutdown helper. Pushes what it can now and reports:
+ * Shutdown helper, one step of the drain: publishes what the window allows
+ * now (no I/O wait) and reports
  *   ODO_OK          the outbox is empty (everything acknowledged);
- *   ODO_ERR_AGAIN   work remains and deadline_mono_ns has not passed:
- *                   run one more loop round (poll + handle + tick), call again;
+ *   ODO_ERR_AGAIN   records remain and deadline_mono_ns (on the uplink's
+ *                   clock) has not passed: let a loop that holds
+ *                   odo_uplink_source() run one round, then call again;
  *   ODO_ERR_TIMEOUT the deadline passed (what is left stays in the outbox).
- * Typical SIGTERM path:
+ * The agent's SIGTERM path (main.c drain()):
  *   while (odo_uplink_flush(u, dl) == ODO_ERR_AGAIN) odo_loop_once(&loop, step);
  */
 int odo_uplink_flush(struct odo_uplink *u, int64_t deadline_mono_ns) ODO_NODISCARD;
