@@ -27,6 +27,26 @@ const struct odo_cfg_key odo_calib_cfg_keys[] = {
 #undef S
 const size_t odo_calib_cfg_nkeys = ODO_ARRAY_LEN(odo_calib_cfg_keys);
 
+int odo_calib_cfg_set_matrix(struct odo_calib_cfg *cfg, const double R[3][3])
+{
+	char buf[sizeof(cfg->matrix)];
+	size_t n = 0;
+
+	if (!cfg || !R)
+		return ODO_ERR_INVAL;
+	for (int i = 0; i < 9; i++) {
+		if (!isfinite(R[i / 3][i % 3]))
+			return ODO_ERR_INVAL;
+		/* %.17g: the file's text reads back as the same double */
+		int k = snprintf(buf + n, sizeof(buf) - n, "%s%.17g", i ? " " : "", R[i / 3][i % 3]);
+		if (k < 0 || (size_t)k >= sizeof(buf) - n)
+			return ODO_ERR_INVAL;
+		n += (size_t)k;
+	}
+	memcpy(cfg->matrix, buf, n + 1);
+	return ODO_OK;
+}
+
 void odo_calib_cfg_defaults(struct odo_calib_cfg *c)
 {
 	/* The tables' defaults are tested; a failure leaves *c zeroed. */

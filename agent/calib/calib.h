@@ -71,6 +71,12 @@ struct odo_calib {
 
 void odo_calib_cfg_defaults(struct odo_calib_cfg *c);
 
+/* Set an explicit mounting (cfg->matrix, what [calib] matrix holds): R's
+ * rows are the vehicle's forward, right and down axes in sensor axes.
+ * odo_calib_init() then checks it is a rotation. ODO_OK, or ODO_ERR_INVAL
+ * (a non-finite entry; cfg unchanged). */
+int odo_calib_cfg_set_matrix(struct odo_calib_cfg *cfg, const double R[3][3]) ODO_NODISCARD;
+
 /* Initialise; ODO_ERR_CONFIG when cfg->matrix is set but is not 9 numbers
  * forming a rotation (orthonormal within 1e-2). */
 int odo_calib_init(struct odo_calib *c, const struct odo_calib_cfg *cfg) ODO_NODISCARD;

@@ -18,7 +18,7 @@
 #define SO_RXQ_OVFL 40
 #endif
 
-int can__raw_open(const char *ifname, int *fd)
+int odo_can_raw_open(const char *ifname, int *fd)
 {
 	int s = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
 	if (s < 0)
@@ -53,7 +53,7 @@ int can__raw_open(const char *ifname, int *fd)
 	return ODO_OK;
 }
 
-int can__isotp_available(void)
+int odo_can_isotp_available(void)
 {
 	int s = socket(PF_CAN, SOCK_DGRAM | SOCK_CLOEXEC, CAN_ISOTP);
 	if (s < 0)
@@ -62,8 +62,8 @@ int can__isotp_available(void)
 	return 1;
 }
 
-int can__isotp_open(const char *ifname, uint32_t tx_id, uint32_t rx_id, uint8_t bs,
-		    uint8_t stmin, int *fd)
+int odo_can_isotp_open(const char *ifname, uint32_t tx_id, uint32_t rx_id, uint8_t bs,
+		       uint8_t stmin, int *fd)
 {
 	int s = socket(PF_CAN, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_ISOTP);
 	if (s < 0)

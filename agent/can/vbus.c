@@ -921,7 +921,7 @@ static int ecu_kernel_open(struct odo_vbus *vb, int i)
 {
 	const struct odo_can_cfg *cfg = vb->cfg;
 	struct ecu *e = &vb->ecus[i];
-	int rc = can__isotp_open(cfg->interface, e->req_id, e->resp_id, (uint8_t)cfg->isotp_bs,
+	int rc = odo_can_isotp_open(cfg->interface, e->req_id, e->resp_id, (uint8_t)cfg->isotp_bs,
 	                         (uint8_t)cfg->isotp_stmin, &e->kfd);
 	if (rc == ODO_OK && ep_add(vb, e->kfd, TAG_ECU + (unsigned)i) != 0)
 		rc = ODO_ERR_IO;
@@ -1391,17 +1391,17 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 		return rc;
 	int kernel = 0;
 	if (cfg->isotp == ODO_ISOTP_KERNEL) {
-		if (!can__isotp_available()) {
+		if (!odo_can_isotp_available()) {
 			ODO_LOG(ERROR, A, "[can] isotp = kernel but this kernel has no CAN_ISOTP (modprobe can-isotp)");
 			rc = ODO_ERR_UNSUPPORTED;
 			goto fail;
 		}
 		kernel = 1;
 	} else if (cfg->isotp == ODO_ISOTP_AUTO) {
-		kernel = can__isotp_available();
+		kernel = odo_can_isotp_available();
 	}
 	vb->kernel = kernel;
-	rc = can__raw_open(cfg->interface, &vb->raw_fd);
+	rc = odo_can_raw_open(cfg->interface, &vb->raw_fd);
 	if (rc != ODO_OK) {
 		ODO_LOG(ERROR, A, "%s: cannot open raw CAN socket: %s", cfg->interface, strerror(errno));
 		goto fail;
@@ -1419,7 +1419,7 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 				goto fail;
 		for (int i = 0; i < vb->nuds; i++) {
 			struct uds_mod *m = &vb->uds[i];
-			rc = can__isotp_open(cfg->interface, m->req_id, m->resp_id, (uint8_t)cfg->isotp_bs,
+			rc = odo_can_isotp_open(cfg->interface, m->req_id, m->resp_id, (uint8_t)cfg->isotp_bs,
 					     (uint8_t)cfg->isotp_stmin, &m->kfd);
 			if (rc != ODO_OK || ep_add(vb, m->kfd, TAG_UDS + (unsigned)i) != 0) {
 				ODO_LOG(ERROR, A, "%s: kernel ISO-TP socket for UDS %s: %s", cfg->interface, m->name,

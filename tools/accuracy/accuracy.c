@@ -630,7 +630,10 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	}
 	/* pass 2: the engine with its default detectors; samples already in the vehicle frame */
 	struct odo_engine_cfg cfg = engine_cfg;
-	strcpy(cfg.calib.matrix, "1 0 0 0 1 0 0 0 1");
+	/* samples are in the vehicle frame already: the identity mounting */
+	static const double identity[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+	if (odo_calib_cfg_set_matrix(&cfg.calib, identity) != ODO_OK)
+		return -1;
 	struct odo_clock clk;
 	odo_clock_init_virtual(&clk, 0, 0);
 	struct collect *col = calloc(1, sizeof(*col));

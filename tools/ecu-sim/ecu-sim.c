@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 	kernel = strcmp(mode, "kernel") == 0;
 	if (scenario_load(scen, &sc) != 0)
 		return 1;
-	if (can__raw_open(iface, &raw_fd) != 0) {
+	if (odo_can_raw_open(iface, &raw_fd) != 0) {
 		fprintf(stderr, "odo-ecu-sim: %s: %s\n", iface, strerror(errno));
 		return 1;
 	}
@@ -272,8 +272,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < sc.necus; i++) {
 		struct sim_ecu *e = &sc.ecus[i];
 		if (kernel) {
-			if (can__isotp_open(iface, e->resp_id, e->req_id, 0, 0, &ecu_phys[i]) != 0 ||
-			    can__isotp_open(iface, e->resp_id, e->func_id, 0, 0, &ecu_func[i]) != 0) {
+			if (odo_can_isotp_open(iface, e->resp_id, e->req_id, 0, 0, &ecu_phys[i]) != 0 ||
+			    odo_can_isotp_open(iface, e->resp_id, e->func_id, 0, 0, &ecu_func[i]) != 0) {
 				fprintf(stderr, "odo-ecu-sim: kernel ISO-TP: %s\n", strerror(errno));
 				return 1;
 			}
@@ -286,7 +286,7 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < sc.nuds; i++) {
 		if (kernel) {
-			if (can__isotp_open(iface, sc.uds[i].resp_id, sc.uds[i].req_id, 0, 0, &uds_fd[i]) != 0) {
+			if (odo_can_isotp_open(iface, sc.uds[i].resp_id, sc.uds[i].req_id, 0, 0, &uds_fd[i]) != 0) {
 				fprintf(stderr, "odo-ecu-sim: kernel ISO-TP: %s\n", strerror(errno));
 				return 1;
 			}

@@ -108,6 +108,19 @@ static void test_explicit_matrix_and_state(void **state)
 	strcpy(cfg.matrix, "1 0 0 0 1 0 0 0 1 x");
 	assert_int_equal(odo_calib_init(&c, &cfg), ODO_ERR_CONFIG);
 
+	/* the setter writes what init reads back exactly (a 30 degree yaw) */
+	double cy = cos(M_PI / 6), sy = sin(M_PI / 6);
+	const double yaw[3][3] = {{cy, sy, 0}, {-sy, cy, 0}, {0, 0, 1}};
+	assert_int_equal(odo_calib_cfg_set_matrix(&cfg, yaw), ODO_OK);
+	assert_int_equal(odo_calib_init(&c, &cfg), ODO_OK);
+	assert_true(c.fixed);
+	for (int i = 0; i < 9; i++)
+		assert_true(c.R[i / 3][i % 3] == yaw[i / 3][i % 3]);
+	const double bad[3][3] = {{1, 0, 0}, {0, NAN, 0}, {0, 0, 1}};
+	assert_int_equal(odo_calib_cfg_set_matrix(&cfg, bad), ODO_ERR_INVAL);
+	assert_int_equal(odo_calib_init(&c, &cfg), ODO_OK); /* unchanged: still the yaw */
+	assert_true(c.R[0][1] == sy);
+
 	/* learnt estimate survives a save / load */
 	char path[] = "/tmp/odo-calib-test-XXXXXX";
 	int fd = mkstemp(path);
