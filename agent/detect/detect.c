@@ -1,10 +1,8 @@
-/* odo-agent — detector core: configuration, dispatch, shared excursion logic. */
+/* odo-agent — detector core: configuration and dispatch to the detector table. */
 #include "detect/detect.h"
 
 #include <math.h>
 #include <string.h>
-
-#include "odo/geo.h"
 
 #define S struct odo_detect_cfg
 const struct odo_cfg_key odo_detect_cfg_keys[] = {
@@ -63,7 +61,8 @@ void odo_detect_cfg_defaults(struct odo_detect_cfg *c)
 }
 
 const struct odo_detector_ops *const odo_detectors[] = {
-    &odo_det_longitudinal, &odo_det_corner, &odo_det_swerve, &odo_det_crash, &odo_det_speed, NULL,
+    &odo_det_longitudinal, &odo_det_corner, &odo_det_swerve, &odo_det_crash, &odo_det_speed,
+    &odo_det_distraction,  NULL,
 };
 
 void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo_det_emit_fn emit, void *ctx)
@@ -80,107 +79,54 @@ void odo_detect_init(struct odo_detect *d, const struct odo_detect_cfg *cfg, odo
 			odo_detectors[i]->init(d);
 }
 
+/* Every detector's hook H, in table order. */
+#define EACH(H, ...)                                                                                               \
+	do {                                                                                                       \
+		for (size_t i_ = 0; odo_detectors[i_]; i_++)                                                       \
+			if (odo_detectors[i_]->H)                                                                  \
+				odo_detectors[i_]->H(__VA_ARGS__);                                                 \
+	} while (0)
+
 void odo_detect_sample(struct odo_detect *d, const struct odo_det_sample *s)
 {
-	for (size_t i = 0; odo_detectors[i]; i++)
-		if (odo_detectors[i]->on_sample)
-			odo_detectors[i]->on_sample(d, s);
+	EACH(on_sample, d, s);
 }
 
 void odo_detect_speed(struct odo_detect *d, int64_t mono_ns, double speed_mps, int accel_live)
 {
 	if (!isfinite(speed_mps))
 		return;
-	for (size_t i = 0; odo_detectors[i]; i++)
-		if (odo_detectors[i]->on_speed)
-			odo_detectors[i]->on_speed(d, mono_ns, speed_mps, accel_live);
-}
-
-void odo_detect_tick(struct odo_detect *d, int64_t mono_ns)
-{
-	for (size_t i = 0; odo_detectors[i]; i++)
-		if (odo_detectors[i]->on_tick)
-			odo_detectors[i]->on_tick(d, mono_ns);
+	EACH(on_speed, d, mono_ns, speed_mps, accel_live);
 }
 
 void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double speed_mps)
 {
-	int cond = active && isfinite(speed_mps) && speed_mps >= d->cfg.phone_min_speed_mps;
-	if (cond && !d->ph_active) {
-		d->ph_active = 1;
-		d->ph_start_ns = mono_ns;
-	} else if (!cond && d->ph_active) {
-		d->ph_active = 0;
-		if ((double)(mono_ns - d->ph_start_ns) >= d->cfg.phone_min_dur_s * 1e9) {
-			struct odo_det_event ev = {.kind = ODO_EV_PHONE_DISTRACTION,
-			                           .source = ODO_EVSRC_PHONE,
-			                           .start_ns = d->ph_start_ns,
-			                           .end_ns = mono_ns,
-			                           .peak_g = NAN,
-			                           .mean_g = NAN};
-			d->emit(d->emit_ctx, &ev);
-		}
-	}
+	EACH(on_phone, d, mono_ns, active, speed_mps);
 }
 
-/* The event of a run that detect__run_step() has just ended; sign +1 or -1
- * turns the detector's direction back into signed g. */
-struct odo_det_event detect__run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign);
-struct odo_det_event detect__run_event(const struct odo_det_run *r, uint8_t kind, uint8_t src, double sign)
+void odo_detect_airbag(struct odo_detect *d, int64_t mono_ns)
 {
-	return (struct odo_det_event){.kind = kind,
-	                              .source = src,
-	                              .start_ns = r->start_ns,
-	                              .end_ns = r->last_ns,
-	                              .peak_g = sign * r->peak,
-	                              .mean_g = sign * r->sum / (double)r->n};
+	EACH(on_airbag, d, mono_ns);
 }
 
-/* Shared excursion logic: returns 1 when an excursion that lasted at least
- * min_dur ended at t (the run then holds its start, peak and sum). x is the
- * value in the detector's direction (positive = toward the event), in g. */
-int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
-int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x)
+void odo_detect_tick(struct odo_detect *d, int64_t mono_ns)
 {
-	if (!r->active) {
-		if (t >= r->refractory_until_ns && x >= p->thr_g) {
-			r->active = 1;
-			r->start_ns = t;
-			r->last_ns = t;
-			r->peak = x;
-			r->sum = x;
-			r->n = 1;
-		}
-		return 0;
-	}
-	if (x >= p->thr_g - p->hyst_g) {
-		if (x > r->peak)
-			r->peak = x;
-		r->sum += x;
-		r->n++;
-		r->last_ns = t;
-		return 0;
-	}
-	r->active = 0;
-	if ((double)(t - r->start_ns) >= p->min_dur_s * 1e9) {
-		r->refractory_until_ns = t + (int64_t)(p->refractory_s * 1e9);
-		r->last_ns = t;
-		return 1;
-	}
-	return 0;
+	EACH(on_tick, d, mono_ns);
 }
-
-void detect__lon_flush(struct odo_detect *d, int64_t t);
 
 void odo_detect_flush(struct odo_detect *d, int64_t mono_ns)
 {
-	/* a zero sample ends every open excursion at mono_ns; then time runs
-	 * on until nothing is held back any more (corners, crashes), and the
-	 * brakes and accelerations still held are decided last, once the
-	 * corners that could claim them are out */
+	/* a zero sample ends every open excursion at mono_ns and the phone is
+	 * put down; then time runs on until nothing is held back any more
+	 * (corners, crashes); last, each detector decides what it still holds */
 	struct odo_det_sample s = {.mono_ns = mono_ns, .lon = 0, .lat = 0, .dyn = 0, .speed_mps = NAN};
 	odo_detect_sample(d, &s);
 	odo_detect_phone(d, mono_ns, 0, NAN);
 	odo_detect_tick(d, INT64_MAX);
-	detect__lon_flush(d, INT64_MAX);
+	EACH(on_flush, d, INT64_MAX);
+}
+
+uint32_t odo_detect_combined(const struct odo_detect *d)
+{
+	return d->combine.combined;
 }

@@ -2,7 +2,8 @@
  * odo-agent — driving-event detectors.
  *
  * Every detector is a small module behind one const interface
- * (struct odo_detector_ops) and is driven by the same vehicle-frame samples:
+ * (struct odo_detector_ops, the table in detect.c) and is driven by the same
+ * vehicle-frame samples:
  * longitudinal/lateral acceleration (m/s^2, low-pass filtered, gravity
  * removed; forward and right positive) plus the dynamic acceleration
  * magnitude (for crashes). The speed fallback detector is driven by
@@ -86,49 +87,94 @@ struct odo_det_run {
 #define ODO_DET_LON_HELD    4  /* brakes/accelerations held back while a corner may still claim them */
 #define ODO_DET_CORNER_IV   2  /* recent harsh-corner intervals remembered for that */
 
+/* Each detector's own state; a detector reads and writes its own only.
+ * What they must share goes through the combining stage (combine.c). */
+struct odo_det_lon_state { /* longitudinal.c: hard brake, rapid acceleration */
+	struct odo_det_run brake, accel;
+};
+
+struct odo_det_speed_state { /* longitudinal.c: the fallback from d(speed)/dt */
+	struct odo_det_run brake, accel;
+	int64_t t[ODO_DET_SPEED_RING];
+	double v[ODO_DET_SPEED_RING];
+	unsigned head, n;
+};
+
+struct odo_det_corner_state { /* lateral.c: harsh cornering */
+	struct odo_det_run left, right;
+};
+
+struct odo_det_swerve_state { /* lateral.c: a lateral reversal */
+	struct odo_det_run lobe;       /* the lobe under way */
+	int sign;                      /* of the last completed lobe, 0 none */
+	int64_t start_ns, end_ns;      /* ... its extent */
+	double peak, sum;
+	uint32_t n;
+	int64_t refractory_until_ns;
+};
+
+struct odo_det_crash_state { /* crash.c */
+	struct odo_det_run run;
+	int pending;
+	struct odo_det_event ev;
+	int64_t airbag_ns; /* last airbag/crash signal, 0 none */
+};
+
+struct odo_det_phone_state { /* distraction.c */
+	int active;
+	int64_t start_ns;
+};
+
+/*
+ * The combining stage (combine.c) between the detectors and the output: a
+ * manoeuvre is reported once. A swerve claims the harsh corners inside it;
+ * a reported harsh corner claims the brakes and accelerations of the same
+ * turn. Corner intervals in (held corners, corners under way, reported
+ * ones), brake and acceleration decisions out.
+ */
+struct odo_det_combine {
+	int ncorner;                                     /* corners held for a swerve */
+	struct odo_det_event corner[ODO_DET_CORNER_HELD];
+	int run_active[2];                               /* corners under way (right, left) */
+	int64_t run_start_ns[2];
+	int64_t corner_iv[ODO_DET_CORNER_IV][2];         /* start, end of the latest reported corners, newest first */
+	int nlon;                                        /* brakes/accelerations held for a corner */
+	struct odo_det_event lon[ODO_DET_LON_HELD];
+	uint32_t combined;                               /* longitudinal events folded into a corner */
+};
+
 struct odo_detect {
 	struct odo_detect_cfg cfg;
-	struct odo_det_run brake, accel, corner_l, corner_r, crash, sbrake, saccel;
-	/* swerve: last completed lateral lobe */
-	struct odo_det_run lobe;
-	int lobe_sign;
-	int64_t lobe_start_ns, lobe_end_ns;
-	double lobe_peak, lobe_sum;
-	uint32_t lobe_n;
-	int64_t swerve_refractory_until_ns;
-	/* a corner is held until no swerve can claim it */
-	int corner_pending; /* number held */
-	struct odo_det_event corner_ev[ODO_DET_CORNER_HELD];
-	/* a brake or acceleration is held until no corner can claim it */
-	int lon_pending;
-	struct odo_det_event lon_ev[ODO_DET_LON_HELD];
-	int64_t corner_iv[ODO_DET_CORNER_IV][2]; /* start, end of the latest corners, newest first */
-	uint32_t combined;                       /* longitudinal events folded into a corner */
-	/* speed ring for the fallback */
-	int64_t sp_t[ODO_DET_SPEED_RING];
-	double sp_v[ODO_DET_SPEED_RING];
-	unsigned sp_head, sp_n;
-	/* phone */
-	int ph_active;
-	int64_t ph_start_ns;
-	/* crash fusion */
-	int crash_pending;
-	struct odo_det_event crash_ev;
-	int64_t airbag_ns; /* last airbag/crash signal, 0 none */
+	struct odo_det_lon_state lon;
+	struct odo_det_speed_state speed;
+	struct odo_det_corner_state corner;
+	struct odo_det_swerve_state swerve;
+	struct odo_det_crash_state crash;
+	struct odo_det_phone_state phone;
+	struct odo_det_combine combine;
 	odo_det_emit_fn emit;
 	void *emit_ctx;
 };
 
-/* The one interface every detector implements. */
+/* The one interface every detector implements; any hook may be NULL. The
+ * core (detect.c) calls every detector's hook in table order and names
+ * none of them. */
 struct odo_detector_ops {
 	const char *name;
 	void (*init)(struct odo_detect *d);
-	/* vehicle-frame accelerometer sample (NULL: not driven by samples) */
+	/* vehicle-frame accelerometer sample */
 	void (*on_sample)(struct odo_detect *d, const struct odo_det_sample *s);
-	/* speed update (m/s) from GPS or OBD (NULL: not driven by speed) */
+	/* speed update (m/s) from GPS or OBD; accel_live: calibrated samples flow */
 	void (*on_speed)(struct odo_detect *d, int64_t mono_ns, double speed_mps, int accel_live);
-	/* time passes (ends pending states); may be NULL */
+	/* phone use (screen on, handled, handheld call) and the current speed (NaN unknown) */
+	void (*on_phone)(struct odo_detect *d, int64_t mono_ns, int active, double speed_mps);
+	/* the vehicle reported an airbag deployment / crash */
+	void (*on_airbag)(struct odo_detect *d, int64_t mono_ns);
+	/* time passes: release what nothing can claim any more */
 	void (*on_tick)(struct odo_detect *d, int64_t mono_ns);
+	/* end of the drive, after every excursion was ended and time ran out:
+	 * decide whatever the detector still holds */
+	void (*on_flush)(struct odo_detect *d, int64_t mono_ns);
 };
 
 extern const struct odo_detector_ops odo_det_longitudinal; /* hard brake, rapid accel */
@@ -136,6 +182,7 @@ extern const struct odo_detector_ops odo_det_corner;       /* harsh cornering L/
 extern const struct odo_detector_ops odo_det_swerve;       /* lateral reversal */
 extern const struct odo_detector_ops odo_det_crash;        /* high-g, fused with airbag */
 extern const struct odo_detector_ops odo_det_speed;        /* fallback from d(speed)/dt */
+extern const struct odo_detector_ops odo_det_distraction;  /* phone use while moving */
 
 /* All of the above, NULL-terminated. */
 extern const struct odo_detector_ops *const odo_detectors[];
@@ -160,5 +207,7 @@ void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double 
 void odo_detect_tick(struct odo_detect *d, int64_t mono_ns);
 /* End every open excursion now (end of trip / replay). */
 void odo_detect_flush(struct odo_detect *d, int64_t mono_ns);
+/* Brakes and accelerations folded into a harsh corner so far. */
+uint32_t odo_detect_combined(const struct odo_detect *d);
 
 #endif

@@ -542,7 +542,7 @@ void odo_engine_stats(const struct odo_engine *e, struct odo_engine_stats *st)
 	st->calib_fixed = e->calib.fixed;
 	st->calib_confidence = e->calib.confidence;
 	st->remounts = e->calib.remounts;
-	st->combined = e->det.combined;
+	st->combined = odo_detect_combined(&e->det);
 	memcpy(st->R, e->calib.R, sizeof(st->R));
 }
 

@@ -263,7 +263,7 @@ static void test_combined_manoeuvre(void **state)
 		if (g.ev[i].kind == ODO_EV_HARD_BRAKE)
 			assert_true(llabs(g.ev[i].start_ns - NS(rise(12, 0.1, 0.4, dflt.brake.thr_g))) <=
 			            NS(0.011));
-	assert_int_equal(d.combined, 2);
+	assert_int_equal(odo_detect_combined(&d), 2);
 	/* combine_s = 0: every excursion is its own event */
 	struct odo_detect_cfg c = dflt;
 	c.combine_s = 0;
@@ -330,23 +330,23 @@ static void test_combine_edges(void **state)
 	assert_int_equal(g.n, 2);
 	assert_int_equal(count_kind(&g, ODO_EV_SWERVE), 1);
 	assert_int_equal(count_kind(&g, ODO_EV_HARD_BRAKE), 1);
-	assert_int_equal(d.combined, 0);
+	assert_int_equal(odo_detect_combined(&d), 0);
 	/* more brakes than the hold buffer inside one corner: all folded into it */
 	init(&d, &g);
 	run(&d, p_brakes_in_curve, 30, 20);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_RIGHT);
-	assert_int_equal(d.combined, 5);
+	assert_int_equal(odo_detect_combined(&d), 5);
 	/* a corner that a zero sample cannot end (hysteresis = threshold):
 	 * the flush still decides the held brake (folded into that corner) */
 	struct odo_detect_cfg c = dflt;
 	c.corner.hyst_g = c.corner.thr_g;
 	init_cfg(&d, &g, &c);
 	run(&d, p_brakes_in_curve, 4.5, 20);
-	assert_int_equal(d.lon_pending, 1);
+	assert_int_equal(d.combine.nlon, 1);
 	odo_detect_flush(&d, NS(4.5));
-	assert_int_equal(d.lon_pending, 0);
-	assert_int_equal(d.combined, 1);
+	assert_int_equal(d.combine.nlon, 0);
+	assert_int_equal(odo_detect_combined(&d), 1);
 }
 
 static void test_flush_releases_held_events(void **state)
