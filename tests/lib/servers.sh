@@ -93,10 +93,19 @@ odo_start_mosquitto() {
 	local dir="$ODO_TMP/$name"
 	mkdir -p "$dir"
 	ODO_MQTT_PORT=${ODO_MQTT_PORT_WANTED:-$(odo_free_port)}
-	"$ODO_SOURCE_DIR/tools/broker/render" "$pki" "$ODO_MQTT_PORT" "$dir/state" >"$dir/mosquitto.conf"
+	# Every collector identity the PKI holds (tools/pki init and collector).
+	local c collectors=(--collector odo-collector)
+	for c in "$pki"/collectors/*.crt; do
+		[ -e "$c" ] || continue
+		c=${c##*/}
+		collectors+=(--collector "${c%.crt}")
+	done
 	# Tests run as root; keep the broker as the same user so it can read the
 	# keys in the test's private directory.
-	printf 'user %s\n' "$(id -un)" >>"$dir/mosquitto.conf"
+	"$ODO_SOURCE_DIR/tools/broker/render" --standalone "$dir/state" --user "$(id -un)" \
+		--pki-dir "$pki" --conf "$dir/mosquitto.conf" --acl-file "$dir/odo.acl" \
+		--port "$ODO_MQTT_PORT" --bind 127.0.0.1 "${collectors[@]}" 2>"$dir/render.log" ||
+		{ cat "$dir/render.log" >&2; odo_die "tools/broker/render failed"; }
 	"$bin" -c "$dir/mosquitto.conf" >"$dir/log" 2>&1 &
 	ODO_MQTT_PID=$!
 	odo_track_pid "$ODO_MQTT_PID"

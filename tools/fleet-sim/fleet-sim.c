@@ -6,12 +6,15 @@
  *
  *   odo-fleet-sim --port P --pki DIR --devices N --batches B --records R
  *                 [--prefix dev-] [--first K] [--rate MSGS_PER_S] [--host H] [--dup] [--gap K] [--window W]
- *                 [--wait-acks SECONDS] [--start-seq S] [--t0-ms MS]
+ *                 [--wait-acks SECONDS] [--start-seq S] [--t0-ms MS] [--ack-log FILE]
  *   odo-fleet-sim --encode-only FILE --device D [--payload-device X] ...
  *
  * Prints "ack <device> <n>" per device at the end and a summary line
  * "published <msgs> messages <records> records in <s> s"; with --wait-acks
  * exits 0 only when every device's ack reached its last sequence number.
+ * --ack-log FILE appends "<device> <ack>" for every ack as it arrives (a test
+ * can watch it while the device is connected: a second connection with the
+ * same certificate would replace this one, the broker binds the client id).
  */
 #include <getopt.h>
 #include <math.h>
@@ -32,7 +35,7 @@
 #define SIM_TRIP_SAMPLES 120 /* 1 Hz samples per simulated trip */
 
 struct opts {
-	const char *host, *pki, *prefix, *encode_only, *device, *payload_device;
+	const char *host, *pki, *prefix, *encode_only, *device, *payload_device, *ack_log;
 	int port, first, rate, devices, batches, records, dup, gap, window, wait_acks;
 	uint64_t start_seq;
 	int64_t t0_ms;
@@ -54,6 +57,7 @@ struct vehicle {
 };
 
 static struct opts O;
+static FILE *ack_log;
 static uint8_t buf[ODO_WIRE_MAX_MESSAGE];
 static struct odo_record recs[ODO_WIRE_MAX_RECORDS];
 
@@ -229,6 +233,10 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		fprintf(stderr, "fleet-sim: %s: ack for %s\n", v->id, a.device);
 		return;
 	}
+	if (ack_log) {
+		fprintf(ack_log, "%s %llu\n", v->id, (unsigned long long)a.ack);
+		fflush(ack_log);
+	}
 	if (a.ack > v->ack)
 		v->ack = a.ack;
 }
@@ -288,7 +296,7 @@ static void service_all(struct vehicle *vs, int n, int timeout)
 static void usage(void)
 {
 	fprintf(stderr, "usage: odo-fleet-sim --port P --pki DIR --devices N --batches B --records R [--prefix dev-] [--first K] [--rate M]\n"
-			"       [--host H] [--dup] [--gap K] [--window W] [--wait-acks S] [--start-seq S] [--t0-ms MS]\n"
+			"       [--host H] [--dup] [--gap K] [--window W] [--wait-acks S] [--start-seq S] [--t0-ms MS] [--ack-log FILE]\n"
 			"       odo-fleet-sim --encode-only FILE --device D [--payload-device X] [--records R] [--start-seq S]\n");
 }
 
@@ -302,7 +310,8 @@ int main(int argc, char **argv)
 		{ "prefix", 1, NULL, 'P' }, { "dup", 0, NULL, 'd' }, { "gap", 1, NULL, 'g' },
 		{ "window", 1, NULL, 'w' }, { "wait-acks", 1, NULL, 'a' }, { "start-seq", 1, NULL, 's' },
 		{ "t0-ms", 1, NULL, 't' }, { "encode-only", 1, NULL, 'e' }, { "device", 1, NULL, 'D' },
-		{ "payload-device", 1, NULL, 'X' }, { "first", 1, NULL, 'f' }, { "rate", 1, NULL, 'R' }, { NULL, 0, NULL, 0 },
+		{ "payload-device", 1, NULL, 'X' }, { "first", 1, NULL, 'f' }, { "rate", 1, NULL, 'R' },
+		{ "ack-log", 1, NULL, 'L' }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -325,11 +334,16 @@ int main(int argc, char **argv)
 		case 'X': O.payload_device = optarg; break;
 		case 'f': O.first = atoi(optarg); break;
 		case 'R': O.rate = atoi(optarg); break;
+		case 'L': O.ack_log = optarg; break;
 		default: usage(); return 2;
 		}
 	}
 	if (O.records < 1 || O.records > ODO_WIRE_MAX_RECORDS || O.start_seq < 1 || O.window < 1) {
 		usage();
+		return 2;
+	}
+	if (O.ack_log && !(ack_log = fopen(O.ack_log, "a"))) {
+		perror(O.ack_log);
 		return 2;
 	}
 	if (O.encode_only) {

@@ -8,8 +8,12 @@ expect_eq() { # WHAT GOT WANT
 	printf 'ok: %s = %s\n' "$1" "$2"
 }
 
-# write_ini FILE NAME CLIENT_ID [DB_CONNECTIONS]
+# write_ini FILE NAME CLIENT_ID [DB_CONNECTIONS]: the certificate is
+# pki/collectors/CLIENT_ID.crt when tools/pki made one for that identity
+# (the broker makes the certificate's CN the client id), else pki/collector.crt.
 write_ini() {
+	local cert=$ODO_TMP/pki/collector
+	[ ! -f "$ODO_TMP/pki/collectors/$3.crt" ] || cert=$ODO_TMP/pki/collectors/$3
 	cat >"$1" <<INI
 [collector]
 name = $2
@@ -23,8 +27,8 @@ port = $ODO_MQTT_PORT
 client_id = $3
 group = odo-test
 cafile = $ODO_TMP/pki/ca.crt
-certfile = $ODO_TMP/pki/collector.crt
-keyfile = $ODO_TMP/pki/collector.key
+certfile = $cert.crt
+keyfile = $cert.key
 [db]
 conninfo = "$ODO_PG_CONNINFO"
 INI

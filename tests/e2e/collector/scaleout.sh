@@ -15,12 +15,14 @@ odo_tmpdir
 devs=()
 for i in $(seq 1 "$N"); do devs+=("car-$i"); done
 odo_pki_init "$ODO_TMP/pki" "${devs[@]}" >/dev/null
+# One certificate identity per collector: the broker binds the client id to it.
+"$ODO_SOURCE_DIR/tools/pki" collector "$ODO_TMP/pki" odo-collector-c1 odo-collector-c2
 odo_start_mosquitto "$ODO_TMP/pki"
 odo_start_postgres
 write_ini "$ODO_TMP/m.ini" m m
 "$COLLECTOR" --config "$ODO_TMP/m.ini" migrate 2>/dev/null
-start_collector c1 collector-c1
-start_collector c2 collector-c2
+start_collector c1 odo-collector-c1
+start_collector c2 odo-collector-c2
 
 "$FLEETSIM" --port "$ODO_MQTT_PORT" --pki "$ODO_TMP/pki" --prefix car- --devices "$N" --batches "$B" \
 	--records "$R" --window 4 --rate 150 --wait-acks 180 >"$ODO_TMP/sim.out" 2>&1 &
@@ -36,7 +38,7 @@ kill -TERM "$PID_c2"
 wait "$PID_c2" || fail "c2 did not stop cleanly"
 sleep 1.5
 mv "$ODO_TMP/c2.log" "$ODO_TMP/c2.first.log"
-start_collector c2 collector-c2
+start_collector c2 odo-collector-c2
 grep -q "session resumed" "$ODO_TMP/c2.log" || fail "c2 did not resume its persistent session"
 wait "$simpid" || { cat "$ODO_TMP/sim.out"; fail "not every device was acked"; }
 tail -n 1 "$ODO_TMP/sim.out"
