@@ -12,6 +12,7 @@
 
 #include <mosquitto.h>
 
+#include "odo/files.h"
 #include "odo/log.h"
 
 #define AREA "uplink"
@@ -603,6 +604,13 @@ int odo_uplink_open(const struct odo_uplink_cfg *cfg, const struct odo_clock *cl
 	mosquitto_int_option(u->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
 	mosquitto_int_option(u->m, MOSQ_OPT_SEND_MAXIMUM, (int)cfg->max_inflight);
 	mosquitto_int_option(u->m, MOSQ_OPT_TCP_NODELAY, 1);
+	/* Name the file and the OS error: libmosquitto says only "Invalid
+	 * function arguments provided" for a file it cannot open. */
+	char why[1200];
+	if (odo_tls_files_check(cfg->cafile, cfg->certfile, cfg->keyfile, why, sizeof why) != ODO_OK) {
+		ODO_LOG(ERROR, AREA, "TLS: %s", why);
+		goto fail;
+	}
 	int mrc = mosquitto_tls_set(u->m, cfg->cafile, NULL, cfg->certfile, cfg->keyfile,
 				    u->have_keypass ? pw_callback : NULL);
 	if (mrc != MOSQ_ERR_SUCCESS) {

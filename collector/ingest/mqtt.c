@@ -9,6 +9,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 
+#include "odo/files.h"
 #include "odo/log.h"
 #include "odo/wire.h"
 
@@ -116,6 +117,14 @@ int odo_mqin_open(const struct odo_mqin_opts *o, odo_mqin_msg_fn fn, void *ctx, 
 		return ODO_ERR_NOMEM;
 	}
 	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	/* Name the file and the OS error: libmosquitto says only "Invalid
+	 * function arguments provided" for a file it cannot open. */
+	char why[1200];
+	if (odo_tls_files_check(o->cafile, o->certfile, o->keyfile, why, sizeof why) != ODO_OK) {
+		ODO_LOG(ERROR, "mqtt", "TLS: %s", why);
+		odo_mqin_close(m);
+		return ODO_ERR_CONFIG;
+	}
 	int rc = mosquitto_tls_set(m->mosq, o->cafile, NULL, o->certfile, o->keyfile, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		ODO_LOG(ERROR, "mqtt", "TLS setup failed (cafile/certfile/keyfile): %s", mosquitto_strerror(rc));
