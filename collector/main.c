@@ -21,6 +21,7 @@
 #include "aggregate/aggregate.h"
 #include "decode/decode.h"
 #include "ingest/mqtt.h"
+#include "ingest/tlswatch.h"
 #include "odo/config.h"
 #include "odo/log.h"
 #include "pg/writer.h"
@@ -33,6 +34,7 @@
 #define PATH_MAX_LEN 512
 #define SECRET_MAX 256
 #define STATS_EVERY_MS 10000
+#define TLS_CHECK_MS (3600 * 1000)
 #define DRAIN_MS 5000
 #define MAX_WRITERS 8
 
@@ -47,8 +49,8 @@ struct mqtt_cfg {
 	long long port;
 	char client_id[NAME_MAX_LEN];
 	char group[NAME_MAX_LEN];
-	char cafile[PATH_MAX_LEN], certfile[PATH_MAX_LEN], keyfile[PATH_MAX_LEN];
-	long long keepalive, session_expiry;
+	char cafile[PATH_MAX_LEN], certfile[PATH_MAX_LEN], keyfile[PATH_MAX_LEN], crlfile[PATH_MAX_LEN];
+	long long keepalive, session_expiry, expiry_warn_days;
 };
 
 struct db_cfg {
@@ -80,13 +82,20 @@ static const struct odo_cfg_key collector_keys[] = {
 static const struct odo_cfg_key mqtt_keys[] = {
 	ODO_CFG_S("host", struct mqtt_cfg, host, "localhost", "broker host"),
 	ODO_CFG_I("port", struct mqtt_cfg, port, "8883", 1, 65535, "broker TLS port"),
-	ODO_CFG_S("client_id", struct mqtt_cfg, client_id, "odo-collector-1",
-		  "MQTT client id; stable per collector process (names its persistent session)"),
+	ODO_CFG_S("client_id", struct mqtt_cfg, client_id, "odo-collector",
+		  "MQTT client id, naming the persistent session: the broker replaces it with the certificate's CN "
+		  "(use_username_as_clientid), so set it to that CN"),
 	ODO_CFG_S("group", struct mqtt_cfg, group, "odo-collectors", "shared-subscription group"),
 	ODO_CFG_S("cafile", struct mqtt_cfg, cafile, "/etc/odo/pki/ca.crt", "CA certificate"),
 	ODO_CFG_S("certfile", struct mqtt_cfg, certfile, "/etc/odo/pki/collector.crt",
-		  "client certificate (CN odo-collector)"),
+		  "client certificate; its CN (odo-collector, odo-collector-NAME) is this collector's identity, "
+		  "one per collector process; its expiry is watched"),
 	ODO_CFG_S("keyfile", struct mqtt_cfg, keyfile, "/etc/odo/pki/collector.key", "client key"),
+	ODO_CFG_S("crlfile", struct mqtt_cfg, crlfile, "/etc/mosquitto/odo-pki/crl.pem",
+		  "the broker's CRL, read only to warn before it expires (empty: not watched)"),
+	ODO_CFG_I("expiry_warn_days", struct mqtt_cfg, expiry_warn_days, "15", 1, 365,
+		  "warn when certfile or crlfile has fewer days left (15: half the validity of the CRL that "
+		  "tools/pki renews daily)"),
 	ODO_CFG_I("keepalive", struct mqtt_cfg, keepalive, "30", 5, 3600, "MQTT keepalive, s"),
 	ODO_CFG_I("session_expiry", struct mqtt_cfg, session_expiry, "604800", 0, 4294967295.0,
 		  "seconds the broker keeps the session (and queues messages) while we are away"),
@@ -313,6 +322,12 @@ static int cmd_run(void)
 	}
 	ODO_LOG(INFO, "main", "odo-collector %s '%s' starting (group %s, client %s)", ODO_VERSION, ccfg.name,
 		mcfg.group, mcfg.client_id);
+	/* Certificate and CRL expiry: checked now and every hour; tls.cert and
+	 * tls.crl hold the seconds left (for the metrics endpoint). */
+	struct odo_tlswatch tls;
+	odo_tlswatch_init(&tls, mcfg.certfile, mcfg.crlfile, (int64_t)mcfg.expiry_warn_days * 86400);
+	odo_tlswatch_check(&tls, (int64_t)time(NULL));
+	int64_t next_tls = mono_ms() + TLS_CHECK_MS;
 	int64_t next_stats = mono_ms() + STATS_EVERY_MS, drain_until = 0;
 	for (;;) {
 		int64_t now = mono_ms();
@@ -355,6 +370,10 @@ static int cmd_run(void)
 		odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_service(in.ws[i], now, iw[i] >= 0 ? p[iw[i]].revents : 0);
+		if (now >= next_tls) {
+			odo_tlswatch_check(&tls, (int64_t)time(NULL));
+			next_tls = now + TLS_CHECK_MS;
+		}
 		if (now >= next_stats) {
 			log_stats(&in);
 			next_stats = now + STATS_EVERY_MS;
