@@ -24,7 +24,6 @@
 #include "odo/config.h"
 #include "odo/err.h"
 #include "source.h"
-#include "can/candump.h"
 
 #define ODO_CAN_MAX_ECUS 8       /* OBD responders tracked (7E8..7EF) */
 #define ODO_CAN_MAX_POLL 24      /* PIDs in the polling schedule */

@@ -20,6 +20,7 @@
 
 #include "can/dbc.h"
 #include "can/obd.h"
+#include "can/candump.h"
 #include "can/vbus.h"
 #include "odo/log.h"
 

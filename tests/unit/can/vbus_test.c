@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "can/candump.h"
 #include "can/vbus.h"
 #include "odo/log.h"
 

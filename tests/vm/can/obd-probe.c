@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "can/candump.h"
 #include "can/vbus.h"
 #include "odo/log.h"
 
