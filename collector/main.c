@@ -25,6 +25,7 @@
 #include "odo/config.h"
 #include "odo/log.h"
 #include "pg/writer.h"
+#include "roads/roads.h"
 
 #ifndef ODO_VERSION
 #define ODO_VERSION "0.0.0"
@@ -62,6 +63,7 @@ struct db_cfg {
 static struct collector_cfg ccfg;
 static struct mqtt_cfg mcfg;
 static struct db_cfg dcfg;
+static struct odo_roads_cfg rcfg;
 
 static const struct odo_cfg_key collector_keys[] = {
 	ODO_CFG_S("name", struct collector_cfg, name, "odo-collector",
@@ -115,6 +117,7 @@ static const struct odo_cfg_section sections[] = {
 	{ "collector", collector_keys, ODO_ARRAY_LEN(collector_keys), &ccfg },
 	{ "mqtt", mqtt_keys, ODO_ARRAY_LEN(mqtt_keys), &mcfg },
 	{ "db", db_keys, ODO_ARRAY_LEN(db_keys), &dcfg },
+	{ "roads", odo_roads_cfg_keys, ODO_ROADS_NKEYS, &rcfg }, /* map matching (optional) */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -143,6 +146,8 @@ static void usage(FILE *f)
 		"  aggregate --month YYYY-MM   recompute monthly_features for that month\n"
 		"  forget --driver ID      erase a driver's personal data and raw records (audited)\n"
 		"  retention --days N      prune raw records older than N days (aggregates kept)\n"
+		"  roads import FILE.osm.pbf [--country CC] | match [--trip ID|--stale] | follow | status\n"
+		"                          road layer (PostGIS), map matching, speeding (docs/deploy.md)\n"
 		"\n"
 		"options:\n"
 		"  -c, --config FILE       INI file with [collector], [mqtt], [db]\n"
@@ -466,6 +471,13 @@ int main(int argc, char **argv)
 		}
 	}
 	const char *cmd = optind < argc ? argv[optind++] : "run";
+	int roads_argc = 0;
+	char **roads_argv = NULL;
+	if (strcmp(cmd, "roads") == 0) { /* its own arguments (roads/cli.c) */
+		roads_argc = argc - optind + 1;
+		roads_argv = argv + optind - 1;
+		optind = argc;
+	}
 	/* subcommand options may follow the command */
 	while ((o = getopt_long(argc, argv, "m:d:n:", lo, NULL)) != -1) {
 		switch (o) {
@@ -511,6 +523,16 @@ int main(int argc, char **argv)
 		return cmd_run();
 	if (strcmp(cmd, "migrate") == 0)
 		return cmd_db(cmd, NULL);
+	if (strcmp(cmd, "roads") == 0) {
+		PGconn *c = db_connect();
+		if (!c)
+			return 1;
+		int st = odo_roads_cli(c, &rcfg, dcfg.conninfo, password, ccfg.name, roads_argc, roads_argv,
+				       (volatile int *)&stop_requested);
+		memset(password, 0, sizeof password);
+		PQfinish(c);
+		return st;
+	}
 	if (strcmp(cmd, "aggregate") == 0) {
 		if (!month) {
 			fprintf(stderr, "odo-collector: aggregate needs --month YYYY-MM\n");

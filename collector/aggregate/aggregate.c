@@ -16,9 +16,12 @@
  * and only finished ones (end_time set by the trip summary).
  */
 #define AGG_BODY                                                                                          \
-	" , t AS (SELECT tr.*, p.month FROM pairs p JOIN trips tr ON tr.driver_id = p.driver_id"          \
+	" , t AS (SELECT tr.*, p.month, rd.covered AS rd_cov, rd.matched_m AS rd_m, rd.highway_m AS rd_hw,"  \
+	"     rd.urban_m AS rd_urb, rd.speeding_episodes AS rd_ep, rd.max_over_limit_mph AS rd_max"           \
+	"     FROM pairs p JOIN trips tr ON tr.driver_id = p.driver_id"                                       \
 	"     AND tr.start_time >= ((p.month || '-01')::date)::timestamp AT TIME ZONE 'UTC'"               \
 	"     AND tr.start_time < ((p.month || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'" \
+	"     LEFT JOIN trip_roads rd ON rd.trip_id = tr.trip_id"                                            \
 	"     WHERE tr.end_time IS NOT NULL),"                                                              \
 	" dtc AS (SELECT p.driver_id, p.month, bool_or(cardinality(r.stored) + cardinality(r.pending)"      \
 	"       + cardinality(r.permanent) > 0) AS any_code, bool_or(r.airbag_deployed) AS airbag"         \
@@ -40,7 +43,12 @@
 	"     sum(t.phone_handled_count) AS handled, sum(t.handheld_call_s) AS calls,"                      \
 	"     sum(t.avg_rpm * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.avg_rpm IS NOT NULL), 0) AS rpm," \
 	"     sum(t.gps_accuracy_m * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.gps_accuracy_m IS NOT NULL), 0) AS gps," \
-	"     bool_or(t.has_dtc) AS has_dtc, bool_or(t.airbag_deployed) AS airbag"                          \
+	"     bool_or(t.has_dtc) AS has_dtc, bool_or(t.airbag_deployed) AS airbag,"                         \
+	"     sum(t.rd_m) FILTER (WHERE t.rd_cov) AS rd_m, sum(t.rd_hw) FILTER (WHERE t.rd_cov) AS rd_hw,"   \
+	"     sum(t.rd_urb) FILTER (WHERE t.rd_cov) AS rd_urb, sum(t.rd_ep) FILTER (WHERE t.rd_cov) AS rd_ep," \
+	"     max(t.rd_max) FILTER (WHERE t.rd_cov) AS rd_max,"                                              \
+	"     sum(t.wiper_m) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper,"                                  \
+	"     sum(t.distance_m) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper_dist"                          \
 	"   FROM t GROUP BY t.driver_id, t.month)"                                                          \
 	" INSERT INTO monthly_features (driver_id, month, total_trips, total_drive_time_hours,"              \
 	"   total_miles_driven, avg_speed_mph, max_speed_mph, avg_jerk_rate, hard_brake_rate_per_100_miles," \
@@ -60,7 +68,9 @@
 	"   coalesce(f.has_dtc, false) OR coalesce(dtc.any_code, false),"                                   \
 	"   coalesce(f.airbag, false) OR coalesce(dtc.airbag, false),"                                      \
 	"   d.driver_age, d.vehicle_age, d.prior_at_fault_accidents, d.years_licensed, 'odo', f.gps,"       \
-	"   NULL, NULL, NULL, NULL, NULL, NULL, 100 * f.heavy / nullif(f.dist, 0), NULL, now()"              \
+	"   NULL, 100 * f.rd_ep / nullif(f.rd_m / " M_PER_MILE ", 0), f.rd_max,"                              \
+	"   100 * f.rd_hw / nullif(f.rd_m, 0), 100 * f.rd_urb / nullif(f.rd_m, 0),"                         \
+	"   100 * f.wiper / nullif(f.wiper_dist, 0), 100 * f.heavy / nullif(f.dist, 0), NULL, now()"         \
 	" FROM f LEFT JOIN drivers d ON d.driver_id = f.driver_id"                                          \
 	" LEFT JOIN dtc ON dtc.driver_id = f.driver_id AND dtc.month = f.month"                             \
 	" ON CONFLICT (driver_id, month) DO UPDATE SET total_trips = EXCLUDED.total_trips,"                 \
@@ -82,6 +92,10 @@
 	"   vehicle_age = EXCLUDED.vehicle_age, prior_at_fault_accidents = EXCLUDED.prior_at_fault_accidents," \
 	"   years_licensed = EXCLUDED.years_licensed, data_source = EXCLUDED.data_source,"                  \
 	"   gps_accuracy_avg_meters = EXCLUDED.gps_accuracy_avg_meters,"                                    \
+	"   speeding_rate_per_100_miles = EXCLUDED.speeding_rate_per_100_miles,"                            \
+	"   max_speed_over_limit_mph = EXCLUDED.max_speed_over_limit_mph,"                                  \
+	"   pct_miles_highway = EXCLUDED.pct_miles_highway, pct_miles_urban = EXCLUDED.pct_miles_urban,"    \
+	"   pct_miles_in_rain_or_snow = EXCLUDED.pct_miles_in_rain_or_snow,"                                \
 	"   pct_miles_in_heavy_traffic = EXCLUDED.pct_miles_in_heavy_traffic, created_at = EXCLUDED.created_at"
 
 static const char SQL_AGG_MONTH[] =
@@ -155,7 +169,7 @@ static void rollback(PGconn *c)
 
 /* Raw tables keyed by device and time, erased per assignment window. */
 static const char *const RAW_TABLES[] = { "samples", "events", "dtc_reports", "vehicle_reports", "phone_states",
-					  "device_status" };
+					  "device_status", "trip_match_points" };
 
 int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *rows, char *why)
 {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Collector database tests against a real PostgreSQL (started by pg_run.sh).
 
-aggregate: inserts drivers, assignments, trips and DTC reports, runs
+aggregate: inserts drivers, assignments, trips (with road features in
+  trip_roads and wiper distances), DTC reports, runs
   `odo-collector aggregate --month`, and compares every monthly_features
   column with values computed here, independently, from the inserted rows.
 privacy:   `forget --driver` and `retention --days`, asserted row by row.
@@ -135,6 +136,45 @@ def insert_trips(trips):
                                                ", ".join(lit(t[c]) for c in COLS)))
 
 
+def add_roads(trips):
+    """Road features per trip (what `odo-collector roads match` writes into
+    trip_roads) and the wiper signal of some vehicles: covered, uncovered (with
+    a reason) and not matched trips; wiper only on dev-b, on most of its trips."""
+    rng = random.Random(51)
+    for t in trips:
+        if t["end"] is None:
+            continue
+        t["wiper_m"] = t["distance_m"] * rng.uniform(0, 0.5) if t["device_id"] == "dev-b" and rng.random() < 0.7 else None
+        u = rng.random()
+        if u < 0.6:
+            m = t["distance_m"] * rng.uniform(0.8, 1.0)
+            t["road"] = dict(covered=True, reason=None, matched_m=m, highway_m=m * rng.uniform(0, 0.7),
+                             urban_m=m * rng.uniform(0, 1), episodes=rng.randint(0, 3),
+                             max_over=None if rng.random() < 0.1 else rng.uniform(0, 25))
+        elif u < 0.8:
+            t["road"] = dict(covered=False, reason="unmatched share above the bound (0.35 > 0.20)",
+                             matched_m=t["distance_m"] * 0.65, highway_m=None, urban_m=None, episodes=None,
+                             max_over=None)
+        else:
+            t["road"] = None
+
+
+def insert_roads(trips):
+    for t in trips:
+        if t["end"] is None:
+            continue
+        psql("UPDATE trips SET wiper_m = %s WHERE trip_id = %s" % (lit(t["wiper_m"]), lit(t["trip_id"])))
+        r = t["road"]
+        if r is None:
+            continue
+        psql("INSERT INTO trip_roads (trip_id, points, matched_points, distance_m, matched_m, unmatched_m, covered,"
+             " null_reason, highway_m, urban_m, speeding_episodes, max_over_limit_mph) VALUES (%s, 100, 90, %s, %s,"
+             " %s, %s, %s, %s, %s, %s, %s)" % (lit(t["trip_id"]), lit(t["distance_m"]), lit(r["matched_m"]),
+                                              lit(t["distance_m"] - r["matched_m"]), lit(r["covered"]),
+                                              lit(r["reason"]), lit(r["highway_m"]), lit(r["urban_m"]),
+                                              lit(r["episodes"]), lit(r["max_over"])))
+
+
 DTCS = [("dev-b", dt.datetime(2026, 1, 20, tzinfo=UTC), ["P0301"], False),   # drv-3, January
         ("dev-a", dt.datetime(2026, 2, 20, tzinfo=UTC), ["B0001"], True),    # drv-2, February, airbag
         ("dev-a", dt.datetime(2026, 1, 5, tzinfo=UTC), [], False)]           # drv-1, no codes
@@ -168,6 +208,10 @@ def expected(trips, month):
         rep = [x for x in DTCS if lo <= x[1] < hi and any(x[0] == d and a <= x[1] and (b is None or x[1] < b)
                                                           for d, a, b in devs)]
         D = DRIVERS[drv]
+        cov = [t["road"] for t in ts_ if t.get("road") and t["road"]["covered"]]
+        rd_m = sum(r["matched_m"] for r in cov)
+        overs = [r["max_over"] for r in cov if r["max_over"] is not None]
+        wip = [t for t in ts_ if t.get("wiper_m") is not None]
         out[drv] = dict(
             total_trips=len(ts_), total_drive_time_hours=hours, total_miles_driven=miles,
             avg_speed_mph=dist / mov * MPH, max_speed_mph=max(t["max_speed_mps"] for t in ts_) * MPH,
@@ -187,9 +231,14 @@ def expected(trips, month):
             driver_age=D["driver_age"], vehicle_age=D["vehicle_age"],
             prior_at_fault_accidents=D["prior_at_fault_accidents"], years_licensed=D["years_licensed"],
             data_source="odo", gps_accuracy_avg_meters=wavg("gps_accuracy_m"),
-            driver_passenger_confidence_score=None, speeding_rate_per_100_miles=None,
-            max_speed_over_limit_mph=None, pct_miles_highway=None, pct_miles_urban=None,
-            pct_miles_in_rain_or_snow=None, pct_miles_in_heavy_traffic=100 * S("heavy_traffic_m") / dist,
+            driver_passenger_confidence_score=None,
+            speeding_rate_per_100_miles=100 * sum(r["episodes"] for r in cov) / (rd_m / 1609.344) if cov else None,
+            max_speed_over_limit_mph=max(overs) if overs else None,
+            pct_miles_highway=100 * sum(r["highway_m"] for r in cov) / rd_m if cov else None,
+            pct_miles_urban=100 * sum(r["urban_m"] for r in cov) / rd_m if cov else None,
+            pct_miles_in_rain_or_snow=100 * sum(t["wiper_m"] for t in wip) / sum(t["distance_m"] for t in wip)
+            if wip else None,
+            pct_miles_in_heavy_traffic=100 * S("heavy_traffic_m") / dist,
             had_claim_in_period=None)
     return out
 
@@ -230,11 +279,17 @@ def test_aggregate():
     setup()
     trips = make_trips(rng)
     insert_trips(trips)
+    add_roads(trips)
+    insert_roads(trips)
     insert_dtcs()
     for month in ("2026-01", "2026-02", "2026-03"):
         collector("aggregate", "--month", month)
         exp = expected(trips, month)
         check(len(exp) >= 2, "%s has data for at least two drivers" % month)
+        check(any(e["pct_miles_highway"] is not None for e in exp.values()) and
+              any(e["pct_miles_in_rain_or_snow"] is None for e in exp.values()) and
+              any(e["pct_miles_in_rain_or_snow"] is not None for e in exp.values()),
+              "%s: road and wiper columns both filled and NULL somewhere" % month)
         compare(month, exp)
         print("aggregate %s: %d drivers compared column by column" % (month, len(exp)))
     # idempotent re-run, and a bad month is refused
