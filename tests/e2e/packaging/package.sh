@@ -1,8 +1,13 @@
 #!/bin/bash
 # Builds the Debian packages for one architecture in its own build directory,
 # unpacks them and checks what a user installs: control fields (Architecture,
-# Depends covering every shared library the binary needs), conffiles, the
-# hardened systemd unit, the binary in /usr/bin; runs the packaged odo-agent
+# Depends covering every shared library the binary needs, with the version
+# dpkg-shlibdeps derives), conffiles shipped 0640, copyright and changelog.gz in
+# /usr/share/doc/<package>, the hardened systemd unit (no repeated line,
+# systemd-analyze verify, exposure score no worse than 2.3 / 1.6), the binary in
+# /usr/bin, and lintian: no error, no warning that tools/packaging/lintian-warnings
+# does not list with a reason; the odo-broker package (amd64 run) likewise;
+# runs the packaged odo-agent
 # (under qemu-user for arm64/armhf) for --version, --check-config of the packaged
 # and per-board configurations, and a replay whose records must equal, byte for
 # byte, those of the build's own native odo-agent.
@@ -17,7 +22,7 @@ drive=$src/tests/data/drives/synthetic-1
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null || fail "$1 not found (run tools/bootstrap)"; }
-for t in cmake cpack dpkg-deb dpkg readelf cmp; do need "$t"; done
+for t in cmake cpack dpkg-deb dpkg readelf cmp lintian systemd-analyze gzip; do need "$t"; done
 
 case $arch in
 arm64) triplet=aarch64-linux-gnu; machine=AArch64; run=(qemu-aarch64)
@@ -87,13 +92,18 @@ check_deb() {
 		done
 		[ -n "$owner" ] || fail "$pkg: no installed package has $lib (NEEDED) in /usr/lib/$triplet"
 		grep -Eq "(^|, )$owner( |,|$)" <<<"$depends" || fail "$pkg: Depends '$depends' lacks $owner (for $lib)"
-		echo "  $lib -> $owner"
+		grep -Eq "(^|, )$owner \(>= [^)]+\)" <<<"$depends" || fail "$pkg: Depends has no version for $owner: '$depends'"
+		echo "  $lib -> $(grep -Eo "$owner \(>= [^)]+\)" <<<"$depends")"
 	done
 	grep -Eq "(^|, )adduser( |,|$)" <<<"$depends" || fail "$pkg: Depends lacks adduser (postinst uses it)"
 
 	# conffiles: the configuration, and it is in the package.
 	[ "$(cat "$c/conffiles")" = "$conffile" ] || fail "$pkg: conffiles is '$(cat "$c/conffiles")'"
 	[ -f "$d$conffile" ] || fail "$pkg: $conffile not shipped"
+	local mode
+	mode=$(dpkg-deb -c "$deb" | awk -v f=".$conffile" '$6 == f {print $1}')
+	[ "$mode" = "-rw-r-----" ] || fail "$pkg: $conffile is $mode in the package, not -rw-r----- (0640)"
+	check_doc "$pkg" "$d"
 	local s
 	for s in postinst prerm postrm; do
 		[ -x "$c/$s" ] || fail "$pkg: $s missing or not executable"
@@ -114,10 +124,69 @@ check_deb() {
 	done
 	grep -q "^ExecStart=/usr/bin/$bin --config $conffile" "$u" || fail "$pkg: $unit ExecStart"
 	grep -q '^WantedBy=multi-user.target' "$u" || fail "$pkg: $unit not enabled for multi-user.target"
-	echo "$pkg: control, conffiles, unit and binary OK"
+	check_unit "$pkg" "$u"
+	echo "$pkg: control, conffiles, docs, unit and binary OK"
+}
+
+# check_doc PKG ROOT: copyright and a max-compressed changelog for this version.
+check_doc() {
+	local pkg=$1 doc=$2/usr/share/doc/$1
+	[ -f "$doc/copyright" ] || fail "$pkg: no /usr/share/doc/$pkg/copyright"
+	grep -q '^License: MIT' "$doc/copyright" || fail "$pkg: copyright names no licence"
+	[ -f "$doc/changelog.gz" ] || fail "$pkg: no /usr/share/doc/$pkg/changelog.gz"
+	gzip -dc "$doc/changelog.gz" | head -n 1 | grep -q "^odo ($version) " || fail "$pkg: changelog.gz is not for $version"
+}
+
+# check_unit PKG FILE: no setting given twice (systemd merges repeated lines
+# silently; only list-valued keys may repeat), and systemd-analyze verify is
+# silent with the unit's programs taken from the package.
+check_unit() {
+	local pkg=$1 u=$2 dup out
+	dup=$(grep -Ev '^(#|$|\[)' "$u" | grep -Ev '^(ExecStart|ExecStartPre|SystemCallFilter|ReadWritePaths)=' | sort | uniq -d)
+	[ -z "$dup" ] || fail "$pkg: $(basename "$u") repeats: $dup"
+	mkdir -p "$tmp/units"
+	sed -e "s|/usr/bin/odo|$tmp/$pkg/usr/bin/odo|g; s|/usr/sbin/odo|$tmp/$pkg/usr/sbin/odo|g" "$u" >"$tmp/units/$(basename "$u")"
+	out=$(systemd-analyze verify "$tmp/units/$(basename "$u")" 2>&1) || fail "$pkg: systemd-analyze verify: $out"
+	[ -z "$out" ] || fail "$pkg: systemd-analyze verify $(basename "$u"): $out"
+}
+
+# exposure PKG UNIT MAX: systemd-analyze security's score for the packaged unit.
+exposure() {
+	local score
+	score=$(systemd-analyze security --offline=true --root="$tmp/$1" "$2" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+	[ -n "$score" ] || fail "$1: no exposure score for $2"
+	awk -v s="$score" -v m="$3" 'BEGIN { exit !(s <= m) }' || fail "$1: $2 exposure $score, worse than $3"
+	echo "$1: $2 exposure $score (at most $3)"
+}
+
+# lintian_ok DEB...: no error, and only the warnings tools/packaging/lintian-warnings lists.
+lintian_ok() {
+	local out allowed line pkg tag bad=0
+	out=$(lintian --tag-display-limit 0 "$@" 2>&1 | grep -v '^running with root privileges') || true
+	allowed=$(grep -Ev '^(#|$)' "$src/tools/packaging/lintian-warnings" | sed 's/ *|.*//')
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		case $line in
+		E:*) echo "lintian error: $line" >&2; bad=1 ;;
+		W:*)
+			pkg=$(cut -d' ' -f2 <<<"$line" | tr -d :)
+			tag=$(cut -d' ' -f3 <<<"$line")
+			if grep -qx "$pkg $tag" <<<"$allowed"; then
+				echo "  lintian (listed): $line"
+			else
+				echo "lintian warning not in tools/packaging/lintian-warnings: $line" >&2
+				bad=1
+			fi
+			;;
+		esac
+	done <<<"$out"
+	[ $bad = 0 ] || fail "lintian"
+	echo "lintian: no errors, no unlisted warnings"
 }
 
 check_deb odo-agent odo-agent /etc/odo/agent.conf odo-agent.service
+exposure odo-agent odo-agent.service 2.3
 agent=$tmp/odo-agent/usr/bin/odo-agent
 
 # The packaged binary runs (qemu-user for the ARM ones).
@@ -163,6 +232,7 @@ echo "replay under ${run[*]:-native}: $(wc -l <"$tmp/p/out.txt") records, identi
 
 if [ "$arch" = amd64 ]; then
 	check_deb odo-collector odo-collector /etc/odo/collector.conf odo-collector.service
+	exposure odo-collector odo-collector.service 1.6
 	coll=$tmp/odo-collector/usr/bin/odo-collector
 	out=$("$coll" --version)
 	[ "$out" = "odo-collector $version" ] || fail "collector --version printed '$out'"
@@ -185,5 +255,37 @@ if [ "$arch" = amd64 ]; then
 	done
 	grep -qi 'password' <<<"$(grep -v '^#' "$cc" | grep conninfo)" && fail "collector.conf puts a password in conninfo"
 	echo "odo-collector: configuration and version OK"
+
+	# odo-broker: architecture-independent, the tools and the CRL renewal.
+	bdeb=$build/odo-broker_${version}_all.deb
+	[ -f "$bdeb" ] || fail "$bdeb not written"
+	[ "$(field "$bdeb" Architecture)" = all ] || fail "odo-broker: Architecture $(field "$bdeb" Architecture)"
+	grep -q "mosquitto (>= 2.0)" <<<"$(field "$bdeb" Depends)" || fail "odo-broker: Depends $(field "$bdeb" Depends)"
+	dpkg-deb -x "$bdeb" "$tmp/odo-broker"
+	dpkg-deb -e "$bdeb" "$tmp/odo-broker.ctl"
+	b=$tmp/odo-broker
+	for f in usr/sbin/odo-broker-setup usr/bin/odo-pki; do [ -x "$b/$f" ] || fail "odo-broker: /$f"; done
+	for f in usr/share/odo-broker/odo.conf.in usr/share/odo-broker/acl.in etc/default/odo-crl-renew \
+		 lib/systemd/system/odo-crl-renew.service lib/systemd/system/odo-crl-renew.timer; do
+		[ -f "$b/$f" ] || fail "odo-broker: /$f missing"
+	done
+	[ "$(cat "$tmp/odo-broker.ctl/conffiles")" = /etc/default/odo-crl-renew ] || fail "odo-broker: conffiles"
+	check_doc odo-broker "$b"
+	for s in postinst prerm postrm; do sh -n "$tmp/odo-broker.ctl/$s" || fail "odo-broker: $s"; done
+	check_unit odo-broker "$b/lib/systemd/system/odo-crl-renew.service"
+	check_unit odo-broker "$b/lib/systemd/system/odo-crl-renew.timer"
+	grep -qx 'OnCalendar=daily' "$b/lib/systemd/system/odo-crl-renew.timer" || fail "odo-broker: the timer is not daily"
+	# The installed setup tool finds its templates in /usr/share/odo-broker
+	# (here: the unpacked copy) and renders a drop-in.
+	mkdir -p "$tmp/bpki"
+	"$src/tools/pki" init "$tmp/bpki/ca" >/dev/null 2>&1
+	ODO_BROKER_TEMPLATES=$b/usr/share/odo-broker "$b/usr/sbin/odo-broker-setup" --user "$(id -un)" \
+		--pki-dir "$tmp/bpki/ca" --conf "$tmp/bpki/odo.conf" --acl-file "$tmp/bpki/odo.acl" 2>/dev/null ||
+		fail "odo-broker: the packaged odo-broker-setup failed"
+	grep -qx 'use_username_as_clientid true' "$tmp/bpki/odo.conf" || fail "odo-broker: rendered drop-in lacks the identity binding"
+	echo "odo-broker: contents, docs, units and odo-broker-setup OK"
+	lintian_ok "$build"/*.deb
+else
+	lintian_ok "$build"/*.deb
 fi
 echo "PASS packaging $arch ($((SECONDS - t0)) s)"
