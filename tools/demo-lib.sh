@@ -80,9 +80,22 @@ VALUES (:'dev', :'veh', :'drv', '2000-01-01T00:00:00Z');
 SQL
 }
 
-# JSON for tools/trip-report: one device's trips, track, events, monthly row.
+# JSON for tools/trip-report: one device's trips, track, events, monthly row,
+# and its map matching (matched fixes, speeding episodes, per-trip summary;
+# the matched roads' geometry when the PostGIS road layer is there).
 demo_report_json() { # DEVICE DRIVER MONTH OUT
 	odo_psql -At -v dev="$1" -v drv="$2" -v month="$3" >"$4" <<'SQL'
+SELECT to_regclass('roads.edges') IS NOT NULL AS have_roads \gset
+\if :have_roads
+SELECT coalesce(json_agg(json_build_object('way_id', x.way_id, 'class', w.class,
+    'coords', (SELECT json_agg(json_build_array(ST_Y(d.geom), ST_X(d.geom)) ORDER BY d.path)
+               FROM ST_DumpPoints(ST_Transform(x.geom, 4326)) d))), '[]'::json) AS roads
+FROM roads.edges x JOIN roads.ways w ON w.way_id = x.way_id
+WHERE x.edge_id IN (SELECT DISTINCT m.edge_id FROM trip_match_points m JOIN trips t ON t.trip_id = m.trip_id
+                    WHERE t.device_id = :'dev' AND m.edge_id IS NOT NULL) \gset
+\else
+SELECT '[]' AS roads \gset
+\endif
 SELECT json_build_object(
   'device', :'dev', 'driver', :'drv',
   'trips', coalesce((SELECT json_agg(t ORDER BY t.start_time) FROM (
@@ -99,7 +112,25 @@ SELECT json_build_object(
       'duration_ms', e.duration_ms, 'peak_g', e.peak_g, 'lat', e.lat, 'lon', e.lon,
       'speed_before_mps', e.speed_before_mps, 'speed_after_mps', e.speed_after_mps) ORDER BY e.t)
       FROM events e WHERE e.device_id = :'dev'), '[]'::json),
-  'monthly', (SELECT row_to_json(m) FROM monthly_features m WHERE m.driver_id = :'drv' AND m.month = :'month'));
+  'monthly', (SELECT row_to_json(m) FROM monthly_features m WHERE m.driver_id = :'drv' AND m.month = :'month'),
+  'roads', :'roads'::json,
+  'matched', coalesce((SELECT json_agg(json_build_object('t', (extract(epoch FROM m.t) * 1000)::bigint,
+      'lat', m.lat, 'lon', m.lon, 'status', m.status, 'seg_status', m.seg_status, 'speed_mps', m.speed_mps,
+      'limit_kph', m.limit_kph, 'road_class', m.road_class, 'way_id', m.way_id) ORDER BY m.t)
+      FROM trip_match_points m JOIN trips t ON t.trip_id = m.trip_id WHERE t.device_id = :'dev'), '[]'::json),
+  'speeding', coalesce((SELECT json_agg(json_build_object('t0', (extract(epoch FROM e.start_time) * 1000)::bigint,
+      't1', (extract(epoch FROM e.end_time) * 1000)::bigint,
+      'start_time', to_char(e.start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), 'band', e.band,
+      'duration_s', e.duration_s, 'distance_m', round(e.distance_m::numeric, 1), 'limit_kph', e.limit_kph,
+      'peak_over_mph', round(e.peak_over_mph::numeric, 1), 'mean_over_mph', round(e.mean_over_mph::numeric, 1))
+      ORDER BY e.start_time)
+      FROM speeding_episodes e JOIN trips t ON t.trip_id = e.trip_id WHERE t.device_id = :'dev'), '[]'::json),
+  'road_summary', coalesce((SELECT json_agg(json_build_object('trip_id', r.trip_id, 'covered', r.covered,
+      'null_reason', r.null_reason, 'distance_m', round(r.distance_m::numeric), 'matched_m', round(r.matched_m::numeric),
+      'unmatched_share', round(r.unmatched_share::numeric, 3), 'highway_m', round(r.highway_m::numeric),
+      'urban_m', round(r.urban_m::numeric), 'speeding_episodes', r.speeding_episodes,
+      'max_over_limit_mph', round(r.max_over_limit_mph::numeric, 1)))
+      FROM trip_roads r JOIN trips t ON t.trip_id = r.trip_id WHERE t.device_id = :'dev'), '[]'::json));
 SQL
 }
 

@@ -14,7 +14,7 @@
 
 #define WHY_MAX 256
 #define MAX_EPISODES 4096
-#define CORRIDOR_M 1500.0 /* graph loaded within this distance of the track */
+#define CORRIDOR_M 1500.0 /* graph loaded within (about) this distance of the track */
 #define MPH_PER_MPS 2.2369362920544025
 
 /* ---- a growable text buffer for array parameters ---- */
@@ -205,31 +205,41 @@ static int point_arrays(const struct trip_ctx *t, struct sbuf *la, struct sbuf *
 	return la->oom || lo->oom || (ra && ra->oom) ? ODO_ERR_NOMEM : ODO_OK;
 }
 
+#define CORRIDOR_CHUNK 30 /* fixes per bounding box of the corridor */
+
 static int load_graph(PGconn *c, struct trip_ctx *t, char *why)
 {
-	struct sbuf la = { 0 }, lo = { 0 };
-	int rc = point_arrays(t, &la, &lo, NULL);
-	double mlat = 0;
-	for (size_t i = 0; i < t->n; i++)
-		mlat += t->obs[i].lat / (double)t->n;
-	char margin[32];
-	snprintf(margin, sizeof margin, "%.3f", CORRIDOR_M / cos(mlat * M_PI / 180.0));
+	/* the corridor: bounding boxes of runs of fixes, grown by CORRIDOR_M */
+	struct sbuf la = { 0 }, lo = { 0 }, la2 = { 0 }, lo2 = { 0 };
+	size_t nb = 0;
+	for (size_t i = 0; i < t->n; i += CORRIDOR_CHUNK) {
+		double y0 = 90, y1 = -90, x0 = 180, x1 = -180;
+		for (size_t k = i; k < t->n && k <= i + CORRIDOR_CHUNK; k++) {
+			const struct roads__obs *o = &t->obs[k];
+			y0 = fmin(y0, o->lat), y1 = fmax(y1, o->lat), x0 = fmin(x0, o->lon), x1 = fmax(x1, o->lon);
+		}
+		double dy = CORRIDOR_M / 111194.9, dx = dy / fmax(0.01, cos((y0 + y1) / 2 * M_PI / 180.0));
+		arr_dbl(&la, nb, y0 - dy), arr_dbl(&la2, nb, y1 + dy);
+		arr_dbl(&lo, nb, x0 - dx), arr_dbl(&lo2, nb, x1 + dx);
+		nb++;
+	}
+	arr_end(&la, nb), arr_end(&lo, nb), arr_end(&la2, nb), arr_end(&lo2, nb);
+	int rc = la.oom || lo.oom || la2.oom || lo2.oom ? ODO_ERR_NOMEM : ODO_OK;
 	PGresult *r = NULL;
 	if (!rc) {
-		const char *v[3] = { la.p, lo.p, margin };
+		const char *v[4] = { lo.p, la.p, lo2.p, la2.p };
 		r = PQexecParams(c,
-			"WITH p AS (SELECT ST_Transform(ST_SetSRID(ST_MakeLine(ARRAY("
-			"   SELECT ST_MakePoint(x.lon, x.lat) FROM unnest($1::float8[], $2::float8[]) AS x(lat, lon))),"
-			"   4326), 3857) AS line),"
-			" s AS (SELECT ST_Subdivide(line, 32) AS g FROM p)"
-			" SELECT DISTINCT ON (e.edge_id) e.edge_id, e.way_id, e.source, e.target, e.length_m, w.oneway,"
+			"SELECT e.edge_id, e.way_id, e.source, e.target, e.length_m, w.oneway,"
 			"   w.class, w.urban, w.kph_fwd, w.kind_fwd, w.kph_bwd, w.kind_bwd"
-			" FROM s JOIN roads.edges e ON ST_DWithin(e.geom, s.g, $3::float8)"
-			" JOIN roads.ways w ON w.way_id = e.way_id ORDER BY e.edge_id",
-			3, NULL, v, NULL, NULL, 0);
+			" FROM roads.edges e JOIN roads.ways w ON w.way_id = e.way_id"
+			" WHERE e.edge_id IN (SELECT x.edge_id FROM unnest($1::float8[], $2::float8[], $3::float8[],"
+			"   $4::float8[]) AS b(x0, y0, x1, y1) CROSS JOIN LATERAL (SELECT edge_id FROM roads.edges"
+			"   WHERE geom && ST_Transform(ST_MakeEnvelope(b.x0, b.y0, b.x1, b.y1, 4326), 3857)) x)",
+			4, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			rc = db_err(c, r, why, "loading the road graph");
 	}
+	free(la2.p), free(lo2.p);
 	free(la.p), free(lo.p);
 	if (rc)
 		return rc;
