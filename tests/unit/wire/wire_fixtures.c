@@ -44,14 +44,28 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 		t->harsh_corners = 4;
 		t->swerves = 0;
 		t->crashes = 0;
-		t->mean_abs_jerk = 0.41;
 		t->has_dtc = 1;
 		t->airbag_deployed = 0;
 		if (full) {
 			t->obd_distance_m = 12400.0;
 			t->avg_rpm = 1875.5;
 			t->wiper_m = 300.0;
+			t->mean_abs_jerk = 0.41;
 			t->gps_accuracy_m = 3.2;
+			/* version 2 */
+			t->end_reason = ODO_TRIP_END_SHUTDOWN;
+			t->lon_source = ODO_LSRC_BOTH;
+			static const int32_t hb[3] = { 5, 1, 1 }, ra[3] = { 0, 1, 0 }, hc[3] = { 7, 3, 1 },
+					     sw[3] = { 1, 0, 0 };
+			memcpy(t->hard_brakes_g, hb, sizeof(hb));
+			memcpy(t->rapid_accels_g, ra, sizeof(ra));
+			memcpy(t->harsh_corners_g, hc, sizeof(hc));
+			memcpy(t->swerves_g, sw, sizeof(sw));
+			t->lon_share[0] = 0.125, t->lon_share[1] = 0.01, t->lon_share[2] = 0.0;
+			t->lat_share[0] = 0.2, t->lat_share[1] = 0.05, t->lat_share[2] = 1.0 / 1024;
+			t->lon_p95_g = 0.21;
+			t->lat_p95_g = 0.25;
+			t->speed_sd_mps = 6.5;
 		}
 		break;
 	}
@@ -69,6 +83,7 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 			e->lat = -33.868820;
 			e->lon = 151.209296;
 			e->heading_deg = 359.5;
+			e->grade = ODO_GRADE_HARSH;
 		} else {
 			/* phone distraction: the only kind without peak/mean */
 			e->kind = ODO_EV_PHONE_DISTRACTION;
@@ -134,6 +149,66 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 		s->accel_errors = full ? UINT64_MAX : 0;
 		s->fix = full ? ODO_FIX_2D : ODO_FIX_UNKNOWN;
 		s->clock_source = full ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
+		if (full) {
+			s->accel_errors = INT64_MAX; /* the largest a bigint holds */
+			s->calib_state = ODO_CAL_READY;
+			s->calib_confidence = 0.875;
+			s->roll_deg = -1.5;
+			s->pitch_deg = 3.25;
+			s->yaw_deg = -179.75;
+			s->calib_ready_s = 412.0;
+		}
+		break;
+	}
+	case ODO_REC_TRACK: {
+		struct odo_rec_track *k = &r->u.track;
+		k->trip_id = 7;
+		if (!full) {
+			/* one point, speed and error not reported */
+			k->n = 1;
+			k->pt[0].lat_e6 = 48137154;
+			k->pt[0].lon_e6 = 11575490;
+			break;
+		}
+		/* 1 Hz points heading south-west across both zero lines, one
+		 * with no speed, one after a 2.5 s gap, the extremes last */
+		static const struct odo_track_point pts[] = {
+			{ 0, 1200, 800, 139, 3 },       { 10, 1050, 640, 141, 3 },
+			{ 10, 880, 470, -1, 4 },        { 25, 460, 95, 150, -1 },
+			{ 10, -30, -310, 152, 5 },      { 10, -520, -720, 65535, 65535 },
+			{ 65535, -90000000, 180000000, 0, 0 }, { 0, 90000000, -180000000, 1, 1 },
+		};
+		k->n = ODO_ARRAY_LEN(pts);
+		memcpy(k->pt, pts, sizeof(pts));
+		break;
+	}
+	case ODO_REC_CRASH_TRACE: {
+		struct odo_rec_crash_trace *c = &r->u.crash_trace;
+		c->trip_id = 7;
+		c->crash_ms = r->t_ms + 15000;
+		c->hz = 100;
+		c->frame = full ? ODO_FRAME_VEHICLE : ODO_FRAME_SENSOR;
+		if (!full) {
+			c->part = 0, c->parts = 1, c->n = 1;
+			c->ax[0] = -12, c->ay[0] = 3, c->az[0] = 1001;
+			break;
+		}
+		c->part = 2, c->parts = 30;
+		c->n = 16;
+		for (int i = 0; i < 16; i++) {
+			/* a short deceleration pulse, mg */
+			c->ax[i] = (int16_t)(i < 8 ? -400 * i : -3200 + 400 * (i - 8));
+			c->ay[i] = (int16_t)(i % 2 ? 150 : -150);
+			c->az[i] = (int16_t)(1000 + i);
+		}
+		c->ax[15] = INT16_MIN;
+		c->ay[15] = INT16_MAX;
+		c->speed_mps = 13.5;
+		c->obd_speed_mps = 13.25;
+		c->rpm = 1800.0;
+		c->airbag = 1;
+		c->lat = 52.520008;
+		c->lon = 13.404954;
 		break;
 	}
 	default:
@@ -155,8 +230,8 @@ size_t wire_fix_all(struct odo_record *recs)
 
 size_t wire_fix_small(struct odo_record *recs)
 {
-	wire_fix_record(&recs[0], ODO_REC_TRIP_START, 0, 1);
-	wire_fix_record(&recs[1], ODO_REC_PHONE, 1, 3);
+	wire_fix_record(&recs[0], ODO_REC_TRIP_START, 0, 3);
+	wire_fix_record(&recs[1], ODO_REC_PHONE, 1, 5);
 	return 2;
 }
 
@@ -215,6 +290,19 @@ int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char 
 		EQD(u.trip_end.gps_accuracy_m);
 		EQI(u.trip_end.has_dtc);
 		EQI(u.trip_end.airbag_deployed);
+		EQI(u.trip_end.end_reason);
+		EQI(u.trip_end.lon_source);
+		for (int g = 0; g < ODO_GRADES; g++) {
+			EQI(u.trip_end.hard_brakes_g[g]);
+			EQI(u.trip_end.rapid_accels_g[g]);
+			EQI(u.trip_end.harsh_corners_g[g]);
+			EQI(u.trip_end.swerves_g[g]);
+			EQD(u.trip_end.lon_share[g]);
+			EQD(u.trip_end.lat_share[g]);
+		}
+		EQD(u.trip_end.lon_p95_g);
+		EQD(u.trip_end.lat_p95_g);
+		EQD(u.trip_end.speed_sd_mps);
 		break;
 	case ODO_REC_EVENT:
 		EQU(u.event.trip_id);
@@ -228,6 +316,7 @@ int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char 
 		EQD(u.event.lat);
 		EQD(u.event.lon);
 		EQD(u.event.heading_deg);
+		EQI(u.event.grade);
 		break;
 	case ODO_REC_SAMPLE:
 		EQU(u.sample.trip_id);
@@ -276,6 +365,43 @@ int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char 
 		EQU(u.status.accel_errors);
 		EQU(u.status.fix);
 		EQU(u.status.clock_source);
+		EQI(u.status.calib_state);
+		EQD(u.status.calib_confidence);
+		EQD(u.status.roll_deg);
+		EQD(u.status.pitch_deg);
+		EQD(u.status.yaw_deg);
+		EQD(u.status.calib_ready_s);
+		break;
+	case ODO_REC_TRACK:
+		EQU(u.track.trip_id);
+		EQU(u.track.n);
+		for (int i = 0; i < a->u.track.n && i < ODO_WIRE_MAX_TRACK; i++) {
+			EQU(u.track.pt[i].dt_ds);
+			EQI(u.track.pt[i].lat_e6);
+			EQI(u.track.pt[i].lon_e6);
+			EQI(u.track.pt[i].v_dms);
+			EQI(u.track.pt[i].eph_m);
+		}
+		break;
+	case ODO_REC_CRASH_TRACE:
+		EQU(u.crash_trace.trip_id);
+		EQI(u.crash_trace.crash_ms);
+		EQU(u.crash_trace.part);
+		EQU(u.crash_trace.parts);
+		EQU(u.crash_trace.hz);
+		EQU(u.crash_trace.frame);
+		EQU(u.crash_trace.n);
+		for (int i = 0; i < a->u.crash_trace.n && i < ODO_WIRE_MAX_TRACE; i++) {
+			EQI(u.crash_trace.ax[i]);
+			EQI(u.crash_trace.ay[i]);
+			EQI(u.crash_trace.az[i]);
+		}
+		EQD(u.crash_trace.speed_mps);
+		EQD(u.crash_trace.obd_speed_mps);
+		EQD(u.crash_trace.rpm);
+		EQD(u.crash_trace.lat);
+		EQD(u.crash_trace.lon);
+		EQI(u.crash_trace.airbag);
 		break;
 	default:
 		return WHY("unknown kind %u", a->kind);

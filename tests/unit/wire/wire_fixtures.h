@@ -17,12 +17,15 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq);
 
 /* Fill recs (room for WIRE_FIX_ALL records) with every kind, full then
  * minimal, seqs increasing from 5 with gaps; returns the count. */
-#define WIRE_FIX_ALL 16
+#define WIRE_FIX_ALL (2 * ODO_REC__MAX)
+#define WIRE_FIX_EPOCH 0x2f6b1c9d8e7a5043ULL /* the batches' epoch */
 size_t wire_fix_all(struct odo_record *recs);
 
-/* The small batch of docs/wire-format.md: device "veh-1", seq 1, a minimal
- * trip start (s=1) and a full phone record (s=3); returns the count (2). */
+/* The small batch of docs/wire-format.md: device "veh-1", epoch
+ * WIRE_FIX_SMALL_EPOCH, acked floor 2, range start 3, a minimal trip start
+ * (s=3) and a full phone record (s=5); returns the count (2). */
 #define WIRE_FIX_SMALL_DEVICE "veh-1"
+#define WIRE_FIX_SMALL_EPOCH 0x5ca1ab1e0dd5eed5ULL
 size_t wire_fix_small(struct odo_record *recs);
 
 /* 1 when a and b hold the same record (NaN equals NaN; only the fields of
