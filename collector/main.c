@@ -23,6 +23,7 @@
 #include "ingest/mqtt.h"
 #include "ingest/tlswatch.h"
 #include "odo/config.h"
+#include "odo/clock.h"
 #include "odo/log.h"
 #include "pg/writer.h"
 #include "roads/roads.h"
@@ -229,10 +230,10 @@ static int writers_idle(const struct ingest *in)
 	return 1;
 }
 
-static void on_ack(void *ctx, const char *device, uint64_t ack)
+static void on_ack(void *ctx, const char *device, unsigned version, uint64_t epoch, uint64_t ack)
 {
 	struct ingest *in = ctx;
-	if (odo_mqin_publish_ack(in->mq, device, ack) == ODO_OK)
+	if (odo_mqin_publish_ack(in->mq, device, version, epoch, ack) == ODO_OK)
 		in->acks_sent++;
 	else
 		ODO_LOG(DEBUG, "mqtt", "ack %llu for %s not sent (broker away); the next commit repeats it",
@@ -244,7 +245,11 @@ static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t 
 	struct ingest *in = ctx;
 	struct odo_batch *b = NULL;
 	struct odo_wire_error err;
-	int rc = odo_decode_message(topic, payload, len, in->scratch, &b, &err);
+	/* The receiver's time window follows the real clock (wire v2). */
+	struct odo_clock real;
+	odo_clock_init_system(&real);
+	int64_t now_ms = odo_clock_real_ns(&real) / 1000000;
+	int rc = odo_decode_message(topic, payload, len, now_ms, in->scratch, &b, &err);
 	if (rc == ODO_OK) {
 		if (odo_pgw_add_batch(writer_for(in, b->device), b, topic, payload, len) != ODO_OK)
 			ODO_LOG(WARN, "ingest", "queue full: batch from %s not taken (unacked, the device resends)",

@@ -529,7 +529,7 @@ void odo_engine_finish(struct odo_engine *e)
 	uint8_t ts;
 	int64_t tms = wall_ms(e, ns, &ts);
 	struct odo_rec_trip_end s;
-	if (odo_trip_finish(&e->trip, ns, tms, &s))
+	if (odo_trip_finish(&e->trip, ns, tms, ODO_TRIP_END_SHUTDOWN, &s))
 		emit_trip_end(e, &s, ns);
 }
 

@@ -90,6 +90,7 @@ struct odo_store {
 	const struct odo_clock *clock;
 	uint64_t max_bytes, max_records;
 
+	uint64_t epoch;     /* wire "ep" */
 	uint64_t next_seq;  /* next sequence number to hand out */
 	uint64_t reserved;  /* durable: nothing <= reserved is ever handed out again */
 	uint64_t acked;
@@ -563,6 +564,8 @@ int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_by
 	}
 	st->inflight += n;
 
+	b->epoch = st->epoch;
+	b->floor = st->acked;
 	b->range_start = range;
 	b->first = start;
 	b->last = last;
@@ -646,6 +649,11 @@ fail_tx:
 fail:
 	st->write_errors++;
 	return rc;
+}
+
+uint64_t odo_store_epoch(const struct odo_store *st)
+{
+	return st ? st->epoch : 0;
 }
 
 uint64_t odo_store_unsent(const struct odo_store *st)

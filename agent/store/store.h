@@ -72,6 +72,8 @@ struct odo_store_stats {
 /* A batch as odo_store_next_batch() hands it out. `cbor` points into the
  * handle and stays valid until the next call on the handle. */
 struct odo_store_batch {
+	uint64_t epoch;       /* wire "ep": the outbox's epoch */
+	uint64_t floor;       /* wire "af": every seq <= floor was acknowledged and deleted */
 	uint64_t range_start; /* wire "seq": no other record exists in [range_start, last] */
 	uint64_t first, last; /* seqs of the first and last record */
 	size_t n;             /* records */
@@ -125,6 +127,9 @@ int odo_store_requeue(struct odo_store *st, uint64_t first, uint64_t last) ODO_N
  * An ack above the last seq handed out is clamped and counted as bogus
  * (returns ODO_ERR_RANGE after applying the clamped value). */
 int odo_store_ack(struct odo_store *st, uint64_t n) ODO_NODISCARD;
+
+/* The outbox's epoch (wire "ep"). */
+uint64_t odo_store_epoch(const struct odo_store *st);
 
 /* Records waiting that are not in flight (cheap: no query). */
 uint64_t odo_store_unsent(const struct odo_store *st);

@@ -62,12 +62,13 @@ uint64_t odo_trip_id(const struct odo_trip *t)
 
 static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 {
-	memset(&t->s, 0, sizeof(t->s));
+	/* Every optional value absent (NaN / -1) as the wire table says: a
+	 * value not measured is never sent as 0. */
+	struct odo_record blank;
+	odo_record_init(&blank, ODO_REC_TRIP_END);
+	t->s = blank.u.trip_end;
 	t->s.trip_id = t->next_id++;
-	t->s.obd_distance_m = NAN;
-	t->s.avg_rpm = NAN;
 	t->s.wiper_m = t->wipers >= 0 ? 0 : NAN;
-	t->s.gps_accuracy_m = NAN;
 	t->open = 1;
 	t->start_ns = start_ns;
 	t->start_ms = start_ms;
@@ -327,9 +328,10 @@ void odo_trip_airbag(struct odo_trip *t)
 		t->s.airbag_deployed = 1;
 }
 
-static void close_trip(struct odo_trip *t, int64_t end_ns, int64_t ns, int64_t t_ms,
+static void close_trip(struct odo_trip *t, int64_t end_ns, int64_t ns, int64_t t_ms, int reason,
                        struct odo_rec_trip_end *out)
 {
+	t->s.end_reason = reason;
 	phone_accumulate(t, end_ns);
 	t->s.start_ms = t->start_ms;
 	t->s.end_ms = t_ms - (ns - end_ns) / 1000000;
@@ -340,7 +342,8 @@ static void close_trip(struct odo_trip *t, int64_t end_ns, int64_t ns, int64_t t
 	t->s.avg_speed_mps = t->s.moving_s > 0 ? t->s.distance_m / t->s.moving_s : 0;
 	t->s.avg_rpm = t->rpm_n ? t->rpm_sum / t->rpm_n : NAN;
 	t->s.gps_accuracy_m = t->eph_n ? t->eph_sum / t->eph_n : NAN;
-	t->s.mean_abs_jerk = t->jerk_n ? t->jerk_sum / t->jerk_n : 0;
+	/* no longitudinal signal while moving: not measured, absent on the wire */
+	t->s.mean_abs_jerk = t->jerk_n ? t->jerk_sum / t->jerk_n : NAN;
 	*out = t->s;
 	t->open = 0;
 	t->have_rpm = 0;
@@ -362,22 +365,22 @@ int odo_trip_check_end(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_
 			return 0;
 		int64_t last = t->rpm_ns > t->last_motion_ns ? t->rpm_ns : t->last_motion_ns;
 		if ((double)(ns - last) >= t->cfg.ignition_off_s * 1e9) {
-			close_trip(t, last, ns, t_ms, out);
+			close_trip(t, last, ns, t_ms, ODO_TRIP_END_STOPPED, out);
 			return 1;
 		}
 		return 0;
 	}
 	if ((double)(ns - t->last_motion_ns) >= t->cfg.stationary_s * 1e9) {
-		close_trip(t, t->last_motion_ns, ns, t_ms, out);
+		close_trip(t, t->last_motion_ns, ns, t_ms, ODO_TRIP_END_STOPPED, out);
 		return 1;
 	}
 	return 0;
 }
 
-int odo_trip_finish(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out)
+int odo_trip_finish(struct odo_trip *t, int64_t ns, int64_t t_ms, int reason, struct odo_rec_trip_end *out)
 {
 	if (!t->open)
 		return 0;
-	close_trip(t, ns, ns, t_ms, out);
+	close_trip(t, ns, ns, t_ms, reason, out);
 	return 1;
 }

@@ -97,10 +97,13 @@ void odo_trip_airbag(struct odo_trip *t);
 
 /* Check the end conditions at ns; returns 1 when the trip ended, with the
  * summary in *out (end_ms is the UTC ms of the end instant, given by
- * wall_ms_at(ns_end) = t_ms_now - (ns - ns_end)/1e6). */
+ * wall_ms_at(ns_end) = t_ms_now - (ns - ns_end)/1e6; end_reason
+ * ODO_TRIP_END_STOPPED). Optional values that were not measured are absent
+ * (NaN / -1): mean_abs_jerk without a longitudinal signal while moving. */
 int odo_trip_check_end(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out);
-/* End an open trip now (shutdown / end of replay); 1 when one was open. */
-int odo_trip_finish(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out);
+/* End an open trip now for `reason` (enum odo_trip_end_reason: shutdown,
+ * end of a replay); 1 when one was open. */
+int odo_trip_finish(struct odo_trip *t, int64_t ns, int64_t t_ms, int reason, struct odo_rec_trip_end *out);
 
 /* Id of the open trip, 0 when none. */
 uint64_t odo_trip_id(const struct odo_trip *t);

@@ -258,6 +258,18 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		ODO_LOG(WARN, AREA, "ack for another device ignored");
 		return;
 	}
+	if (a.v != ODO_WIRE_VERSION) {
+		u->st.bad_acks++;
+		ODO_LOG(WARN, AREA, "version %u ack ignored: this agent speaks wire version %d", (unsigned)a.v,
+			ODO_WIRE_VERSION);
+		return;
+	}
+	if (a.epoch != odo_store_epoch(u->store)) {
+		u->st.bad_acks++;
+		ODO_LOG(WARN, AREA, "ack %" PRIu64 " for epoch %016" PRIx64 " ignored: this outbox's epoch is %016" PRIx64,
+			a.ack, a.epoch, odo_store_epoch(u->store));
+		return;
+	}
 	apply_ack(u, a.ack);
 }
 
@@ -332,8 +344,8 @@ static void pump(struct odo_uplink *u)
 		}
 		u->batch_no++;
 		size_t len = 0;
-		rc = odo_wire_encode_batch_raw(u->cfg.device_id, b.range_start, b.n, b.cbor, b.len, u->msg,
-					       sizeof(u->msg), &len);
+		rc = odo_wire_encode_batch_raw(u->cfg.device_id, b.epoch, b.floor, b.range_start, b.n, b.cbor,
+					       b.len, u->msg, sizeof(u->msg), &len);
 		if (rc != ODO_OK) {
 			u->st.publish_errors++;
 			ODO_LOG(ERROR, AREA, "cannot encode batch %" PRIu64 "..%" PRIu64 ": %s", b.first, b.last,

@@ -36,9 +36,10 @@ bad:
 	return ODO_ERR_INVAL;
 }
 
-int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, struct odo_record *scratch,
-		       struct odo_batch **out, struct odo_wire_error *err)
+int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, int64_t now_ms,
+		       struct odo_record *scratch, struct odo_batch **out, struct odo_wire_error *err)
 {
+	static struct odo_wire_bad bad[ODO_WIRE_MAX_RECORDS]; /* scratch, copied out (one thread) */
 	char dev[ODO_DEVICE_ID_MAX + 1];
 	*out = NULL;
 	memset(err, 0, sizeof *err);
@@ -55,7 +56,10 @@ int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, struct
 	memset(&b, 0, sizeof b);
 	b.recs = scratch;
 	b.cap = ODO_WIRE_MAX_RECORDS;
-	rc = odo_wire_decode_batch(buf, len, &b, err);
+	b.bad = bad;
+	b.bad_cap = ODO_WIRE_MAX_RECORDS;
+	const struct odo_wire_limits lim = { .now_ms = now_ms };
+	rc = odo_wire_decode_batch(buf, len, &lim, &b, err);
 	if (rc)
 		return rc;
 	if (strcmp(b.device, dev) != 0) {
@@ -64,21 +68,26 @@ int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, struct
 			 b.device, dev);
 		return ODO_ERR_PROTOCOL;
 	}
-	if (b.n == 0) {
+	if (b.n + b.nbad == 0) {
 		set_err(err, ODO_ERR_WIRE_RANGE, "recs", "The batch holds no records.");
 		return ODO_ERR_WIRE_RANGE;
 	}
 	struct odo_batch *nb = malloc(sizeof *nb);
-	struct odo_record *recs = malloc(b.n * sizeof *recs);
-	if (!nb || !recs) {
+	struct odo_record *recs = malloc((b.n ? b.n : 1) * sizeof *recs);
+	struct odo_wire_bad *nbad = malloc((b.nbad ? b.nbad : 1) * sizeof *nbad);
+	if (!nb || !recs || !nbad) {
 		free(nb);
 		free(recs);
+		free(nbad);
 		return ODO_ERR_NOMEM;
 	}
 	*nb = b;
 	memcpy(recs, scratch, b.n * sizeof *recs);
+	memcpy(nbad, bad, b.nbad * sizeof *nbad);
 	nb->recs = recs;
 	nb->cap = b.n;
+	nb->bad = nbad;
+	nb->bad_cap = b.nbad;
 	*out = nb;
 	return ODO_OK;
 }
@@ -88,6 +97,7 @@ void odo_decode_free(struct odo_batch *b)
 	if (!b)
 		return;
 	free(b->recs);
+	free(b->bad);
 	free(b);
 }
 

@@ -23,13 +23,17 @@ int odo_decode_topic(const char *topic, char *dev, struct odo_wire_error *err) O
 
 /*
  * Validate and decode a message received on `topic`: size limit first, then
- * the wire decoder (into scratch, ODO_WIRE_MAX_RECORDS records), then the
- * payload's device must equal the topic's. On success *out is a malloc'd
- * batch whose recs hold exactly n records (caller frees with
- * odo_decode_free()). On rejection returns the error code and fills *err.
+ * the wire decoder (versions 1 and 2, into scratch, ODO_WIRE_MAX_RECORDS
+ * records) with the receiver's time window (now_ms: UTC ms of the real
+ * clock), then the payload's device must equal the topic's. On success
+ * *out is a malloc'd batch whose recs hold exactly n records and bad the
+ * nbad records refused on their own (raw bytes at bad[i].off/len of the
+ * message; caller frees with odo_decode_free()); n may be 0 when every
+ * record was refused. On rejection of the whole message returns the error
+ * code and fills *err.
  */
-int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, struct odo_record *scratch,
-		       struct odo_batch **out, struct odo_wire_error *err) ODO_NODISCARD;
+int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, int64_t now_ms,
+		       struct odo_record *scratch, struct odo_batch **out, struct odo_wire_error *err) ODO_NODISCARD;
 
 /* Free a batch from odo_decode_message(); NULL is a no-op. */
 void odo_decode_free(struct odo_batch *b);

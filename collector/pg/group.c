@@ -189,6 +189,46 @@ static void add_record(struct odo_pgw *w, const char *dev, const struct odo_reco
 static const int ncols_of[] = { S__N, E__N, D__N, V__N, P__N, T__N, TS__N, TE__N, B__N, L__N };
 static const char *const sql_of[] = { SQL_SAMPLES, SQL_EVENTS, SQL_DTC, SQL_VEHICLE, SQL_PHONE, SQL_STATUS };
 
+/* One dead letter of the group: a whole message (it->b == NULL) or one
+ * record of a batch (its own bytes inside the message). */
+static void dead_row(struct odo_pgw *w, const struct item *it, const uint8_t *raw, size_t len,
+		     const struct odo_wire_error *err)
+{
+	struct odo_pgcols *c = &w->cs[C_DEAD];
+	odo_pgcols_text(c, L_TOPIC, it->topic), odo_pgcols_text(c, L_TDEV, it->tdev);
+	odo_pgcols_bytes(c, L_PAY, ODO_PG_OID_BYTEA, raw, len);
+	odo_pgcols_i64(c, L_CODE, err->code), odo_pgcols_text(c, L_NAME, odo_decode_code_name(err->code));
+	odo_pgcols_text(c, L_FIELD, err->field), odo_pgcols_i64(c, L_OFF, (long long)err->offset);
+	odo_pgcols_text(c, L_MSG, err->msg);
+	c->rows++;
+}
+
+/*
+ * TODO(collector-life, #11): per-record dead letters with (device, epoch,
+ * seq) and storage of the version 2 kinds (track, crash trace) and keys.
+ * Until then a batch's refused records (wire v2 out->bad) and the records
+ * of kinds this writer has no table for are dead-lettered here, in the same
+ * transaction that settles the batch's range: nothing is dropped silently.
+ */
+static void dead_records(struct odo_pgw *w, const struct item *it)
+{
+	const struct odo_batch *b = it->b;
+	for (size_t k = 0; k < b->nbad; k++)
+		if (b->bad[k].off + b->bad[k].len <= it->len)
+			dead_row(w, it, it->raw + b->bad[k].off, b->bad[k].len, &b->bad[k].err);
+	for (size_t k = 0; k < b->n; k++) {
+		const struct odo_record *r = &b->recs[k];
+		if (r->kind != ODO_REC_TRACK && r->kind != ODO_REC_CRASH_TRACE)
+			continue;
+		struct odo_wire_error e = { .code = ODO_ERR_UNSUPPORTED, .offset = r->off };
+		snprintf(e.field, sizeof e.field, "k");
+		snprintf(e.msg, sizeof e.msg, "This collector does not store %s records yet (seq %llu).",
+			 odo_record_kind_name(r->kind), (unsigned long long)r->seq);
+		if (r->off + r->len <= it->len)
+			dead_row(w, it, it->raw + r->off, r->len, &e);
+	}
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -232,7 +272,7 @@ int pgw__send_group(struct odo_pgw *w)
 			continue;
 		devs[nd++] = it->b->device;
 		struct odo_pgcols *bc = &w->cs[C_BATCH];
-		uint64_t hi = it->b->recs[it->b->n - 1].seq;
+		uint64_t hi = it->b->last_seq; /* the range end, refused records included */
 		odo_pgcols_text(bc, B_DEV, it->b->device);
 		odo_pgcols_i64(bc, B_LO, (int64_t)it->b->seq);
 		odo_pgcols_i64(bc, B_HI, (int64_t)hi);
@@ -242,12 +282,13 @@ int pgw__send_group(struct odo_pgw *w)
 		int dup = 0;
 		for (struct item *p = w->fl; p != it; p = p->next)
 			if (p->b && p->b->seq == it->b->seq && p->b->n == it->b->n &&
-			    strcmp(p->b->device, it->b->device) == 0 && p->b->recs[p->b->n - 1].seq == hi)
+			    strcmp(p->b->device, it->b->device) == 0 && p->b->last_seq == hi && p->b->epoch == it->b->epoch)
 				dup = 1;
 		if (dup)
 			continue;
 		for (size_t k = 0; k < it->b->n; k++)
 			add_record(w, it->b->device, &it->b->recs[k]);
+		dead_records(w, it);
 	}
 	qsort(devs, nd, sizeof *devs, cmp_str);
 	struct odo_pgbuf *dl = &w->extra[X_DEVICES];
@@ -263,13 +304,7 @@ int pgw__send_group(struct odo_pgw *w)
 	for (it = w->fl; it; it = it->next) {
 		if (it->b)
 			continue;
-		struct odo_pgcols *c = &w->cs[C_DEAD];
-		odo_pgcols_text(c, L_TOPIC, it->topic), odo_pgcols_text(c, L_TDEV, it->tdev);
-		odo_pgcols_bytes(c, L_PAY, ODO_PG_OID_BYTEA, it->raw, it->len);
-		odo_pgcols_i64(c, L_CODE, it->err.code), odo_pgcols_text(c, L_NAME, odo_decode_code_name(it->err.code));
-		odo_pgcols_text(c, L_FIELD, it->err.field), odo_pgcols_i64(c, L_OFF, (long long)it->err.offset);
-		odo_pgcols_text(c, L_MSG, it->err.msg);
-		c->rows++;
+		dead_row(w, it, it->raw, it->len, &it->err);
 	}
 
 	w->nsent = w->nres = w->failed = 0;

@@ -319,6 +319,7 @@ static void finish_group(struct odo_pgw *w, int64_t now_ms)
 			if (it->b) {
 				w->st.batches++;
 				w->st.records += it->b->n;
+				w->st.dead += it->b->nbad;
 			} else {
 				w->st.dead++;
 			}
@@ -326,12 +327,19 @@ static void finish_group(struct odo_pgw *w, int64_t now_ms)
 		for (int i = 0; i < w->npending_months && w->nmonths < PGW_MONTH_CACHE; i++)
 			w->months[w->nmonths++] = w->pending_months[i];
 		w->solo = w->solo > 0 ? w->solo - 1 : 0;
-		list_free(fl);
 		if (w->ackres) {
-			for (int r = 0; r < PQntuples(w->ackres); r++)
-				w->ack(w->ctx, PQgetvalue(w->ackres, r, 0),
-				       strtoull(PQgetvalue(w->ackres, r, 1), NULL, 10));
+			for (int r = 0; r < PQntuples(w->ackres); r++) {
+				const char *dev = PQgetvalue(w->ackres, r, 0);
+				const struct odo_batch *last = NULL;
+				for (struct item *it = fl; it; it = it->next)
+					if (it->b && strcmp(it->b->device, dev) == 0)
+						last = it->b;
+				if (last)
+					w->ack(w->ctx, dev, last->v, last->epoch,
+					       strtoull(PQgetvalue(w->ackres, r, 1), NULL, 10));
+			}
 		}
+		list_free(fl);
 		PQclear(w->ackres);
 		w->ackres = NULL;
 		return;

@@ -34,8 +34,11 @@ struct odo_pgw_opts {
 	int refresh_s;             /* incremental monthly-feature refresh period; 0 = off */
 };
 
-/* Called after a commit for each device in it: every seq <= ack is stored. */
-typedef void (*odo_pgw_ack_fn)(void *ctx, const char *device, uint64_t ack);
+/* Called after a commit for each device in it: every seq <= ack is stored.
+ * The ack answers in the wire version and epoch of the device's last batch
+ * in the group. TODO(collector-life, #11): the high-water mark is still per
+ * device (devices.acked), not per (device, epoch). */
+typedef void (*odo_pgw_ack_fn)(void *ctx, const char *device, unsigned version, uint64_t epoch, uint64_t ack);
 
 struct odo_pgw_stats {
 	uint64_t batches, records, dead, shed, commits, failures;

@@ -6,8 +6,12 @@
  *
  *   odo-fleet-sim --port P --pki DIR --devices N --batches B --records R
  *                 [--prefix dev-] [--first K] [--rate MSGS_PER_S] [--host H] [--dup] [--gap K] [--window W]
- *                 [--wait-acks SECONDS] [--start-seq S] [--t0-ms MS] [--ack-log FILE]
+ *                 [--wait-acks SECONDS] [--start-seq S] [--t0-ms MS] [--ack-log FILE] [--epoch E]
  *   odo-fleet-sim --encode-only FILE --device D [--payload-device X] ...
+ *
+ * Batches are wire version 2 with epoch E (default 1; every simulated
+ * vehicle's outbox has that epoch) and acked floor min(last ack, range
+ * start - 1); acks for another epoch are ignored.
  *
  * Prints "ack <device> <n>" per device at the end and a summary line
  * "published <msgs> messages <records> records in <s> s"; with --wait-acks
@@ -37,7 +41,7 @@
 struct opts {
 	const char *host, *pki, *prefix, *encode_only, *device, *payload_device, *ack_log;
 	int port, first, rate, devices, batches, records, dup, gap, window, wait_acks;
-	uint64_t start_seq;
+	uint64_t start_seq, epoch;
 	int64_t t0_ms;
 };
 
@@ -181,7 +185,9 @@ static int make_batch(struct vehicle *v, const char *payload_dev, size_t *len)
 	}
 	v->next_seq = s;
 	v->last_seq = s - 1;
-	int rc = odo_wire_encode_batch(payload_dev, start, recs, (size_t)O.records, buf, sizeof buf, len);
+	uint64_t floor = v->ack < start ? v->ack : start - 1;
+	int rc = odo_wire_encode_batch(payload_dev, O.epoch, floor, start, recs, (size_t)O.records, buf, sizeof buf,
+				       len);
 	if (rc) {
 		fprintf(stderr, "fleet-sim: encode failed: %s\n", odo_strerror(rc));
 		return -1;
@@ -231,6 +237,12 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	}
 	if (strcmp(a.device, v->id) != 0) {
 		fprintf(stderr, "fleet-sim: %s: ack for %s\n", v->id, a.device);
+		return;
+	}
+	if (a.v != ODO_WIRE_VERSION || a.epoch != O.epoch) {
+		fprintf(stderr, "fleet-sim: %s: ack %llu for version %u epoch %llu ignored (epoch %llu)\n", v->id,
+			(unsigned long long)a.ack, (unsigned)a.v, (unsigned long long)a.epoch,
+			(unsigned long long)O.epoch);
 		return;
 	}
 	if (ack_log) {
@@ -297,13 +309,14 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: odo-fleet-sim --port P --pki DIR --devices N --batches B --records R [--prefix dev-] [--first K] [--rate M]\n"
 			"       [--host H] [--dup] [--gap K] [--window W] [--wait-acks S] [--start-seq S] [--t0-ms MS] [--ack-log FILE]\n"
+			"       [--epoch E]\n"
 			"       odo-fleet-sim --encode-only FILE --device D [--payload-device X] [--records R] [--start-seq S]\n");
 }
 
 int main(int argc, char **argv)
 {
 	O = (struct opts){ .host = "127.0.0.1", .prefix = "dev-", .devices = 1, .batches = 1, .records = 100, .first = 1,
-			   .window = 20, .start_seq = 1, .t0_ms = 1793491200000LL /* 2026-11-01T00:00Z */ };
+			   .window = 20, .start_seq = 1, .epoch = 1, .t0_ms = 1793491200000LL /* 2026-11-01T00:00Z */ };
 	static const struct option lo[] = {
 		{ "host", 1, NULL, 'H' }, { "port", 1, NULL, 'p' }, { "pki", 1, NULL, 'k' },
 		{ "devices", 1, NULL, 'n' }, { "batches", 1, NULL, 'b' }, { "records", 1, NULL, 'r' },
@@ -311,7 +324,7 @@ int main(int argc, char **argv)
 		{ "window", 1, NULL, 'w' }, { "wait-acks", 1, NULL, 'a' }, { "start-seq", 1, NULL, 's' },
 		{ "t0-ms", 1, NULL, 't' }, { "encode-only", 1, NULL, 'e' }, { "device", 1, NULL, 'D' },
 		{ "payload-device", 1, NULL, 'X' }, { "first", 1, NULL, 'f' }, { "rate", 1, NULL, 'R' },
-		{ "ack-log", 1, NULL, 'L' }, { NULL, 0, NULL, 0 },
+		{ "ack-log", 1, NULL, 'L' }, { "epoch", 1, NULL, 'E' }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -335,10 +348,12 @@ int main(int argc, char **argv)
 		case 'f': O.first = atoi(optarg); break;
 		case 'R': O.rate = atoi(optarg); break;
 		case 'L': O.ack_log = optarg; break;
+		case 'E': O.epoch = strtoull(optarg, NULL, 10); break;
 		default: usage(); return 2;
 		}
 	}
-	if (O.records < 1 || O.records > ODO_WIRE_MAX_RECORDS || O.start_seq < 1 || O.window < 1) {
+	if (O.records < 1 || O.records > ODO_WIRE_MAX_RECORDS || O.start_seq < 1 || O.window < 1 ||
+	    O.epoch > (uint64_t)INT64_MAX) {
 		usage();
 		return 2;
 	}

@@ -4,10 +4,17 @@
  * Connects as odo-collector (mutual TLS, MQTT v5, persistent session),
  * subscribes to odo/v1/+/up, decodes each batch strictly, appends one line
  * per record to --out and fdatasync()s it, then acknowledges on
- * odo/v1/<device>/ack the highest n such that every seq in [1, n] has been
- * written or is known never to exist (the batch ranges, wire.h).
+ * odo/v1/<device>/ack, in the batch's wire version and epoch, the highest
+ * n such that every seq in [1, n] of that (device, epoch) has been written
+ * or is known never to exist (the batch ranges, wire.h). A batch whose acked
+ * floor is above what the sink has for its (device, epoch) moves it there
+ * (the sink "lost" those acknowledged records, as a restored database does).
  *
- * Line format: "<device> <seq> <kind> <tag> <t_ms>\n", tag = trip_id.
+ * Line format: "<device> <seq> <kind> <tag> <t_ms>[ <epoch>]\n", tag =
+ * trip_id (of samples, events, trip starts and ends); the epoch column
+ * (16 hex digits) only with --epoch-column.
+ * --ack-extra N: acknowledge N beyond the truth (a collector whose state
+ * belongs to another outbox: the agent must delete nothing).
  * SIGUSR1: stop acknowledging; SIGUSR2: resume (and re-send every ack).
  * SIGTERM/SIGINT: exit 0 after printing counters to stderr.
  * The real collector (collector/) replaces this in the demo.
@@ -36,6 +43,8 @@ struct interval {
 
 struct device {
 	char id[ODO_DEVICE_ID_MAX + 1];
+	uint64_t epoch;
+	uint32_t v; /* wire version of its last batch: acks answer in it */
 	uint64_t acked;
 	struct interval *iv;
 	size_t niv;
@@ -44,7 +53,8 @@ struct device {
 static volatile sig_atomic_t g_stop, g_ack_off, g_ack_on;
 static struct device g_dev[MAX_DEVICES];
 static int g_ndev;
-static int g_acking = 1;
+static int g_acking = 1, g_epoch_column;
+static uint64_t g_ack_extra;
 static FILE *g_out;
 static struct odo_record g_recs[ODO_WIRE_MAX_RECORDS];
 static uint64_t g_batches, g_records, g_bad, g_acks_sent;
@@ -59,15 +69,16 @@ static void on_signal(int sig)
 		g_stop = 1;
 }
 
-static struct device *device_get(const char *id)
+static struct device *device_get(const char *id, uint64_t epoch)
 {
 	for (int i = 0; i < g_ndev; i++)
-		if (strcmp(g_dev[i].id, id) == 0)
+		if (strcmp(g_dev[i].id, id) == 0 && g_dev[i].epoch == epoch)
 			return &g_dev[i];
 	if (g_ndev == MAX_DEVICES)
 		return NULL;
 	struct device *d = &g_dev[g_ndev++];
 	snprintf(d->id, sizeof(d->id), "%s", id);
+	d->epoch = epoch;
 	d->iv = calloc(MAX_INTERVALS, sizeof(*d->iv));
 	if (!d->iv) {
 		fprintf(stderr, "ack-sink: out of memory\n");
@@ -110,7 +121,9 @@ static void send_ack(struct mosquitto *m, struct device *d)
 	struct odo_ack a;
 	memset(&a, 0, sizeof(a));
 	snprintf(a.device, sizeof(a.device), "%s", d->id);
-	a.ack = d->acked;
+	a.v = d->v;
+	a.epoch = d->epoch;
+	a.ack = d->acked + g_ack_extra;
 	uint8_t buf[256];
 	size_t len = 0;
 	if (odo_wire_encode_ack(&a, buf, sizeof(buf), &len) != ODO_OK) {
@@ -130,8 +143,9 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	(void)props;
 	struct odo_batch b = { .recs = g_recs, .cap = ODO_WIRE_MAX_RECORDS };
 	struct odo_wire_error err;
+	/* strict (no room for refused records): the agent sends none */
 	if (msg->payloadlen < 0 ||
-	    odo_wire_decode_batch(msg->payload, (size_t)msg->payloadlen, &b, &err) != ODO_OK) {
+	    odo_wire_decode_batch(msg->payload, (size_t)msg->payloadlen, NULL, &b, &err) != ODO_OK) {
 		g_bad++;
 		fprintf(stderr, "ack-sink: bad batch on %s: %s\n", msg->topic, err.msg);
 		return;
@@ -144,9 +158,15 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		fprintf(stderr, "ack-sink: batch for %s on %s ignored\n", b.device, msg->topic);
 		return;
 	}
-	struct device *d = device_get(b.device);
+	struct device *d = device_get(b.device, b.epoch);
 	if (!d)
 		return;
+	d->v = b.v;
+	if (b.floor > d->acked) {
+		fprintf(stderr, "ack-sink: %s epoch %016" PRIx64 ": acked floor %" PRIu64 " above %" PRIu64 "\n", d->id,
+			d->epoch, b.floor, d->acked);
+		d->acked = b.floor;
+	}
 	for (size_t i = 0; i < b.n; i++) {
 		const struct odo_record *r = &b.recs[i];
 		uint64_t tag = 0;
@@ -154,7 +174,14 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 			tag = r->u.sample.trip_id;
 		else if (r->kind == ODO_REC_EVENT)
 			tag = r->u.event.trip_id;
-		fprintf(g_out, "%s %" PRIu64 " %u %" PRIu64 " %" PRId64 "\n", b.device, r->seq, r->kind, tag, r->t_ms);
+		else if (r->kind == ODO_REC_TRIP_START)
+			tag = r->u.trip_start.trip_id;
+		else if (r->kind == ODO_REC_TRIP_END)
+			tag = r->u.trip_end.trip_id;
+		fprintf(g_out, "%s %" PRIu64 " %u %" PRIu64 " %" PRId64, b.device, r->seq, r->kind, tag, r->t_ms);
+		if (g_epoch_column)
+			fprintf(g_out, " %016" PRIx64, b.epoch);
+		fputc('\n', g_out);
 	}
 	/* Durable before acknowledging, like the collector's COMMIT. */
 	if (fflush(g_out) != 0 || fdatasync(fileno(g_out)) != 0) {
@@ -163,7 +190,7 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	}
 	g_batches++;
 	g_records += b.n;
-	device_cover(d, b.seq, b.recs[b.n - 1].seq);
+	device_cover(d, b.seq, b.last_seq);
 	send_ack(m, d);
 }
 
@@ -189,7 +216,8 @@ int main(int argc, char **argv)
 		{ "host", required_argument, NULL, 'h' }, { "port", required_argument, NULL, 'p' },
 		{ "cafile", required_argument, NULL, 'c' }, { "cert", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'k' },    { "out", required_argument, NULL, 'o' },
-		{ "id", required_argument, NULL, 'i' },     { NULL, 0, NULL, 0 },
+		{ "id", required_argument, NULL, 'i' },     { "epoch-column", no_argument, NULL, 'E' },
+		{ "ack-extra", required_argument, NULL, 'x' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -201,11 +229,14 @@ int main(int argc, char **argv)
 		case 'k': key = optarg; break;
 		case 'o': out = optarg; break;
 		case 'i': id = optarg; break;
+		case 'E': g_epoch_column = 1; break;
+		case 'x': g_ack_extra = strtoull(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
 	if (!port || !cafile || !cert || !key || !out) {
-		fprintf(stderr, "usage: ack-sink --port P --cafile F --cert F --key F --out FILE [--host H] [--id ID]\n");
+		fprintf(stderr, "usage: ack-sink --port P --cafile F --cert F --key F --out FILE [--host H] [--id ID]"
+				" [--epoch-column] [--ack-extra N]\n");
 		return 2;
 	}
 	g_out = fopen(out, "a");
@@ -264,7 +295,8 @@ int main(int argc, char **argv)
 	fprintf(stderr, "ack-sink: %" PRIu64 " batches, %" PRIu64 " records, %" PRIu64 " bad, %" PRIu64 " acks sent\n",
 		g_batches, g_records, g_bad, g_acks_sent);
 	for (int i = 0; i < g_ndev; i++)
-		fprintf(stderr, "ack-sink: %s acked %" PRIu64 "\n", g_dev[i].id, g_dev[i].acked);
+		fprintf(stderr, "ack-sink: %s epoch %016" PRIx64 " acked %" PRIu64 "\n", g_dev[i].id, g_dev[i].epoch,
+			g_dev[i].acked);
 	mosquitto_disconnect(m);
 	mosquitto_destroy(m);
 	mosquitto_property_free_all(&props);

@@ -125,14 +125,15 @@ static struct odo_batch take(struct fx *f, size_t max_records, size_t max_bytes,
 {
 	assert_int_equal(odo_store_next_batch(f->st, max_records, max_bytes, pick, sb), ODO_OK);
 	size_t len = 0;
-	assert_int_equal(odo_wire_encode_batch_raw("dev-1", sb->range_start, sb->n, sb->cbor, sb->len, f->msg,
-						   sizeof(f->msg), &len),
+	assert_int_equal(odo_wire_encode_batch_raw("dev-1", sb->epoch, sb->floor, sb->range_start, sb->n, sb->cbor,
+						   sb->len, f->msg, sizeof(f->msg), &len),
 			 ODO_OK);
 	struct odo_batch b = { .recs = f->recs, .cap = ODO_ARRAY_LEN(f->recs) };
 	struct odo_wire_error err;
-	assert_int_equal(odo_wire_decode_batch(f->msg, len, &b, &err), ODO_OK);
+	assert_int_equal(odo_wire_decode_batch(f->msg, len, NULL, &b, &err), ODO_OK);
 	assert_int_equal(b.n, sb->n);
 	assert_int_equal(b.seq, sb->range_start);
+	assert_true(b.epoch == odo_store_epoch(f->st) && b.floor == sb->floor && b.floor < b.seq);
 	assert_int_equal(b.recs[0].seq, sb->first);
 	assert_int_equal(b.recs[b.n - 1].seq, sb->last);
 	return b;

@@ -185,6 +185,9 @@ static void test_trip_summary(void **state)
 	assert_true(isnan(s.obd_distance_m));
 	assert_true(fabs(s.gps_accuracy_m - eph_sum / eph_n) < 1e-9);
 	assert_int_equal(s.has_dtc, 0);
+	assert_int_equal(s.end_reason, ODO_TRIP_END_STOPPED);
+	assert_int_equal(s.hard_brakes_g[1], -1); /* not graded yet (#14): absent, never 0 */
+	assert_true(isnan(s.lon_share[0]));
 }
 
 static void test_ignition(void **state)
@@ -213,12 +216,16 @@ static void test_ignition(void **state)
 	assert_true(fabs(s.idle_s - 99) < 1e-9);
 	assert_true(fabs(s.avg_rpm - 750) < 1e-9);
 	assert_true(fabs(s.obd_distance_m) < 1e-9);
-	/* finish closes an open trip */
+	/* no longitudinal signal: the jerk was not measured, it is not 0 */
+	assert_true(isnan(s.mean_abs_jerk));
+	assert_int_equal(s.end_reason, ODO_TRIP_END_STOPPED);
+	/* finish closes an open trip, for the reason given */
 	assert_int_equal(odo_trip_rpm(&tr, NS(300), (BASE_S + 300) * 1000, 900), 1);
-	assert_int_equal(odo_trip_finish(&tr, NS(310), (BASE_S + 310) * 1000, &s), 1);
+	assert_int_equal(odo_trip_finish(&tr, NS(310), (BASE_S + 310) * 1000, ODO_TRIP_END_SHUTDOWN, &s), 1);
 	assert_int_equal(s.trip_id, 2);
+	assert_int_equal(s.end_reason, ODO_TRIP_END_SHUTDOWN);
 	assert_true(fabs(s.duration_s - 10) < 1e-9);
-	assert_int_equal(odo_trip_finish(&tr, NS(311), (BASE_S + 311) * 1000, &s), 0);
+	assert_int_equal(odo_trip_finish(&tr, NS(311), (BASE_S + 311) * 1000, ODO_TRIP_END_SHUTDOWN, &s), 0);
 }
 
 int main(void)

@@ -9,7 +9,7 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 {
 	odo_record_init(r, (enum odo_record_kind)kind);
 	r->seq = seq;
-	r->t_ms = 1763900000000LL + (int64_t)seq * 1000;
+	r->t_ms = 1763900000000LL + (int64_t)(seq % 100000000) * 1000; /* no overflow for any seq */
 	r->tsrc = full ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
 	switch (kind) {
 	case ODO_REC_TRIP_START: {
