@@ -12,11 +12,12 @@ commit_ms = 20
 [mqtt]
 host = localhost
 port = $ODO_MQTT_PORT
-client_id = $2
+client_id = odo-collector
 group = demo
 cafile = $ODO_TMP/pki/ca.crt
 certfile = $ODO_TMP/pki/collector.crt
 keyfile = $ODO_TMP/pki/collector.key
+crlfile = $ODO_TMP/pki/crl.pem
 
 [db]
 conninfo = $ODO_PG_CONNINFO

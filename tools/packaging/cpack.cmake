@@ -46,10 +46,24 @@ macro(odo_package_docs component package)
           DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package} COMPONENT ${component})
 endmacro()
 
+# Manual pages, gzip -9n like the changelog: odo_package_man(COMPONENT PAGE.SECTION).
+macro(odo_package_man component page)
+  string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
+  execute_process(COMMAND gzip -9nc ${pkgdir}/man/${page} OUTPUT_FILE ${CMAKE_CURRENT_BINARY_DIR}/packaging/${page}.gz
+                  RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "gzip of tools/packaging/man/${page} failed")
+  endif()
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${pkgdir}/man/${page})
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/packaging/${page}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section}
+          COMPONENT ${component})
+endmacro()
+
 if(ODO_BUILD_AGENT)
   install(FILES ${pkgdir}/agent.conf DESTINATION /etc/odo PERMISSIONS ${ODO_CONF_MODE} COMPONENT agent)
   install(FILES ${pkgdir}/odo-agent.service DESTINATION /lib/systemd/system COMPONENT agent)
   odo_package_docs(agent odo-agent)
+  odo_package_man(agent odo-agent.1)
 endif()
 if(ODO_BUILD_COLLECTOR)
   install(FILES ${pkgdir}/collector.conf DESTINATION /etc/odo PERMISSIONS ${ODO_CONF_MODE} COMPONENT collector)
@@ -57,6 +71,7 @@ if(ODO_BUILD_COLLECTOR)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/collector/sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/odo/sql
           COMPONENT collector FILES_MATCHING PATTERN "*.sql")
   odo_package_docs(collector odo-collector)
+  odo_package_man(collector odo-collector.1)
 endif()
 if(ODO_BUILD_BROKER_PKG)
   install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/broker/render DESTINATION ${CMAKE_INSTALL_SBINDIR}
@@ -69,6 +84,8 @@ if(ODO_BUILD_BROKER_PKG)
   install(FILES ${pkgdir}/broker/odo-crl-renew.default DESTINATION /etc/default RENAME odo-crl-renew
           COMPONENT broker)
   odo_package_docs(broker odo-broker)
+  odo_package_man(broker odo-pki.1)
+  odo_package_man(broker odo-broker-setup.8)
 endif()
 
 set(CPACK_GENERATOR DEB)

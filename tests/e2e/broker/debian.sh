@@ -57,6 +57,7 @@ ok "render before the PKI: exit 1, '$(cat "$ODO_TMP/early.err")', nothing writte
 # 2. The documented order: PKI, then the broker.
 ODO_BROKER_NAMES=mqtt.fleet.example "$PKI" init /srv/odo-pki 2>/dev/null
 "$PKI" device /srv/odo-pki truck-0042 truck-0099 2>/dev/null
+"$PKI" collector /srv/odo-pki odo-collector-2 2>/dev/null
 "$RENDER" --pki-from /srv/odo-pki --port "$port" 2>"$ODO_TMP/render.log" || { cat "$ODO_TMP/render.log"; fail "render"; }
 cat "$ODO_TMP/render.log"
 st() { stat -c '%a %U:%G' "$1"; }
@@ -72,6 +73,10 @@ for key in $(grep -Ev '^(#|$)' "$conf" | awk '{print $1}' | sort -u); do
 	! grep -q "^$key " /etc/mosquitto/conf.d/odo.conf || fail "the drop-in repeats Debian's '$key'"
 done
 grep -qx "acl_file /etc/mosquitto/odo.acl" /etc/mosquitto/conf.d/odo.conf || fail "acl_file is not the installed ACL"
+for c in odo-collector odo-collector-2; do
+	grep -qx "user $c" /etc/mosquitto/odo.acl || fail "the ACL lacks collector $c (from /srv/odo-pki)"
+done
+grep -qx "use_username_as_clientid true" /etc/mosquitto/conf.d/odo.conf || fail "no identity binding in the drop-in"
 ok "the drop-in repeats none of $(grep -Ev '^(#|$)' "$conf" | awk '{print $1}' | sort -u | tr '\n' ' ')"
 
 # mosquitto.service's own start: its ExecStartPre lines, then ExecStart.

@@ -29,6 +29,7 @@ group = odo-test
 cafile = $ODO_TMP/pki/ca.crt
 certfile = $cert.crt
 keyfile = $cert.key
+crlfile = $ODO_TMP/pki/crl.pem
 [db]
 conninfo = "$ODO_PG_CONNINFO"
 INI

@@ -104,6 +104,7 @@ check_deb() {
 	mode=$(dpkg-deb -c "$deb" | awk -v f=".$conffile" '$6 == f {print $1}')
 	[ "$mode" = "-rw-r-----" ] || fail "$pkg: $conffile is $mode in the package, not -rw-r----- (0640)"
 	check_doc "$pkg" "$d"
+	[ -f "$d/usr/share/man/man1/$bin.1.gz" ] || fail "$pkg: no manual page $bin(1)"
 	local s
 	for s in postinst prerm postrm; do
 		[ -x "$c/$s" ] || fail "$pkg: $s missing or not executable"
@@ -271,6 +272,9 @@ if [ "$arch" = amd64 ]; then
 	done
 	[ "$(cat "$tmp/odo-broker.ctl/conffiles")" = /etc/default/odo-crl-renew ] || fail "odo-broker: conffiles"
 	check_doc odo-broker "$b"
+	for f in man1/odo-pki.1.gz man8/odo-broker-setup.8.gz; do
+		[ -f "$b/usr/share/man/$f" ] || fail "odo-broker: no manual page $f"
+	done
 	for s in postinst prerm postrm; do sh -n "$tmp/odo-broker.ctl/$s" || fail "odo-broker: $s"; done
 	check_unit odo-broker "$b/lib/systemd/system/odo-crl-renew.service"
 	check_unit odo-broker "$b/lib/systemd/system/odo-crl-renew.timer"
