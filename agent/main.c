@@ -180,6 +180,11 @@ static int load_config(struct agent *a, const char *const *sets, int nsets)
 		fprintf(stderr, "odo-agent: no configuration: give --config FILE (or --set agent.device_id=...)\n");
 		return ODO_ERR_CONFIG;
 	}
+	char why[160];
+	if (odo_detect_cfg_check(&a->engine_cfg.detect, why, sizeof(why)) != ODO_OK) {
+		fprintf(stderr, "odo-agent: %s\n", why);
+		return ODO_ERR_CONFIG;
+	}
 	if (!odo_wire_device_id_valid(a->cfg.device_id)) {
 		fprintf(stderr, "odo-agent: [agent] device_id '%s' is not a valid device id "
 				"(1-64 of A-Z a-z 0-9 . _ -)\n", a->cfg.device_id);

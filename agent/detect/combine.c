@@ -7,10 +7,11 @@
  * removes the held corners inside it.
  *
  * Corner and brake/acceleration. Drivers brake into a turn and accelerate
- * out of it; the turn is one manoeuvre and a harsh corner event already
- * reports it (its peak is the grip the driver used). A brake or
- * acceleration that overlaps a harsh corner event, give or take combine_s,
- * is therefore folded into the corner, not reported as a second event.
+ * out of it; the turn is one manoeuvre and a corner event already reports
+ * it (its peak is the grip the driver used). A brake or acceleration that
+ * overlaps a corner event of at least its own grade, give or take
+ * combine_s, is therefore folded into the corner, not reported as a second
+ * event; one of a higher grade than the corner is reported on its own.
  * Only a corner that is reported claims one: a lobe that a swerve takes
  * over does not (braking while swerving is reported). So a brake or
  * acceleration is held while a corner could still claim it: until combine_s
@@ -34,9 +35,11 @@ static void corners_out(struct odo_detect *d, int n)
 		for (int j = ODO_DET_CORNER_IV - 1; j > 0; j--) {
 			c->corner_iv[j][0] = c->corner_iv[j - 1][0];
 			c->corner_iv[j][1] = c->corner_iv[j - 1][1];
+			c->corner_iv_grade[j] = c->corner_iv_grade[j - 1];
 		}
 		c->corner_iv[0][0] = c->corner[i].start_ns;
 		c->corner_iv[0][1] = c->corner[i].end_ns;
+		c->corner_iv_grade[0] = c->corner[i].grade;
 	}
 	int k = n < c->ncorner ? n : c->ncorner;
 	for (int i = k; i < c->ncorner; i++)
@@ -52,10 +55,11 @@ void detect__combine_corner(struct odo_detect *d, const struct odo_det_event *ev
 	c->corner[c->ncorner++] = *ev;
 }
 
-void detect__combine_corner_run(struct odo_detect *d, int side, int active, int64_t start_ns)
+void detect__combine_corner_run(struct odo_detect *d, int side, int active, int64_t start_ns, int grade)
 {
 	d->combine.run_active[side] = active;
 	d->combine.run_start_ns[side] = start_ns;
+	d->combine.run_grade[side] = (uint8_t)grade;
 }
 
 void detect__combine_release_corners(struct odo_detect *d, int64_t t)
@@ -85,24 +89,27 @@ static int overlaps(int64_t a0, int64_t a1, const struct odo_det_event *ev, int6
 	return a0 <= ev->end_ns + c && ev->start_ns <= a1 + c;
 }
 
-/* A reported corner claims ev. final: the decision cannot wait any more
- * (hold buffer full, end of the drive): a held corner and a corner under
- * way that already lasted corner_min_s count as reported. */
+/* A reported corner of at least ev's grade claims ev (a severe stop in a
+ * moderate bend is a braking event of its own). final: the decision cannot
+ * wait any more (hold buffer full, end of the drive): a held corner and a
+ * corner under way that has already reached a grade count as reported. */
 static int claimed(const struct odo_detect *d, const struct odo_det_event *ev, int64_t t, int final)
 {
 	const struct odo_det_combine *c = &d->combine;
 	int64_t w = (int64_t)(d->cfg.combine_s * 1e9);
+	(void)t;
 	for (int i = 0; i < ODO_DET_CORNER_IV; i++)
-		if (c->corner_iv[i][1] && overlaps(c->corner_iv[i][0], c->corner_iv[i][1], ev, w))
+		if (c->corner_iv[i][1] && c->corner_iv_grade[i] >= ev->grade &&
+		    overlaps(c->corner_iv[i][0], c->corner_iv[i][1], ev, w))
 			return 1;
 	if (!final)
 		return 0;
 	for (int i = 0; i < c->ncorner; i++)
-		if (overlaps(c->corner[i].start_ns, c->corner[i].end_ns, ev, w))
+		if (c->corner[i].grade >= ev->grade && overlaps(c->corner[i].start_ns, c->corner[i].end_ns, ev, w))
 			return 1;
 	for (int k = 0; k < 2; k++)
-		if (c->run_active[k] && c->run_start_ns[k] <= ev->end_ns + w &&
-		    (double)(t - c->run_start_ns[k]) >= d->cfg.corner.min_dur_s * 1e9)
+		if (c->run_active[k] && c->run_start_ns[k] <= ev->end_ns + w && c->run_grade[k] &&
+		    c->run_grade[k] >= ev->grade)
 			return 1;
 	return 0;
 }
@@ -118,7 +125,7 @@ static int claimable(const struct odo_detect *d, const struct odo_det_event *ev,
 		if (c->run_active[k] && c->run_start_ns[k] <= ev->end_ns + w)
 			return 1;
 	for (int i = 0; i < c->ncorner; i++)
-		if (overlaps(c->corner[i].start_ns, c->corner[i].end_ns, ev, w))
+		if (c->corner[i].grade >= ev->grade && overlaps(c->corner[i].start_ns, c->corner[i].end_ns, ev, w))
 			return 1;
 	return 0;
 }

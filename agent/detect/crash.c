@@ -18,8 +18,11 @@ static void crash_out(struct odo_detect *d)
 static void crash_sample(struct odo_detect *d, const struct odo_det_sample *s)
 {
 	struct odo_det_crash_state *st = &d->crash;
-	struct odo_det_thr p = {
-	    .thr_g = d->cfg.crash_g, .hyst_g = 0.1 * d->cfg.crash_g, .min_dur_s = 0, .refractory_s = 10};
+	/* one level, ungraded (a crash is an outcome, not a degree of behaviour) */
+	struct odo_det_thr p = {.thr_g = {d->cfg.crash_g, HUGE_VAL, HUGE_VAL},
+	                        .min_dur_s = {0, 0, 0},
+	                        .hyst_g = 0.1 * d->cfg.crash_g,
+	                        .refractory_s = 10};
 	if (!detect__run_step(&st->run, &p, s->mono_ns, s->dyn / ODO_G))
 		return;
 	int64_t fuse = (int64_t)(d->cfg.crash_fuse_s * 1e9);
@@ -34,6 +37,7 @@ static void crash_sample(struct odo_detect *d, const struct odo_det_sample *s)
 	crash_out(d);
 	st->pending = 1;
 	st->ev = (struct odo_det_event){.kind = ODO_EV_CRASH,
+	                                .grade = 0,
 	                                .source = ODO_EVSRC_ACCEL,
 	                                .start_ns = st->run.start_ns,
 	                                .end_ns = st->run.last_ns,

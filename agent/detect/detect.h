@@ -21,18 +21,22 @@
 #include "odo/config.h"
 #include "odo/wire.h"
 
-/* One threshold detector's parameters. */
+#define ODO_DET_GRADES 3 /* 1 moderate, 2 harsh, 3 severe (docs/detection.md) */
+
+/* One graded detector's parameters. Grade k (1..3) is index k-1. */
 struct odo_det_thr {
-	double thr_g;        /* start when |a| >= thr_g (in the detector's direction) */
-	double hyst_g;       /* end when |a| < thr_g - hyst_g */
-	double min_dur_s;    /* shorter excursions are not events */
-	double refractory_s; /* no new event of this kind until this long after the last ended */
+	double thr_g[ODO_DET_GRADES];     /* level of each grade, strictly increasing; an excursion starts at
+	                                     thr_g[0] (in the detector's direction) */
+	double min_dur_s[ODO_DET_GRADES]; /* a grade counts when a run at or above its level lasted this long */
+	double hyst_g;                    /* a run at level L continues while the value stays >= L - hyst_g */
+	double refractory_s;              /* no new event of this kind until this long after the last ended */
 };
 
 /* [detect] section. */
 struct odo_detect_cfg {
 	double lowpass_hz; /* cut-off of the 2nd-order low-pass on vehicle-frame accel */
-	struct odo_det_thr brake, accel, corner, swerve;
+	struct odo_det_thr brake, accel, corner, swerve; /* swerve: lobes at thr_g[0] for min_dur_s[0]; the
+	                                                    grade from the smaller lobe's peak */
 	double rebound_s; /* after a hard brake ends, no rapid acceleration for this long (pitch rebound) */
 	double swerve_window_s; /* opposite lateral lobe must start within this of the first ending */
 	double swerve_max_s;   /* a reversal lasting longer than this (both lobes) is steering through a turn,
@@ -42,16 +46,20 @@ struct odo_detect_cfg {
 	double combine_s;      /* a brake or acceleration within this of a harsh corner is part of it */
 	double crash_g;        /* dynamic-acceleration magnitude (unfiltered) */
 	double crash_fuse_s;   /* accel and airbag within this window are one crash */
-	double speed_brake_g, speed_accel_g; /* fallback thresholds on d(speed)/dt */
-	double speed_min_dur_s;
+	struct odo_det_thr speed_brake, speed_accel; /* fallback grades on d(speed)/dt */
 	double speed_window_s; /* derivative over this span */
 	double phone_min_speed_mps;
 	double phone_min_dur_s;
-	double min_speed_mps; /* brake/accel/corner/swerve need at least this speed (when known) */
+	double min_speed_mps; /* corner/swerve need at least this speed (when known) */
 };
 
 extern const struct odo_cfg_key odo_detect_cfg_keys[];
 extern const size_t odo_detect_cfg_nkeys;
+
+/* Relations the key table cannot express: every kind's levels strictly
+ * increasing. ODO_OK, or ODO_ERR_CONFIG with why (len bytes) naming the keys
+ * ("detect.brake_g2 (0.25) must be above detect.brake_g1 (0.30)"). */
+int odo_detect_cfg_check(const struct odo_detect_cfg *c, char *why, size_t len) ODO_NODISCARD;
 
 /* What a detector reports; the engine adds speeds, position, trip id. */
 struct odo_det_event {
@@ -60,6 +68,7 @@ struct odo_det_event {
 	int64_t start_ns;      /* mono */
 	int64_t end_ns;        /* mono */
 	double peak_g, mean_g; /* signed (negative: braking / left); NaN for phone */
+	uint8_t grade;         /* 1..3 for brake, accel, corner, swerve; 0 for crash and phone */
 };
 
 typedef void (*odo_det_emit_fn)(void *ctx, const struct odo_det_event *ev);
@@ -72,7 +81,7 @@ struct odo_det_sample {
 	double speed_mps; /* latest known speed, NaN if none */
 };
 
-/* Generic state of one threshold excursion. */
+/* Generic state of one graded excursion (run.c). */
 struct odo_det_run {
 	int active;
 	int sign;
@@ -80,6 +89,10 @@ struct odo_det_run {
 	double peak, sum;
 	uint32_t n;
 	int64_t refractory_until_ns;
+	uint8_t in[ODO_DET_GRADES];           /* a run at grade k's level is under way ... */
+	int64_t in_ns[ODO_DET_GRADES];        /* ... since */
+	int64_t best_ns[ODO_DET_GRADES];      /* longest completed run at each level in this excursion */
+	uint8_t grade;                        /* of the excursion that just ended (detect__run_step() == 1) */
 };
 
 #define ODO_DET_SPEED_RING  32 /* speed updates kept for the fallback derivative */
@@ -137,7 +150,9 @@ struct odo_det_combine {
 	struct odo_det_event corner[ODO_DET_CORNER_HELD];
 	int run_active[2];                               /* corners under way (right, left) */
 	int64_t run_start_ns[2];
+	uint8_t run_grade[2];                            /* ... the grade each has reached so far */
 	int64_t corner_iv[ODO_DET_CORNER_IV][2];         /* start, end of the latest reported corners, newest first */
+	uint8_t corner_iv_grade[ODO_DET_CORNER_IV];      /* ... their grades */
 	int nlon;                                        /* brakes/accelerations held for a corner */
 	struct odo_det_event lon[ODO_DET_LON_HELD];
 	uint32_t combined;                               /* longitudinal events folded into a corner */

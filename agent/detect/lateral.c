@@ -29,7 +29,8 @@ static void corner_sample(struct odo_detect *d, const struct odo_det_sample *s)
 		}
 	}
 	for (int k = 0; k < 2; k++)
-		detect__combine_corner_run(d, k, rr[k]->active, rr[k]->start_ns);
+		detect__combine_corner_run(d, k, rr[k]->active, rr[k]->start_ns,
+		                           detect__run_grade_at(rr[k], &d->cfg.corner, s->mono_ns));
 	detect__combine_release_corners(d, s->mono_ns);
 }
 
@@ -44,8 +45,14 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 	struct odo_det_swerve_state *st = &d->swerve;
 	double g = s->lat / ODO_G;
 	struct odo_det_run *r = &st->lobe;
+	/* lobes: one level (grade 1's), swerve_min_s; the swerve's grade comes
+	 * from the lobes' peaks below */
 	struct odo_det_thr lobe = d->cfg.swerve;
 	lobe.refractory_s = 0;
+	for (int k = 1; k < ODO_DET_GRADES; k++) {
+		lobe.thr_g[k] = HUGE_VAL;
+		lobe.min_dur_s[k] = 0;
+	}
 	double x;
 	if (!r->active) {
 		if (slow(d, s))
@@ -72,7 +79,14 @@ static void swerve_sample(struct odo_detect *d, const struct odo_det_sample *s)
 	    r->start_ns >= st->refractory_until_ns && balanced &&
 	    (double)(r->last_ns - st->start_ns) <= d->cfg.swerve_max_s * 1e9) {
 		double p1 = st->peak, p2 = r->sign * r->peak;
+		/* graded by the smaller lobe: both must reach the level */
+		double lo = fmin(fabs(p1), fabs(p2));
+		uint8_t grade = 1;
+		for (int k = 1; k < ODO_DET_GRADES; k++)
+			if (lo >= d->cfg.swerve.thr_g[k])
+				grade = (uint8_t)(k + 1);
 		struct odo_det_event ev = {.kind = ODO_EV_SWERVE,
+		                           .grade = grade,
 		                           .source = ODO_EVSRC_ACCEL,
 		                           .start_ns = st->start_ns,
 		                           .end_ns = r->last_ns,

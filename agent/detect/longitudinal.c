@@ -64,11 +64,15 @@ static void speed_update(struct odo_detect *d, int64_t t, double v, int accel_li
 	if (idx == st->head || span < win / 2)
 		return;
 	double a_g = (v - st->v[idx]) / ((double)span / 1e9) / ODO_G;
-	struct odo_det_thr b = d->cfg.brake, a = d->cfg.accel;
-	b.thr_g = d->cfg.speed_brake_g;
-	b.min_dur_s = d->cfg.speed_min_dur_s;
-	a.thr_g = d->cfg.speed_accel_g;
-	a.min_dur_s = d->cfg.speed_min_dur_s;
+	/* the fallback's own levels; one minimum duration (speed_min_s) for
+	 * every grade, hysteresis and refractory time as the accelerometer's */
+	struct odo_det_thr b = d->cfg.speed_brake, a = d->cfg.speed_accel;
+	for (int k = 0; k < ODO_DET_GRADES; k++)
+		b.min_dur_s[k] = a.min_dur_s[k] = d->cfg.speed_brake.min_dur_s[0];
+	b.hyst_g = d->cfg.brake.hyst_g;
+	b.refractory_s = d->cfg.brake.refractory_s;
+	a.hyst_g = d->cfg.accel.hyst_g;
+	a.refractory_s = d->cfg.accel.refractory_s;
 	/* the derivative window is centred half a window back */
 	int64_t tc = t - span / 2;
 	if (detect__run_step(&st->brake, &b, tc, -a_g)) {

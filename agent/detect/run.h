@@ -11,11 +11,21 @@
 
 #include "detect/detect.h"
 
-/* Shared excursion logic (run.c): returns 1 when an excursion that lasted
- * at least p->min_dur_s ended at t (r then holds its start, peak and sum).
- * x is the value in the detector's direction (positive = toward the
- * event), in g. */
+/* Shared graded excursion (run.c; docs/detection.md "Grades"). x is the
+ * value in the detector's direction (positive = toward the event), in g.
+ * An excursion starts at the first x >= thr_g[0] outside the refractory
+ * time and continues while x >= thr_g[0] - hyst_g. Inside it, a run at
+ * grade k's level starts at x >= thr_g[k-1] and continues while
+ * x >= thr_g[k-1] - hyst_g; the longest run per level is kept. When the
+ * excursion ends (at t, the first sample below) its grade is the highest k
+ * whose longest run lasted min_dur_s[k-1]; with a grade, 1 is returned (r
+ * holds start, peak, sum and grade) and the refractory time starts; with
+ * none, nothing is reported. */
 int detect__run_step(struct odo_det_run *r, const struct odo_det_thr *p, int64_t t, double x);
+
+/* The grade an excursion under way has already reached at t (0: none yet,
+ * or no excursion). */
+int detect__run_grade_at(const struct odo_det_run *r, const struct odo_det_thr *p, int64_t t);
 
 /* The event of a run that detect__run_step() has just ended; sign +1 or -1
  * turns the detector's direction back into signed g. */
@@ -30,8 +40,9 @@ void detect__emit(struct odo_detect *d, const struct odo_det_event *ev);
 /* A harsh corner ended: held while a swerve may claim it; with the hold
  * full, the oldest held corner is reported now. */
 void detect__combine_corner(struct odo_detect *d, const struct odo_det_event *ev);
-/* Whether a corner is under way on `side`, and since when. */
-void detect__combine_corner_run(struct odo_detect *d, int side, int active, int64_t start_ns);
+/* Whether a corner is under way on `side`, since when, and the grade it has
+ * reached so far. */
+void detect__combine_corner_run(struct odo_detect *d, int side, int active, int64_t start_ns, int grade);
 /* Report the held corners that no swerve can claim any more at t. */
 void detect__combine_release_corners(struct odo_detect *d, int64_t t);
 /* A swerve: it claims the held corners inside it, then is reported. */

@@ -191,7 +191,7 @@ static void on_det_event(void *ctx, const struct odo_det_event *ev)
 	speed_at(e, ev->end_ns, &x->speed_after_mps);
 	if (ev->kind <= ODO_EV__MAX)
 		e->st.events[ev->kind]++;
-	odo_trip_event(&e->trip, ev->kind);
+	odo_trip_event(&e->trip, ev->kind, ev->grade);
 	put(e, &r, ev->start_ns);
 }
 
@@ -203,6 +203,11 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 	*out = NULL;
 	if (state_path && strlen(state_path) >= ENGINE_PATH_MAX)
 		return ODO_ERR_INVAL;
+	char why[160];
+	if (cfg && odo_detect_cfg_check(&cfg->detect, why, sizeof(why)) != ODO_OK) {
+		ODO_LOG(ERROR, "engine", "%s", why);
+		return ODO_ERR_CONFIG;
+	}
 	struct odo_engine *e = calloc(1, sizeof(*e));
 	if (!e)
 		return ODO_ERR_NOMEM;
@@ -339,8 +344,10 @@ static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 		e->f1[1] = e->f2[1] = v[1];
 		e->have_f = 1;
 	} else {
+		/* exact discretisation of the first-order section: the same
+		 * filter at any sample rate (10-400 Hz) */
 		double tau = 1.0 / (2 * M_PI * e->cfg.detect.lowpass_hz);
-		double al = dt / (tau + dt);
+		double al = 1 - exp(-dt / tau);
 		for (int i = 0; i < 2; i++) {
 			e->f1[i] += al * (v[i] - e->f1[i]);
 			e->f2[i] += al * (e->f1[i] - e->f2[i]);

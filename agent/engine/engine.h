@@ -59,7 +59,7 @@ typedef int (*odo_engine_emit_fn)(void *ctx, struct odo_record *r);
  * engine; tz may be NULL = UTC). state_path: calibration persistence file
  * (NULL = none); loaded now, saved when the estimate becomes ready and at
  * close. Returns ODO_OK, ODO_ERR_INVAL (NULL clock/emit/out), ODO_ERR_CONFIG
- * (bad mounting matrix), ODO_ERR_NOMEM.
+ * (bad mounting matrix, grade levels not increasing: logged), ODO_ERR_NOMEM.
  */
 int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock, const struct odo_tz *tz,
                     odo_engine_emit_fn emit, void *emit_ctx, const char *state_path,

@@ -75,6 +75,7 @@ static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 	t->last_motion_ns = start_ns;
 	t->rpm_sum = t->eph_sum = t->jerk_sum = 0;
 	t->rpm_n = t->eph_n = t->jerk_n = 0;
+	memset(t->graded, 0, sizeof(t->graded));
 	t->phone_ns = start_ns;
 }
 
@@ -269,30 +270,37 @@ void odo_trip_lon_accel(struct odo_trip *t, int64_t ns, double lon)
 	t->prev_lon_ns = ns;
 }
 
-void odo_trip_event(struct odo_trip *t, uint8_t kind)
+void odo_trip_event(struct odo_trip *t, uint8_t kind, uint8_t grade)
 {
 	if (!t->open)
 		return;
+	int k;
+	uint32_t *harsh;
 	switch (kind) {
 	case ODO_EV_HARD_BRAKE:
-		t->s.hard_brakes++;
+		k = 0, harsh = &t->s.hard_brakes;
 		break;
 	case ODO_EV_RAPID_ACCEL:
-		t->s.rapid_accels++;
+		k = 1, harsh = &t->s.rapid_accels;
 		break;
 	case ODO_EV_CORNER_LEFT:
 	case ODO_EV_CORNER_RIGHT:
-		t->s.harsh_corners++;
+		k = 2, harsh = &t->s.harsh_corners;
 		break;
 	case ODO_EV_SWERVE:
-		t->s.swerves++;
+		k = 3, harsh = &t->s.swerves;
 		break;
 	case ODO_EV_CRASH:
 		t->s.crashes++;
-		break;
+		return;
 	default:
-		break;
+		return;
 	}
+	if (grade < 1 || grade > 3)
+		return;
+	t->graded[k][grade - 1]++;
+	if (grade >= 2)
+		(*harsh)++;
 }
 
 void odo_trip_phone(struct odo_trip *t, int64_t ns, int screen_on, int call, int handled)

@@ -68,6 +68,7 @@ struct odo_trip {
 	double prev_lon;
 	int64_t prev_lon_ns;
 	int have_lon;
+	uint32_t graded[4][3]; /* events per kind (brake, accel, corner, swerve) and grade */
 	int64_t stops[ODO_TRIP_STOP_RING];
 	unsigned nstops;
 	int wipers; /* -1 no signal, 0 off, 1 on */
@@ -89,7 +90,10 @@ int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, doubl
 int odo_trip_obd_speed(struct odo_trip *t, int64_t ns, int64_t t_ms, double speed_mps);
 int odo_trip_rpm(struct odo_trip *t, int64_t ns, int64_t t_ms, double rpm);
 void odo_trip_lon_accel(struct odo_trip *t, int64_t ns, double lon_mps2);
-void odo_trip_event(struct odo_trip *t, uint8_t kind);
+/* A driving event of `kind` and `grade` (1..3; 0 ungraded: crash, phone).
+ * The summary's hard_brakes/rapid_accels/harsh_corners/swerves count
+ * grade >= 2 (harsh and above); every grade is counted per grade too. */
+void odo_trip_event(struct odo_trip *t, uint8_t kind, uint8_t grade);
 void odo_trip_phone(struct odo_trip *t, int64_t ns, int screen_on, int call, int handled);
 void odo_trip_wipers(struct odo_trip *t, int on);
 void odo_trip_dtc(struct odo_trip *t, int n_codes, int airbag);

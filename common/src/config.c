@@ -199,6 +199,9 @@ static int store_value(const char *secname, const struct odo_cfg_key *k, void *d
 		memcpy(field, &b, sizeof(b));
 		return 0;
 	}
+	case ODO_CFG_REPLACED:
+		why_set(why, whysz, "'%s' in [%s] was replaced by %s", k->key, secname, k->help ? k->help : "?");
+		return -1;
 	case ODO_CFG_ENUM: {
 		char list[CFG_WHY_MAX];
 		size_t used = 0;
@@ -251,6 +254,8 @@ static void zero_value(const struct odo_cfg_key *k, void *dest)
 	case ODO_CFG_BOOL:
 	case ODO_CFG_ENUM:
 		memset(field, 0, sizeof(int));
+		break;
+	case ODO_CFG_REPLACED:
 		break;
 	}
 }
@@ -641,6 +646,7 @@ static const char *type_name(const struct odo_cfg_key *k)
 	case ODO_CFG_DOUBLE: return "number";
 	case ODO_CFG_BOOL: return "boolean";
 	case ODO_CFG_ENUM: return "choice";
+	case ODO_CFG_REPLACED: return "replaced";
 	}
 	return "?";
 }
@@ -682,6 +688,11 @@ int odo_config_print_reference(FILE *f, const char *program, const struct odo_cf
 							      k->choices[c]);
 				if (n < sizeof(range))
 					snprintf(range + n, sizeof(range) - n, ")");
+			}
+			if (k->type == ODO_CFG_REPLACED) {
+				fprintf(f, "| `%s` | replaced | — | no longer exists: use %s |\n", k->key,
+					k->help ? k->help : "?");
+				continue;
 			}
 			if (k->required)
 				fprintf(f, "| `%s` | %s%s | **required** |", k->key, type_name(k), range);

@@ -678,8 +678,8 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 	}
 	if (smooth_norm(acc.t, raw, acc.n, rm, rn, &g1))
 		return -1;
-	const double thr_g[K__N] = {cfg.detect.brake.thr_g,  cfg.detect.accel.thr_g,  cfg.detect.corner.thr_g,
-	                            cfg.detect.corner.thr_g, cfg.detect.swerve.thr_g, 0};
+	const double thr_g[K__N] = {cfg.detect.brake.thr_g[0], cfg.detect.accel.thr_g[0], cfg.detect.corner.thr_g[0],
+	                            cfg.detect.corner.thr_g[0], cfg.detect.swerve.thr_g[0], 0};
 	for (int i = 0; i < col->n; i++) {
 		const struct ival *dv = &col->det[i];
 		int hit = 0;

@@ -30,6 +30,8 @@ enum odo_cfg_type {
 	ODO_CFG_DOUBLE, /* double, finite, bounded by min/max */
 	ODO_CFG_BOOL,   /* int: true/false/yes/no/on/off/1/0 */
 	ODO_CFG_ENUM,   /* int: index into `choices` (NULL-terminated) */
+	ODO_CFG_REPLACED, /* a key that no longer exists: setting it is an error
+	                     naming what replaced it (`help`); no field, no default */
 };
 
 struct odo_cfg_key {
@@ -63,6 +65,9 @@ struct odo_cfg_key {
 	{ .key = (k), .type = ODO_CFG_BOOL, .offset = offsetof(st, f), .def = (d), .min = 1, .max = 0, .help = (h) }
 #define ODO_CFG_E(k, st, f, d, ch, h) \
 	{ .key = (k), .type = ODO_CFG_ENUM, .offset = offsetof(st, f), .def = (d), .choices = (ch), .min = 1, .max = 0, .help = (h) }
+/* A retired key: "k: replaced by <h>" when a file or --set uses it. */
+#define ODO_CFG_GONE(k, h) \
+	{ .key = (k), .type = ODO_CFG_REPLACED, .min = 1, .max = 0, .help = (h) }
 
 struct odo_cfg_section {
 	const char *name; /* "[name]" */

@@ -3,12 +3,13 @@
 truth.json.  Usage: check_replay.py EMIT TRUTH_JSON CONFIG_REFERENCE_MD
 
 Expected events are derived from the truth's physics and the agent's default
-detection thresholds (read from --print-config-reference, section [detect]):
-  * a segment whose longitudinal/lateral acceleration exceeds a threshold by
-    MARGIN_G must yield an event of that kind starting within START_TOL_S of
-    the segment start;
+detection levels (read from --print-config-reference, section [detect]; an
+event of any grade starts at the grade 1 level, docs/detection.md):
+  * a segment whose longitudinal/lateral acceleration exceeds a kind's grade 1
+    level by MARGIN_G must yield an event of that kind starting within
+    START_TOL_S of the segment start;
   * no hard-brake/rapid-accel/corner event may start outside a segment whose
-    acceleration reaches threshold - hysteresis (no events while cruising or
+    acceleration reaches that level - hysteresis (no events while cruising or
     stopped);
   * exactly one trip_start and one trip_end; trip_end.dist within 2 % of the
     distance integrated from the truth's segment accelerations.
@@ -46,7 +47,7 @@ def detect_defaults(ref_path):
         m = re.match(r"^\| `(\w+)` \| number[^|]*\| `([-0-9.]+)` \|", line)
         if m and sec == "detect":
             out[m.group(1)] = float(m.group(2))
-    for k in ("brake_g", "brake_hyst_g", "accel_g", "accel_hyst_g", "corner_g", "corner_hyst_g"):
+    for k in ("brake_g1", "brake_hyst_g", "accel_g1", "accel_hyst_g", "corner_g1", "corner_hyst_g"):
         if k not in out:
             fail("config reference has no [detect] %s default" % k)
     return out
@@ -72,8 +73,8 @@ def main():
     def mags(s):
         return {1: -s["long_accel_mps2"] / G, 2: s["long_accel_mps2"] / G,
                 3: s["lat"] / G, 4: -s["lat"] / G}
-    thr = {1: (th["brake_g"], th["brake_hyst_g"]), 2: (th["accel_g"], th["accel_hyst_g"]),
-           3: (th["corner_g"], th["corner_hyst_g"]), 4: (th["corner_g"], th["corner_hyst_g"])}
+    thr = {1: (th["brake_g1"], th["brake_hyst_g"]), 2: (th["accel_g1"], th["accel_hyst_g"]),
+           3: (th["corner_g1"], th["corner_hyst_g"]), 4: (th["corner_g1"], th["corner_hyst_g"])}
 
     recs = list(emitlib.read_emit(emit))
     if not recs:

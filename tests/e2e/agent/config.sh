@@ -43,7 +43,7 @@ state_dir = $ODO_TMP/state
 status_period_s = 30
 
 [detect]
-brake_g = 0.3
+brake_g2 = 0.3
 [store]
 path = $ODO_TMP/outbox.db
 CONF
@@ -52,10 +52,14 @@ check good 0 "configuration OK"
 # 3. Each kind of mistake, alone: file:line and what is wrong.
 printf '[agent]\ndevice_id = gw-1\n\nbogus_key = 1\n' >unknown.conf
 check unknown 1 "unknown.conf:4: unknown key 'bogus_key' in [agent]"
-printf '[agent]\ndevice_id = gw-1\n[detect]\nbrake_g = fast\n' >badvalue.conf
-check badvalue 1 "badvalue.conf:4: bad value for 'brake_g' in [detect]: 'fast' is not a number"
-printf '[agent]\ndevice_id = gw-1\n[detect]\nbrake_g = 99\n' >range.conf
-check range 1 "range.conf:4: bad value for 'brake_g' in [detect]: 99 is out of range"
+printf '[agent]\ndevice_id = gw-1\n[detect]\nbrake_g2 = fast\n' >badvalue.conf
+check badvalue 1 "badvalue.conf:4: bad value for 'brake_g2' in [detect]: 'fast' is not a number"
+printf '[agent]\ndevice_id = gw-1\n[detect]\nbrake_g2 = 99\n' >range.conf
+check range 1 "range.conf:4: bad value for 'brake_g2' in [detect]: 99 is out of range"
+printf '[agent]\ndevice_id = gw-1\n[detect]\nbrake_g = 0.3\n' >replaced.conf
+check replaced 1 "replaced.conf:4: 'brake_g' in [detect] was replaced by brake_g1, brake_g2, brake_g3"
+printf '[agent]\ndevice_id = gw-1\n[detect]\nbrake_g2 = 0.2\n' >order.conf
+check order 1 "detect.brake_g2 (0.2) must be above detect.brake_g1 (0.25)"
 printf '[agent]\nlog_level = debug\n' >missing.conf
 check missing 1 "missing.conf: missing required key 'device_id' in [agent]"
 printf '[agent]\ndevice_id = bad/id\n' >badid.conf
@@ -63,7 +67,7 @@ check badid 1 "device_id 'bad/id' is not a valid device id"
 
 # 4. All three in one file: non-zero, and the first problem by file:line
 #    (the parser stops at the first error).
-printf '[agent]\nstatus_period_s = 5\nbogus_key = 1\n[detect]\nbrake_g = fast\n' >all.conf
+printf '[agent]\nstatus_period_s = 5\nbogus_key = 1\n[detect]\nbrake_g2 = fast\n' >all.conf
 check all 1 "all.conf:3: unknown key 'bogus_key' in [agent]"
 grep -q "configuration OK" all.out && bad "all: says OK"
 

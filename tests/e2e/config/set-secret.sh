@@ -45,7 +45,7 @@ for prog in agent collector accuracy; do
 	collector) run=("$COLLECTOR") tail=(migrate) ;;
 	accuracy) run=("$ACCURACY") tail=("$ODO_TMP") ;;
 	esac
-	key=detect.brake_g
+	key=detect.brake_g2
 	[ $prog = collector ] && key=collector.max_group_rows
 	expect "$prog-form" nz "--set: want SECTION.KEY=VALUE, not 'brake_g'" "${run[@]}" --set brake_g "${tail[@]}"
 	unknown="--set: unknown key 'nope' in [detect]"
@@ -54,7 +54,7 @@ for prog in agent collector accuracy; do
 	expect "$prog-value" nz "--set: bad value for '${key#*.}' in [${key%%.*}]: 'fast' is not" \
 		"${run[@]}" --set "$key=fast" "${tail[@]}"
 done
-expect agent-ok 0 "configuration OK" "$AGENT" --check-config --set agent.device_id=gw-1 --set detect.brake_g=0.4
+expect agent-ok 0 "configuration OK" "$AGENT" --check-config --set agent.device_id=gw-1 --set detect.brake_g2=0.4
 
 # 3. The collector's generated reference is the documented one, and marks the secret.
 "$COLLECTOR" --print-config-reference >collector-config.md

@@ -39,6 +39,7 @@ static const struct odo_cfg_key gps_keys[] = {
     ODO_CFG_B("enabled", struct gps_cfg, enabled, "yes", "use the GPS"),
     ODO_CFG_E("mode", struct gps_cfg, mode, "auto", modes, "protocol"),
     ODO_CFG_S("note", struct gps_cfg, note, NULL, "free text"),
+    ODO_CFG_GONE("min_kmh", "min_speed (m/s)"),
 };
 
 /* host is required; port unbounded (min > max) */
@@ -437,6 +438,29 @@ static void test_reference(void **state)
 	assert_null(strstr(buf, "secret"));
 }
 
+/* A retired key: refused wherever it is set, naming its replacement; no
+ * default, no field; listed as replaced in the reference. */
+static void test_replaced(void **state)
+{
+	struct odo_cfg_section sec = {"gps", gps_keys, ODO_ARRAY_LEN(gps_keys), &gps};
+	struct odo_cfg_error err;
+	const char *txt = "[gps]\nrate = 7\nmin_kmh = 3\n";
+	char buf[2048];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(odo_config_defaults(&sec, 1, &err), ODO_OK);
+	assert_int_equal(odo_config_parse_buf("r.conf", txt, strlen(txt), &sec, 1, &err), ODO_ERR_CONFIG);
+	assert_string_equal(err.msg, "r.conf:3: 'min_kmh' in [gps] was replaced by min_speed (m/s)");
+	assert_int_equal(odo_config_set_arg(&sec, 1, "gps.min_kmh=1", &err), ODO_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "'min_kmh' in [gps] was replaced by min_speed"));
+	f = fmemopen(buf, sizeof(buf), "w");
+	assert_non_null(f);
+	assert_int_equal(odo_config_print_reference(f, "odo-test", &sec, 1), ODO_OK);
+	fclose(f);
+	assert_non_null(strstr(buf, "| `min_kmh` | replaced | — | no longer exists: use min_speed (m/s) |\n"));
+}
+
 static void test_secret(void **state)
 {
 	char path[] = "/tmp/odo_secret_test_XXXXXX";
@@ -496,6 +520,7 @@ int main(void)
 	    cmocka_unit_test(test_set_arg),
 	    cmocka_unit_test(test_reference),
 	    cmocka_unit_test(test_secret),
+	    cmocka_unit_test(test_replaced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * Detectors on synthetic vehicle-frame recordings: each kind's event
- * start, duration and peak asserted against the generated profile
- * (thresholds read from the defaults: 0.30 g brake, 0.20 g accel, 0.30 g
- * corner, 0.20 g swerve lobes, 2.5 g crash).
+ * start, duration, peak and grade asserted against the generated profile
+ * (levels read from the defaults, docs/detection.md: brake 0.25/0.30/0.45 g,
+ * accel 0.20/0.25/0.35 g, corner 0.30/0.40/0.50 g, swerve lobes 0.20 g and
+ * grades 0.20/0.30/0.50 g, crash 2.5 g), at 10, 100 and 400 Hz.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,9 +16,9 @@
 #include <cmocka.h>
 
 #include "detect/detect.h"
+#include "odo/err.h"
 #include "odo/geo.h"
 
-#define RATE_HZ 100
 #define MAXEV   32
 #define NS(t)   ((int64_t)((t)*1e9 + 0.5))
 
@@ -46,6 +47,8 @@ static double pulse(double t, double t0, double ramp, double hold, double amp)
 	return amp * (t0 + 2 * ramp + hold - t) / ramp;
 }
 
+static int RATE_HZ = 100; /* the sample rate of run() */
+
 /* instant the pulse rises through |thr| g (first sample at or after) */
 static double rise(double t0, double ramp, double amp, double thr)
 {
@@ -57,6 +60,7 @@ typedef double (*profile_fn)(double t, int axis); /* axis 0 lon, 1 lat, 2 dyn; i
 
 static void run(struct odo_detect *d, profile_fn f, double secs, double speed)
 {
+	int tick = RATE_HZ / 10 ? RATE_HZ / 10 : 1;
 	for (int i = 0; i <= (int)(secs * RATE_HZ); i++) {
 		double t = (double)i / RATE_HZ;
 		struct odo_det_sample s = {.mono_ns = NS(t),
@@ -65,7 +69,7 @@ static void run(struct odo_detect *d, profile_fn f, double secs, double speed)
 		                           .dyn = f(t, 2) * ODO_G,
 		                           .speed_mps = speed};
 		odo_detect_sample(d, &s);
-		if (i % 10 == 0)
+		if (i % tick == 0)
 			odo_detect_tick(d, s.mono_ns);
 	}
 }
@@ -139,14 +143,15 @@ static void test_hard_brake(void **state)
 	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
 	assert_int_equal(g.ev[0].source, ODO_EVSRC_ACCEL);
 	/* starts when the ramp crosses the threshold, ends when it falls under threshold - hysteresis */
-	double t0 = rise(10, 0.2, 0.45, dflt.brake.thr_g);
+	double t0 = rise(10, 0.2, 0.45, dflt.brake.thr_g[0]);
 	double t1 =
-	    ceil((10 + 0.4 + 1.5 - 0.2 * (dflt.brake.thr_g - dflt.brake.hyst_g) / 0.45) * RATE_HZ - 1e-6) /
+	    ceil((10 + 0.4 + 1.5 - 0.2 * (dflt.brake.thr_g[0] - dflt.brake.hyst_g) / 0.45) * RATE_HZ - 1e-6) /
 	    RATE_HZ;
 	assert_true(llabs(g.ev[0].start_ns - NS(t0)) <= NS(0.011));
 	assert_true(fabs((double)(g.ev[0].end_ns - g.ev[0].start_ns) / 1e9 - (t1 - t0)) <= 0.021);
 	assert_true(fabs(g.ev[0].peak_g + 0.45) < 1e-9);
 	assert_true(g.ev[0].mean_g < -0.40 && g.ev[0].mean_g > -0.45);
+	assert_int_equal(g.ev[0].grade, 3); /* 0.45 g held 1.5 s */
 }
 
 static void test_rapid_accel(void **state)
@@ -158,9 +163,10 @@ static void test_rapid_accel(void **state)
 	run(&d, p_accel, 15, 5);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_RAPID_ACCEL);
-	assert_true(llabs(g.ev[0].start_ns - NS(rise(5, 0.5, 0.32, dflt.accel.thr_g))) <= NS(0.011));
+	assert_true(llabs(g.ev[0].start_ns - NS(rise(5, 0.5, 0.32, dflt.accel.thr_g[0]))) <= NS(0.011));
 	assert_true(fabs(g.ev[0].peak_g - 0.32) < 1e-9);
 	assert_true(g.ev[0].mean_g > 0.2 && g.ev[0].mean_g < 0.32);
+	assert_int_equal(g.ev[0].grade, 2);
 }
 
 static void test_corners(void **state)
@@ -172,13 +178,15 @@ static void test_corners(void **state)
 	run(&d, p_right, 15, 10);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_RIGHT);
-	assert_true(llabs(g.ev[0].start_ns - NS(rise(3, 0.5, 0.42, dflt.corner.thr_g))) <= NS(0.011));
+	assert_true(llabs(g.ev[0].start_ns - NS(rise(3, 0.5, 0.42, dflt.corner.thr_g[0]))) <= NS(0.011));
 	assert_true(fabs(g.ev[0].peak_g - 0.42) < 1e-9);
+	assert_int_equal(g.ev[0].grade, 2);
 	init(&d, &g);
 	run(&d, p_left, 15, 10);
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_CORNER_LEFT);
 	assert_true(fabs(g.ev[0].peak_g + 0.38) < 1e-9);
+	assert_int_equal(g.ev[0].grade, 1);
 	/* too slow: a manoeuvring car park is not cornering */
 	init(&d, &g);
 	run(&d, p_right, 15, 1.0);
@@ -195,9 +203,10 @@ static void test_swerve(void **state)
 	/* one swerve, and its lobes are not reported as corners */
 	assert_int_equal(g.n, 1);
 	assert_int_equal(g.ev[0].kind, ODO_EV_SWERVE);
-	assert_true(llabs(g.ev[0].start_ns - NS(rise(4, 0.2, 0.33, dflt.swerve.thr_g))) <= NS(0.011));
+	assert_true(llabs(g.ev[0].start_ns - NS(rise(4, 0.2, 0.33, dflt.swerve.thr_g[0]))) <= NS(0.011));
 	assert_true(fabs(g.ev[0].peak_g + 0.36) < 1e-9); /* the larger lobe, signed */
 	assert_true(g.ev[0].mean_g > 0);                 /* signed as the first lobe */
+	assert_int_equal(g.ev[0].grade, 2);              /* the smaller lobe, 0.33 g */
 }
 
 static void test_below_threshold_and_refractory(void **state)
@@ -214,7 +223,7 @@ static void test_below_threshold_and_refractory(void **state)
 	init(&d, &g);
 	run(&d, p_two_brakes, 15, 10); /* second brake within the 3 s refractory time */
 	assert_int_equal(g.n, 2);
-	assert_true(llabs(g.ev[1].start_ns - NS(rise(9, 0.1, 0.4, dflt.brake.thr_g))) <= NS(0.011));
+	assert_true(llabs(g.ev[1].start_ns - NS(rise(9, 0.1, 0.4, dflt.brake.thr_g[0]))) <= NS(0.011));
 }
 
 static double p_rebound(double t, int ax)
@@ -235,7 +244,7 @@ static void test_rebound(void **state)
 	assert_int_equal(g.n, 2);
 	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
 	assert_int_equal(g.ev[1].kind, ODO_EV_RAPID_ACCEL);
-	assert_true(llabs(g.ev[1].start_ns - NS(rise(9.5, 0.1, 0.3, dflt.accel.thr_g))) <= NS(0.011));
+	assert_true(llabs(g.ev[1].start_ns - NS(rise(9.5, 0.1, 0.3, dflt.accel.thr_g[0]))) <= NS(0.011));
 }
 
 /* braking into a right turn, accelerating out of it; later a brake on its own */
@@ -261,7 +270,7 @@ static void test_combined_manoeuvre(void **state)
 	assert_int_equal(count_kind(&g, ODO_EV_RAPID_ACCEL), 0);
 	for (int i = 0; i < g.n; i++)
 		if (g.ev[i].kind == ODO_EV_HARD_BRAKE)
-			assert_true(llabs(g.ev[i].start_ns - NS(rise(12, 0.1, 0.4, dflt.brake.thr_g))) <=
+			assert_true(llabs(g.ev[i].start_ns - NS(rise(12, 0.1, 0.4, dflt.brake.thr_g[0]))) <=
 			            NS(0.011));
 	assert_int_equal(odo_detect_combined(&d), 2);
 	/* combine_s = 0: every excursion is its own event */
@@ -340,7 +349,7 @@ static void test_combine_edges(void **state)
 	/* a corner that a zero sample cannot end (hysteresis = threshold):
 	 * the flush still decides the held brake (folded into that corner) */
 	struct odo_detect_cfg c = dflt;
-	c.corner.hyst_g = c.corner.thr_g;
+	c.corner.hyst_g = c.corner.thr_g[0];
 	init_cfg(&d, &g, &c);
 	run(&d, p_brakes_in_curve, 4.5, 20);
 	assert_int_equal(d.combine.nlon, 1);
@@ -382,6 +391,7 @@ static void test_crash(void **state)
 		if (g.ev[i].kind == ODO_EV_CRASH) {
 			crashes++;
 			assert_int_equal(g.ev[i].source, ODO_EVSRC_ACCEL);
+			assert_int_equal(g.ev[i].grade, 0); /* crashes are not graded */
 			assert_true(fabs(g.ev[i].peak_g - 4.0) < 1e-9);
 			assert_true(llabs(g.ev[i].start_ns - NS(rise(6, 0.005, 4.0, dflt.crash_g))) <=
 			            NS(0.011));
@@ -431,6 +441,7 @@ static void test_speed_fallback(void **state)
 	assert_int_equal(g.ev[0].kind, ODO_EV_HARD_BRAKE);
 	assert_int_equal(g.ev[0].source, ODO_EVSRC_SPEED);
 	assert_true(fabs(g.ev[0].peak_g + 3.5 / ODO_G) < 0.01);
+	assert_int_equal(g.ev[0].grade, 2); /* 0.357 g: 0.32 <= a < 0.41 */
 	/* the 1 s derivative window blurs the start by up to half a window */
 	assert_true(fabs((double)g.ev[0].start_ns / 1e9 - 5.0) <= 0.6);
 	assert_true(fabs((double)(g.ev[0].end_ns - g.ev[0].start_ns) / 1e9 - 3.0) <= 1.1);
@@ -465,6 +476,316 @@ static void test_phone(void **state)
 	assert_int_equal(g.n, 1);
 }
 
+/* ---- grades: every graded kind, every grade, at 10, 100 and 400 Hz ---- */
+
+struct gkind {
+	const char *name;
+	int kind;   /* expected event kind */
+	int axis;   /* 0 lon, 1 lat */
+	double sgn; /* signal = sgn * profile */
+	const struct odo_det_thr *(*thr)(const struct odo_detect_cfg *c);
+};
+
+static const struct odo_det_thr *thr_brake(const struct odo_detect_cfg *c)
+{
+	return &c->brake;
+}
+static const struct odo_det_thr *thr_accel(const struct odo_detect_cfg *c)
+{
+	return &c->accel;
+}
+static const struct odo_det_thr *thr_corner(const struct odo_detect_cfg *c)
+{
+	return &c->corner;
+}
+
+static const struct gkind gkinds[] = {
+    {"brake", ODO_EV_HARD_BRAKE, 0, -1, thr_brake},
+    {"accel", ODO_EV_RAPID_ACCEL, 0, 1, thr_accel},
+    {"right", ODO_EV_CORNER_RIGHT, 1, 1, thr_corner},
+    {"left", ODO_EV_CORNER_LEFT, 1, -1, thr_corner},
+};
+
+/* The profile of one case: a base trapezoid (amplitude b_amp, plateau b_hold)
+ * with a spike (s_amp above it, plateau s_hold) in its middle; ramps R. */
+#define GR_T0 3.0
+#define GR_R  0.2
+static struct {
+	int axis;
+	double sgn, b_amp, b_hold, s_amp, s_hold;
+} gp;
+
+static double p_graded(double t, int ax)
+{
+	if (ax != gp.axis)
+		return 0;
+	double x = pulse(t, GR_T0, GR_R, gp.b_hold, gp.b_amp);
+	if (gp.s_amp > 0) {
+		double mid = GR_T0 + GR_R + gp.b_hold / 2;
+		x += pulse(t, mid - GR_R - gp.s_hold / 2, GR_R, gp.s_hold, gp.s_amp);
+	}
+	return gp.sgn * x;
+}
+
+static int only_grade(const struct got *g, int kind)
+{
+	int gr = -1, n = 0;
+	for (int i = 0; i < g->n; i++)
+		if (g->ev[i].kind == kind) {
+			gr = g->ev[i].grade;
+			n++;
+		}
+	return n == 1 ? gr : n == 0 ? 0 : -n;
+}
+
+static void grade_case(const struct gkind *k, double b_amp, double b_hold, double s_amp, double s_hold, int want)
+{
+	struct odo_detect d;
+	struct got g;
+	gp.axis = k->axis;
+	gp.sgn = k->sgn;
+	gp.b_amp = b_amp;
+	gp.b_hold = b_hold;
+	gp.s_amp = s_amp;
+	gp.s_hold = s_hold;
+	init(&d, &g);
+	run(&d, p_graded, GR_T0 + 2 * GR_R + b_hold + 8, 15);
+	odo_detect_flush(&d, NS(GR_T0 + 2 * GR_R + b_hold + 8));
+	int got = only_grade(&g, k->kind);
+	if (got != want)
+		printf("%s at %d Hz: base %.3f g %.2f s, spike +%.3f g %.2f s: grade %d, want %d\n", k->name, RATE_HZ,
+		       b_amp, b_hold, s_amp, s_hold, got, want);
+	assert_int_equal(got, want);
+	/* no other kind was reported */
+	assert_int_equal(g.n, want ? 1 : 0);
+}
+
+static const int rates[] = {10, 100, 400};
+
+static void test_grades_start_duration_peak(void **state)
+{
+	(void)state;
+	odo_detect_cfg_defaults(&dflt);
+	for (size_t r = 0; r < ODO_ARRAY_LEN(rates); r++) {
+		RATE_HZ = rates[r];
+		double dt = 1.0 / RATE_HZ;
+		for (size_t i = 0; i < ODO_ARRAY_LEN(gkinds); i++) {
+			const struct gkind *k = &gkinds[i];
+			const struct odo_det_thr *p = k->thr(&dflt);
+			for (int gr = 1; gr <= ODO_DET_GRADES; gr++) {
+				/* peak just above grade gr's level, held just longer than its minimum */
+				double amp = p->thr_g[gr - 1] + 0.03, hold = p->min_dur_s[gr - 1] + 0.1;
+				struct odo_detect d;
+				struct got g;
+				gp.axis = k->axis;
+				gp.sgn = k->sgn;
+				gp.b_amp = amp;
+				gp.b_hold = hold;
+				gp.s_amp = 0;
+				init(&d, &g);
+				run(&d, p_graded, GR_T0 + 2 * GR_R + hold + 8, 15);
+				odo_detect_flush(&d, NS(GR_T0 + 2 * GR_R + hold + 8));
+				assert_int_equal(g.n, 1);
+				assert_int_equal(g.ev[0].kind, k->kind);
+				assert_int_equal(g.ev[0].source, ODO_EVSRC_ACCEL);
+				assert_int_equal(g.ev[0].grade, gr);
+				/* start: the up-ramp crosses grade 1's level; end: the down-ramp
+				 * falls below it minus the hysteresis (analytic, +-1 sample) */
+				double t_on = GR_T0 + GR_R * p->thr_g[0] / amp;
+				double t_off = GR_T0 + 2 * GR_R + hold - GR_R * (p->thr_g[0] - p->hyst_g) / amp;
+				double st = (double)g.ev[0].start_ns / 1e9;
+				double du = (double)(g.ev[0].end_ns - g.ev[0].start_ns) / 1e9;
+				if (fabs(st - t_on) > dt + 1e-9 || fabs(du - (t_off - t_on)) > dt + 1e-9)
+					printf("%s g%d %d Hz: start %.4f (want %.4f), duration %.4f (want %.4f)\n",
+					       k->name, gr, RATE_HZ, st, t_on, du, t_off - t_on);
+				assert_true(fabs(st - t_on) <= dt + 1e-9);
+				assert_true(st >= t_on - 1e-9); /* the first sample at or above */
+				assert_true(fabs(du - (t_off - t_on)) <= dt + 1e-9);
+				/* the plateau is sampled: the peak is exact, signed */
+				assert_true(fabs(g.ev[0].peak_g - k->sgn * amp) < 1e-9);
+				assert_true(fabs(g.ev[0].mean_g) < amp + 1e-9 && fabs(g.ev[0].mean_g) > p->thr_g[0] - p->hyst_g);
+				assert_true(g.ev[0].mean_g * k->sgn > 0);
+			}
+		}
+	}
+	RATE_HZ = 100;
+}
+
+static void test_grades_boundaries(void **state)
+{
+	(void)state;
+	odo_detect_cfg_defaults(&dflt);
+	for (size_t r = 0; r < ODO_ARRAY_LEN(rates); r++) {
+		RATE_HZ = rates[r];
+		for (size_t i = 0; i < ODO_ARRAY_LEN(gkinds); i++) {
+			const struct gkind *k = &gkinds[i];
+			const struct odo_det_thr *p = k->thr(&dflt);
+			double long_hold = 0;
+			for (int j = 0; j < ODO_DET_GRADES; j++)
+				long_hold = fmax(long_hold, p->min_dur_s[j] + 0.2);
+			for (int gr = 1; gr <= ODO_DET_GRADES; gr++) {
+				double lvl = p->thr_g[gr - 1];
+				/* held long enough at every level: just below grade gr's level is
+				 * grade gr-1, just above is gr */
+				grade_case(k, lvl - 0.01, long_hold, 0, 0, gr - 1);
+				grade_case(k, lvl + 0.01, long_hold, 0, 0, gr);
+				/* a spike above grade gr's level shorter than its minimum, on a
+				 * shoulder that holds grade gr-1 long enough: grade gr-1. The
+				 * shoulder must lie below gr's level minus the hysteresis (a
+				 * run at a level continues down to it): where the levels are
+				 * closer than that (brake and accel, grades 1 and 2) reaching
+				 * grade 2's level at all makes the shoulder part of its run. */
+				if (gr > 1 && p->thr_g[gr - 1] - p->hyst_g > p->thr_g[gr - 2] + 0.004) {
+					double base = (p->thr_g[gr - 2] + p->thr_g[gr - 1] - p->hyst_g) / 2;
+					grade_case(k, base, long_hold + 1, lvl + 0.03 - base,
+					           fmax(0, p->min_dur_s[gr - 1] - 0.1 - 2 * GR_R), gr - 1);
+				} else if (gr == 1) {
+					/* grade 1's level held too briefly: no event */
+					grade_case(k, lvl + 0.03, fmax(0, p->min_dur_s[0] - 0.1 - 2 * GR_R * 0.75), 0, 0, 0);
+				}
+			}
+			/* a sweep of peaks never lowers the grade, and the grade is the
+			 * highest level reached */
+			int last = 0;
+			for (int ai = 15; ai < 65; ai++) {
+				double a = ai / 100.0 + 0.005; /* between the levels' hundredths: no ties */
+				int want = 0;
+				for (int j = 0; j < ODO_DET_GRADES; j++)
+					if (a >= p->thr_g[j])
+						want = j + 1;
+				grade_case(k, a, long_hold, 0, 0, want);
+				assert_true(want >= last);
+				last = want;
+			}
+		}
+	}
+	RATE_HZ = 100;
+}
+
+static double sw_p1, sw_p2;
+static double p_swerve_graded(double t, int ax)
+{
+	return ax == 1 ? pulse(t, 4, 0.2, 0.5, sw_p1) - pulse(t, 4.95, 0.2, 0.5, sw_p2) : 0;
+}
+
+static void test_swerve_grade_smaller_lobe(void **state)
+{
+	(void)state;
+	const double cases[][3] = {{0.28, 0.45, 1}, {0.35, 0.55, 2}, {0.55, 0.35, 2}, {0.55, 0.6, 3}, {0.32, 0.32, 2}};
+	for (size_t r = 0; r < ODO_ARRAY_LEN(rates); r++) {
+		RATE_HZ = rates[r];
+		for (size_t i = 0; i < ODO_ARRAY_LEN(cases); i++) {
+			struct odo_detect d;
+			struct got g;
+			sw_p1 = cases[i][0];
+			sw_p2 = cases[i][1];
+			init(&d, &g);
+			run(&d, p_swerve_graded, 15, 20);
+			assert_int_equal(g.n, 1);
+			assert_int_equal(g.ev[0].kind, ODO_EV_SWERVE);
+			assert_int_equal(g.ev[0].grade, (int)cases[i][2]);
+			/* the larger lobe's peak, signed */
+			double big = sw_p1 >= sw_p2 ? sw_p1 : -sw_p2;
+			assert_true(fabs(g.ev[0].peak_g - big) < 1e-9);
+			assert_true(llabs(g.ev[0].start_ns - NS(rise(4, 0.2, sw_p1, dflt.swerve.thr_g[0]))) <=
+			            NS(1.0 / RATE_HZ + 1e-6));
+		}
+	}
+	RATE_HZ = 100;
+}
+
+/* a severe brake in a moderate bend; a moderate brake in a harsh one */
+static double cf_brake, cf_corner;
+static double p_corner_fold(double t, int ax)
+{
+	if (ax == 0)
+		return pulse(t, 3.5, 0.1, 0.8, -cf_brake);
+	return ax == 1 ? pulse(t, 3, 0.3, 2.0, cf_corner) : 0;
+}
+
+static void test_fold_only_into_equal_or_higher_grade(void **state)
+{
+	(void)state;
+	struct odo_detect d;
+	struct got g;
+	/* severe brake (0.50 g) in a moderate corner (0.33 g): both reported */
+	cf_brake = 0.50;
+	cf_corner = 0.33;
+	init(&d, &g);
+	run(&d, p_corner_fold, 15, 15);
+	odo_detect_flush(&d, NS(15));
+	assert_int_equal(g.n, 2);
+	assert_int_equal(only_grade(&g, ODO_EV_HARD_BRAKE), 3);
+	assert_int_equal(only_grade(&g, ODO_EV_CORNER_RIGHT), 1);
+	assert_int_equal(odo_detect_combined(&d), 0);
+	/* harsh brake (0.35 g) in a harsh corner (0.43 g): one event, the corner */
+	cf_brake = 0.35;
+	cf_corner = 0.43;
+	init(&d, &g);
+	run(&d, p_corner_fold, 15, 15);
+	odo_detect_flush(&d, NS(15));
+	assert_int_equal(g.n, 1);
+	assert_int_equal(only_grade(&g, ODO_EV_CORNER_RIGHT), 2);
+	assert_int_equal(odo_detect_combined(&d), 1);
+}
+
+static void test_speed_fallback_grades(void **state)
+{
+	(void)state;
+	odo_detect_cfg_defaults(&dflt);
+	for (int gr = 1; gr <= 3; gr++) {
+		for (int dir = 0; dir < 2; dir++) {
+			const struct odo_det_thr *p = dir == 0 ? &dflt.speed_brake : &dflt.speed_accel;
+			double a = (p->thr_g[gr - 1] + 0.02) * ODO_G * (dir == 0 ? -1 : 1);
+			double v0 = dir == 0 ? 30 : 2;
+			struct odo_detect d;
+			struct got g;
+			init(&d, &g);
+			/* 10 Hz speed, a constant deceleration / acceleration for 2.5 s from t = 5 s */
+			for (int i = 0; i <= 150; i++) {
+				double t = i / 10.0;
+				double v = t < 5 ? v0 : t < 7.5 ? v0 + a * (t - 5) : v0 + a * 2.5;
+				odo_detect_speed(&d, NS(t), v, 0);
+			}
+			assert_int_equal(g.n, 1);
+			assert_int_equal(g.ev[0].kind, dir == 0 ? ODO_EV_HARD_BRAKE : ODO_EV_RAPID_ACCEL);
+			assert_int_equal(g.ev[0].source, ODO_EVSRC_SPEED);
+			assert_int_equal(g.ev[0].grade, gr);
+			assert_true(fabs(g.ev[0].peak_g - a / ODO_G) < 0.005);
+		}
+	}
+}
+
+static void test_config_grades(void **state)
+{
+	(void)state;
+	struct odo_detect_cfg c;
+	odo_detect_cfg_defaults(&c);
+	char why[160];
+	assert_int_equal(odo_detect_cfg_check(&c, why, sizeof(why)), ODO_OK);
+	c.brake.thr_g[1] = c.brake.thr_g[0];
+	assert_int_equal(odo_detect_cfg_check(&c, why, sizeof(why)), ODO_ERR_CONFIG);
+	assert_non_null(strstr(why, "detect.brake_g2"));
+	assert_non_null(strstr(why, "detect.brake_g1"));
+	odo_detect_cfg_defaults(&c);
+	c.speed_accel.thr_g[2] = c.speed_accel.thr_g[1];
+	assert_int_equal(odo_detect_cfg_check(&c, why, sizeof(why)), ODO_ERR_CONFIG);
+	assert_non_null(strstr(why, "speed_accel_g3"));
+	/* the version 1 keys are refused, naming what replaced them */
+	struct odo_cfg_section sec = {"detect", odo_detect_cfg_keys, odo_detect_cfg_nkeys, &c};
+	struct odo_cfg_error err;
+	const char *txt = "[detect]\nbrake_g = 0.25\n";
+	assert_int_equal(odo_config_parse_buf("t.conf", txt, strlen(txt), &sec, 1, &err), ODO_ERR_CONFIG);
+	printf("%s\n", err.msg);
+	assert_non_null(strstr(err.msg, "t.conf:2"));
+	assert_non_null(strstr(err.msg, "brake_g1"));
+	assert_int_equal(odo_config_set_arg(&sec, 1, "detect.speed_brake_g=0.3", &err), ODO_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "speed_brake_g1"));
+	txt = "[detect]\nbrake_g2 = 0.35\nbrake_min_s1 = 1\n";
+	assert_int_equal(odo_config_parse_buf("t.conf", txt, strlen(txt), &sec, 1, &err), ODO_OK);
+	assert_true(c.brake.thr_g[1] == 0.35 && c.brake.min_dur_s[0] == 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +802,12 @@ int main(void)
 	    cmocka_unit_test(test_crash),
 	    cmocka_unit_test(test_speed_fallback),
 	    cmocka_unit_test(test_phone),
+	    cmocka_unit_test(test_grades_start_duration_peak),
+	    cmocka_unit_test(test_grades_boundaries),
+	    cmocka_unit_test(test_swerve_grade_smaller_lobe),
+	    cmocka_unit_test(test_fold_only_into_equal_or_higher_grade),
+	    cmocka_unit_test(test_speed_fallback_grades),
+	    cmocka_unit_test(test_config_grades),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,16 +305,21 @@ static void test_bad_args(void **state)
 	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, NULL, NULL, NULL, &e), ODO_ERR_INVAL);
 	strcpy(cfg.calib.matrix, "1 2 3");
 	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_ERR_CONFIG);
+	/* grade levels out of order */
+	odo_engine_cfg_defaults(&cfg);
+	cfg.detect.corner.thr_g[2] = cfg.detect.corner.thr_g[1] - 0.01;
+	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_ERR_CONFIG);
+	odo_engine_cfg_defaults(&cfg);
 	odo_engine_close(NULL);
 	/* the key tables parse their own defaults and a real file */
 	struct odo_cfg_section secs[ODO_ENGINE_CFG_NSECTIONS];
 	struct odo_cfg_error err;
 	odo_engine_cfg_sections(&cfg, secs);
-	const char *txt = "[detect]\nbrake_g = 0.4\n[calib]\nmatrix = \"0 1 0 -1 0 0 0 0 "
+	const char *txt = "[detect]\nbrake_g2 = 0.4\n[calib]\nmatrix = \"0 1 0 -1 0 0 0 0 "
 	                  "1\"\n[trip]\nstationary_s = 120\n[engine]\nsample_period_s = 5\n";
 	assert_int_equal(
 	    odo_config_parse_buf("t.conf", txt, strlen(txt), secs, ODO_ENGINE_CFG_NSECTIONS, &err), ODO_OK);
-	assert_true(cfg.detect.brake.thr_g == 0.4 && cfg.detect.accel.thr_g == 0.20);
+	assert_true(cfg.detect.brake.thr_g[1] == 0.4 && cfg.detect.accel.thr_g[0] == 0.20);
 	assert_true(cfg.trip.stationary_s == 120 && cfg.engine.sample_period_s == 5);
 	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
 	struct odo_engine_stats st;

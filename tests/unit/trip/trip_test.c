@@ -109,9 +109,13 @@ static void test_trip_summary(void **state)
 			start_t = fx[i].t;
 		}
 		if (fx[i].t == 60)
-			odo_trip_event(&tr, ODO_EV_HARD_BRAKE);
+			odo_trip_event(&tr, ODO_EV_HARD_BRAKE, 2);
 		if (fx[i].t == 61)
-			odo_trip_event(&tr, ODO_EV_CORNER_LEFT);
+			odo_trip_event(&tr, ODO_EV_CORNER_LEFT, 3);
+		if (fx[i].t == 62)
+			odo_trip_event(&tr, ODO_EV_CORNER_RIGHT, 1); /* moderate: not harsh */
+		if (fx[i].t == 63)
+			odo_trip_event(&tr, ODO_EV_CRASH, 0);
 		if (odo_trip_check_end(&tr, ns, t_ms, &s))
 			ends++;
 	}
@@ -179,8 +183,16 @@ static void test_trip_summary(void **state)
 	assert_true(fabs(s.handheld_call_s - 30) < 1e-9);
 	assert_true(fabs(s.screen_on_s - 2) < 1e-9);
 	assert_int_equal(s.phone_handled_count, 2);
+	/* harsh and above in the v1 counters; every grade per grade */
 	assert_int_equal(s.hard_brakes, 1);
 	assert_int_equal(s.harsh_corners, 1);
+	assert_int_equal(s.crashes, 1);
+	assert_int_equal(tr.graded[0][1], 1);
+	assert_int_equal(tr.graded[2][0], 1);
+	assert_int_equal(tr.graded[2][2], 1);
+	assert_int_equal(tr.graded[0][0] + tr.graded[0][2] + tr.graded[1][0] + tr.graded[1][1] + tr.graded[1][2] +
+	                     tr.graded[2][1] + tr.graded[3][0] + tr.graded[3][1] + tr.graded[3][2],
+	                 0);
 	assert_true(isnan(s.avg_rpm));
 	assert_true(isnan(s.obd_distance_m));
 	assert_true(fabs(s.gps_accuracy_m - eph_sum / eph_n) < 1e-9);
