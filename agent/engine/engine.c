@@ -179,6 +179,8 @@ static void on_det_event(void *ctx, const struct odo_det_event *ev)
 		x->duration_ms = 0;
 	x->peak_g = ev->peak_g;
 	x->mean_g = ev->mean_g;
+	if (ev->grade >= ODO_GRADE_MODERATE && ev->grade <= ODO_GRADE_SEVERE)
+		x->grade = ev->grade;
 	const struct fixpt *p = fix_at(e, ev->start_ns);
 	if (p && ev->start_ns - p->ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) {
 		x->lat = p->lat;

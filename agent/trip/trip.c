@@ -75,7 +75,8 @@ static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 	t->last_motion_ns = start_ns;
 	t->rpm_sum = t->eph_sum = t->jerk_sum = 0;
 	t->rpm_n = t->eph_n = t->jerk_n = 0;
-	memset(t->graded, 0, sizeof(t->graded));
+	for (int g = 0; g < ODO_GRADES; g++) /* graded events are always counted */
+		t->s.hard_brakes_g[g] = t->s.rapid_accels_g[g] = t->s.harsh_corners_g[g] = t->s.swerves_g[g] = 0;
 	t->phone_ns = start_ns;
 }
 
@@ -274,21 +275,21 @@ void odo_trip_event(struct odo_trip *t, uint8_t kind, uint8_t grade)
 {
 	if (!t->open)
 		return;
-	int k;
+	int32_t *per;
 	uint32_t *harsh;
 	switch (kind) {
 	case ODO_EV_HARD_BRAKE:
-		k = 0, harsh = &t->s.hard_brakes;
+		per = t->s.hard_brakes_g, harsh = &t->s.hard_brakes;
 		break;
 	case ODO_EV_RAPID_ACCEL:
-		k = 1, harsh = &t->s.rapid_accels;
+		per = t->s.rapid_accels_g, harsh = &t->s.rapid_accels;
 		break;
 	case ODO_EV_CORNER_LEFT:
 	case ODO_EV_CORNER_RIGHT:
-		k = 2, harsh = &t->s.harsh_corners;
+		per = t->s.harsh_corners_g, harsh = &t->s.harsh_corners;
 		break;
 	case ODO_EV_SWERVE:
-		k = 3, harsh = &t->s.swerves;
+		per = t->s.swerves_g, harsh = &t->s.swerves;
 		break;
 	case ODO_EV_CRASH:
 		t->s.crashes++;
@@ -296,10 +297,10 @@ void odo_trip_event(struct odo_trip *t, uint8_t kind, uint8_t grade)
 	default:
 		return;
 	}
-	if (grade < 1 || grade > 3)
+	if (grade < 1 || grade > ODO_GRADES || per[grade - 1] >= INT32_MAX)
 		return;
-	t->graded[k][grade - 1]++;
-	if (grade >= 2)
+	per[grade - 1]++;
+	if (grade >= ODO_GRADE_HARSH)
 		(*harsh)++;
 }
 

@@ -68,7 +68,6 @@ struct odo_trip {
 	double prev_lon;
 	int64_t prev_lon_ns;
 	int have_lon;
-	uint32_t graded[4][3]; /* events per kind (brake, accel, corner, swerve) and grade */
 	int64_t stops[ODO_TRIP_STOP_RING];
 	unsigned nstops;
 	int wipers; /* -1 no signal, 0 off, 1 on */

@@ -11,8 +11,12 @@ event of any grade starts at the grade 1 level, docs/detection.md):
   * no hard-brake/rapid-accel/corner event may start outside a segment whose
     acceleration reaches that level - hysteresis (no events while cruising or
     stopped);
+  * each such event's grade ("gr") lies between the highest level the segment
+    exceeds by MARGIN_G and the highest it comes within MARGIN_G of (segments
+    last longer than any minimum duration);
   * exactly one trip_start and one trip_end; trip_end.dist within 2 % of the
-    distance integrated from the truth's segment accelerations.
+    distance integrated from the truth's segment accelerations; the trip's
+    per-grade counts agree with the events and hb/ra/hc = grades 2 + 3.
 """
 import json
 import os
@@ -47,7 +51,8 @@ def detect_defaults(ref_path):
         m = re.match(r"^\| `(\w+)` \| number[^|]*\| `([-0-9.]+)` \|", line)
         if m and sec == "detect":
             out[m.group(1)] = float(m.group(2))
-    for k in ("brake_g1", "brake_hyst_g", "accel_g1", "accel_hyst_g", "corner_g1", "corner_hyst_g"):
+    for k in ("brake_g1", "brake_g2", "brake_g3", "brake_hyst_g", "accel_g1", "accel_g2", "accel_g3",
+              "accel_hyst_g", "corner_g1", "corner_g2", "corner_g3", "corner_hyst_g"):
         if k not in out:
             fail("config reference has no [detect] %s default" % k)
     return out
@@ -80,6 +85,9 @@ def main():
     if not recs:
         fail("empty emit file")
     events = [(r[4]["ek"], (r[2] - t0_ms) / 1000.0) for r in recs if r[1] == "event"]
+    grade = {(r[4]["ek"], (r[2] - t0_ms) / 1000.0): r[4].get("gr") for r in recs if r[1] == "event"}
+    levels = {1: [th["brake_g%d" % i] for i in (1, 2, 3)], 2: [th["accel_g%d" % i] for i in (1, 2, 3)],
+              3: [th["corner_g%d" % i] for i in (1, 2, 3)], 4: [th["corner_g%d" % i] for i in (1, 2, 3)]}
     print("events (kind, start s):", [(EK.get(k, k), round(t, 3)) for k, t in events])
 
     required = []
@@ -99,6 +107,14 @@ def main():
         if len(hits) != 1:
             fail("%s segment at %.1f s: expected one %s event starting within %.1f s, got %s"
                  % (s["kind"], s["start_s"], EK[k], START_TOL_S, hits))
+        m = mags(s)[k]
+        lo = max([i + 1 for i, lv in enumerate(levels[k]) if m >= lv + MARGIN_G], default=0)
+        hi = max([i + 1 for i, lv in enumerate(levels[k]) if m >= lv - MARGIN_G], default=0)
+        gr = grade[(k, hits[0])]
+        print("  %s at %.1f s: %.3f g, grade %s (expected %d..%d)" % (EK[k], s["start_s"], m, gr, lo, hi))
+        if gr is None or not lo <= gr <= hi:
+            fail("%s segment at %.1f s (%.3f g): event grade %s, expected %d..%d"
+                 % (s["kind"], s["start_s"], m, gr, lo, hi))
     for k, t in events:
         if k not in EK:
             continue
@@ -118,6 +134,13 @@ def main():
              % (got, dist, DIST_TOL * 100))
     if starts[0][4]["trip"] != ends[0][4]["trip"]:
         fail("trip ids differ between trip_start and trip_end")
+    te = ends[0][4]
+    for key, kinds in (("hb", (1,)), ("ra", (2,)), ("hc", (3, 4)), ("sw", (5,))):
+        per = [sum(1 for r in recs if r[1] == "event" and r[4]["ek"] in kinds and r[4].get("gr") == g)
+               for g in (1, 2, 3)]
+        got_per = [te.get("%s%d" % (key, g)) for g in (1, 2, 3)]
+        if got_per != per or te[key] != per[1] + per[2]:
+            fail("trip_end %s %s / %s1..3 %s: events per grade %s" % (key, te[key], key, got_per, per))
     print("OK")
 
 

@@ -187,18 +187,18 @@ static void test_trip_summary(void **state)
 	assert_int_equal(s.hard_brakes, 1);
 	assert_int_equal(s.harsh_corners, 1);
 	assert_int_equal(s.crashes, 1);
-	assert_int_equal(tr.graded[0][1], 1);
-	assert_int_equal(tr.graded[2][0], 1);
-	assert_int_equal(tr.graded[2][2], 1);
-	assert_int_equal(tr.graded[0][0] + tr.graded[0][2] + tr.graded[1][0] + tr.graded[1][1] + tr.graded[1][2] +
-	                     tr.graded[2][1] + tr.graded[3][0] + tr.graded[3][1] + tr.graded[3][2],
-	                 0);
+	const int32_t hb[3] = {0, 1, 0}, ra[3] = {0, 0, 0}, hc[3] = {1, 0, 1}, sw[3] = {0, 0, 0};
+	assert_memory_equal(s.hard_brakes_g, hb, sizeof(hb));
+	assert_memory_equal(s.rapid_accels_g, ra, sizeof(ra));
+	assert_memory_equal(s.harsh_corners_g, hc, sizeof(hc));
+	assert_memory_equal(s.swerves_g, sw, sizeof(sw));
+	assert_int_equal(s.hard_brakes, s.hard_brakes_g[1] + s.hard_brakes_g[2]);
+	assert_int_equal(s.harsh_corners, s.harsh_corners_g[1] + s.harsh_corners_g[2]);
 	assert_true(isnan(s.avg_rpm));
 	assert_true(isnan(s.obd_distance_m));
 	assert_true(fabs(s.gps_accuracy_m - eph_sum / eph_n) < 1e-9);
 	assert_int_equal(s.has_dtc, 0);
 	assert_int_equal(s.end_reason, ODO_TRIP_END_STOPPED);
-	assert_int_equal(s.hard_brakes_g[1], -1); /* not graded yet (#14): absent, never 0 */
 	assert_true(isnan(s.lon_share[0]));
 }
 
