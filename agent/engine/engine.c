@@ -15,6 +15,10 @@ const struct odo_cfg_key odo_engine_cfg_keys[] = {
     ODO_CFG_D("accel_timeout_s", S, accel_timeout_s, "1", 0.05, 60,
               "no accelerometer sample this long = fall back to speed (s)"),
     ODO_CFG_D("gps_stale_s", S, gps_stale_s, "3", 0.1, 60, "a fix older than this is not current (s)"),
+    ODO_CFG_D("track_point_s", S, track.point_s, "1", 0, 60,
+              "TRACK records (dense track for map matching): one point per this many seconds of a trip; 0 = none"),
+    ODO_CFG_D("track_record_s", S, track.record_s, "60", 5, 600,
+              "TRACK records: seconds of points per record (at most 64 points)"),
 };
 #undef S
 const size_t odo_engine_cfg_nkeys = ODO_ARRAY_LEN(odo_engine_cfg_keys);
@@ -38,6 +42,7 @@ struct odo_engine {
 	struct odo_calib calib;
 	struct odo_detect det;
 	struct odo_trip trip;
+	struct odo_track track; /* TRACK records */
 	struct odo_engine_stats st;
 	/* time */
 	int have_gps_off;
@@ -132,6 +137,8 @@ static void emit_trip_start(struct odo_engine *e)
 static void emit_trip_end(struct odo_engine *e, const struct odo_rec_trip_end *s, int64_t end_ns)
 {
 	struct odo_record r;
+	if (odo_track_flush(&e->track, &r)) /* the trip's last track points come before its end */
+		put(e, &r, end_ns - (s->end_ms - r.t_ms) * ODO_NS_PER_MS);
 	odo_record_init(&r, ODO_REC_TRIP_END);
 	r.u.trip_end = *s;
 	/* the record's time is the trip's end; start_ms/end_ms are what trip computed */
@@ -238,6 +245,7 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 	e->calib_saved_ready = e->calib.ready;
 	odo_detect_init(&e->det, &e->cfg.detect, on_det_event, e);
 	odo_trip_init(&e->trip, &e->cfg.trip, tz, 1);
+	odo_track_init(&e->track, &e->cfg.engine.track);
 	e->speed = e->rpm = e->obd_speed = e->throttle = e->coolant = e->fuel = NAN;
 	e->fix.lat = e->fix.lon = NAN;
 	*out = e;
@@ -319,6 +327,10 @@ static void sink_gps(void *ctx, const struct odo_gps_fix *f)
 	uint8_t ts;
 	int64_t tms = wall_ms(e, f->mono_ns, &ts);
 	trip_started(e, odo_trip_gps(&e->trip, f->mono_ns, tms, f->lat, f->lon, f->speed_mps, f->eph, 1));
+	struct odo_record tr;
+	if (odo_track_fix(&e->track, odo_trip_id(&e->trip), e->trip.start_ms, tms, f->lat, f->lon, f->speed_mps,
+	                  f->eph, &tr))
+		put(e, &tr, f->mono_ns - (tms - tr.t_ms) * ODO_NS_PER_MS);
 	if (isfinite(f->speed_mps)) {
 		set_speed(e, f->mono_ns, f->speed_mps);
 		calib_ref(e, 1, f->mono_ns, f->speed_mps, f->track_deg);

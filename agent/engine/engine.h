@@ -21,6 +21,7 @@
 #include "odo/config.h"
 #include "odo/ltime.h"
 #include "odo/wire.h"
+#include "track/track.h"
 #include "trip/trip.h"
 
 /* [engine] section. */
@@ -28,6 +29,7 @@ struct odo_engine_sect {
 	double sample_period_s; /* SAMPLE record period during a trip; 0 = none */
 	double accel_timeout_s; /* no accel sample for this long = no accelerometer (speed fallback) */
 	double gps_stale_s;     /* a fix older than this is not "current" */
+	struct odo_track_cfg track; /* TRACK records (dense track for map matching) */
 };
 
 extern const struct odo_cfg_key odo_engine_cfg_keys[];
