@@ -175,11 +175,14 @@ int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *connin
 		while (!*stop && !rc) {
 			long long done = 0;
 			rc = odo_roads_match_pending(c, cfg, 0, 100, &done, why);
-			if (!rc && done)
+			if (done)
 				ODO_LOG(INFO, "roads", "%lld trip(s) matched", done);
 			if (rc && PQstatus(c) == CONNECTION_BAD) {
 				ODO_LOG(WARN, "roads", "%s; reconnecting", why);
 				PQreset(c);
+				rc = ODO_OK;
+			} else if (rc == ODO_ERR_DB) {
+				ODO_LOG(ERROR, "roads", "%s", why); /* and carry on with the next round */
 				rc = ODO_OK;
 			}
 			if (!rc && done < 100) {

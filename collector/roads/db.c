@@ -546,13 +546,26 @@ int odo_roads_match_pending(PGconn *c, const struct odo_roads_cfg *cfg, int stal
 		" ORDER BY tr.end_time LIMIT $3::bigint", 3, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		return db_err(c, r, why, "finding trips to match");
+	int failed = 0;
+	char first_why[WHY_MAX] = "";
 	for (int i = 0; i < PQntuples(r) && !rc; i++) {
 		rc = odo_roads_match_trip(c, cfg, PQgetvalue(r, i, 0), why);
-		if (rc == ODO_ERR_NOTFOUND)
+		if (rc == ODO_ERR_NOTFOUND) {
 			rc = ODO_OK; /* deleted meanwhile */
-		else if (!rc)
+		} else if (rc == ODO_ERR_DB && PQstatus(c) == CONNECTION_OK) {
+			/* this trip failed (its result stays as it was and it is tried
+			 * again next time); the others still get matched */
+			if (!failed++)
+				snprintf(first_why, sizeof first_why, "trip %s: %s", PQgetvalue(r, i, 0), why);
+			rc = ODO_OK;
+		} else if (!rc) {
 			(*done)++;
+		}
 	}
 	PQclear(r);
+	if (!rc && failed) {
+		snprintf(why, WHY_MAX, "%d trip(s) not matched, first %s", failed, first_why);
+		return ODO_ERR_DB;
+	}
 	return rc;
 }
