@@ -67,7 +67,8 @@ if(ODO_BUILD_AGENT)
 endif()
 if(ODO_BUILD_COLLECTOR)
   install(FILES ${pkgdir}/collector.conf DESTINATION /etc/odo PERMISSIONS ${ODO_CONF_MODE} COMPONENT collector)
-  install(FILES ${pkgdir}/odo-collector.service DESTINATION /lib/systemd/system COMPONENT collector)
+  install(FILES ${pkgdir}/odo-collector.service ${pkgdir}/odo-collector-roads.service
+          DESTINATION /lib/systemd/system COMPONENT collector)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/collector/sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/odo/sql
           COMPONENT collector FILES_MATCHING PATTERN "*.sql")
   odo_package_docs(collector odo-collector)
@@ -122,6 +123,8 @@ set(CPACK_DEBIAN_COLLECTOR_PACKAGE_NAME odo-collector)
 set(CPACK_COMPONENT_COLLECTOR_DESCRIPTION "odo fleet collector\nIngests odo-agent batches from MQTT/TLS into PostgreSQL and aggregates\nmonthly driver features.")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_DEPENDS "adduser")
+# the optional road layer (map matching): odo-collector roads import
+set(CPACK_DEBIAN_COLLECTOR_PACKAGE_SUGGESTS "postgresql-15-postgis-3, osm2pgsql")
 set(CPACK_DEBIAN_COLLECTOR_PACKAGE_CONTROL_EXTRA
     "${pkgdir}/collector/conffiles;${pkgdir}/collector/postinst;${pkgdir}/collector/prerm;${pkgdir}/collector/postrm")
 

@@ -234,6 +234,10 @@ echo "replay under ${run[*]:-native}: $(wc -l <"$tmp/p/out.txt") records, identi
 if [ "$arch" = amd64 ]; then
 	check_deb odo-collector odo-collector /etc/odo/collector.conf odo-collector.service
 	exposure odo-collector odo-collector.service 1.6
+	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-roads.service"
+	exposure odo-collector odo-collector-roads.service 1.6
+	grep -q '^ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf roads follow' \
+		"$tmp/odo-collector/lib/systemd/system/odo-collector-roads.service" || fail "map-matching unit"
 	coll=$tmp/odo-collector/usr/bin/odo-collector
 	out=$("$coll" --version)
 	[ "$out" = "odo-collector $version" ] || fail "collector --version printed '$out'"
