@@ -25,6 +25,7 @@
 #include "odo/config.h"
 #include "odo/clock.h"
 #include "odo/log.h"
+#include "pg/maintain.h"
 #include "pg/writer.h"
 #include "roads/roads.h"
 
@@ -43,7 +44,8 @@
 struct collector_cfg {
 	char name[NAME_MAX_LEN];
 	char log_level[16];
-	long long max_group_rows, commit_ms, max_queue, refresh_s, db_connections;
+	long long max_group_rows, commit_ms, max_queue, max_queue_bytes, refresh_s, db_connections;
+	long long partition_months_back, partition_months_ahead;
 };
 
 struct mqtt_cfg {
@@ -76,10 +78,16 @@ static const struct odo_cfg_key collector_keys[] = {
 		  "flush a group at the latest this long after its first message"),
 	ODO_CFG_I("max_queue", struct collector_cfg, max_queue, "20000", 1, 10000000,
 		  "messages held in memory while the database is away; beyond, unacked (devices resend)"),
+	ODO_CFG_I("max_queue_bytes", struct collector_cfg, max_queue_bytes, "268435456", 1048576, 1099511627776.0,
+		  "bytes of messages held in memory (every message, dead letters included); beyond, unacked"),
 	ODO_CFG_I("refresh_s", struct collector_cfg, refresh_s, "60", 0, 86400,
 		  "seconds between incremental monthly-feature refreshes (0 = off)"),
 	ODO_CFG_I("db_connections", struct collector_cfg, db_connections, "1", 1, MAX_WRITERS,
 		  "database connections, each with its own group commit; a device always uses the same one"),
+	ODO_CFG_I("partition_months_back", struct collector_cfg, partition_months_back, "12", 0, 1200,
+		  "maintain: month partitions kept before the current month (keep it within your retention)"),
+	ODO_CFG_I("partition_months_ahead", struct collector_cfg, partition_months_ahead, "3", 1, 120,
+		  "maintain: month partitions created ahead of the current month"),
 };
 
 static const struct odo_cfg_key mqtt_keys[] = {
@@ -144,6 +152,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run                     ingest from MQTT into PostgreSQL, acknowledge (default)\n"
 		"  migrate                 apply the schema migrations not yet applied\n"
+		"  maintain                create the month partitions of the stored time window (also at run)\n"
 		"  aggregate --month YYYY-MM   recompute monthly_features for that month\n"
 		"  forget --driver ID      erase a driver's personal data and raw records (audited)\n"
 		"  retention --days N      prune raw records older than N days (aggregates kept)\n"
@@ -183,12 +192,15 @@ static int load_password(void)
 
 static PGconn *db_connect(void)
 {
-	const char *kw[] = { "dbname", "password", "application_name", NULL };
-	const char *val[] = { dcfg.conninfo, password[0] ? password : NULL, "odo-collector", NULL };
+	/* a bounded connect: `run` calls this at start (maintain) before its loop */
+	const char *kw[] = { "dbname", "password", "application_name", "connect_timeout", NULL };
+	const char *val[] = { dcfg.conninfo, password[0] ? password : NULL, "odo-collector", "10", NULL };
 	if (!password[0]) {
 		kw[1] = "application_name";
 		val[1] = "odo-collector";
-		kw[2] = NULL;
+		kw[2] = "connect_timeout";
+		val[2] = "10";
+		kw[3] = NULL;
 	}
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -202,15 +214,50 @@ static PGconn *db_connect(void)
 	return c;
 }
 
+/* ---- maintain ------------------------------------------------------------ */
+
+static int maintain(PGconn *c, char *why)
+{
+	int created = 0;
+	int rc = odo_maintain(c, (int)ccfg.partition_months_back, (int)ccfg.partition_months_ahead, &created, why);
+	if (!rc)
+		ODO_LOG(INFO, "maintain", "partitions for %lld month(s) back and %lld ahead: %d created",
+			ccfg.partition_months_back, ccfg.partition_months_ahead, created);
+	return rc;
+}
+
+/* At start the collector runs maintain itself, so a fresh install has its
+ * window; where its role may not create tables (the hardening planned for
+ * the schema owner's timer), it says so and ingests anyway. */
+static void run_maintain_at_start(void)
+{
+	PGconn *c = db_connect();
+	if (!c)
+		return; /* the writer keeps trying to connect and says why */
+	char why[256] = "";
+	if (maintain(c, why))
+		ODO_LOG(WARN, "maintain", "cannot create partitions at start (%s); records of months without one go"
+			" to quarantine until `odo-collector maintain` runs", why);
+	PQfinish(c);
+}
+
 /* ---- run ---------------------------------------------------------------- */
 
 struct ingest {
 	struct odo_mqin *mq;
 	struct odo_pgw *ws[MAX_WRITERS];
 	int nw;
-	struct odo_record *scratch;
+	struct odo_batch *scratch;
 	uint64_t acks_sent, rejected;
 };
+
+/* The receiver's UTC clock, for the decoder's time window. */
+static int64_t utc_ms(void)
+{
+	struct odo_clock real;
+	odo_clock_init_system(&real);
+	return odo_clock_real_ns(&real) / 1000000;
+}
 
 /* The writer of a device: a stable hash, so one device's batches share a
  * connection (no lock contention between our own connections). */
@@ -230,10 +277,10 @@ static int writers_idle(const struct ingest *in)
 	return 1;
 }
 
-static void on_ack(void *ctx, const char *device, unsigned version, uint64_t epoch, uint64_t ack)
+static void on_ack(void *ctx, const char *device, uint64_t epoch, uint32_t version, uint64_t ack)
 {
 	struct ingest *in = ctx;
-	if (odo_mqin_publish_ack(in->mq, device, version, epoch, ack) == ODO_OK)
+	if (odo_mqin_publish_ack(in->mq, device, epoch, version, ack) == ODO_OK)
 		in->acks_sent++;
 	else
 		ODO_LOG(DEBUG, "mqtt", "ack %llu for %s not sent (broker away); the next commit repeats it",
@@ -243,17 +290,18 @@ static void on_ack(void *ctx, const char *device, unsigned version, uint64_t epo
 static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t len)
 {
 	struct ingest *in = ctx;
-	struct odo_batch *b = NULL;
 	struct odo_wire_error err;
 	/* The receiver's time window follows the real clock (wire v2). */
-	struct odo_clock real;
-	odo_clock_init_system(&real);
-	int64_t now_ms = odo_clock_real_ns(&real) / 1000000;
-	int rc = odo_decode_message(topic, payload, len, now_ms, in->scratch, &b, &err);
+	int64_t now = utc_ms();
+	int rc = odo_decode_message(topic, payload, len, now, in->scratch, &err);
 	if (rc == ODO_OK) {
-		if (odo_pgw_add_batch(writer_for(in, b->device), b, topic, payload, len) != ODO_OK)
+		rc = odo_pgw_add_batch(writer_for(in, in->scratch->device), in->scratch, now, topic, payload, len);
+		if (rc == ODO_ERR_FULL)
 			ODO_LOG(WARN, "ingest", "queue full: batch from %s not taken (unacked, the device resends)",
 				topic);
+		else if (rc)
+			ODO_LOG(ERROR, "ingest", "batch from %s not taken: %s (unacked, the device resends)", topic,
+				odo_strerror(rc));
 		return;
 	}
 	if (rc == ODO_ERR_NOMEM) {
@@ -267,8 +315,10 @@ static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t 
 	in->rejected++;
 	ODO_LOG(WARN, "ingest", "rejected message on %s (%zu bytes): %s at %s: %s", topic, len,
 		odo_decode_code_name(err.code), err.field, err.msg);
-	if (odo_pgw_add_dead(in->ws[0], topic, tdev, payload, len, &err) != ODO_OK)
-		ODO_LOG(ERROR, "ingest", "out of memory: dead letter for %s lost", topic);
+	rc = odo_pgw_add_dead(in->ws[0], topic, tdev, payload, len, &err);
+	if (rc)
+		ODO_LOG(WARN, "ingest", "dead letter for %s not kept: %s", topic,
+			rc == ODO_ERR_FULL ? "the queue is full" : odo_strerror(rc));
 }
 
 static void log_stats(const struct ingest *in)
@@ -277,22 +327,35 @@ static void log_stats(const struct ingest *in)
 	for (int i = 0; i < in->nw; i++) {
 		odo_pgw_get_stats(in->ws[i], &one);
 		st.batches += one.batches, st.records += one.records, st.dead += one.dead;
-		st.shed += one.shed, st.commits += one.commits, st.failures += one.failures;
+		st.dead_records += one.dead_records, st.poison += one.poison, st.conflicts += one.conflicts;
+		st.quarantined += one.quarantined, st.lost_ranges += one.lost_ranges, st.lost_seqs += one.lost_seqs;
+		st.shed += one.shed, st.shed_bytes += one.shed_bytes, st.commits += one.commits;
+		st.failures += one.failures, st.env_failures += one.env_failures, st.isolations += one.isolations;
+		st.dropped += one.dropped, st.queue_msgs += one.queue_msgs, st.queue_bytes += one.queue_bytes;
+		if (one.last_sqlstate[0])
+			memcpy(st.last_sqlstate, one.last_sqlstate, sizeof st.last_sqlstate);
 	}
 	ODO_LOG(INFO, "stats",
-		"collector=%s batches=%llu records=%llu dead=%llu shed=%llu commits=%llu failures=%llu acks=%llu",
-		ccfg.name, (unsigned long long)st.batches, (unsigned long long)st.records,
-		(unsigned long long)st.dead, (unsigned long long)st.shed, (unsigned long long)st.commits,
-		(unsigned long long)st.failures, (unsigned long long)in->acks_sent);
+		"collector=%s batches=%llu records=%llu dead=%llu dead_records=%llu poison=%llu conflicts=%llu"
+		" quarantined=%llu lost_ranges=%llu lost_seqs=%llu shed=%llu shed_bytes=%llu commits=%llu failures=%llu"
+		" env_failures=%llu isolations=%llu dropped=%llu queue_msgs=%zu queue_bytes=%zu last_sqlstate=%s"
+		" acks=%llu",
+		ccfg.name, (unsigned long long)st.batches, (unsigned long long)st.records, (unsigned long long)st.dead,
+		(unsigned long long)st.dead_records, (unsigned long long)st.poison, (unsigned long long)st.conflicts,
+		(unsigned long long)st.quarantined, (unsigned long long)st.lost_ranges, (unsigned long long)st.lost_seqs,
+		(unsigned long long)st.shed, (unsigned long long)st.shed_bytes, (unsigned long long)st.commits,
+		(unsigned long long)st.failures, (unsigned long long)st.env_failures, (unsigned long long)st.isolations,
+		(unsigned long long)st.dropped, st.queue_msgs, st.queue_bytes,
+		st.last_sqlstate[0] ? st.last_sqlstate : "-", (unsigned long long)in->acks_sent);
 }
 
 static int cmd_run(void)
 {
 	struct ingest in;
 	memset(&in, 0, sizeof in);
-	in.scratch = calloc(ODO_WIRE_MAX_RECORDS, sizeof *in.scratch);
-	if (!in.scratch)
+	if (odo_decode_batch_alloc(&in.scratch) != ODO_OK)
 		return 1;
+	run_maintain_at_start();
 	struct odo_pgw_opts wo = {
 		.conninfo = dcfg.conninfo,
 		.password = password,
@@ -300,6 +363,8 @@ static int cmd_run(void)
 		.max_group_rows = (size_t)ccfg.max_group_rows,
 		.commit_ms = (int)ccfg.commit_ms,
 		.max_queue_msgs = (size_t)ccfg.max_queue,
+		/* one bound for the process: shared among the connections' queues */
+		.max_queue_bytes = (size_t)ccfg.max_queue_bytes / (size_t)ccfg.db_connections,
 		.refresh_s = (int)ccfg.refresh_s,
 	};
 	struct odo_mqin_opts mo = {
@@ -327,7 +392,7 @@ static int cmd_run(void)
 		ODO_LOG(ERROR, "main", "start-up failed: %s", odo_strerror(rc));
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_close(in.ws[i]);
-		free(in.scratch);
+		odo_decode_batch_free(in.scratch);
 		return 1;
 	}
 	ODO_LOG(INFO, "main", "odo-collector %s '%s' starting (group %s, client %s)", ODO_VERSION, ccfg.name,
@@ -394,7 +459,7 @@ static int cmd_run(void)
 	odo_mqin_close(in.mq);
 	for (int i = 0; i < in.nw; i++)
 		odo_pgw_close(in.ws[i]);
-	free(in.scratch);
+	odo_decode_batch_free(in.scratch);
 	return 0;
 }
 
@@ -409,7 +474,9 @@ static int cmd_db(const char *cmd, const char *arg)
 	char why[256] = "";
 	long long rows = 0;
 	int rc;
-	if (strcmp(cmd, "migrate") == 0) {
+	if (strcmp(cmd, "maintain") == 0) {
+		rc = maintain(c, why);
+	} else if (strcmp(cmd, "migrate") == 0) {
 		int applied = 0;
 		rc = odo_migrate(c, &applied, why);
 		if (!rc)
@@ -526,7 +593,7 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "ingest") == 0)
 		return cmd_run();
-	if (strcmp(cmd, "migrate") == 0)
+	if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "maintain") == 0)
 		return cmd_db(cmd, NULL);
 	if (strcmp(cmd, "roads") == 0) {
 		PGconn *c = db_connect();

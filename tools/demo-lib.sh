@@ -8,6 +8,8 @@ demo_collector_conf() { # FILE NAME
 name = $2
 refresh_s = 0
 commit_ms = 20
+# the replayed recordings are from 2018 and 2024: keep month partitions that far back
+partition_months_back = 120
 
 [mqtt]
 host = localhost
@@ -190,7 +192,7 @@ demo_main() {
 	grep -E 'stopping|left in the outbox' "$ODO_TMP/agent-live.log" || true
 
 	progress "acknowledgements: every record each device produced is committed"
-	odo_psql -c "SELECT device_id, acked AS acked_seq, last_seen FROM devices ORDER BY device_id"
+	odo_psql -c "SELECT device_id, epoch, acked AS acked_seq, last_seen FROM device_epochs ORDER BY device_id, epoch"
 
 	progress "aggregating monthly features"
 	local months m

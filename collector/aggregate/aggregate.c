@@ -168,8 +168,10 @@ static void rollback(PGconn *c)
 }
 
 /* Raw tables keyed by device and time, erased per assignment window. */
-static const char *const RAW_TABLES[] = { "samples", "events", "dtc_reports", "vehicle_reports", "phone_states",
-					  "device_status", "trip_match_points" };
+static const char *const RAW_TABLES[] = { "samples", "tracks", "events", "dtc_reports", "vehicle_reports",
+					  "phone_states", "device_status", "crash_traces", "trip_match_points" };
+/* Tables partitioned by month of t (maintain.c creates their partitions). */
+static const char *const PARTITIONED[] = { "samples", "tracks" };
 
 int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *rows, char *why)
 {
@@ -213,6 +215,10 @@ int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *
 		"DELETE FROM dead_letters x USING device_assignments a WHERE a.driver_id = $1"
 		" AND x.topic_device = a.device_id AND x.received_at >= a.valid_from"
 		" AND (a.valid_to IS NULL OR x.received_at < a.valid_to)",
+		/* a quarantined record's t is what its device's clock said: go by arrival */
+		"DELETE FROM quarantine x USING device_assignments a WHERE a.driver_id = $1"
+		" AND x.device_id = a.device_id AND x.received_at >= a.valid_from"
+		" AND (a.valid_to IS NULL OR x.received_at < a.valid_to)",
 		"DELETE FROM trips x USING device_assignments a WHERE a.driver_id = $1"
 		" AND x.device_id = a.device_id AND x.start_time >= a.valid_from"
 		" AND (a.valid_to IS NULL OR x.start_time < a.valid_to)",
@@ -223,7 +229,7 @@ int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *
 		"DELETE FROM drivers WHERE driver_id = $1",
 	};
 	for (size_t i = 0; i < ODO_ARRAY_LEN(per_driver); i++)
-		if ((rc = run(c, per_driver[i], 1, v, i == 5 ? NULL : rows, why)))
+		if ((rc = run(c, per_driver[i], 1, v, strncmp(per_driver[i], "UPDATE", 6) == 0 ? NULL : rows, why)))
 			goto fail;
 	char n[32];
 	snprintf(n, sizeof n, "%lld", *rows);
@@ -253,29 +259,42 @@ int odo_retention(PGconn *c, int days, const char *by, long long *rows, char *wh
 	int rc = run(c, "BEGIN", 0, NULL, NULL, why);
 	if (rc)
 		return rc;
-	/* Whole sample partitions that end before the cutoff are dropped. */
-	PGresult *r = PQexecParams(c,
-		"SELECT c.relname, (SELECT count(*) FROM samples s WHERE s.tableoid = c.oid)"
-		" FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-		" WHERE i.inhparent = 'samples'::regclass AND c.relname ~ '^samples_[0-9]{4}_[0-9]{2}$'"
-		" AND (to_date(substr(c.relname, 9), 'YYYY_MM') + interval '1 month')::timestamp AT TIME ZONE 'UTC'"
-		"     <= now() - make_interval(days => $1::int)", 1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		rc = db_fail(r, c, why);
-		goto fail;
-	}
-	for (int i = 0; i < PQntuples(r); i++) {
-		int y, m;
-		if (sscanf(PQgetvalue(r, i, 0), "samples_%4d_%2d", &y, &m) != 2)
-			continue;
-		snprintf(sql, sizeof sql, "DROP TABLE samples_%04d_%02d", y, m); /* from integers only */
-		*rows += atoll(PQgetvalue(r, i, 1));
-		if ((rc = run(c, sql, 0, NULL, NULL, why))) {
-			PQclear(r);
+	/* Whole month partitions that end before the cutoff are dropped. */
+	for (size_t p = 0; p < ODO_ARRAY_LEN(PARTITIONED); p++) {
+		const char *pv[2] = { d, PARTITIONED[p] };
+		PGresult *r = PQexecParams(c,
+			"SELECT c.relname, y, m FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,"
+			" LATERAL (SELECT substr(c.relname, length($2::text) + 2, 4)::int AS y,"
+			"   substr(c.relname, length($2::text) + 7, 2)::int AS m) ym"
+			" WHERE i.inhparent = $2::regclass AND c.relname ~ ('^' || $2::text || '_[0-9]{4}_[0-9]{2}$')"
+			" AND (make_date(y, m, 1) + interval '1 month')::timestamp AT TIME ZONE 'UTC'"
+			"     <= now() - make_interval(days => $1::int)", 2, NULL, pv, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = db_fail(r, c, why);
 			goto fail;
 		}
+		for (int i = 0; i < PQntuples(r); i++) {
+			int y = atoi(PQgetvalue(r, i, 1)), m = atoi(PQgetvalue(r, i, 2));
+			if (y < 1 || y > 9999 || m < 1 || m > 12)
+				continue;
+			/* names from the constant list and integers only */
+			snprintf(sql, sizeof sql, "SELECT count(*) FROM %s_%04d_%02d", PARTITIONED[p], y, m);
+			PGresult *n = PQexec(c, sql);
+			if (PQresultStatus(n) != PGRES_TUPLES_OK) {
+				PQclear(r);
+				rc = db_fail(n, c, why);
+				goto fail;
+			}
+			*rows += atoll(PQgetvalue(n, 0, 0));
+			PQclear(n);
+			snprintf(sql, sizeof sql, "DROP TABLE %s_%04d_%02d", PARTITIONED[p], y, m);
+			if ((rc = run(c, sql, 0, NULL, NULL, why))) {
+				PQclear(r);
+				goto fail;
+			}
+		}
+		PQclear(r);
 	}
-	PQclear(r);
 	for (size_t i = 0; i < ODO_ARRAY_LEN(RAW_TABLES); i++) {
 		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE t < now() - make_interval(days => $1::int)",
 			 RAW_TABLES[i]);
@@ -284,11 +303,14 @@ int odo_retention(PGconn *c, int days, const char *by, long long *rows, char *wh
 	}
 	rc = run(c, "DELETE FROM dead_letters WHERE received_at < now() - make_interval(days => $1::int)", 1, v,
 		 rows, why);
+	rc = rc ? rc : run(c, "DELETE FROM quarantine WHERE received_at < now() - make_interval(days => $1::int)", 1,
+			   v, rows, why);
 	if (rc)
 		goto fail;
 	/* Batch ranges at or below the device's ack are no longer needed. */
-	rc = run(c, "DELETE FROM batches b USING devices d WHERE d.device_id = b.device_id"
-		    " AND b.seq_hi <= d.acked AND b.committed_at < now() - make_interval(days => $1::int)",
+	rc = run(c, "DELETE FROM batches b USING device_epochs x WHERE x.device_id = b.device_id"
+		    " AND x.epoch = b.epoch AND b.seq_hi <= x.acked"
+		    " AND b.committed_at < now() - make_interval(days => $1::int)",
 		 1, v, rows, why);
 	if (rc)
 		goto fail;

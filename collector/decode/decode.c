@@ -36,12 +36,45 @@ bad:
 	return ODO_ERR_INVAL;
 }
 
-int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, int64_t now_ms,
-		       struct odo_record *scratch, struct odo_batch **out, struct odo_wire_error *err)
+int odo_decode_batch_alloc(struct odo_batch **out)
 {
-	static struct odo_wire_bad bad[ODO_WIRE_MAX_RECORDS]; /* scratch, copied out (one thread) */
-	char dev[ODO_DEVICE_ID_MAX + 1];
 	*out = NULL;
+	struct odo_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return ODO_ERR_NOMEM;
+	b->recs = calloc(ODO_WIRE_MAX_RECORDS, sizeof *b->recs);
+	b->bad = calloc(ODO_WIRE_MAX_RECORDS, sizeof *b->bad);
+	if (!b->recs || !b->bad) {
+		odo_decode_batch_free(b);
+		return ODO_ERR_NOMEM;
+	}
+	b->cap = ODO_WIRE_MAX_RECORDS;
+	b->bad_cap = ODO_WIRE_MAX_RECORDS;
+	*out = b;
+	return ODO_OK;
+}
+
+void odo_decode_batch_free(struct odo_batch *b)
+{
+	if (!b)
+		return;
+	free(b->recs);
+	free(b->bad);
+	free(b);
+}
+
+int odo_decode_again(const uint8_t *buf, size_t len, int64_t now_ms, struct odo_batch *out,
+		     struct odo_wire_error *err)
+{
+	const struct odo_wire_limits lim = { .now_ms = now_ms };
+	memset(err, 0, sizeof *err);
+	return odo_wire_decode_batch(buf, len, now_ms ? &lim : NULL, out, err);
+}
+
+int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, int64_t now_ms, struct odo_batch *out,
+		       struct odo_wire_error *err)
+{
+	char dev[ODO_DEVICE_ID_MAX + 1];
 	memset(err, 0, sizeof *err);
 	int rc = odo_decode_topic(topic, dev, err);
 	if (rc)
@@ -52,53 +85,20 @@ int odo_decode_message(const char *topic, const uint8_t *buf, size_t len, int64_
 			 ODO_WIRE_MAX_MESSAGE);
 		return ODO_ERR_WIRE_TOOLONG;
 	}
-	struct odo_batch b;
-	memset(&b, 0, sizeof b);
-	b.recs = scratch;
-	b.cap = ODO_WIRE_MAX_RECORDS;
-	b.bad = bad;
-	b.bad_cap = ODO_WIRE_MAX_RECORDS;
-	const struct odo_wire_limits lim = { .now_ms = now_ms };
-	rc = odo_wire_decode_batch(buf, len, &lim, &b, err);
+	rc = odo_decode_again(buf, len, now_ms, out, err);
 	if (rc)
 		return rc;
-	if (strcmp(b.device, dev) != 0) {
+	if (strcmp(out->device, dev) != 0) {
 		set_err(err, ODO_ERR_PROTOCOL, "dev", "");
 		snprintf(err->msg, sizeof err->msg, "The payload's device '%.48s' is not the topic's '%.48s'.",
-			 b.device, dev);
+			 out->device, dev);
 		return ODO_ERR_PROTOCOL;
 	}
-	if (b.n + b.nbad == 0) {
+	if (out->n + out->nbad == 0) {
 		set_err(err, ODO_ERR_WIRE_RANGE, "recs", "The batch holds no records.");
 		return ODO_ERR_WIRE_RANGE;
 	}
-	struct odo_batch *nb = malloc(sizeof *nb);
-	struct odo_record *recs = malloc((b.n ? b.n : 1) * sizeof *recs);
-	struct odo_wire_bad *nbad = malloc((b.nbad ? b.nbad : 1) * sizeof *nbad);
-	if (!nb || !recs || !nbad) {
-		free(nb);
-		free(recs);
-		free(nbad);
-		return ODO_ERR_NOMEM;
-	}
-	*nb = b;
-	memcpy(recs, scratch, b.n * sizeof *recs);
-	memcpy(nbad, bad, b.nbad * sizeof *nbad);
-	nb->recs = recs;
-	nb->cap = b.n;
-	nb->bad = nbad;
-	nb->bad_cap = b.nbad;
-	*out = nb;
 	return ODO_OK;
-}
-
-void odo_decode_free(struct odo_batch *b)
-{
-	if (!b)
-		return;
-	free(b->recs);
-	free(b->bad);
-	free(b);
 }
 
 const char *odo_decode_code_name(int code)

@@ -181,13 +181,13 @@ void odo_mqin_service(struct odo_mqin *m, int64_t now_ms, short revents)
 		m->next_try_ms = now_ms + MQIN_RETRY_MS;
 }
 
-int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, unsigned version, uint64_t epoch, uint64_t ack)
+int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t epoch, uint32_t version, uint64_t ack)
 {
 	struct odo_ack a;
 	memset(&a, 0, sizeof a);
-	snprintf(a.device, sizeof a.device, "%s", device);
-	a.v = version; /* the ack answers in its batch's wire version */
+	a.v = version;
 	a.epoch = epoch;
+	snprintf(a.device, sizeof a.device, "%s", device);
 	a.ack = ack;
 	uint8_t buf[MQIN_ACK_BUF];
 	size_t len;

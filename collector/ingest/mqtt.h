@@ -34,10 +34,10 @@ void odo_mqin_close(struct odo_mqin *m);
 int odo_mqin_socket(struct odo_mqin *m, short *events);
 /* Handle I/O, keepalive and reconnection. */
 void odo_mqin_service(struct odo_mqin *m, int64_t now_ms, short revents);
-/* Publish the ack of a (device, epoch) on odo/v1/<device>/ack, QoS 1: version 2
- * {"v":2,"dev":...,"ep":epoch,"ack":n}, or version 1 {"v":1,"dev":...,"ack":n}
- * for a version 1 batch (epoch 0). */
-int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, unsigned version, uint64_t epoch, uint64_t ack);
+/* Publish the ack of (device, epoch) on odo/v1/<device>/ack, QoS 1, in the
+ * wire version the batch came in: {"v":1,"dev","ack"} (epoch 0) or
+ * {"v":2,"dev","ep","ack"}. ODO_ERR_AGAIN when the broker is away. */
+int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t epoch, uint32_t version, uint64_t ack);
 int odo_mqin_connected(const struct odo_mqin *m);
 /* Graceful stop, step 1: unsubscribe from the shared subscription, so the
  * broker sends this collector's share to the others from now on (messages

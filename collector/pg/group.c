@@ -1,4 +1,13 @@
-/* odo-collector — building and sending one group's pipeline (see writer_int.h). */
+/* odo-collector — building and sending the writer's pipelines (see writer_int.h):
+ *
+ *   group     messages together, one transaction: records, quarantine, dead
+ *             letters, ranges, lost ranges, acks;
+ *   isolate   one message record by record, one transaction per record, all
+ *             in one pipeline (an error aborts only its own transaction);
+ *   settle    one isolated message: its range, the dead letters of the
+ *             records PostgreSQL refused, its ack (a group without records);
+ *   catalog   which month partitions exist.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,53 +18,218 @@
 #include "pg/sql.h"
 #include "pg/writer_int.h"
 
+#define PARAM_MAX (ODO_PG_MAX_COLS * 2 + 1)
 
-static int month_known(const int *m, int n, int ym)
+/* PostgreSQL array type OIDs of the element types pgarray.h uses. */
+static unsigned array_oid(uint32_t elem)
 {
-	for (int i = 0; i < n; i++)
-		if (m[i] == ym)
-			return 1;
-	return 0;
+	switch (elem) {
+	case ODO_PG_OID_BOOL: return 1000;
+	case ODO_PG_OID_BYTEA: return 1001;
+	case ODO_PG_OID_INT8: return 1016;
+	case ODO_PG_OID_TEXT: return 1009;
+	case ODO_PG_OID_FLOAT8: return 1022;
+	default: return 0;
+	}
 }
 
+static int send_typed(struct odo_pgw *w, int tag, const char *sql, int n, const Oid *types,
+		      const char *const *vals, const int *lens, const int *fmts)
+{
+	if (w->ntags == w->tags_cap) {
+		size_t cap = w->tags_cap ? 2 * w->tags_cap : 64;
+		int *t = realloc(w->tags, cap * sizeof *t);
+		if (!t)
+			return ODO_ERR_NOMEM;
+		w->tags = t;
+		w->tags_cap = cap;
+	}
+	if (!PQsendQueryParams(w->conn, sql, n, types, vals, lens, fmts, 0))
+		return ODO_ERR_DB;
+	w->tags[w->ntags++] = tag;
+	return ODO_OK;
+}
+
+int pgw__send_q(struct odo_pgw *w, int tag, const char *sql, int n, const char *const *vals, const int *lens,
+		const int *fmts)
+{
+	return send_typed(w, tag, sql, n, NULL, vals, lens, fmts);
+}
+
+int pgw__sync(struct odo_pgw *w, size_t rec)
+{
+	if (w->nunits == w->units_cap) {
+		size_t cap = w->units_cap ? 2 * w->units_cap : 16;
+		struct pgw_unit *u = realloc(w->units, cap * sizeof *u);
+		if (!u)
+			return ODO_ERR_NOMEM;
+		w->units = u;
+		w->units_cap = cap;
+	}
+	if (PQpipelineSync(w->conn) != 1)
+		return ODO_ERR_DB;
+	w->units[w->nunits++] = (struct pgw_unit){ .rec = rec };
+	return ODO_OK;
+}
+
+/* Send one statement whose parameters are the columns of c1 (then c2), plus
+ * this collector's name when `with_name`. */
+static int send_cols(struct odo_pgw *w, int tag, const char *sql, struct odo_pgcols *c1, struct odo_pgcols *c2,
+		     int with_name)
+{
+	const char *vals[PARAM_MAX];
+	int lens[PARAM_MAX], fmts[PARAM_MAX];
+	Oid types[PARAM_MAX];
+	int n = 0, rc;
+	struct odo_pgcols *cs[2] = { c1, c2 };
+	for (int k = 0; k < 2 && cs[k]; k++) {
+		if ((rc = odo_pgcols_finish(cs[k])) != ODO_OK)
+			return rc;
+		for (int i = 0; i < cs[k]->ncols; i++, n++) {
+			vals[n] = cs[k]->col[i].b.p;
+			lens[n] = (int)cs[k]->col[i].b.n;
+			fmts[n] = 1;
+			types[n] = array_oid(cs[k]->col[i].oid);
+		}
+	}
+	if (with_name) {
+		vals[n] = w->name;
+		lens[n] = 0;
+		fmts[n] = 0;
+		types[n++] = ODO_PG_OID_TEXT;
+	}
+	return send_typed(w, tag, sql, n, types, vals, lens, fmts);
+}
+
+int pgw__decode(struct odo_pgw *w, const struct item *it)
+{
+	struct odo_wire_error err;
+	return odo_decode_again(it->raw, it->len, it->now_ms, w->scratch, &err);
+}
+
+/* ---- partitions ---------------------------------------------------------- */
+
+static const char *const part_parent[PART__N] = { "samples", "tracks" };
+
+int pgw__send_catalog(struct odo_pgw *w)
+{
+	w->pk = PK_CATALOG;
+	int rc = pgw__send_q(w, R_PARTS, SQL_PARTITIONS, 0, NULL, NULL, NULL);
+	return rc ? rc : pgw__sync(w, 0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return (x > y) - (x < y);
+}
+
+void pgw__take_catalog(struct odo_pgw *w, const PGresult *r)
+{
+	for (int p = 0; p < PART__N; p++)
+		w->parts[p].n = 0;
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *parent = PQgetvalue(r, i, 0), *child = PQgetvalue(r, i, 1);
+		for (int p = 0; p < PART__N; p++) {
+			size_t pl = strlen(part_parent[p]);
+			int y, m;
+			char tail;
+			/* maintain's names: <parent>_YYYY_MM; any other partition is not ours to route to */
+			if (strcmp(parent, part_parent[p]) != 0 || strncmp(child, parent, pl) != 0 ||
+			    sscanf(child + pl, "_%4d_%2d%c", &y, &m, &tail) != 2 || strlen(child) != pl + 8 || m < 1 ||
+			    m > 12)
+				continue;
+			struct pgw_months *pm = &w->parts[p];
+			if (pm->n == pm->cap) {
+				size_t cap = pm->cap ? 2 * pm->cap : 64;
+				int *nm = realloc(pm->m, cap * sizeof *nm);
+				if (!nm)
+					continue; /* that month's records go to quarantine: nothing lost */
+				pm->m = nm;
+				pm->cap = cap;
+			}
+			pm->m[pm->n++] = y * 100 + m;
+		}
+	}
+	for (int p = 0; p < PART__N; p++)
+		qsort(w->parts[p].m, w->parts[p].n, sizeof(int), cmp_int);
+}
+
+/* yyyy*100+mm of a UTC time in ms, -1 when out of the calendar's range. */
 static int ym_of_ms(int64_t t_ms)
 {
 	time_t s = (time_t)(t_ms / 1000 - (t_ms % 1000 < 0 ? 1 : 0));
 	struct tm tm;
-	gmtime_r(&s, &tm);
+	if (!gmtime_r(&s, &tm) || tm.tm_year > 9999 - 1900 || tm.tm_year < 1 - 1900)
+		return -1;
 	return (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
 }
 
-int pgw__send_q(struct odo_pgw *w, const char *sql, int n, const char *const *vals, const int *lens,
-		  const int *fmts)
+static int has_partition(const struct odo_pgw *w, int part, int64_t t_ms)
 {
-	if (w->nsent >= PGW_MAX_QUERIES)
-		return ODO_ERR_FULL;
-	if (!PQsendQueryParams(w->conn, sql, n, NULL, vals, lens, fmts, 0))
-		return ODO_ERR_DB;
-	w->nsent++;
+	int ym = ym_of_ms(t_ms);
+	const struct pgw_months *pm = &w->parts[part];
+	return ym >= 0 && pm->n && bsearch(&ym, pm->m, pm->n, sizeof(int), cmp_int) != NULL;
+}
+
+/* ---- rows -------------------------------------------------------------------- */
+
+/* The CBOR of record k of the decoded message: its own bytes in the message
+ * as received (the decoder's byte span), else re-encoded. */
+static int record_cbor(struct odo_pgw *w, const struct item *it, size_t k, const uint8_t **p, size_t *len)
+{
+	const struct odo_record *r = &w->scratch->recs[k];
+	if (r->len && r->off + r->len <= it->len) {
+		*p = it->raw + r->off;
+		*len = r->len;
+		return ODO_OK;
+	}
+	if (odo_wire_encode_record(r, w->recbuf, sizeof w->recbuf, len) != ODO_OK) {
+		*p = (const uint8_t *)"";
+		*len = 0;
+		return ODO_ERR_TOOBIG;
+	}
+	*p = w->recbuf;
 	return ODO_OK;
 }
 
-static int send_cs(struct odo_pgw *w, const char *sql, struct odo_pgcols *c, const char *extra)
+/* One dead_letters row; epoch/seq/kind < 0 and empty texts are NULL. */
+struct dead_row {
+	const char *topic, *tdev;
+	const uint8_t *raw;
+	size_t len;
+	int code;
+	const char *field, *msg, *reason, *sqlstate;
+	long long offset, epoch, seq, kind;
+};
+
+static void add_dead_row(struct odo_pgw *w, const struct dead_row *d)
 {
-	const char *vals[ODO_PG_MAX_COLS + 1];
-	int lens[ODO_PG_MAX_COLS + 1], fmts[ODO_PG_MAX_COLS + 1];
-	int rc = odo_pgcols_finish(c);
-	if (rc)
-		return rc;
-	for (int i = 0; i < c->ncols; i++) {
-		vals[i] = c->col[i].b.p;
-		lens[i] = (int)c->col[i].b.n;
-		fmts[i] = 1;
+	struct odo_pgcols *c = &w->cs[C_DEAD];
+	odo_pgcols_text(c, L_TOPIC, d->topic);
+	odo_pgcols_text(c, L_TDEV, d->tdev);
+	odo_pgcols_bytes(c, L_PAY, ODO_PG_OID_BYTEA, d->raw, d->len);
+	odo_pgcols_i64(c, L_CODE, d->code);
+	odo_pgcols_text(c, L_NAME, odo_decode_code_name(d->code));
+	odo_pgcols_text(c, L_FIELD, d->field);
+	if (d->offset >= 0)
+		odo_pgcols_i64(c, L_OFF, d->offset);
+	else
+		odo_pgcols_null(c, L_OFF, ODO_PG_OID_INT8);
+	odo_pgcols_text(c, L_MSG, d->msg);
+	odo_pgcols_text(c, L_REASON, d->reason);
+	long long v[3] = { d->epoch, d->seq, d->kind };
+	for (int i = 0; i < 3; i++) {
+		if (v[i] >= 0)
+			odo_pgcols_i64(c, L_EPOCH + i, v[i]);
+		else
+			odo_pgcols_null(c, L_EPOCH + i, ODO_PG_OID_INT8);
 	}
-	int n = c->ncols;
-	if (extra) {
-		vals[n] = extra;
-		lens[n] = 0;
-		fmts[n++] = 0;
-	}
-	return pgw__send_q(w, sql, n, vals, lens, fmts);
+	if (d->sqlstate && d->sqlstate[0])
+		odo_pgcols_text(c, L_STATE, d->sqlstate);
+	else
+		odo_pgcols_null(c, L_STATE, ODO_PG_OID_TEXT);
+	c->rows++;
 }
 
 static void dtc_join(struct odo_pgbuf *s, const struct odo_rec_dtc *d, int list)
@@ -75,40 +249,68 @@ static void dtc_join(struct odo_pgbuf *s, const struct odo_rec_dtc *d, int list)
 #define I(i, v) odo_pgcols_i64(c, (i), (int64_t)(v))
 #define D(i, v) odo_pgcols_dbl(c, (i), (v))
 #define B(i, v) odo_pgcols_bool(c, (i), (v))
+#define NI(i) odo_pgcols_null(c, (i), ODO_PG_OID_INT8)
+#define ND(i) odo_pgcols_null(c, (i), ODO_PG_OID_FLOAT8)
 
-static void add_record(struct odo_pgw *w, const char *dev, const struct odo_record *r)
+static void quarantine(struct odo_pgw *w, const struct item *it, size_t k, const char *table)
 {
+	const struct odo_record *r = &w->scratch->recs[k];
+	struct odo_pgcols *c = &w->cs[C_QUAR];
+	char reason[96];
+	int ym = ym_of_ms(r->t_ms);
+	snprintf(reason, sizeof reason, "%s: no partition for %04d-%02d (outside the window odo-collector maintain keeps)",
+		 table, ym / 100, ym % 100);
+	const uint8_t *raw;
+	size_t len;
+	(void)record_cbor(w, it, k, &raw, &len);
+	T(Q_DEV, it->tdev); I(Q_EPOCH, it->epoch); I(Q_SEQ, r->seq); I(Q_T, r->t_ms); I(Q_KIND, r->kind);
+	T(Q_REASON, reason);
+	odo_pgcols_bytes(c, Q_RAW, ODO_PG_OID_BYTEA, raw, len);
+	T(Q_TOPIC, it->topic);
+	c->rows++;
+}
+
+/* Add record k of the decoded message to its statement's columns.
+ * Returns 1 when it went to quarantine, 0 when to its table. */
+static int add_record(struct odo_pgw *w, const struct item *it, size_t k)
+{
+	const struct odo_record *r = &w->scratch->recs[k];
+	const char *dev = it->tdev;
 	struct odo_pgcols *c;
 	switch (r->kind) {
 	case ODO_REC_SAMPLE: {
+		if (!has_partition(w, PART_SAMPLES, r->t_ms)) {
+			quarantine(w, it, k, "samples");
+			return 1;
+		}
 		const struct odo_rec_sample *s = &r->u.sample;
 		c = &w->cs[C_SAMPLES];
-		T(S_DEV, dev); I(S_SEQ, r->seq); I(S_T, r->t_ms); I(S_TSRC, r->tsrc);
+		T(S_DEV, dev); I(S_EPOCH, it->epoch); I(S_SEQ, r->seq); I(S_T, r->t_ms); I(S_TSRC, r->tsrc);
 		I(S_TRIP, s->trip_id); I(S_FIX, s->fix); D(S_LAT, s->lat); D(S_LON, s->lon);
 		D(S_SPEED, s->speed_mps); D(S_HEAD, s->heading_deg); D(S_EPH, s->eph_m);
 		D(S_ALT, s->alt_m); D(S_RPM, s->rpm); D(S_OBD, s->obd_speed_mps);
 		D(S_THR, s->throttle_pct); D(S_COOL, s->coolant_c); D(S_FUEL, s->fuel_pct);
 		D(S_AX, s->ax_g); D(S_AY, s->ay_g);
-		int ym = ym_of_ms(r->t_ms);
-		if (!month_known(w->months, w->nmonths, ym) &&
-		    !month_known(w->pending_months, w->npending_months, ym) && w->npending_months < PGW_MONTH_CACHE)
-			w->pending_months[w->npending_months++] = ym;
 		break;
 	}
 	case ODO_REC_EVENT: {
 		const struct odo_rec_event *e = &r->u.event;
 		c = &w->cs[C_EVENTS];
-		T(E_DEV, dev); I(E_SEQ, r->seq); I(E_T, r->t_ms); I(E_TSRC, r->tsrc);
+		T(E_DEV, dev); I(E_EPOCH, it->epoch); I(E_SEQ, r->seq); I(E_T, r->t_ms); I(E_TSRC, r->tsrc);
 		I(E_TRIP, e->trip_id); T(E_KIND, odo_event_kind_name(e->kind));
 		I(E_SRC, e->source); I(E_DUR, e->duration_ms); D(E_PEAK, e->peak_g);
 		D(E_MEAN, e->mean_g); D(E_SB, e->speed_before_mps); D(E_SA, e->speed_after_mps);
 		D(E_LAT, e->lat); D(E_LON, e->lon); D(E_HEAD, e->heading_deg);
+		if (e->grade >= 0)
+			I(E_GRADE, e->grade);
+		else
+			NI(E_GRADE);
 		break;
 	}
 	case ODO_REC_DTC: {
 		const struct odo_rec_dtc *d = &r->u.dtc;
 		c = &w->cs[C_DTC];
-		T(D_DEV, dev); I(D_SEQ, r->seq); I(D_T, r->t_ms); I(D_ECU, d->ecu);
+		T(D_DEV, dev); I(D_EPOCH, it->epoch); I(D_SEQ, r->seq); I(D_T, r->t_ms); I(D_ECU, d->ecu);
 		I(D_MIL, d->mil);
 		for (int l = 0; l < ODO_DTC__LISTS; l++) {
 			dtc_join(&w->extra[X_DTC], d, l);
@@ -119,47 +321,96 @@ static void add_record(struct odo_pgw *w, const char *dev, const struct odo_reco
 	}
 	case ODO_REC_VEHICLE:
 		c = &w->cs[C_VEH];
-		T(V_DEV, dev); I(V_SEQ, r->seq); I(V_T, r->t_ms);
+		T(V_DEV, dev); I(V_EPOCH, it->epoch); I(V_SEQ, r->seq); I(V_T, r->t_ms);
 		T(V_VIN, r->u.vehicle.vin); I(V_ECU, r->u.vehicle.ecu);
 		break;
 	case ODO_REC_PHONE:
 		c = &w->cs[C_PHONE];
-		T(P_DEV, dev); I(P_SEQ, r->seq); I(P_T, r->t_ms);
+		T(P_DEV, dev); I(P_EPOCH, it->epoch); I(P_SEQ, r->seq); I(P_T, r->t_ms);
 		B(P_SCR, r->u.phone.screen_on); I(P_CALL, r->u.phone.call);
 		B(P_HND, r->u.phone.handled);
 		break;
 	case ODO_REC_STATUS: {
 		const struct odo_rec_status *s = &r->u.status;
 		c = &w->cs[C_STATUS];
-		T(T_DEV, dev); I(T_SEQ, r->seq); I(T_T, r->t_ms); I(T_UP, s->uptime_s);
+		T(T_DEV, dev); I(T_EPOCH, it->epoch); I(T_SEQ, r->seq); I(T_T, r->t_ms); I(T_UP, s->uptime_s);
 		I(T_OD, s->outbox_depth); I(T_OA, s->outbox_oldest_age_s); I(T_EV, s->evicted);
 		I(T_RC, s->reconnects); I(T_CE, s->can_errors); I(T_GE, s->gps_errors);
 		I(T_AE, s->accel_errors); I(T_FIX, s->fix); I(T_CS, s->clock_source);
+		if (s->calib_state >= 0)
+			I(T_CAL, s->calib_state);
+		else
+			NI(T_CAL);
+		D(T_CALQ, s->calib_confidence); D(T_ROLL, s->roll_deg); D(T_PITCH, s->pitch_deg);
+		D(T_YAW, s->yaw_deg); D(T_CALT, s->calib_ready_s);
 		break;
 	}
+	case ODO_REC_TRACK: {
+		if (!has_partition(w, PART_TRACKS, r->t_ms)) {
+			quarantine(w, it, k, "tracks");
+			return 1;
+		}
+		const struct odo_rec_track *tk = &r->u.track;
+		c = &w->cs[C_TRACKS];
+		int64_t idx = (int64_t)c->rows;
+		I(K_IDX, idx); T(K_DEV, dev); I(K_EPOCH, it->epoch); I(K_SEQ, r->seq); I(K_T, r->t_ms);
+		I(K_TSRC, r->tsrc); I(K_TRIP, tk->trip_id); I(K_N, tk->n);
+		c->rows++;
+		/* the points, absolute: t from the record's t plus the 0.1 s steps */
+		c = &w->cs[C_TRACK_PTS];
+		int64_t t = r->t_ms;
+		for (int i = 0; i < tk->n && i < ODO_WIRE_MAX_TRACK; i++) {
+			const struct odo_track_point *p = &tk->pt[i];
+			t += (int64_t)p->dt_ds * 100;
+			I(KP_IDX, idx); I(KP_K, i); I(KP_TMS, t);
+			D(KP_LAT, p->lat_e6 / 1e6); D(KP_LON, p->lon_e6 / 1e6);
+			if (p->v_dms >= 0)
+				D(KP_SPEED, p->v_dms / 10.0);
+			else
+				ND(KP_SPEED);
+			if (p->eph_m >= 0)
+				D(KP_EPH, (double)p->eph_m);
+			else
+				ND(KP_EPH);
+			c->rows++;
+		}
+		return 0;
+	}
+	case ODO_REC_CRASH_TRACE: {
+		const struct odo_rec_crash_trace *ct = &r->u.crash_trace;
+		c = &w->cs[C_CRASH];
+		int64_t idx = (int64_t)c->rows;
+		I(CT_IDX, idx); T(CT_DEV, dev); I(CT_EPOCH, it->epoch); I(CT_SEQ, r->seq); I(CT_T, r->t_ms);
+		I(CT_TSRC, r->tsrc); I(CT_TRIP, ct->trip_id); I(CT_CRASH, ct->crash_ms); I(CT_PART, ct->part);
+		I(CT_PARTS, ct->parts); I(CT_HZ, ct->hz); I(CT_FRAME, ct->frame); D(CT_SPEED, ct->speed_mps);
+		D(CT_OBD, ct->obd_speed_mps); D(CT_RPM, ct->rpm); I(CT_AIR, ct->airbag); D(CT_LAT, ct->lat);
+		D(CT_LON, ct->lon);
+		c->rows++;
+		c = &w->cs[C_CRASH_PTS];
+		for (int i = 0; i < ct->n && i < ODO_WIRE_MAX_TRACE; i++) {
+			I(CP_IDX, idx); I(CP_K, i); I(CP_AX, ct->ax[i]); I(CP_AY, ct->ay[i]); I(CP_AZ, ct->az[i]);
+			c->rows++;
+		}
+		return 0;
+	}
 	case ODO_REC_TRIP_START: {
-		/* One upsert cannot touch a row twice: skip a trip already in this group. */
-		char key[ODO_DEVICE_ID_MAX + 32];
-		snprintf(key, sizeof key, "\"%s:%llu\"", dev, (unsigned long long)r->u.trip_start.trip_id);
-		if (w->extra[X_TSTART_KEYS].p && strstr(w->extra[X_TSTART_KEYS].p, key))
-			return;
-		odo_pgbuf_put(&w->extra[X_TSTART_KEYS], key, strlen(key));
+		const uint8_t *raw;
+		size_t len;
+		(void)record_cbor(w, it, k, &raw, &len);
 		c = &w->cs[C_TSTART];
-		T(TS_DEV, dev); I(TS_TRIP, r->u.trip_start.trip_id); I(TS_SEQ, r->seq);
+		T(TS_DEV, dev); I(TS_EPOCH, it->epoch); I(TS_TRIP, r->u.trip_start.trip_id); I(TS_SEQ, r->seq);
 		I(TS_T, r->t_ms); D(TS_LAT, r->u.trip_start.lat); D(TS_LON, r->u.trip_start.lon);
+		odo_pgcols_bytes(c, TS_RAW, ODO_PG_OID_BYTEA, raw, len);
+		T(TS_TOPIC, it->topic);
 		break;
 	}
 	case ODO_REC_TRIP_END: {
 		const struct odo_rec_trip_end *e = &r->u.trip_end;
+		const uint8_t *raw;
+		size_t len;
+		(void)record_cbor(w, it, k, &raw, &len);
 		c = &w->cs[C_TEND];
-		/* One upsert cannot touch a row twice: skip a trip already in this group. */
-		char key[ODO_DEVICE_ID_MAX + 32];
-		snprintf(key, sizeof key, "\"%s:%llu\"", dev, (unsigned long long)e->trip_id);
-		if (w->extra[X_TEND_KEYS].p && strstr(w->extra[X_TEND_KEYS].p, key))
-			return;
-		odo_pgbuf_put(&w->extra[X_TEND_KEYS], key, strlen(key));
-		c->rows++;
-		T(TE_DEV, dev); I(TE_TRIP, e->trip_id); I(TE_SEQ, r->seq);
+		T(TE_DEV, dev); I(TE_EPOCH, it->epoch); I(TE_TRIP, e->trip_id); I(TE_SEQ, r->seq);
 		I(TE_START, e->start_ms); I(TE_END, e->end_ms); D(TE_DIST, e->distance_m);
 		D(TE_OBD, e->obd_distance_m); D(TE_DUR, e->duration_s); D(TE_MOV, e->moving_s);
 		D(TE_IDLE, e->idle_s); D(TE_AVG, e->avg_speed_mps); D(TE_MAX, e->max_speed_mps);
@@ -170,63 +421,93 @@ static void add_record(struct odo_pgw *w, const char *dev, const struct odo_reco
 		I(TE_RA, e->rapid_accels); I(TE_HC, e->harsh_corners); I(TE_SW, e->swerves);
 		I(TE_CR, e->crashes); D(TE_JERK, e->mean_abs_jerk); D(TE_GPS, e->gps_accuracy_m);
 		B(TE_DTC, e->has_dtc); B(TE_AIR, e->airbag_deployed);
-		/* the trip ids for the dirty marks: X_DIRTY_IDS is a text[] literal */
-		odo_pgbuf_put(&w->extra[X_DIRTY_IDS], w->extra[X_DIRTY_IDS].n ? "," : "{", 1);
-		odo_pgbuf_put(&w->extra[X_DIRTY_IDS], key, strlen(key));
-		return;
+		/* version 2, each absent (NULL) when not sent */
+		if (e->end_reason >= 0)
+			I(TE_REASON, e->end_reason);
+		else
+			NI(TE_REASON);
+		if (e->lon_source >= 0)
+			I(TE_LSRC, e->lon_source);
+		else
+			NI(TE_LSRC);
+		const int32_t *per_grade[4] = { e->hard_brakes_g, e->rapid_accels_g, e->harsh_corners_g, e->swerves_g };
+		for (int f = 0; f < 4; f++)
+			for (int g = 0; g < ODO_GRADES; g++) {
+				if (per_grade[f][g] >= 0)
+					I(TE_HB1 + f * ODO_GRADES + g, per_grade[f][g]);
+				else
+					NI(TE_HB1 + f * ODO_GRADES + g);
+			}
+		for (int g = 0; g < ODO_GRADES; g++) {
+			D(TE_LO1 + g, e->lon_share[g]);
+			D(TE_LA1 + g, e->lat_share[g]);
+		}
+		D(TE_LOP, e->lon_p95_g); D(TE_LAP, e->lat_p95_g); D(TE_VSD, e->speed_sd_mps);
+		odo_pgcols_bytes(c, TE_RAW, ODO_PG_OID_BYTEA, raw, len);
+		T(TE_TOPIC, it->topic);
+		break;
 	}
 	default:
-		return;
+		return 0;
 	}
 	c->rows++;
+	return 0;
 }
 
 #undef T
 #undef I
 #undef D
 #undef B
+#undef NI
+#undef ND
 
-static const int ncols_of[] = { S__N, E__N, D__N, V__N, P__N, T__N, TS__N, TE__N, B__N, L__N };
-static const char *const sql_of[] = { SQL_SAMPLES, SQL_EVENTS, SQL_DTC, SQL_VEHICLE, SQL_PHONE, SQL_STATUS };
+static const int ncols_of[C__N] = {
+	[C_EPOCHS] = EP__N, [C_SAMPLES] = S__N, [C_TRACKS] = K__N,  [C_TRACK_PTS] = KP__N, [C_EVENTS] = E__N,
+	[C_DTC] = D__N,     [C_VEH] = V__N,     [C_PHONE] = P__N,   [C_STATUS] = T__N,     [C_CRASH] = CT__N,
+	[C_CRASH_PTS] = CP__N, [C_QUAR] = Q__N, [C_TSTART] = TS__N, [C_TEND] = TE__N,     [C_BATCH] = B__N,
+	[C_DEAD] = L__N,
+};
 
-/* One dead letter of the group: a whole message (it->b == NULL) or one
- * record of a batch (its own bytes inside the message). */
-static void dead_row(struct odo_pgw *w, const struct item *it, const uint8_t *raw, size_t len,
-		     const struct odo_wire_error *err)
+static void reset_cols(struct odo_pgw *w, int from, int to)
 {
-	struct odo_pgcols *c = &w->cs[C_DEAD];
-	odo_pgcols_text(c, L_TOPIC, it->topic), odo_pgcols_text(c, L_TDEV, it->tdev);
-	odo_pgcols_bytes(c, L_PAY, ODO_PG_OID_BYTEA, raw, len);
-	odo_pgcols_i64(c, L_CODE, err->code), odo_pgcols_text(c, L_NAME, odo_decode_code_name(err->code));
-	odo_pgcols_text(c, L_FIELD, err->field), odo_pgcols_i64(c, L_OFF, (long long)err->offset);
-	odo_pgcols_text(c, L_MSG, err->msg);
-	c->rows++;
+	for (int i = from; i <= to; i++)
+		odo_pgcols_reset(&w->cs[i], ncols_of[i]);
 }
 
-/*
- * TODO(collector-life, #11): per-record dead letters with (device, epoch,
- * seq) and storage of the version 2 kinds (track, crash trace) and keys.
- * Until then a batch's refused records (wire v2 out->bad) and the records
- * of kinds this writer has no table for are dead-lettered here, in the same
- * transaction that settles the batch's range: nothing is dropped silently.
- */
-static void dead_records(struct odo_pgw *w, const struct item *it)
+/* The record statements of whatever the column sets hold, in a fixed order. */
+static int send_records(struct odo_pgw *w)
 {
-	const struct odo_batch *b = it->b;
-	for (size_t k = 0; k < b->nbad; k++)
-		if (b->bad[k].off + b->bad[k].len <= it->len)
-			dead_row(w, it, it->raw + b->bad[k].off, b->bad[k].len, &b->bad[k].err);
-	for (size_t k = 0; k < b->n; k++) {
-		const struct odo_record *r = &b->recs[k];
-		if (r->kind != ODO_REC_TRACK && r->kind != ODO_REC_CRASH_TRACE)
-			continue;
-		struct odo_wire_error e = { .code = ODO_ERR_UNSUPPORTED, .offset = r->off };
-		snprintf(e.field, sizeof e.field, "k");
-		snprintf(e.msg, sizeof e.msg, "This collector does not store %s records yet (seq %llu).",
-			 odo_record_kind_name(r->kind), (unsigned long long)r->seq);
-		if (r->off + r->len <= it->len)
-			dead_row(w, it, it->raw + r->off, r->len, &e);
-	}
+	static const struct {
+		int cs, pts, tag, name;
+		const char *sql;
+	} stmts[] = {
+		{ C_SAMPLES, -1, R_NONE, 0, SQL_SAMPLES },
+		{ C_TRACKS, C_TRACK_PTS, R_NONE, 0, SQL_TRACKS },
+		{ C_EVENTS, -1, R_NONE, 0, SQL_EVENTS },
+		{ C_DTC, -1, R_NONE, 0, SQL_DTC },
+		{ C_VEH, -1, R_NONE, 0, SQL_VEHICLE },
+		{ C_PHONE, -1, R_NONE, 0, SQL_PHONE },
+		{ C_STATUS, -1, R_NONE, 0, SQL_STATUS },
+		{ C_CRASH, C_CRASH_PTS, R_NONE, 0, SQL_CRASH_TRACES },
+		{ C_QUAR, -1, R_QUAR, 1, SQL_QUARANTINE },
+		{ C_TSTART, -1, R_CONFLICT, 1, SQL_TRIP_START },
+		{ C_TEND, -1, R_CONFLICT, 1, SQL_TRIP_END },
+	};
+	int rc = ODO_OK;
+	for (size_t i = 0; i < ODO_ARRAY_LEN(stmts) && !rc; i++)
+		if (w->cs[stmts[i].cs].rows)
+			rc = send_cols(w, stmts[i].tag, stmts[i].sql, &w->cs[stmts[i].cs],
+				       stmts[i].pts >= 0 ? &w->cs[stmts[i].pts] : NULL, stmts[i].name);
+	return rc;
+}
+
+/* The devices' row locks (and rows) for one transaction: X_DEVICES holds
+ * a text[] literal of the sorted, distinct ids. */
+static int send_locks(struct odo_pgw *w)
+{
+	const char *dv[1] = { w->extra[X_DEVICES].p };
+	int rc = pgw__send_q(w, R_NONE, SQL_DEVICES, 1, dv, NULL, NULL);
+	return rc ? rc : pgw__send_q(w, R_NONE, SQL_LOCK, 1, dv, NULL, NULL);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -234,129 +515,187 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Take a group off the queue and send it as one pipeline ending in Sync. */
-int pgw__send_group(struct odo_pgw *w)
+/* X_DEVICES := the devices of the batches in w->fl ({} when none); returns their count. */
+static size_t device_list(struct odo_pgw *w)
 {
-	size_t rows = 0, n = 0;
-	struct item *it;
-	w->fl = NULL;
+	const char *devs[64], **d = devs;
+	size_t nd = 0;
+	if (w->fl_n > ODO_ARRAY_LEN(devs) && !(d = malloc(w->fl_n * sizeof *d)))
+		return 0;
+	for (const struct item *it = w->fl; it; it = it->next)
+		if (it->kind == IT_BATCH)
+			d[nd++] = it->tdev;
+	qsort(d, nd, sizeof *d, cmp_str);
+	struct odo_pgbuf *dl = &w->extra[X_DEVICES];
+	odo_pgbuf_reset(dl);
+	odo_pgbuf_put(dl, "{", 1);
+	size_t u = 0;
+	for (size_t i = 0; i < nd; i++) {
+		if (i && strcmp(d[i], d[i - 1]) == 0)
+			continue;
+		odo_pgbuf_printf(dl, "%s\"%s\"", u++ ? "," : "", d[i]); /* ids are [A-Za-z0-9._-] */
+	}
+	odo_pgbuf_put(dl, "}", 1);
+	if (d != devs)
+		free(d);
+	return dl->oom ? 0 : u;
+}
+
+/* Take the next group off the queue into w->fl: the head alone when it is
+ * past the group stage, else the head and the group-stage messages after
+ * it up to max_group_rows records. */
+static void take_group(struct odo_pgw *w)
+{
+	size_t rows = 0;
 	struct item **tailp = &w->fl;
-	while (w->head && (n == 0 || (!w->solo && rows < w->o.max_group_rows))) {
-		it = w->head;
+	w->fl = NULL;
+	w->fl_n = 0;
+	while (w->head) {
+		struct item *it = w->head;
+		if (w->fl_n && (it->stage != ST_GROUP || w->fl->stage != ST_GROUP || rows >= w->o.max_group_rows))
+			break;
 		w->head = it->next;
 		if (!w->head)
 			w->tail = NULL;
 		it->next = NULL;
 		*tailp = it;
 		tailp = &it->next;
-		size_t r = it->b ? it->b->n : 1;
+		size_t r = it->kind == IT_BATCH ? it->n + it->nbad : 1;
 		rows += r;
-		n++;
+		w->fl_n++;
 		w->nq--;
 		w->qrows -= r;
 	}
-	w->fl_n = n;
-	for (size_t i = 0; i < ODO_ARRAY_LEN(w->cs); i++)
-		odo_pgcols_reset(&w->cs[i], ncols_of[i]);
-	for (size_t i = 0; i < ODO_ARRAY_LEN(w->extra); i++)
-		odo_pgbuf_reset(&w->extra[i]);
-	w->npending_months = 0;
-
-	/* devices of the group, sorted and unique, for the ordered row locks */
-	const char **devs = malloc(n * sizeof *devs);
-	if (!devs)
-		return ODO_ERR_NOMEM;
-	size_t nd = 0;
-	for (it = w->fl; it; it = it->next) {
-		if (!it->b)
-			continue;
-		devs[nd++] = it->b->device;
-		struct odo_pgcols *bc = &w->cs[C_BATCH];
-		uint64_t hi = it->b->last_seq; /* the range end, refused records included */
-		odo_pgcols_text(bc, B_DEV, it->b->device);
-		odo_pgcols_i64(bc, B_LO, (int64_t)it->b->seq);
-		odo_pgcols_i64(bc, B_HI, (int64_t)hi);
-		odo_pgcols_i64(bc, B_N, (int64_t)it->b->n);
-		bc->rows++;
-		/* a batch seen twice in one group adds its rows once */
-		int dup = 0;
-		for (struct item *p = w->fl; p != it; p = p->next)
-			if (p->b && p->b->seq == it->b->seq && p->b->n == it->b->n &&
-			    strcmp(p->b->device, it->b->device) == 0 && p->b->last_seq == hi && p->b->epoch == it->b->epoch)
-				dup = 1;
-		if (dup)
-			continue;
-		for (size_t k = 0; k < it->b->n; k++)
-			add_record(w, it->b->device, &it->b->recs[k]);
-		dead_records(w, it);
-	}
-	qsort(devs, nd, sizeof *devs, cmp_str);
-	struct odo_pgbuf *dl = &w->extra[X_DEVICES];
-	size_t u = 0;
-	odo_pgbuf_put(dl, "{", 1);
-	for (size_t i = 0; i < nd; i++) {
-		if (i && strcmp(devs[i], devs[i - 1]) == 0)
-			continue;
-		odo_pgbuf_printf(dl, "%s\"%s\"", u++ ? "," : "", devs[i]); /* ids are [A-Za-z0-9._-] */
-	}
-	odo_pgbuf_put(dl, "}", 1);
-	free(devs);
-	for (it = w->fl; it; it = it->next) {
-		if (it->b)
-			continue;
-		dead_row(w, it, it->raw, it->len, &it->err);
-	}
-
-	w->nsent = w->nres = w->failed = 0;
-	w->ack_idx = -1;
-	w->errstate[0] = w->errmsg[0] = '\0';
-	int rc = ODO_OK;
-	const char *dv[1] = { dl->p };
-	if (u) {
-		rc = rc ? rc : pgw__send_q(w, SQL_DEVICES, 1, dv, NULL, NULL);
-		rc = rc ? rc : pgw__send_q(w, SQL_LOCK, 1, dv, NULL, NULL);
-	}
-	for (int i = 0; i < w->npending_months && !rc; i++) {
-		int y = w->pending_months[i] / 100, m = w->pending_months[i] % 100;
-		int ny = m == 12 ? y + 1 : y, nm = m == 12 ? 1 : m + 1;
-		char ddl[256];
-		/* Identifiers and bounds from validated integers only. */
-		snprintf(ddl, sizeof ddl,
-			 "CREATE TABLE IF NOT EXISTS samples_%04d_%02d PARTITION OF samples FOR VALUES FROM "
-			 "('%04d-%02d-01 00:00:00+00') TO ('%04d-%02d-01 00:00:00+00')",
-			 y, m, y, m, ny, nm);
-		rc = pgw__send_q(w, ddl, 0, NULL, NULL, NULL);
-	}
-	for (int i = C_SAMPLES; i <= C_STATUS && !rc; i++)
-		if (w->cs[i].rows)
-			rc = send_cs(w, sql_of[i], &w->cs[i], NULL);
-	if (!rc && w->cs[C_TSTART].rows)
-		rc = send_cs(w, SQL_TRIP_START, &w->cs[C_TSTART], NULL);
-	if (!rc && w->cs[C_TEND].rows) {
-		rc = send_cs(w, SQL_TRIP_END, &w->cs[C_TEND], NULL);
-		odo_pgbuf_put(&w->extra[X_DIRTY_IDS], "}", 1);
-		const char *tv[1] = { w->extra[X_DIRTY_IDS].p };
-		rc = rc ? rc : pgw__send_q(w, SQL_DIRTY, 1, tv, NULL, NULL);
-	}
-	if (!rc && u) {
-		rc = send_cs(w, SQL_BATCHES, &w->cs[C_BATCH], w->name);
-		w->ack_idx = w->nsent;
-		rc = rc ? rc : pgw__send_q(w, SQL_ACK, 1, dv, NULL, NULL);
-	}
-	if (!rc && w->cs[C_DEAD].rows)
-		rc = send_cs(w, SQL_DEAD, &w->cs[C_DEAD], w->name);
-	if (rc) {
-		/* Could not send the whole group: make the transaction fail so
-		 * nothing of it commits; it is retried when the Sync comes back. */
-		ODO_LOG(WARN, "db", "could not send a group (%s); rolling it back", odo_strerror(rc));
-		w->failed = 1;
-		if (!PQsendQueryParams(w->conn, "SELECT 1 / 0", 0, NULL, NULL, NULL, NULL, 0))
-			return ODO_ERR_DB;
-	}
-	if (PQpipelineSync(w->conn) != 1)
-		return ODO_ERR_DB;
-	PQflush(w->conn);
-	w->state = W_BUSY;
-	return ODO_OK;
 }
 
+/* A message that no longer decodes (cannot happen: it decoded on receipt
+ * with the same window) becomes a dead letter rather than a wedge. */
+static void undecodable(struct odo_pgw *w, struct item *it)
+{
+	struct odo_wire_error err;
+	int rc = odo_decode_again(it->raw, it->len, it->now_ms, w->scratch, &err);
+	ODO_LOG(ERROR, "db", "message on %s no longer decodes (%s at %s: %s); dead-lettered", it->topic,
+		odo_decode_code_name(rc), err.field, err.msg);
+	it->kind = IT_DEAD;
+	it->err = err;
+	it->reason = "decode";
+}
+
+static int send_isolate(struct odo_pgw *w)
+{
+	struct item *it = w->fl;
+	w->pk = PK_ISOLATE;
+	device_list(w);
+	int rc = ODO_OK;
+	for (size_t k = 0; k < w->scratch->n && !rc; k++) {
+		reset_cols(w, C_SAMPLES, C_TEND);
+		int q = add_record(w, it, k);
+		rc = send_locks(w);
+		rc = rc ? rc : send_records(w);
+		rc = rc ? rc : pgw__sync(w, k);
+		if (!rc)
+			w->units[w->nunits - 1].quar = q;
+	}
+	return rc;
+}
+
+/* A group (or a solo message, or an isolated message's settlement). */
+static int send_batches(struct odo_pgw *w)
+{
+	w->pk = PK_GROUP;
+	reset_cols(w, 0, C__N - 1);
+	w->g_records = 0;
+	size_t nbatches = 0;
+	for (struct item *it = w->fl; it; it = it->next) {
+		if (it->kind == IT_BATCH && it->stage != ST_SETTLE && pgw__decode(w, it) != ODO_OK)
+			undecodable(w, it);
+		if (it->kind == IT_DEAD) {
+			struct dead_row d = { .topic = it->topic, .tdev = it->tdev, .raw = it->raw, .len = it->len,
+					      .code = it->err.code, .field = it->err.field, .msg = it->err.msg,
+					      .reason = it->reason, .sqlstate = it->sqlstate,
+					      .offset = (long long)it->err.offset, .epoch = -1, .seq = -1, .kind = -1 };
+			add_dead_row(w, &d);
+			continue;
+		}
+		nbatches++;
+		struct odo_pgcols *c = &w->cs[C_EPOCHS];
+		odo_pgcols_text(c, EP_DEV, it->tdev);
+		odo_pgcols_i64(c, EP_EPOCH, (int64_t)it->epoch);
+		c->rows++;
+		c = &w->cs[C_BATCH];
+		odo_pgcols_text(c, B_DEV, it->tdev);
+		odo_pgcols_i64(c, B_EPOCH, (int64_t)it->epoch);
+		odo_pgcols_i64(c, B_LO, (int64_t)it->seq);
+		odo_pgcols_i64(c, B_HI, (int64_t)it->last_seq);
+		odo_pgcols_i64(c, B_N, (int64_t)(it->n + it->nbad));
+		odo_pgcols_i64(c, B_FLOOR, (int64_t)it->floor);
+		c->rows++;
+		/* a batch twice in one group adds its rows once */
+		int dup = 0;
+		for (const struct item *p = w->fl; p != it && !dup; p = p->next)
+			dup = p->kind == IT_BATCH && p->seq == it->seq && p->last_seq == it->last_seq &&
+			      p->epoch == it->epoch && p->len == it->len && strcmp(p->tdev, it->tdev) == 0 &&
+			      memcmp(p->raw, it->raw, it->len) == 0;
+		if (dup)
+			continue;
+		if (it->stage == ST_SETTLE) {
+			if (it->nfail && pgw__decode(w, it) != ODO_OK)
+				continue; /* cannot happen; the dead letters then carry no record bytes */
+			for (size_t f = 0; f < it->nfail; f++) {
+				const struct pgw_fail *pf = &it->fail[f];
+				const struct odo_record *r = &w->scratch->recs[pf->index];
+				const uint8_t *raw;
+				size_t len;
+				(void)record_cbor(w, it, pf->index, &raw, &len);
+				char field[32];
+				snprintf(field, sizeof field, "recs[%zu]", pf->index);
+				struct dead_row d = { .topic = it->topic, .tdev = it->tdev, .raw = raw, .len = len,
+						      .code = ODO_ERR_DB, .field = field, .msg = pf->msg,
+						      .reason = "database", .sqlstate = pf->state, .offset = -1,
+						      .epoch = (long long)it->epoch, .seq = (long long)r->seq,
+						      .kind = r->kind };
+				add_dead_row(w, &d);
+			}
+		} else {
+			for (size_t k = 0; k < w->scratch->n; k++)
+				if (!add_record(w, it, k))
+					w->g_records++;
+		}
+		for (size_t b = 0; b < it->nbad; b++) {
+			const struct odo_wire_bad *pb = &it->bad[b];
+			struct dead_row d = { .topic = it->topic, .tdev = it->tdev, .raw = it->raw + pb->off, .len = pb->len,
+					      .code = pb->err.code, .field = pb->err.field, .msg = pb->err.msg,
+					      .reason = "record", .offset = (long long)pb->err.offset,
+					      .epoch = (long long)it->epoch, .seq = (long long)pb->seq, .kind = -1 };
+			add_dead_row(w, &d);
+		}
+	}
+	int rc = ODO_OK;
+	if (nbatches) {
+		device_list(w);
+		rc = send_locks(w);
+		rc = rc ? rc : send_cols(w, R_NONE, SQL_EPOCHS, &w->cs[C_EPOCHS], NULL, 0);
+	}
+	rc = rc ? rc : send_records(w);
+	if (nbatches) {
+		rc = rc ? rc : send_cols(w, R_NONE, SQL_BATCHES, &w->cs[C_BATCH], NULL, 1);
+		rc = rc ? rc : send_cols(w, R_LOST, SQL_LOST, &w->cs[C_BATCH], NULL, 1);
+		rc = rc ? rc : send_cols(w, R_ACK, SQL_ACK, &w->cs[C_EPOCHS], NULL, 0);
+	}
+	if (!rc && w->cs[C_DEAD].rows)
+		rc = send_cols(w, R_DEAD, SQL_DEAD, &w->cs[C_DEAD], NULL, 1);
+	return rc ? rc : pgw__sync(w, 0);
+}
+
+int pgw__send_group(struct odo_pgw *w)
+{
+	take_group(w);
+	if (w->fl_n == 1 && w->fl->kind == IT_BATCH && w->fl->stage == ST_ISOLATE) {
+		if (pgw__decode(w, w->fl) != ODO_OK)
+			undecodable(w, w->fl);
+		else if (w->scratch->n)
+			return send_isolate(w);
+		w->fl->stage = ST_SETTLE; /* nothing left to isolate */
+	}
+	return send_batches(w);
+}

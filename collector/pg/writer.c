@@ -1,4 +1,5 @@
-/* odo-collector — group-committing PostgreSQL writer (see writer.h). */
+/* odo-collector — group-committing PostgreSQL writer: queue, connection,
+ * outcome of each pipeline (see writer.h; group.c builds the pipelines). */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,11 @@
 #include "aggregate/aggregate.h"
 #include "decode/decode.h"
 #include "odo/log.h"
+#include "pg/sqlstate.h"
 #include "pg/writer_int.h"
+
+/* Log at most this many rows of one kind per transaction (the counters count them all). */
+#define PGW_LOG_ROWS 10
 
 int odo_pgw_open(const struct odo_pgw_opts *o, odo_pgw_ack_fn ack, void *ctx, struct odo_pgw **out)
 {
@@ -24,7 +29,8 @@ int odo_pgw_open(const struct odo_pgw_opts *o, odo_pgw_ack_fn ack, void *ctx, st
 	w->conninfo = strdup(o->conninfo);
 	w->name = strdup(o->name);
 	w->password = o->password && o->password[0] ? strdup(o->password) : NULL;
-	if (!w->conninfo || !w->name || (o->password && o->password[0] && !w->password)) {
+	if (!w->conninfo || !w->name || (o->password && o->password[0] && !w->password) ||
+	    odo_decode_batch_alloc(&w->scratch) != ODO_OK) {
 		odo_pgw_close(w);
 		return ODO_ERR_NOMEM;
 	}
@@ -32,6 +38,8 @@ int odo_pgw_open(const struct odo_pgw_opts *o, odo_pgw_ack_fn ack, void *ctx, st
 		w->o.max_group_rows = 5000;
 	if (!w->o.max_queue_msgs)
 		w->o.max_queue_msgs = 20000;
+	if (!w->o.max_queue_bytes)
+		w->o.max_queue_bytes = (size_t)256 << 20;
 	w->ack = ack;
 	w->ctx = ctx;
 	w->state = W_DOWN;
@@ -39,13 +47,14 @@ int odo_pgw_open(const struct odo_pgw_opts *o, odo_pgw_ack_fn ack, void *ctx, st
 	return ODO_OK;
 }
 
-static void item_free(struct item *it)
+void pgw__item_free(struct item *it)
 {
 	if (!it)
 		return;
-	odo_decode_free(it->b);
 	free(it->topic);
 	free(it->raw);
+	free(it->bad);
+	free(it->fail);
 	free(it);
 }
 
@@ -53,9 +62,16 @@ static void list_free(struct item *it)
 {
 	while (it) {
 		struct item *n = it->next;
-		item_free(it);
+		pgw__item_free(it);
 		it = n;
 	}
+}
+
+static void clear_kept(struct odo_pgw *w)
+{
+	for (size_t i = 0; i < w->nkept; i++)
+		PQclear(w->kept[i].r);
+	w->nkept = 0;
 }
 
 void odo_pgw_close(struct odo_pgw *w)
@@ -66,11 +82,17 @@ void odo_pgw_close(struct odo_pgw *w)
 		PQfinish(w->conn);
 	list_free(w->head);
 	list_free(w->fl);
-	PQclear(w->ackres);
+	clear_kept(w);
+	free(w->kept);
+	free(w->tags);
+	free(w->units);
 	for (size_t i = 0; i < ODO_ARRAY_LEN(w->cs); i++)
 		odo_pgcols_free(&w->cs[i]);
 	for (size_t i = 0; i < ODO_ARRAY_LEN(w->extra); i++)
 		odo_pgbuf_free(&w->extra[i]);
+	for (size_t i = 0; i < PART__N; i++)
+		free(w->parts[i].m);
+	odo_decode_batch_free(w->scratch);
 	if (w->password) {
 		memset(w->password, 0, strlen(w->password));
 		free(w->password);
@@ -78,6 +100,19 @@ void odo_pgw_close(struct odo_pgw *w)
 	free(w->conninfo);
 	free(w->name);
 	free(w);
+}
+
+/* ---- the queue: bounded in messages and in bytes ---------------------------- */
+
+size_t pgw__item_bytes(const struct item *it)
+{
+	return sizeof *it + it->len + (it->topic ? strlen(it->topic) + 1 : 0) + it->nbad * sizeof *it->bad +
+	       it->nfail * sizeof *it->fail;
+}
+
+static size_t item_rows(const struct item *it)
+{
+	return it->kind == IT_BATCH ? it->n + it->nbad : 1;
 }
 
 static void enqueue(struct odo_pgw *w, struct item *it)
@@ -89,45 +124,94 @@ static void enqueue(struct odo_pgw *w, struct item *it)
 		w->head = it;
 	w->tail = it;
 	w->nq++;
-	w->qrows += it->b ? it->b->n : 1;
+	w->qrows += item_rows(it);
 }
 
-static struct timespec now_ts(void)
+void pgw__requeue(struct odo_pgw *w, struct item *list)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
+	if (!list)
+		return;
+	struct item *last = list;
+	size_t n = 0, rows = 0;
+	for (struct item *p = list; p; p = p->next) {
+		last = p;
+		n++;
+		rows += item_rows(p);
+	}
+	last->next = w->head;
+	if (!w->head)
+		w->tail = last;
+	w->head = list;
+	w->nq += n;
+	w->qrows += rows;
 }
 
 static int64_t mono_ms(void)
 {
-	struct timespec ts = now_ts();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int odo_pgw_add_batch(struct odo_pgw *w, struct odo_batch *b, const char *topic, const uint8_t *raw, size_t len)
+/* Room for `bytes` more? Counts every held message, in flight included. */
+static int room(struct odo_pgw *w, size_t bytes)
 {
-	if (w->nq >= w->o.max_queue_msgs) {
-		w->st.shed++;
-		odo_decode_free(b);
-		return ODO_ERR_FULL;
-	}
+	if (w->nq + w->fl_n < w->o.max_queue_msgs && w->qbytes + bytes <= w->o.max_queue_bytes)
+		return 1;
+	w->st.shed++;
+	w->st.shed_bytes += bytes;
+	return 0;
+}
+
+static struct item *new_item(const char *topic, const uint8_t *raw, size_t len)
+{
 	struct item *it = calloc(1, sizeof *it);
-	if (!it) {
-		odo_decode_free(b);
-		return ODO_ERR_NOMEM;
-	}
-	it->b = b;
+	if (!it)
+		return NULL;
 	it->topic = strdup(topic);
 	it->raw = malloc(len ? len : 1);
 	if (!it->topic || !it->raw) {
-		item_free(it);
-		return ODO_ERR_NOMEM;
+		pgw__item_free(it);
+		return NULL;
 	}
-	memcpy(it->raw, raw, len);
+	if (len)
+		memcpy(it->raw, raw, len);
 	it->len = len;
-	snprintf(it->tdev, sizeof it->tdev, "%s", b->device);
 	it->queued_ms = mono_ms();
+	return it;
+}
+
+int odo_pgw_add_batch(struct odo_pgw *w, const struct odo_batch *b, int64_t now_ms, const char *topic,
+		      const uint8_t *raw, size_t len)
+{
+	if (!b->n && !b->nbad)
+		return ODO_ERR_INVAL;
+	size_t need = sizeof(struct item) + len + strlen(topic) + 1 + b->nbad * sizeof *b->bad;
+	if (!room(w, need))
+		return ODO_ERR_FULL;
+	struct item *it = new_item(topic, raw, len);
+	if (!it)
+		return ODO_ERR_NOMEM;
+	if (b->nbad) {
+		it->bad = malloc(b->nbad * sizeof *it->bad);
+		if (!it->bad) {
+			pgw__item_free(it);
+			return ODO_ERR_NOMEM;
+		}
+		memcpy(it->bad, b->bad, b->nbad * sizeof *it->bad);
+		it->nbad = b->nbad;
+	}
+	it->kind = IT_BATCH;
+	snprintf(it->tdev, sizeof it->tdev, "%s", b->device);
+	it->v = b->v;
+	it->epoch = b->epoch; /* version 1: epoch 0, acked floor 0 */
+	it->floor = b->floor;
+	it->seq = b->seq;
+	it->last_seq = b->last_seq;
+	it->n = b->n;
+	it->now_ms = now_ms;
+	it->bytes = pgw__item_bytes(it);
+	w->qbytes += it->bytes;
 	enqueue(w, it);
 	return ODO_OK;
 }
@@ -135,21 +219,17 @@ int odo_pgw_add_batch(struct odo_pgw *w, struct odo_batch *b, const char *topic,
 int odo_pgw_add_dead(struct odo_pgw *w, const char *topic, const char *topic_device, const uint8_t *raw,
 		     size_t len, const struct odo_wire_error *err)
 {
-	struct item *it = calloc(1, sizeof *it);
+	if (!room(w, sizeof(struct item) + len + strlen(topic) + 1))
+		return ODO_ERR_FULL;
+	struct item *it = new_item(topic, raw, len);
 	if (!it)
 		return ODO_ERR_NOMEM;
-	it->topic = strdup(topic);
-	it->raw = malloc(len ? len : 1);
-	if (!it->topic || !it->raw) {
-		item_free(it);
-		return ODO_ERR_NOMEM;
-	}
-	if (len)
-		memcpy(it->raw, raw, len);
-	it->len = len;
+	it->kind = IT_DEAD;
 	it->err = *err;
+	it->reason = "decode";
 	snprintf(it->tdev, sizeof it->tdev, "%s", topic_device ? topic_device : "");
-	it->queued_ms = mono_ms();
+	it->bytes = pgw__item_bytes(it);
+	w->qbytes += it->bytes;
 	enqueue(w, it);
 	return ODO_OK;
 }
@@ -172,11 +252,16 @@ int odo_pgw_socket(const struct odo_pgw *w, short *events)
 	return fd;
 }
 
+static int catalog_due(const struct odo_pgw *w, int64_t now_ms)
+{
+	return now_ms >= w->hold_until_ms && (!w->parts_loaded || now_ms >= w->next_catalog_ms);
+}
+
 static int group_due(const struct odo_pgw *w, int64_t now_ms)
 {
-	if (!w->head || now_ms < w->hold_until_ms)
+	if (!w->head || now_ms < w->hold_until_ms || !w->parts_loaded)
 		return 0;
-	if (w->qrows >= w->o.max_group_rows)
+	if (w->qrows >= w->o.max_group_rows || w->head->stage != ST_GROUP)
 		return 1;
 	return now_ms - w->head->queued_ms >= w->o.commit_ms;
 }
@@ -188,6 +273,8 @@ int odo_pgw_timeout_ms(const struct odo_pgw *w, int64_t now_ms)
 		t = w->next_connect_ms - now_ms;
 	else if (w->state == W_IDLE && w->head)
 		t = w->head->queued_ms + w->o.commit_ms - now_ms;
+	if (w->state == W_IDLE && w->hold_until_ms > now_ms && w->hold_until_ms - now_ms > t)
+		t = w->hold_until_ms - now_ms;
 	if (w->state == W_IDLE && w->o.refresh_s > 0 && w->next_refresh_ms - now_ms < t)
 		t = w->next_refresh_ms - now_ms;
 	if (t < 0)
@@ -210,14 +297,27 @@ int odo_pgw_connected(const struct odo_pgw *w)
 void odo_pgw_get_stats(const struct odo_pgw *w, struct odo_pgw_stats *st)
 {
 	*st = w->st;
+	st->queue_msgs = w->nq + w->fl_n;
+	st->queue_bytes = w->qbytes;
 }
 
 /* ---- connection --------------------------------------------------------- */
 
+static void end_pipeline(struct odo_pgw *w)
+{
+	clear_kept(w);
+	w->pk = PK_NONE;
+	w->ntags = w->nres = w->nunits = w->unit_done = 0;
+}
+
 static void go_down(struct odo_pgw *w, int64_t now_ms, const char *why)
 {
+	char msg[PGW_ERRMSG];
+	snprintf(msg, sizeof msg, "%s", why);
+	msg[strcspn(msg, "\n")] = '\0';
 	if (w->state != W_DOWN)
-		ODO_LOG(WARN, "db", "database connection lost (%s); acknowledgements paused, retrying", why);
+		ODO_LOG(WARN, "db", "database connection lost (%s); acknowledgements paused, %zu message(s) held, retrying",
+			msg, w->nq + w->fl_n);
 	if (w->conn)
 		PQfinish(w->conn);
 	w->conn = NULL;
@@ -225,26 +325,12 @@ static void go_down(struct odo_pgw *w, int64_t now_ms, const char *why)
 	w->next_connect_ms = now_ms + PGW_RETRY_MS;
 	/* Whatever was in flight is not known to be committed: queue it again
 	 * in front (idempotent), and ack nothing for it. */
-	if (w->fl) {
-		struct item *last = w->fl;
-		size_t n = 1, rows = last->b ? last->b->n : 1;
-		while (last->next) {
-			last = last->next;
-			n++;
-			rows += last->b ? last->b->n : 1;
-		}
-		last->next = w->head;
-		if (!w->head)
-			w->tail = last;
-		w->head = w->fl;
-		w->nq += n;
-		w->qrows += rows;
-		w->fl = NULL;
-		w->fl_n = 0;
-	}
-	PQclear(w->ackres);
-	w->ackres = NULL;
-	w->is_refresh = 0;
+	struct item *fl = w->fl;
+	w->fl = NULL;
+	w->fl_n = 0;
+	pgw__requeue(w, fl);
+	end_pipeline(w);
+	w->parts_loaded = 0; /* read them again on the new connection */
 }
 
 static void start_connect(struct odo_pgw *w, int64_t now_ms)
@@ -300,91 +386,282 @@ static void connect_step(struct odo_pgw *w, int64_t now_ms)
 	ODO_LOG(INFO, "db", "connected to the database (server %d)", PQserverVersion(w->conn));
 }
 
-static void finish_group(struct odo_pgw *w, int64_t now_ms)
+/* ---- outcomes ------------------------------------------------------------ */
+
+static void backoff(struct odo_pgw *w, int64_t now_ms)
+{
+	int shift = w->env_streak < 8 ? w->env_streak : 8;
+	int64_t d = (int64_t)PGW_BACKOFF_MIN_MS << shift;
+	if (d > PGW_BACKOFF_MAX_MS)
+		d = PGW_BACKOFF_MAX_MS;
+	w->env_streak++;
+	w->hold_until_ms = now_ms + d;
+}
+
+/* An environment failure: keep everything, back off, say so loudly. */
+static void env_failure(struct odo_pgw *w, int64_t now_ms, const struct pgw_unit *u, const char *what)
+{
+	w->st.env_failures++;
+	backoff(w, now_ms);
+	ODO_LOG(ERROR, "db",
+		"%s failed for a reason outside the data: SQLSTATE %s (%s): %s; %zu message(s), %zu bytes held and not"
+		" acknowledged (devices keep them); retrying in %.1f s",
+		what, u->state[0] ? u->state : "-", odo_pg_sqlstate_name(u->state), u->msg, w->nq + w->fl_n, w->qbytes,
+		(double)(w->hold_until_ms - now_ms) / 1000);
+}
+
+static void drop_inflight(struct odo_pgw *w)
+{
+	for (struct item *it = w->fl; it; it = it->next)
+		w->qbytes -= it->bytes;
+	list_free(w->fl);
+	w->fl = NULL;
+	w->fl_n = 0;
+}
+
+static void requeue_inflight(struct odo_pgw *w)
 {
 	struct item *fl = w->fl;
 	w->fl = NULL;
-	size_t n = w->fl_n;
 	w->fl_n = 0;
-	w->state = W_IDLE;
-	if (w->is_refresh) {
-		w->is_refresh = 0;
-		if (w->failed)
-			ODO_LOG(WARN, "aggregate", "incremental refresh failed: %s", w->errmsg);
-		return;
+	pgw__requeue(w, fl);
+}
+
+static unsigned long long ull(const PGresult *r, int row, int col)
+{
+	return strtoull(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Results kept for committed transactions: trip conflicts, lost ranges, acks. */
+static void take_kept(struct odo_pgw *w)
+{
+	size_t logged_conflicts = 0;
+	for (size_t i = 0; i < w->nkept; i++) {
+		const struct pgw_kept *k = &w->kept[i];
+		if (w->units[k->unit].failed)
+			continue;
+		const PGresult *r = k->r;
+		int rows = PQntuples(r);
+		if (k->tag == R_DEAD) {
+			for (int j = 0; j < rows; j++) {
+				const char *why = PQgetvalue(r, j, 0);
+				if (strcmp(why, "decode") == 0 || strcmp(why, "range") == 0) {
+					w->st.dead++;
+				} else {
+					w->st.dead_records++;
+					w->st.poison += strcmp(why, "database") == 0;
+				}
+			}
+		} else if (k->tag == R_QUAR) {
+			w->st.quarantined += (uint64_t)rows;
+		} else if (k->tag == R_CONFLICT) {
+			for (int j = 0; j < rows; j++, logged_conflicts++) {
+				w->st.conflicts++;
+				w->st.dead_records++;
+				if (logged_conflicts < PGW_LOG_ROWS)
+					ODO_LOG(WARN, "db",
+						"trip conflict: %s epoch %s trip %s: seq %s contradicts the stored seq %s;"
+						" dead-lettered, the stored trip kept",
+						PQgetvalue(r, j, 0), PQgetvalue(r, j, 1), PQgetvalue(r, j, 2),
+						PQgetvalue(r, j, 3), PQgetvalue(r, j, 4));
+			}
+		} else if (k->tag == R_LOST) {
+			for (int j = 0; j < rows; j++) {
+				unsigned long long lo = ull(r, j, 2), hi = ull(r, j, 3);
+				w->st.lost_ranges++;
+				w->st.lost_seqs += hi - lo + 1;
+				ODO_LOG(ERROR, "db",
+					"LOST AT SERVER: %s epoch %s seq [%llu, %llu] (%llu record number(s)) was acknowledged"
+					" to the device but is not in this database (restore or failover?); recorded in"
+					" lost_at_server, acknowledging the device again",
+					PQgetvalue(r, j, 0), PQgetvalue(r, j, 1), lo, hi, hi - lo + 1);
+			}
+		} else if (k->tag == R_ACK) {
+			/* one ack per (device, epoch, version) of the committed batches */
+			for (struct item *it = w->fl; it; it = it->next) {
+				if (it->kind != IT_BATCH)
+					continue;
+				int seen = 0;
+				for (struct item *p = w->fl; p != it && !seen; p = p->next)
+					seen = p->kind == IT_BATCH && p->epoch == it->epoch && p->v == it->v &&
+					       strcmp(p->tdev, it->tdev) == 0;
+				for (int j = 0; j < rows && !seen; j++)
+					if (strcmp(PQgetvalue(r, j, 0), it->tdev) == 0 && ull(r, j, 1) == it->epoch) {
+						w->ack(w->ctx, it->tdev, it->epoch, it->v, ull(r, j, 2));
+						break;
+					}
+			}
+		}
 	}
-	if (!w->failed) {
+}
+
+static void finish_group(struct odo_pgw *w, int64_t now_ms)
+{
+	const struct pgw_unit *u = &w->units[0];
+	if (!u->failed) {
 		w->st.commits++;
-		for (struct item *it = fl; it; it = it->next) {
-			if (it->b) {
-				w->st.batches++;
-				w->st.records += it->b->n;
-				w->st.dead += it->b->nbad;
-			} else {
-				w->st.dead++;
-			}
-		}
-		for (int i = 0; i < w->npending_months && w->nmonths < PGW_MONTH_CACHE; i++)
-			w->months[w->nmonths++] = w->pending_months[i];
-		w->solo = w->solo > 0 ? w->solo - 1 : 0;
-		if (w->ackres) {
-			for (int r = 0; r < PQntuples(w->ackres); r++) {
-				const char *dev = PQgetvalue(w->ackres, r, 0);
-				const struct odo_batch *last = NULL;
-				for (struct item *it = fl; it; it = it->next)
-					if (it->b && strcmp(it->b->device, dev) == 0)
-						last = it->b;
-				if (last)
-					w->ack(w->ctx, dev, last->v, last->epoch,
-					       strtoull(PQgetvalue(w->ackres, r, 1), NULL, 10));
-			}
-		}
-		list_free(fl);
-		PQclear(w->ackres);
-		w->ackres = NULL;
+		w->env_streak = 0;
+		for (struct item *it = w->fl; it; it = it->next)
+			w->st.batches += it->kind == IT_BATCH;
+		w->st.records += w->g_records;
+		take_kept(w);
+		drop_inflight(w);
 		return;
 	}
-	PQclear(w->ackres);
-	w->ackres = NULL;
 	w->st.failures++;
-	int transient = w->errstate[0] == '\0' || strncmp(w->errstate, "40", 2) == 0 ||
-			(strncmp(w->errstate, "08", 2) == 0 && strcmp(w->errstate, "08P01") != 0) || strncmp(w->errstate, "53", 2) == 0 ||
-			strncmp(w->errstate, "57", 2) == 0 || strcmp(w->errstate, "42P07") == 0 ||
-			strcmp(w->errstate, "23505") == 0;
-	ODO_LOG(WARN, "db", "group of %zu messages not committed (SQLSTATE %s): %s", n,
-		w->errstate[0] ? w->errstate : "-", w->errmsg);
-	if (n == 1 && !transient && fl->b) {
-		/* The database refuses this batch on its own: dead-letter it with
-		 * the server's reason rather than retrying forever. */
-		struct odo_wire_error e = { .code = ODO_ERR_DB };
-		snprintf(e.field, sizeof e.field, "sqlstate %s", w->errstate);
-		snprintf(e.msg, sizeof e.msg, "%.*s", (int)sizeof e.msg - 1, w->errmsg);
-		if (odo_pgw_add_dead(w, fl->topic, fl->tdev, fl->raw, fl->len, &e) != ODO_OK)
-			ODO_LOG(ERROR, "db", "out of memory dead-lettering a refused batch");
-		item_free(fl);
+	snprintf(w->st.last_sqlstate, sizeof w->st.last_sqlstate, "%s", u->state);
+	if (odo_pg_fault_of(u->state) == ODO_PG_FAULT_ENV) {
+		requeue_inflight(w);
+		env_failure(w, now_ms, u, "a group commit");
 		return;
 	}
-	/* Put the group back in front and retry; after a data error, one by one. */
-	if (!transient)
-		w->solo = (int)n;
-	w->fl = fl;
-	w->fl_n = n;
-	struct item *last = w->fl;
-	size_t rows = 0, cnt = 0;
-	for (struct item *p = w->fl; p; p = p->next) {
-		last = p;
-		rows += p->b ? p->b->n : 1;
-		cnt++;
+	if (strcmp(u->state, "23514") == 0)
+		w->parts_loaded = 0; /* perhaps a partition was dropped meanwhile: read them again first */
+	ODO_LOG(WARN, "db", "group of %zu message(s) refused: SQLSTATE %s (%s): %s; narrowing it down", w->fl_n,
+		u->state, odo_pg_sqlstate_name(u->state), u->msg);
+	if (w->fl_n > 1) {
+		for (struct item *it = w->fl; it; it = it->next)
+			if (it->stage == ST_GROUP)
+				it->stage = ST_SOLO;
+		requeue_inflight(w);
+		return;
 	}
-	last->next = w->head;
-	if (!w->head)
-		w->tail = last;
-	w->head = w->fl;
-	w->nq += cnt;
-	w->qrows += rows;
-	w->fl = NULL;
-	w->fl_n = 0;
-	w->hold_until_ms = now_ms + (transient ? PGW_RETRY_HOLD_MS : 0);
+	struct item *it = w->fl;
+	if (it->kind == IT_DEAD) {
+		/* even the dead letter table refuses it: nothing left to try */
+		w->st.dropped++;
+		ODO_LOG(ERROR, "db", "dead letter for %s (%zu bytes) refused by the database (SQLSTATE %s: %s); dropped",
+			it->topic, it->len, u->state, u->msg);
+		drop_inflight(w);
+		return;
+	}
+	if (it->stage == ST_SETTLE) {
+		/* its records are done; the range itself is refused: dead-letter the message */
+		ODO_LOG(ERROR, "db",
+			"the range [%llu, %llu] of %s epoch %llu is refused (SQLSTATE %s: %s); the message is"
+			" dead-lettered, its range not settled",
+			(unsigned long long)it->seq, (unsigned long long)it->last_seq, it->tdev,
+			(unsigned long long)it->epoch, u->state, u->msg);
+		w->qbytes -= it->bytes;
+		it->kind = IT_DEAD;
+		it->reason = "range";
+		snprintf(it->sqlstate, sizeof it->sqlstate, "%s", u->state);
+		memset(&it->err, 0, sizeof it->err);
+		it->err.code = ODO_ERR_DB;
+		snprintf(it->err.field, sizeof it->err.field, "seq");
+		snprintf(it->err.msg, sizeof it->err.msg, "%.*s", (int)sizeof it->err.msg - 1, u->msg);
+		it->bytes = pgw__item_bytes(it);
+		w->qbytes += it->bytes;
+		requeue_inflight(w);
+		return;
+	}
+	it->stage = ST_ISOLATE;
+	requeue_inflight(w);
+}
+
+static void finish_isolate(struct odo_pgw *w, int64_t now_ms)
+{
+	struct item *it = w->fl;
+	const struct pgw_unit *env = NULL;
+	size_t nfail = 0, ok = 0;
+	for (size_t k = 0; k < w->nunits; k++) {
+		if (!w->units[k].failed) {
+			ok++;
+			w->st.records += !w->units[k].quar;
+		}
+		else if (odo_pg_fault_of(w->units[k].state) == ODO_PG_FAULT_ENV)
+			env = env ? env : &w->units[k];
+		else
+			nfail++;
+	}
+	w->st.commits += ok;
+	w->st.isolations++;
+	take_kept(w);
+	if (env) {
+		w->st.failures++;
+		snprintf(w->st.last_sqlstate, sizeof w->st.last_sqlstate, "%s", env->state);
+		requeue_inflight(w);
+		env_failure(w, now_ms, env, "writing a batch record by record");
+		return;
+	}
+	w->env_streak = 0;
+	free(it->fail);
+	it->fail = nfail ? calloc(nfail, sizeof *it->fail) : NULL;
+	it->nfail = 0;
+	for (size_t k = 0; k < w->nunits && it->fail; k++) {
+		const struct pgw_unit *u = &w->units[k];
+		if (!u->failed)
+			continue;
+		struct pgw_fail *f = &it->fail[it->nfail++];
+		f->index = u->rec;
+		snprintf(f->state, sizeof f->state, "%s", u->state);
+		snprintf(f->msg, sizeof f->msg, "%s", u->msg);
+		snprintf(w->st.last_sqlstate, sizeof w->st.last_sqlstate, "%s", u->state);
+		if (it->nfail <= PGW_LOG_ROWS)
+			ODO_LOG(WARN, "db", "record refused by the database: %s epoch %llu record %zu: SQLSTATE %s (%s): %s;"
+				" dead-lettered alone",
+				it->tdev, (unsigned long long)it->epoch, u->rec, u->state, odo_pg_sqlstate_name(u->state),
+				u->msg);
+	}
+	if (nfail && !it->fail) {
+		/* cannot remember which records failed: try again later */
+		ODO_LOG(ERROR, "db", "out of memory isolating a batch of %s", it->tdev);
+		requeue_inflight(w);
+		backoff(w, now_ms);
+		return;
+	}
+	w->qbytes -= it->bytes;
+	it->bytes = pgw__item_bytes(it);
+	w->qbytes += it->bytes;
+	it->stage = ST_SETTLE;
+	requeue_inflight(w);
+}
+
+static void finish_pipeline(struct odo_pgw *w, int64_t now_ms)
+{
+	enum pipe_kind pk = w->pk;
+	w->state = W_IDLE;
+	switch (pk) {
+	case PK_GROUP:
+		finish_group(w, now_ms);
+		break;
+	case PK_ISOLATE:
+		finish_isolate(w, now_ms);
+		break;
+	case PK_CATALOG:
+		if (w->units[0].failed) {
+			env_failure(w, now_ms, &w->units[0], "reading which partitions exist");
+		} else {
+			for (size_t i = 0; i < w->nkept; i++)
+				if (w->kept[i].tag == R_PARTS)
+					pgw__take_catalog(w, w->kept[i].r);
+			w->parts_loaded = 1;
+			w->next_catalog_ms = now_ms + PGW_CATALOG_MS;
+		}
+		break;
+	case PK_REFRESH:
+		if (w->units[0].failed)
+			ODO_LOG(WARN, "aggregate", "incremental refresh failed: SQLSTATE %s: %s", w->units[0].state,
+				w->units[0].msg);
+		break;
+	case PK_NONE:
+		break;
+	}
+	end_pipeline(w);
+}
+
+static int keep(struct odo_pgw *w, int tag, PGresult *r)
+{
+	if (w->nkept == w->kept_cap) {
+		size_t cap = w->kept_cap ? 2 * w->kept_cap : 16;
+		struct pgw_kept *k = realloc(w->kept, cap * sizeof *k);
+		if (!k)
+			return ODO_ERR_NOMEM;
+		w->kept = k;
+		w->kept_cap = cap;
+	}
+	w->kept[w->nkept++] = (struct pgw_kept){ .unit = w->unit_done, .tag = tag, .r = r };
+	return ODO_OK;
 }
 
 static void read_results(struct odo_pgw *w, int64_t now_ms)
@@ -405,21 +682,29 @@ static void read_results(struct odo_pgw *w, int64_t now_ms)
 		ExecStatusType s = PQresultStatus(r);
 		if (s == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
-			finish_group(w, now_ms);
-			return;
-		}
-		if (s == PGRES_FATAL_ERROR || s == PGRES_PIPELINE_ABORTED || s == PGRES_NONFATAL_ERROR) {
-			if (!w->failed && s != PGRES_PIPELINE_ABORTED) {
-				const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-				snprintf(w->errstate, sizeof w->errstate, "%s", st ? st : "");
-				snprintf(w->errmsg, sizeof w->errmsg, "%s", PQresultErrorMessage(r));
-				w->errmsg[strcspn(w->errmsg, "\n")] = '\0';
+			if (++w->unit_done == w->nunits) {
+				finish_pipeline(w, now_ms);
+				return;
 			}
-			w->failed = 1;
-		} else if (w->nres == w->ack_idx && s == PGRES_TUPLES_OK) {
-			PQclear(w->ackres);
-			w->ackres = r;
+			continue;
+		}
+		struct pgw_unit *u = &w->units[w->unit_done < w->nunits ? w->unit_done : w->nunits - 1];
+		int tag = w->nres < w->ntags ? w->tags[w->nres] : R_NONE;
+		if (s == PGRES_FATAL_ERROR || s == PGRES_PIPELINE_ABORTED || s == PGRES_NONFATAL_ERROR) {
+			if (!u->failed && s != PGRES_PIPELINE_ABORTED) {
+				/* Every failure's SQLSTATE is kept; a result without one is a
+				 * client-side failure (classified as the environment's). */
+				const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+				snprintf(u->state, sizeof u->state, "%s", st ? st : "");
+				snprintf(u->msg, sizeof u->msg, "%s", PQresultErrorMessage(r));
+				u->msg[strcspn(u->msg, "\n")] = '\0';
+			}
+			u->failed = 1;
+		} else if (tag != R_NONE && s == PGRES_TUPLES_OK && keep(w, tag, r) == ODO_OK) {
 			r = NULL;
+		} else if (tag != R_NONE && s == PGRES_TUPLES_OK) {
+			u->failed = 1; /* out of memory keeping its result: retry the transaction's outcome */
+			snprintf(u->msg, sizeof u->msg, "out of memory");
 		}
 		w->nres++;
 		PQclear(r);
@@ -428,18 +713,13 @@ static void read_results(struct odo_pgw *w, int64_t now_ms)
 		go_down(w, now_ms, PQerrorMessage(w->conn));
 }
 
-static void send_refresh(struct odo_pgw *w)
+static int send_refresh(struct odo_pgw *w)
 {
-	w->nsent = w->nres = w->failed = 0;
-	w->ack_idx = -1;
-	w->is_refresh = 1;
-	w->npending_months = 0;
-	if (pgw__send_q(w, odo_agg_refresh_dirty_sql(), 0, NULL, NULL, NULL) != ODO_OK || PQpipelineSync(w->conn) != 1) {
-		w->failed = 1;
-		snprintf(w->errmsg, sizeof w->errmsg, "%s", PQerrorMessage(w->conn));
-	}
-	PQflush(w->conn);
-	w->state = W_BUSY;
+	w->pk = PK_REFRESH;
+	if (pgw__send_q(w, R_NONE, odo_agg_refresh_dirty_sql(), 0, NULL, NULL, NULL) != ODO_OK ||
+	    pgw__sync(w, 0) != ODO_OK)
+		return ODO_ERR_DB;
+	return ODO_OK;
 }
 
 void odo_pgw_service(struct odo_pgw *w, int64_t now_ms, short revents)
@@ -469,11 +749,25 @@ void odo_pgw_service(struct odo_pgw *w, int64_t now_ms, short revents)
 			return;
 		}
 	}
-	if (w->state == W_IDLE && group_due(w, now_ms)) {
-		if (pgw__send_group(w) != ODO_OK)
-			go_down(w, now_ms, PQerrorMessage(w->conn));
-	} else if (w->state == W_IDLE && w->o.refresh_s > 0 && now_ms >= w->next_refresh_ms) {
+	if (w->state != W_IDLE)
+		return;
+	int rc = ODO_OK, sent = 1;
+	if (catalog_due(w, now_ms))
+		rc = pgw__send_catalog(w);
+	else if (group_due(w, now_ms))
+		rc = pgw__send_group(w);
+	else if (w->o.refresh_s > 0 && now_ms >= w->next_refresh_ms && now_ms >= w->hold_until_ms) {
 		w->next_refresh_ms = now_ms + (int64_t)w->o.refresh_s * 1000;
-		send_refresh(w);
+		rc = send_refresh(w);
+	} else {
+		sent = 0;
+	}
+	if (rc != ODO_OK) {
+		go_down(w, now_ms, PQerrorMessage(w->conn));
+		return;
+	}
+	if (sent && w->pk != PK_NONE) {
+		PQflush(w->conn);
+		w->state = W_BUSY;
 	}
 }

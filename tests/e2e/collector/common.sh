@@ -8,6 +8,15 @@ expect_eq() { # WHAT GOT WANT
 	printf 'ok: %s = %s\n' "$1" "$2"
 }
 
+# Months from fleet-sim's default start (2026-11) to now, plus a margin: the
+# partition window must hold the simulated records however late this runs.
+sim_months_back() {
+	local y m
+	read -r y m < <(date -u '+%Y %m')
+	local back=$(( (10#$y * 12 + 10#$m) - (2026 * 12 + 11) + 2 ))
+	echo $(( back < 12 ? 12 : back ))
+}
+
 # write_ini FILE NAME CLIENT_ID [DB_CONNECTIONS]: the certificate is
 # pki/collectors/CLIENT_ID.crt when tools/pki made one for that identity
 # (the broker makes the certificate's CN the client id), else pki/collector.crt.
@@ -21,6 +30,7 @@ db_connections = ${4:-1}
 log_level = info
 commit_ms = 20
 refresh_s = 1
+partition_months_back = $(sim_months_back)
 [mqtt]
 host = 127.0.0.1
 port = $ODO_MQTT_PORT

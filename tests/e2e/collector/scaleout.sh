@@ -51,7 +51,7 @@ expect_eq "distinct (device, seq) over every table" "$(q "SELECT count(*) FROM (
 	UNION ALL SELECT device_id, seq FROM device_status UNION ALL SELECT device_id, start_seq FROM trips WHERE start_seq IS NOT NULL
 	UNION ALL SELECT device_id, end_seq FROM trips WHERE end_seq IS NOT NULL) x")" "$total"
 expect_eq "batches committed" "$(q "SELECT count(*) FROM batches")" "$((N * B))"
-expect_eq "acked = last seq for every device" "$(q "SELECT count(*) FROM devices WHERE acked = $((B * R))")" "$N"
+expect_eq "acked = last seq for every device" "$(q "SELECT count(*) FROM device_epochs WHERE acked = $((B * R))")" "$N"
 c1=$(q "SELECT coalesce(sum(n_records), 0) FROM batches WHERE processed_by = 'c1'")
 c2=$(q "SELECT coalesce(sum(n_records), 0) FROM batches WHERE processed_by = 'c2'")
 echo "records stored by c1: $c1, by c2: $c2"

@@ -1,0 +1,81 @@
+/* odo-collector — month partitions ahead of time (see maintain.h). */
+#include "pg/maintain.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHY_MAX 256
+/* Advisory lock key serialising concurrent maintain runs (migrate uses ...01). */
+#define MAINTAIN_LOCK_KEY "7301000002"
+/* Tables partitioned by month of t. */
+static const char *const PARTITIONED[] = { "samples", "tracks" };
+
+static int fail(PGconn *c, PGresult *r, char *why, const char *what)
+{
+	snprintf(why, WHY_MAX, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+	why[strcspn(why, "\n")] = '\0';
+	PQclear(r);
+	PQclear(PQexec(c, "ROLLBACK"));
+	return ODO_ERR_DB;
+}
+
+static int ok(PGresult *r)
+{
+	ExecStatusType s = PQresultStatus(r);
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, char *why)
+{
+	*created = 0;
+	if (months_back < 0 || months_ahead < 0) {
+		snprintf(why, WHY_MAX, "the partition window must not be negative");
+		return ODO_ERR_INVAL;
+	}
+	PGresult *r = PQexec(c, "BEGIN");
+	if (!ok(r))
+		return fail(c, r, why, "BEGIN");
+	PQclear(r);
+	r = PQexec(c, "SELECT pg_advisory_xact_lock(" MAINTAIN_LOCK_KEY ")");
+	if (!ok(r))
+		return fail(c, r, why, "lock");
+	PQclear(r);
+	r = PQexec(c, "SELECT extract(year FROM now() AT TIME ZONE 'UTC')::int,"
+		      " extract(month FROM now() AT TIME ZONE 'UTC')::int");
+	if (!ok(r) || PQntuples(r) != 1)
+		return fail(c, r, why, "clock");
+	int now_m = atoi(PQgetvalue(r, 0, 0)) * 12 + atoi(PQgetvalue(r, 0, 1)) - 1;
+	PQclear(r);
+	for (size_t t = 0; t < ODO_ARRAY_LEN(PARTITIONED); t++) {
+		for (int m = now_m - months_back; m <= now_m + months_ahead; m++) {
+			int y = m / 12, mo = m % 12 + 1, ny = (m + 1) / 12, nmo = (m + 1) % 12 + 1;
+			char name[64], sql[320];
+			/* identifiers and bounds from the table list and integers only */
+			snprintf(name, sizeof name, "%s_%04d_%02d", PARTITIONED[t], y, mo);
+			const char *v[1] = { name };
+			r = PQexecParams(c, "SELECT 1 FROM pg_class WHERE relname = $1 AND relkind IN ('r', 'p')"
+					    " AND pg_table_is_visible(oid)", 1, NULL, v, NULL, NULL, 0);
+			if (!ok(r))
+				return fail(c, r, why, name);
+			int exists = PQntuples(r) > 0;
+			PQclear(r);
+			if (exists)
+				continue;
+			snprintf(sql, sizeof sql,
+				 "CREATE TABLE IF NOT EXISTS %s PARTITION OF %s FOR VALUES FROM ('%04d-%02d-01 00:00:00+00')"
+				 " TO ('%04d-%02d-01 00:00:00+00')",
+				 name, PARTITIONED[t], y, mo, ny, nmo);
+			r = PQexec(c, sql);
+			if (!ok(r))
+				return fail(c, r, why, name);
+			PQclear(r);
+			(*created)++;
+		}
+	}
+	r = PQexec(c, "COMMIT");
+	if (!ok(r))
+		return fail(c, r, why, "COMMIT");
+	PQclear(r);
+	return ODO_OK;
+}

@@ -1,0 +1,539 @@
+#!/usr/bin/env python3
+"""Field-lifecycle regression tests of odo-collector (issue #11), run by life.sh
+against real mosquitto (TLS) and PostgreSQL. One mode per finding:
+
+  poison    #4  a record PostgreSQL refuses (an injected CHECK constraint) is
+                dead-lettered alone with its SQLSTATE and CBOR, its seq settled,
+                the rest of the batch stored, the ack past it; a record the
+                v1 decoder let through (t near 2^63, a counter of 3e9) likewise;
+                other devices are never held up
+  env       #4  environment errors are never poison: a revoked privilege
+                (42501) and a read-only database (25006) keep every message,
+                back off, log the SQLSTATE; nothing is dead-lettered; acks
+                resume when the environment is fixed
+  wedge     #3  a 1,024-record batch over 30 months with maximal strings and a
+                burst of batches after a restart are stored or quarantined
+                within bounded time; ingest issues no DDL
+  conflict  #1  a contradicting trip start/end is dead-lettered ("trip
+                conflict"), never merged; a redelivery is a no-op
+  upgrade       migration 002 over a v1 database: devices.acked becomes
+                (device, epoch 0), trip ids get the epoch
+
+Each prints its counts and exits non-zero on the first failed check.
+"""
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wirelib as W  # noqa: E402
+
+MODE = sys.argv[1]
+COLLECTOR = os.environ["COLLECTOR"]
+TMP = os.environ["ODO_TMP"]
+PKI = os.path.join(TMP, "pki")
+PORT = os.environ["ODO_MQTT_PORT"]
+CONN = os.environ["ODO_PG_CONNINFO"]
+SRC = os.environ["ODO_SOURCE_DIR"]
+SEP = "\x1f"
+NOW_MS = int(time.time() * 1000)
+DAY = 86400000
+
+
+def fail(what):
+    print("FAIL:", what, flush=True)
+    for name in Collector.all:
+        name.dump()
+    sys.exit(1)
+
+
+def ok(what, got=None):
+    print("ok: %s%s" % (what, "" if got is None else " = %s" % (got,)), flush=True)
+
+
+def expect(what, got, want):
+    if got != want:
+        fail("%s: got %r, want %r" % (what, got, want))
+    ok(what, got)
+
+
+def psql(sql, conn=CONN, check=True):
+    r = subprocess.run(["psql", conn, "-X", "-q", "-A", "-t", "-F", SEP, "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True)
+    if check and r.returncode != 0:
+        fail("psql: %s\n%s" % (r.stderr.strip(), sql[:400]))
+    return [line.split(SEP) for line in r.stdout.splitlines() if line != ""]
+
+
+def q1(sql):
+    rows = psql(sql)
+    return rows[0][0] if rows else None
+
+
+def qi(sql):
+    v = q1(sql)
+    return int(v) if v not in (None, "") else None
+
+
+def wait_for(what, pred, timeout=30.0, step=0.1):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    fail("%s: not within %.0f s" % (what, timeout))
+
+
+class Collector:
+    all = []
+
+    def __init__(self, name, conninfo=CONN, extra=""):
+        self.name, self.conninfo, self.extra = name, conninfo, extra
+        self.ini = os.path.join(TMP, name + ".ini")
+        self.log = os.path.join(TMP, name + ".log")
+        self.proc = None
+        self.runs = 0
+        with open(self.ini, "w") as f:
+            f.write("[collector]\nname = %s\nlog_level = info\ncommit_ms = 20\nrefresh_s = 1\n%s\n"
+                    "[mqtt]\nhost = 127.0.0.1\nport = %s\nclient_id = %s\ngroup = odo-test\n"
+                    "cafile = %s/ca.crt\ncertfile = %s/collector.crt\nkeyfile = %s/collector.key\n"
+                    "[db]\nconninfo = \"%s\"\n" % (name, extra, PORT, name, PKI, PKI, PKI, conninfo))
+        Collector.all.append(self)
+
+    def run(self, *args):
+        return subprocess.run([COLLECTOR, "--config", self.ini] + list(args), capture_output=True, text=True)
+
+    def start(self):
+        self.runs += 1
+        logf = open(self.log, "a")
+        logf.write("---- start %d\n" % self.runs)
+        logf.flush()
+        self.proc = subprocess.Popen([COLLECTOR, "--config", self.ini, "run"], stderr=logf)
+        start = self.text().rfind("---- start %d" % self.runs)
+        wait_for("collector %s subscribed" % self.name,
+                 lambda: self.proc.poll() is None and "subscribing" in self.text()[start:] or
+                 (self.proc.poll() is not None and fail("collector %s exited" % self.name)), 10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def text(self):
+        try:
+            return open(self.log, errors="replace").read()
+        except FileNotFoundError:
+            return ""
+
+    def dump(self):
+        print("---- %s log (tail)" % self.name)
+        print("\n".join(self.text().splitlines()[-40:]))
+
+    def stats(self):
+        """The last stats line's counters."""
+        self.proc.send_signal(signal.SIGTERM)  # the final stats line
+        self.proc.wait(15)
+        self.proc = None
+        line = [ln for ln in self.text().splitlines() if " stats: " in ln][-1]
+        return dict(kv.split("=", 1) for kv in line.split(" stats: ", 1)[1].split())
+
+
+def pub(dev, data):
+    with tempfile.NamedTemporaryFile(dir=TMP, delete=False) as f:
+        f.write(data)
+    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", PORT, "-V", "mqttv5", "-q", "1",
+                        "--cafile", PKI + "/ca.crt", "--cert", "%s/devices/%s.crt" % (PKI, dev),
+                        "--key", "%s/devices/%s.key" % (PKI, dev), "-t", "odo/v1/%s/up" % dev, "-f", f.name],
+                       capture_output=True, text=True)
+    os.unlink(f.name)
+    if r.returncode:
+        fail("mosquitto_pub as %s: %s" % (dev, r.stderr))
+
+
+class Acks:
+    """Every ack published to a device, as the device would receive it."""
+
+    def __init__(self, dev):
+        self.dev = dev
+        self.path = os.path.join(TMP, "acks-%s.txt" % dev)
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", PORT, "-V", "mqttv5", "-q", "1",
+                                      "--cafile", PKI + "/ca.crt", "--cert", "%s/devices/%s.crt" % (PKI, dev),
+                                      "--key", "%s/devices/%s.key" % (PKI, dev), "-t", "odo/v1/%s/ack" % dev,
+                                      "-F", "%x"], stdout=open(self.path, "w"), stderr=subprocess.DEVNULL)
+        time.sleep(0.3)
+
+    def all(self):
+        out = []
+        for line in open(self.path).read().split():
+            m = W.dec(bytes.fromhex(line))
+            out.append((m.get("ep", 0), m["ack"], m["v"]))
+        return out
+
+    def last(self, ep=0):
+        a = [x[1] for x in self.all() if x[0] == ep]
+        return a[-1] if a else None
+
+    def wait(self, want, ep=0, timeout=30):
+        wait_for("%s acked %d (epoch %d)" % (self.dev, want, ep), lambda: self.last(ep) == want, timeout)
+        ok("%s acked (epoch %d)" % (self.dev, ep), want)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def stored(dev, epoch=None):
+    e = "" if epoch is None else " AND epoch = %d" % epoch
+    return qi("SELECT (SELECT count(*) FROM samples WHERE device_id = '%s'%s)"
+              " + (SELECT count(*) FROM events WHERE device_id = '%s'%s)"
+              " + (SELECT count(*) FROM dtc_reports WHERE device_id = '%s'%s)"
+              " + (SELECT count(*) FROM vehicle_reports WHERE device_id = '%s'%s)"
+              " + (SELECT count(*) FROM device_status WHERE device_id = '%s'%s)"
+              " + (SELECT count(start_seq) + count(end_seq) FROM trips WHERE device_id = '%s'%s)"
+              % ((dev, e) * 6))
+
+
+def migrate(c=None):
+    c = c or Collector("migrator")
+    r = c.run("migrate")
+    if r.returncode:
+        fail("migrate: " + r.stderr)
+    r = c.run("maintain")
+    if r.returncode:
+        fail("maintain: " + r.stderr)
+    return c
+
+
+def samples(dev_seq0, n, t0, step=1000, trip=1):
+    return [W.sample(dev_seq0 + i, t0 + i * step, trip=trip) for i in range(n)]
+
+
+# ---- poison ------------------------------------------------------------------
+
+def test_poison():
+    migrate()
+    c = Collector("c1")
+    c.start()
+    acks_a, acks_b = Acks("dev-a"), Acks("dev-b")
+    t0 = NOW_MS - 3600000
+
+    # (1) a record PostgreSQL refuses although the decoder accepts it: an
+    # injected CHECK constraint stands for any value the schema refuses.
+    psql("ALTER TABLE events ADD CONSTRAINT test_poison CHECK (peak_g IS DISTINCT FROM -4.25)")
+    recs = samples(1, 9, t0) + [W.event(10, t0 + 9000, pk=-4.25)] + samples(11, 10, t0 + 10000)
+    poison_cbor = W.enc(recs[9])
+    pub("dev-a", W.batch("dev-a", 1, recs))
+    pub("dev-b", W.batch("dev-b", 1, samples(1, 20, t0)))  # another device, same moment
+    acks_a.wait(20)
+    acks_b.wait(20)
+    expect("dev-a samples stored around the poison record", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-a'"), 19)
+    expect("dev-a poison event not stored", qi("SELECT count(*) FROM events WHERE device_id = 'dev-a'"), 0)
+    row = psql("SELECT reason, sqlstate, seq, epoch, kind, error_name, encode(payload, 'hex'), topic, message"
+               " FROM dead_letters WHERE topic_device = 'dev-a'")
+    expect("one dead letter for dev-a", len(row), 1)
+    r = row[0]
+    expect("dead letter reason, SQLSTATE, seq, epoch, kind", r[:6],
+           ["database", "23514", "10", "0", "3", "ODO_ERR_DB"])
+    expect("dead letter holds exactly the record's CBOR", r[6], poison_cbor.hex())
+    if "test_poison" not in r[8]:
+        fail("dead letter message does not name the constraint: %r" % r[8])
+    ok("dead letter message", r[8])
+    expect("dev-a acked in the database", qi("SELECT acked FROM device_epochs WHERE device_id = 'dev-a'"), 20)
+    expect("dev-b untouched", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-b'"), 20)
+
+    # (2) the same batch again (the device did not hear the ack): nothing new
+    n_ack = len(acks_a.all())
+    pub("dev-a", W.batch("dev-a", 1, recs))
+    wait_for("ack repeated", lambda: len(acks_a.all()) > n_ack)
+    expect("still one dead letter after a resend", qi("SELECT count(*) FROM dead_letters WHERE topic_device = 'dev-a'"), 1)
+    expect("ack after the resend", acks_a.last(), 20)
+
+    # (3) later batches of that device flow normally
+    pub("dev-a", W.batch("dev-a", 21, samples(21, 10, t0 + 30000)))
+    acks_a.wait(30)
+
+    # (4) values the v1 decoder let through although no column can hold them:
+    # a time near 2^63 ms and a counter of 3e9 in an integer column. Each is
+    # refused alone (by the decoder where it knows the bounds, else by
+    # PostgreSQL), the rest stored, the range settled.
+    psql("ALTER TABLE events DROP CONSTRAINT test_poison")
+    recs = samples(31, 5, t0 + 40000) + [W.sample(36, 2 ** 63 - 1)] + \
+        [W.trip_start(37, t0 + 50000, trip=5), W.trip_end(38, t0 + 60000, trip=5, t0=t0 + 50000, hb=3000000000)] + \
+        samples(39, 2, t0 + 61000)
+    pub("dev-a", W.batch("dev-a", 31, recs))
+    acks_a.wait(40)
+    rows = psql("SELECT seq, reason, coalesce(sqlstate, ''), field FROM dead_letters WHERE topic_device = 'dev-a'"
+                " AND seq > 30 ORDER BY seq")
+    expect("dead-lettered alone: the 2^63 sample and the 3e9 trip end", [x[0] for x in rows], ["36", "38"])
+    for x in rows:
+        if x[1] == "record":
+            ok("seq %s refused by the decoder (%s)" % (x[0], x[3]))
+        elif x[1] == "database" and x[2] in ("22008", "22003"):
+            ok("seq %s refused by PostgreSQL (SQLSTATE %s)" % (x[0], x[2]))
+        else:
+            fail("unexpected dead letter %r" % x)
+    expect("the rest of that batch stored", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-a' AND seq > 30"), 7)
+    expect("its trip start stored", qi("SELECT start_seq FROM trips WHERE device_id = 'dev-a' AND device_trip_id = 5"), 37)
+    st = c.stats()
+    print("counts: " + " ".join("%s=%s" % (k, st[k]) for k in
+                                ("batches", "records", "dead_records", "poison", "isolations", "failures",
+                                 "env_failures", "last_sqlstate")))
+    if int(st["env_failures"]) != 0:
+        fail("data errors were taken for environment errors")
+    if c.text().count("SELECT 1 / 0"):
+        fail("a group was failed on purpose")
+    acks_a.close()
+    acks_b.close()
+
+
+# ---- env ---------------------------------------------------------------------
+
+def ingest_role():
+    """A role with the rights an ingesting collector needs, and no more."""
+    psql("CREATE ROLE odo_ingest LOGIN;"
+         " GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO odo_ingest;"
+         " GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO odo_ingest")
+    return CONN.replace("user=postgres", "user=odo_ingest")
+
+
+def test_env():
+    migrate()
+    c = Collector("c1", conninfo=ingest_role())
+    c.start()
+    acks = Acks("dev-c")
+    t0 = NOW_MS - 3600000
+
+    # a privilege revoked (a wrong GRANT after a deploy): 42501
+    psql("REVOKE INSERT ON samples FROM odo_ingest")
+    pub("dev-c", W.batch("dev-c", 1, samples(1, 10, t0)))
+    wait_for("42501 logged", lambda: "SQLSTATE 42501" in c.text(), 15)
+    time.sleep(2)
+    expect("no ack while the privilege is missing", acks.last(), None)
+    expect("nothing dead-lettered for 42501", qi("SELECT count(*) FROM dead_letters"), 0)
+    line = [ln for ln in c.text().splitlines() if "SQLSTATE 42501" in ln][0]
+    if " ERROR " not in line or "held" not in line or "retrying in" not in line:
+        fail("the 42501 log line is not loud and clear: %s" % line)
+    ok("logged", line.split(": ", 1)[1][:160])
+    psql("GRANT INSERT ON samples TO odo_ingest")
+    acks.wait(10, timeout=45)
+    expect("stored once the privilege is back", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-c'"), 10)
+
+    # a failover left us on a read-only server: 25006
+    psql("ALTER SYSTEM SET default_transaction_read_only = on")
+    psql("SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    pub("dev-c", W.batch("dev-c", 11, samples(11, 10, t0 + 10000)))
+    wait_for("25006 logged", lambda: "SQLSTATE 25006" in c.text(), 15)
+    time.sleep(2)
+    expect("no new ack while read-only", acks.last(), 10)
+    expect("nothing dead-lettered for 25006", qi("SELECT count(*) FROM dead_letters"), 0)
+    psql("ALTER SYSTEM RESET default_transaction_read_only")
+    psql("SELECT pg_reload_conf()")
+    acks.wait(20, timeout=45)
+    expect("stored once writable", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-c'"), 20)
+    st = c.stats()
+    print("counts: " + " ".join("%s=%s" % (k, st[k]) for k in ("env_failures", "failures", "dead", "dead_records",
+                                                             "records", "last_sqlstate")))
+    if int(st["env_failures"]) < 2 or int(st["dead_records"]) or int(st["dead"]):
+        fail("environment errors counted wrongly: %r" % st)
+    acks.close()
+
+
+# ---- wedge -------------------------------------------------------------------
+
+def month_add(d, k):
+    m = d.year * 12 + d.month - 1 + k
+    return dt.datetime(m // 12, m % 12 + 1, 1, tzinfo=dt.timezone.utc)
+
+
+def test_wedge():
+    psql("ALTER SYSTEM SET log_statement = 'ddl'")
+    psql("SELECT pg_reload_conf()")
+    migrate()
+    pglog = os.path.join(TMP, "pg", "log")
+    logged = sum(1 for ln in open(pglog, errors="replace") if "statement:" in ln and "PARTITION OF" in ln)
+    if logged < 32:
+        fail("the server log does not show maintain's DDL (%d statements): this test could not see ingest's" % logged)
+    ok("maintain's partitions in the server log (DDL logging works)", logged)
+    c = Collector("c1")
+    c.start()
+    mark = os.path.getsize(pglog)
+    parts = set(x[0] for x in psql("SELECT substr(c.relname, 9) FROM pg_inherits i JOIN pg_class c"
+                                   " ON c.oid = i.inhrelid WHERE i.inhparent = 'samples'::regclass"))
+    ok("sample partitions maintain keeps", len(parts))
+    acks = {d: Acks(d) for d in ("dev-a", "dev-b", "dev-c", "dev-d")}
+
+    # 1,024 records over 30 months, with maximal strings (VIN, 3 x 32 DTCs)
+    now = dt.datetime.now(dt.timezone.utc)
+    first = month_add(now, -29)
+    recs, in_window = [], 0
+    for i in range(1024):
+        s = i + 1
+        mon = month_add(first, i * 30 // 1024)
+        t = int(mon.timestamp() * 1000) + 3600000 + (i % 40) * 1000
+        if t > NOW_MS:
+            t = NOW_MS - 60000
+        if i % 100 == 7:
+            recs.append(W.record(6, s, t, vin="WVWZZZ1JZXW000001", ecu=0x7E8))
+        elif i % 100 == 8:
+            codes = ["P%04d" % k for k in range(32)]
+            recs.append(W.record(5, s, t, ecu=0x7E8, mil=True, st=codes, pd=codes, pm=codes, air=False))
+        else:
+            recs.append(W.sample(s, t, trip=1))
+            if "%04d_%02d" % (dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).year,
+                              dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).month) in parts:
+                in_window += 1
+    big = W.batch("dev-a", 1, recs)
+    ok("30-month batch", "%d records, %d bytes, %d samples inside the partition window" % (len(recs), len(big), in_window))
+    t_start = time.time()
+    pub("dev-a", big)
+    acks["dev-a"].wait(1024, timeout=60)
+    ok("stored or quarantined in", "%.1f s" % (time.time() - t_start))
+    nsamples = sum(1 for r in recs if r["k"] == 4)
+    expect("samples stored (inside the window)", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-a'"), in_window)
+    expect("samples quarantined (outside)", qi("SELECT count(*) FROM quarantine WHERE device_id = 'dev-a' AND kind = 4"),
+           nsamples - in_window)
+    expect("every other record stored", qi("SELECT (SELECT count(*) FROM vehicle_reports) + (SELECT count(*) FROM dtc_reports)"),
+           len(recs) - nsamples)
+    reason = q1("SELECT reason FROM quarantine ORDER BY seq LIMIT 1")
+    if "no partition" not in reason:
+        fail("quarantine reason: %r" % reason)
+    ok("quarantine reason", reason)
+    qraw = q1("SELECT encode(record, 'hex') FROM quarantine ORDER BY seq LIMIT 1")
+    qseq = qi("SELECT seq FROM quarantine ORDER BY seq LIMIT 1")
+    expect("quarantine keeps the record's CBOR", qraw, W.enc(recs[qseq - 1]).hex())
+
+    # a restart (the old writer cached months) and a burst of ordinary batches
+    # of many months from several devices in the first groups
+    c.stop()
+    c.start()
+    t_start = time.time()
+    want = {}
+    for k, d in enumerate(("dev-b", "dev-c", "dev-d")):
+        seq = 1
+        for b in range(8):
+            mon = month_add(now, -((b * 5 + k) % 30))
+            t = min(int(mon.timestamp() * 1000) + 7200000, NOW_MS - 60000)
+            pub(d, W.batch(d, seq, samples(seq, 100, t, step=60000)))
+            seq += 100
+        want[d] = seq - 1
+    for d, n in want.items():
+        acks[d].wait(n, timeout=60)
+        expect("%s: every record stored or quarantined" % d,
+               qi("SELECT (SELECT count(*) FROM samples WHERE device_id = '%s')"
+                  " + (SELECT count(*) FROM quarantine WHERE device_id = '%s')" % (d, d)), n)
+    ok("burst after the restart settled in", "%.1f s" % (time.time() - t_start))
+    with open(pglog, errors="replace") as f:
+        f.seek(mark)
+        ddl = [ln for ln in f.read().splitlines() if "statement:" in ln and
+               any(k in ln.upper() for k in ("CREATE ", "ALTER ", "DROP "))]
+    # maintain ran before (migrate, then the first start): nothing left to create, and ingest creates nothing
+    expect("DDL statements while ingesting (30 months, a restart, a burst)", ddl, [])
+    st = c.stats()
+    print("counts: " + " ".join("%s=%s" % (k, st[k]) for k in ("batches", "records", "quarantined", "failures",
+                                                             "commits", "env_failures")))
+    if int(st["failures"]):
+        fail("a group failed: %r" % st)
+    for a in acks.values():
+        a.close()
+
+
+# ---- conflict ----------------------------------------------------------------
+
+def test_conflict():
+    migrate()
+    c = Collector("c1")
+    c.start()
+    acks = Acks("dev-e")
+    t0 = NOW_MS - 7200000
+    b1 = W.batch("dev-e", 1, [W.trip_start(1, t0, trip=7, lat=52.5, lon=13.4), W.sample(2, t0 + 1000, trip=7),
+                              W.trip_end(3, t0 + 600000, trip=7, t0=t0, dist=4321.0, hb=2)])
+    pub("dev-e", b1)
+    acks.wait(3)
+    tid = "dev-e:%016x:7" % 0
+    expect("trip row", psql("SELECT trip_id, start_seq, end_seq, distance_m, hard_brakes FROM trips"),
+           [[tid, "1", "3", "4321", "2"]])
+    # the same trip id again with other records: a restarted v1 agent
+    c2 = W.trip_start(4, t0 + 3600000, trip=7, lat=48.1, lon=11.6)
+    e2 = W.trip_end(6, t0 + 4200000, trip=7, t0=t0 + 3600000, dist=999.0, hb=9)
+    pub("dev-e", W.batch("dev-e", 4, [c2, W.sample(5, t0 + 3601000, trip=7), e2]))
+    acks.wait(6)
+    expect("the stored trip is unchanged", psql("SELECT trip_id, start_seq, end_seq, distance_m, hard_brakes, start_lat FROM trips"),
+           [[tid, "1", "3", "4321", "2", "52.5"]])
+    rows = psql("SELECT seq, reason, kind, field, encode(payload, 'hex') FROM dead_letters ORDER BY seq")
+    expect("conflicting start and end dead-lettered", [r[:4] for r in rows],
+           [["4", "trip conflict", "1", "trip"], ["6", "trip conflict", "2", "trip"]])
+    expect("with their CBOR", [r[4] for r in rows], [W.enc(c2).hex(), W.enc(e2).hex()])
+    if "trip conflict" not in c.text():
+        fail("conflict not logged")
+    ok("conflict logged")
+    # redeliveries: no-ops
+    pub("dev-e", b1)
+    pub("dev-e", W.batch("dev-e", 4, [c2, W.sample(5, t0 + 3601000, trip=7), e2]))
+    time.sleep(1.5)
+    expect("redelivery adds no dead letter", qi("SELECT count(*) FROM dead_letters"), 2)
+    expect("redelivery leaves the trip", psql("SELECT start_seq, end_seq, distance_m FROM trips"), [["1", "3", "4321"]])
+    # the end before the start (out of order): one complete row
+    pub("dev-e", W.batch("dev-e", 9, [W.trip_end(9, t0 + 8000000, trip=8, t0=t0 + 7000000, dist=50.0)]))
+    pub("dev-e", W.batch("dev-e", 7, [W.trip_start(7, t0 + 7000000, trip=8), W.sample(8, t0 + 7001000, trip=8)]))
+    acks.wait(9)
+    expect("out-of-order trip", psql("SELECT start_seq, end_seq, distance_m FROM trips WHERE device_trip_id = 8"),
+           [["7", "9", "50"]])
+    st = c.stats()
+    print("counts: conflicts=%s dead_records=%s" % (st["conflicts"], st["dead_records"]))
+    expect("conflicts counted", st["conflicts"], "2")
+    acks.close()
+
+
+# ---- upgrade -----------------------------------------------------------------
+
+def test_upgrade():
+    psql(open(os.path.join(SRC, "collector/sql/001_schema.sql")).read())
+    psql("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+         " applied_at timestamptz NOT NULL DEFAULT now()); INSERT INTO schema_migrations VALUES (1, '001_schema')")
+    psql("INSERT INTO devices (device_id, acked) VALUES ('dev-a', 42), ('dev-b', 7);"
+         " INSERT INTO batches (device_id, seq_lo, seq_hi, n_records, processed_by) VALUES ('dev-a', 1, 42, 42, 'old');"
+         " INSERT INTO trips (trip_id, device_id, device_trip_id, start_seq) VALUES ('dev-a:3', 'dev-a', 3, 5);"
+         " INSERT INTO events (device_id, seq, t, tsrc, device_trip_id, kind, source, duration_ms)"
+         "   VALUES ('dev-a', 9, now(), 0, 3, 'hard_brake', 0, 500)")
+    migrate()
+    expect("device_epochs from devices.acked", psql("SELECT device_id, epoch, acked FROM device_epochs ORDER BY 1"),
+           [["dev-a", "0", "42"], ["dev-b", "0", "7"]])
+    expect("devices.acked gone", qi("SELECT count(*) FROM information_schema.columns WHERE table_name = 'devices'"
+                                    " AND column_name = 'acked'"), 0)
+    expect("trip id with the epoch", q1("SELECT trip_id FROM trips"), "dev-a:0000000000000000:3")
+    expect("old rows are epoch 0", q1("SELECT epoch FROM events"), "0")
+    # a record of another epoch may reuse a seq
+    psql("INSERT INTO events (device_id, epoch, seq, t, tsrc, device_trip_id, kind, source, duration_ms)"
+         " VALUES ('dev-a', 77, 9, now(), 0, 1, 'hard_brake', 0, 500)")
+    expect("(device, epoch, seq) is the key", qi("SELECT count(*) FROM events WHERE seq = 9"), 2)
+    expect("monthly_features untouched", qi("SELECT count(*) FROM information_schema.columns"
+                                            " WHERE table_name = 'monthly_features'"), 36)
+    # the collector acknowledges a device of the old database from where it was
+    c = Collector("c1")
+    c.start()
+    acks = Acks("dev-a")
+    pub("dev-a", W.batch("dev-a", 43, samples(43, 5, NOW_MS - 60000)))
+    acks.wait(47)
+    c.stop()
+    acks.close()
+
+
+TESTS = {"poison": test_poison, "env": test_env, "wedge": test_wedge, "conflict": test_conflict,
+         "upgrade": test_upgrade}
+try:
+    TESTS[MODE]()
+finally:
+    for col in Collector.all:
+        col.stop()
+print("PASS")
