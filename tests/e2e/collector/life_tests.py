@@ -26,7 +26,7 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,6 +39,7 @@ PKI = os.path.join(TMP, "pki")
 PORT = os.environ["ODO_MQTT_PORT"]
 CONN = os.environ["ODO_PG_CONNINFO"]
 SRC = os.environ["ODO_SOURCE_DIR"]
+DEVSIM = os.environ["DEVSIM"]
 SEP = "\x1f"
 NOW_MS = int(time.time() * 1000)
 DAY = 86400000
@@ -148,39 +149,51 @@ class Collector:
         return dict(kv.split("=", 1) for kv in line.split(" stats: ", 1)[1].split())
 
 
-def pub(dev, data):
-    with tempfile.NamedTemporaryFile(dir=TMP, delete=False) as f:
-        f.write(data)
-    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", PORT, "-V", "mqttv5", "-q", "1",
-                        "--cafile", PKI + "/ca.crt", "--cert", "%s/devices/%s.crt" % (PKI, dev),
-                        "--key", "%s/devices/%s.key" % (PKI, dev), "-t", "odo/v1/%s/up" % dev, "-f", f.name],
-                       capture_output=True, text=True)
-    os.unlink(f.name)
-    if r.returncode:
-        fail("mosquitto_pub as %s: %s" % (dev, r.stderr))
-
-
-class Acks:
-    """Every ack published to a device, as the device would receive it."""
+class Device:
+    """One device's MQTT connection (tests/e2e/collector/devsim.c): it publishes
+    what it is given and hears every ack, as the device would. One
+    connection per device: the broker makes the certificate's CN the client
+    id, so a second one would take the first over."""
+    live = {}
 
     def __init__(self, dev):
-        self.dev = dev
-        self.path = os.path.join(TMP, "acks-%s.txt" % dev)
-        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", PORT, "-V", "mqttv5", "-q", "1",
-                                      "--cafile", PKI + "/ca.crt", "--cert", "%s/devices/%s.crt" % (PKI, dev),
-                                      "--key", "%s/devices/%s.key" % (PKI, dev), "-t", "odo/v1/%s/ack" % dev,
-                                      "-F", "%x"], stdout=open(self.path, "w"), stderr=subprocess.DEVNULL)
-        time.sleep(0.3)
+        self.dev, self.acks, self.pubacks, self.sent = dev, [], 0, 0
+        self.proc = subprocess.Popen([DEVSIM, "--port", PORT, "--pki", PKI, "--device", dev], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(10):
+            fail("device %s did not connect" % dev)
+        Device.live[dev] = self
+
+    def _read(self):
+        for line in self.proc.stdout:
+            w = line.split()
+            if w[0] == "ready":
+                self.ready.set()
+            elif w[0] == "puback":
+                self.pubacks += 1
+            elif w[0] == "ack":
+                m = W.dec(bytes.fromhex(w[1]))
+                if m.get("dev") != self.dev:
+                    fail("ack for %r on %s's topic" % (m.get("dev"), self.dev))
+                self.acks.append((m.get("ep", 0), m["ack"], m["v"]))
+
+    def pub(self, data):
+        path = os.path.join(TMP, "msg-%s-%d.cbor" % (self.dev, self.sent))
+        with open(path, "wb") as f:
+            f.write(data)
+        self.sent += 1
+        self.proc.stdin.write("pub %s\n" % path)
+        self.proc.stdin.flush()
+        wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, 10, 0.02)
+        os.unlink(path)
 
     def all(self):
-        out = []
-        for line in open(self.path).read().split():
-            m = W.dec(bytes.fromhex(line))
-            out.append((m.get("ep", 0), m["ack"], m["v"]))
-        return out
+        return list(self.acks)
 
     def last(self, ep=0):
-        a = [x[1] for x in self.all() if x[0] == ep]
+        a = [x[1] for x in self.acks if x[0] == ep]
         return a[-1] if a else None
 
     def wait(self, want, ep=0, timeout=30):
@@ -188,8 +201,22 @@ class Acks:
         ok("%s acked (epoch %d)" % (self.dev, ep), want)
 
     def close(self):
-        self.proc.terminate()
-        self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+            self.proc.wait(10)
+        Device.live.pop(self.dev, None)
+
+
+def device(dev):
+    return Device.live.get(dev) or Device(dev)
+
+
+def pub(dev, data):
+    device(dev).pub(data)
+
+
+Acks = device  # the same connection hears the acks
 
 
 def stored(dev, epoch=None):
@@ -536,4 +563,6 @@ try:
 finally:
     for col in Collector.all:
         col.stop()
+    for d in list(Device.live.values()):
+        d.close()
 print("PASS")

@@ -108,7 +108,7 @@ done
 [ "$bad" != 0 ] || echo "ok: both collectors stayed connected"
 [ "$victim_rc" = 0 ] || { cat "$ODO_TMP/victim.out"; bad "the victim's batches were not all acked while the attack went on"; }
 check_eq "victim's records stored" "$(stored_records 'victim-%')" "$((B * R))"
-check_eq "victim acked to its last record" "$(q "SELECT coalesce(max(acked), 0) FROM devices WHERE device_id = 'victim-1'")" "$((B * R))"
+check_eq "victim acked to its last record" "$(q "SELECT coalesce(max(acked), 0) FROM device_epochs WHERE device_id = 'victim-1'")" "$((B * R))"
 n1=$(q "SELECT count(*) FROM batches WHERE processed_by = 'c1'")
 n2=$(q "SELECT count(*) FROM batches WHERE processed_by = 'c2'")
 echo "batches stored by c1: $n1, by c2: $n2"
