@@ -113,6 +113,9 @@ static const struct wire_fdesc trip_end_fields[] = {
 	D2("lop", u.trip_end.lon_p95_g, 0, NONNEG),
 	D2("lap", u.trip_end.lat_p95_g, 0, NONNEG),
 	D2("vsd", u.trip_end.speed_sd_mps, 0, NONNEG),
+	FLD("ph", FT_MIL, 0, 2, OFF(u.trip_end.phone_measured), 0, 1, 0, 0, NULL),
+	D2("lmt", u.trip_end.lon_moving_s, 0, NONNEG),
+	D2("amt", u.trip_end.lat_moving_s, 0, NONNEG),
 };
 
 static const struct wire_fdesc event_fields[] = {
@@ -185,6 +188,8 @@ static const struct wire_fdesc status_fields[] = {
 	D2("pitch", u.status.pitch_deg, 0, -90.0, 90.0),
 	D2("yaw", u.status.yaw_deg, F_HIEXCL, -180.0, 180.0),
 	D2("calt", u.status.calib_ready_s, 0, NONNEG),
+	D2("glag", u.status.gps_lag_s, 0, NONNEG),
+	O2("gyro", u.status.gyro_state, 0, ODO_GYRO_ESTABLISHED),
 };
 
 #define TRACK_LIST(ct, fl, mn, mx)                                                                          \

@@ -121,6 +121,9 @@ enum odo_lon_source { ODO_LSRC_ACCEL = 0, ODO_LSRC_SPEED = 1, ODO_LSRC_BOTH = 2 
 /* Mount calibration state ("cal"). */
 enum odo_calib_state { ODO_CAL_LEARNING = 0, ODO_CAL_READY = 1, ODO_CAL_RELEARNING = 2 };
 
+/* Gyroscope use by calibration ("gyro"). */
+enum odo_gyro_state { ODO_GYRO_NONE = 0, ODO_GYRO_LEARNING = 1, ODO_GYRO_ESTABLISHED = 2 };
+
 enum odo_call_state { ODO_CALL_NONE = 0, ODO_CALL_HANDHELD = 1, ODO_CALL_HANDSFREE = 2 };
 
 /* GPS fix mode as gpsd reports it. */
@@ -174,6 +177,10 @@ struct odo_rec_trip_end {
 	double lat_share[ODO_GRADES];
 	double lon_p95_g, lat_p95_g;         /* g; NaN absent */
 	double speed_sd_mps;                 /* NaN absent */
+	int phone_measured;                  /* "ph": a phone source was connected during the trip, so
+	                                        scr/call/phc measured something; -1 absent, 0/1 */
+	double lon_moving_s, lat_moving_s;   /* "lmt"/"amt": moving seconds with a longitudinal / lateral
+	                                        value (the denominators of lon_share / lat_share); NaN absent */
 };
 
 struct odo_rec_event {
@@ -239,6 +246,8 @@ struct odo_rec_status {
 	double calib_confidence;     /* 0..1; NaN absent */
 	double roll_deg, pitch_deg, yaw_deg; /* the learnt mount; NaN absent */
 	double calib_ready_s;        /* s of driving it took to become ready; NaN absent */
+	double gps_lag_s;            /* "glag": GPS lag behind the IMU that calibration uses, s; NaN absent */
+	int32_t gyro_state;          /* "gyro": enum odo_gyro_state; -1 absent */
 };
 
 /* One point of a track, absolute values (the codec does the differences). */

@@ -66,6 +66,9 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 			t->lon_p95_g = 0.21;
 			t->lat_p95_g = 0.25;
 			t->speed_sd_mps = 6.5;
+			t->phone_measured = 1;
+			t->lon_moving_s = 850.5;
+			t->lat_moving_s = 820.0;
 		}
 		break;
 	}
@@ -157,6 +160,8 @@ void wire_fix_record(struct odo_record *r, int kind, int full, uint64_t seq)
 			s->pitch_deg = 3.25;
 			s->yaw_deg = -179.75;
 			s->calib_ready_s = 412.0;
+			s->gps_lag_s = 0.5;
+			s->gyro_state = ODO_GYRO_ESTABLISHED;
 		}
 		break;
 	}
@@ -303,6 +308,9 @@ int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char 
 		EQD(u.trip_end.lon_p95_g);
 		EQD(u.trip_end.lat_p95_g);
 		EQD(u.trip_end.speed_sd_mps);
+		EQI(u.trip_end.phone_measured);
+		EQD(u.trip_end.lon_moving_s);
+		EQD(u.trip_end.lat_moving_s);
 		break;
 	case ODO_REC_EVENT:
 		EQU(u.event.trip_id);
@@ -371,6 +379,8 @@ int wire_record_eq(const struct odo_record *a, const struct odo_record *b, char 
 		EQD(u.status.pitch_deg);
 		EQD(u.status.yaw_deg);
 		EQD(u.status.calib_ready_s);
+		EQD(u.status.gps_lag_s);
+		EQI(u.status.gyro_state);
 		break;
 	case ODO_REC_TRACK:
 		EQU(u.track.trip_id);

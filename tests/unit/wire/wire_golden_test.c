@@ -236,6 +236,10 @@ static void test_golden_literals(void **state)
 	assert_int_equal(te->hard_brakes_g[0], 5);
 	assert_int_equal(te->hard_brakes_g[1] + te->hard_brakes_g[2], 2);
 	assert_true(te->lat_share[2] == 1.0 / 1024 && te->speed_sd_mps == 6.5);
+	assert_int_equal(te->phone_measured, 1);
+	assert_true(te->lon_moving_s == 850.5 && te->lat_moving_s == 820.0);
+	assert_int_equal(b.recs[3].u.trip_end.phone_measured, -1);
+	assert_true(isnan(b.recs[3].u.trip_end.lon_moving_s));
 	assert_true(isnan(b.recs[3].u.trip_end.mean_abs_jerk)); /* minimal: not measured */
 	assert_int_equal(b.recs[3].u.trip_end.hard_brakes_g[1], -1);
 	assert_int_equal(b.recs[4].u.event.grade, ODO_GRADE_HARSH);
@@ -244,6 +248,9 @@ static void test_golden_literals(void **state)
 	assert_int_equal(b.recs[14].u.status.calib_state, ODO_CAL_READY);
 	assert_true(b.recs[14].u.status.yaw_deg == -179.75);
 	assert_true(isnan(b.recs[15].u.status.roll_deg));
+	assert_true(b.recs[14].u.status.gps_lag_s == 0.5);
+	assert_int_equal(b.recs[14].u.status.gyro_state, ODO_GYRO_ESTABLISHED);
+	assert_int_equal(b.recs[15].u.status.gyro_state, -1);
 	assert_int_equal(b.recs[16].kind, ODO_REC_TRACK);
 	const struct odo_rec_track *tk = &b.recs[16].u.track;
 	assert_int_equal(tk->n, 8);

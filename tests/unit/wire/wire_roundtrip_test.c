@@ -20,9 +20,9 @@
 
 /* Number of map entries each kind encodes: [kind][full]. */
 static const unsigned expected_keys[ODO_REC__MAX + 1][2] = {
-	[ODO_REC_TRIP_START] = { 5, 7 }, [ODO_REC_TRIP_END] = { 27, 55 }, [ODO_REC_EVENT] = { 8, 16 },
+	[ODO_REC_TRIP_START] = { 5, 7 }, [ODO_REC_TRIP_END] = { 27, 58 }, [ODO_REC_EVENT] = { 8, 16 },
 	[ODO_REC_SAMPLE] = { 6, 19 },    [ODO_REC_DTC] = { 6, 10 },       [ODO_REC_VEHICLE] = { 6, 6 },
-	[ODO_REC_PHONE] = { 7, 7 },      [ODO_REC_STATUS] = { 14, 20 },   [ODO_REC_TRACK] = { 10, 10 },
+	[ODO_REC_PHONE] = { 7, 7 },      [ODO_REC_STATUS] = { 14, 22 },   [ODO_REC_TRACK] = { 10, 10 },
 	[ODO_REC_CRASH_TRACE] = { 13, 19 },
 };
 
