@@ -246,6 +246,13 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 	odo_detect_init(&e->det, &e->cfg.detect, on_det_event, e);
 	odo_trip_init(&e->trip, &e->cfg.trip, tz, 1);
 	odo_track_init(&e->track, &e->cfg.engine.track);
+	struct odo_smooth_levels lv;
+	for (int g = 0; g < ODO_GRADES; g++) {
+		lv.brake[g] = e->cfg.detect.brake.thr_g[g];
+		lv.accel[g] = e->cfg.detect.accel.thr_g[g];
+		lv.corner[g] = e->cfg.detect.corner.thr_g[g];
+	}
+	odo_trip_set_levels(&e->trip, &lv);
 	e->speed = e->rpm = e->obd_speed = e->throttle = e->coolant = e->fuel = NAN;
 	e->fix.lat = e->fix.lon = NAN;
 	*out = e;
@@ -375,7 +382,7 @@ static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 	struct odo_det_sample ds = {
 	    .mono_ns = s->mono_ns, .lon = e->f2[0], .lat = e->f2[1], .dyn = dyn, .speed_mps = sp};
 	odo_detect_sample(&e->det, &ds);
-	odo_trip_lon_accel(&e->trip, s->mono_ns, e->f2[0]);
+	odo_trip_accel(&e->trip, s->mono_ns, v[0], v[1]);
 }
 
 static void sink_obd(void *ctx, const struct odo_obd_value *o)

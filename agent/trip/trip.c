@@ -53,6 +53,19 @@ void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const str
 	t->speed = NAN;
 	t->rpm = NAN;
 	t->wipers = -1; /* no signal seen */
+	odo_smooth_init(&t->sm, NULL);
+}
+
+void odo_trip_set_levels(struct odo_trip *t, const struct odo_smooth_levels *lv)
+{
+	t->sm.lv = *lv;
+}
+
+/* The vehicle moves at ns by the held speed (GPS, else OBD). */
+static int moving_at(const struct odo_trip *t, int64_t ns)
+{
+	return isfinite(t->speed) && t->speed_ns && ns - t->speed_ns <= MAX_GAP_NS &&
+	       t->speed >= t->cfg.stop_speed_mps;
 }
 
 uint64_t odo_trip_id(const struct odo_trip *t)
@@ -73,8 +86,10 @@ static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 	t->start_ns = start_ns;
 	t->start_ms = start_ms;
 	t->last_motion_ns = start_ns;
-	t->rpm_sum = t->eph_sum = t->jerk_sum = 0;
-	t->rpm_n = t->eph_n = t->jerk_n = 0;
+	t->rpm_sum = t->eph_sum = 0;
+	t->rpm_n = t->eph_n = 0;
+	t->vs_w = t->vs_s1 = t->vs_s2 = 0;
+	odo_smooth_begin(&t->sm);
 	for (int g = 0; g < ODO_GRADES; g++) /* graded events are always counted */
 		t->s.hard_brakes_g[g] = t->s.rapid_accels_g[g] = t->s.harsh_corners_g[g] = t->s.swerves_g[g] = 0;
 	t->phone_ns = start_ns;
@@ -97,9 +112,20 @@ static void phone_accumulate(struct odo_trip *t, int64_t ns)
 static int motion(struct odo_trip *t, int64_t ns, int64_t t_ms, double v)
 {
 	int started = 0;
+	odo_smooth_advance(&t->sm, ns, moving_at(t, ns));
 	if (t->open && isfinite(t->speed) && t->speed_ns && ns > t->speed_ns &&
-	    ns - t->speed_ns <= MAX_GAP_NS && t->speed >= t->cfg.stop_speed_mps)
-		t->s.moving_s += (double)(ns - t->speed_ns) / 1e9;
+	    ns - t->speed_ns <= MAX_GAP_NS && t->speed >= t->cfg.stop_speed_mps) {
+		double dt = (double)(ns - t->speed_ns) / 1e9;
+		t->s.moving_s += dt;
+		/* speed variability over the same moving time, the held speed
+		 * weighted by time (sums around the first speed: no cancellation) */
+		if (t->vs_w == 0)
+			t->vs_v0 = t->speed;
+		double d = t->speed - t->vs_v0;
+		t->vs_w += dt;
+		t->vs_s1 += d * dt;
+		t->vs_s2 += d * d * dt;
+	}
 	int was_moving = isfinite(t->speed) && t->speed >= t->cfg.stop_speed_mps;
 	if (v >= t->cfg.start_speed_mps) {
 		if (!t->moving_since_ns)
@@ -126,6 +152,7 @@ static int motion(struct odo_trip *t, int64_t ns, int64_t t_ms, double v)
 		t->s.max_speed_mps = v;
 	t->speed = v;
 	t->speed_ns = ns;
+	odo_smooth_speed(&t->sm, ns, v);
 	return started;
 }
 
@@ -257,18 +284,9 @@ int odo_trip_rpm(struct odo_trip *t, int64_t ns, int64_t t_ms, double rpm)
 	return started;
 }
 
-void odo_trip_lon_accel(struct odo_trip *t, int64_t ns, double lon)
+void odo_trip_accel(struct odo_trip *t, int64_t ns, double lon, double lat)
 {
-	if (t->have_lon && ns - t->prev_lon_ns < 100000000LL)
-		return;
-	if (t->have_lon && t->open && ns - t->prev_lon_ns <= 1000000000LL && isfinite(t->speed) &&
-	    t->speed >= t->cfg.stop_speed_mps) {
-		t->jerk_sum += fabs(lon - t->prev_lon) / ((double)(ns - t->prev_lon_ns) / 1e9);
-		t->jerk_n++;
-	}
-	t->have_lon = 1;
-	t->prev_lon = lon;
-	t->prev_lon_ns = ns;
+	odo_smooth_accel(&t->sm, ns, lon, lat, moving_at(t, ns));
 }
 
 void odo_trip_event(struct odo_trip *t, uint8_t kind, uint8_t grade)
@@ -306,6 +324,7 @@ void odo_trip_event(struct odo_trip *t, uint8_t kind, uint8_t grade)
 
 void odo_trip_phone(struct odo_trip *t, int64_t ns, int screen_on, int call, int handled)
 {
+	t->phone_known = 1;
 	phone_accumulate(t, ns);
 	if (t->open && handled && !t->handled)
 		t->s.phone_handled_count++;
@@ -351,8 +370,14 @@ static void close_trip(struct odo_trip *t, int64_t end_ns, int64_t ns, int64_t t
 	t->s.avg_speed_mps = t->s.moving_s > 0 ? t->s.distance_m / t->s.moving_s : 0;
 	t->s.avg_rpm = t->rpm_n ? t->rpm_sum / t->rpm_n : NAN;
 	t->s.gps_accuracy_m = t->eph_n ? t->eph_sum / t->eph_n : NAN;
-	/* no longitudinal signal while moving: not measured, absent on the wire */
-	t->s.mean_abs_jerk = t->jerk_n ? t->jerk_sum / t->jerk_n : NAN;
+	/* smoothness: each key absent when its signal was not measured */
+	odo_smooth_advance(&t->sm, ns, moving_at(t, ns));
+	odo_smooth_summary(&t->sm, &t->s);
+	odo_smooth_end(&t->sm);
+	t->s.speed_sd_mps = t->vs_w >= 10 ? sqrt(fmax(0, t->vs_s2 / t->vs_w - (t->vs_s1 / t->vs_w) *
+	                                                                           (t->vs_s1 / t->vs_w)))
+	                                  : NAN;
+	t->s.phone_measured = t->phone_known;
 	*out = t->s;
 	t->open = 0;
 	t->have_rpm = 0;

@@ -13,6 +13,7 @@
 #include "odo/config.h"
 #include "odo/ltime.h"
 #include "odo/wire.h"
+#include "trip/smooth.h"
 
 /* [trip] section. */
 struct odo_trip_cfg {
@@ -63,11 +64,9 @@ struct odo_trip {
 	uint32_t rpm_n;
 	double eph_sum;
 	uint32_t eph_n;
-	double jerk_sum;
-	uint32_t jerk_n;
-	double prev_lon;
-	int64_t prev_lon_ns;
-	int have_lon;
+	struct odo_smooth sm;  /* jerk, shares, percentiles (smooth.h) */
+	double vs_w, vs_s1, vs_s2, vs_v0; /* speed variability: moving time, sums around v0 */
+	int phone_known;       /* a phone state was reported since the agent started */
 	int64_t stops[ODO_TRIP_STOP_RING];
 	unsigned nstops;
 	int wipers; /* -1 no signal, 0 off, 1 on */
@@ -88,7 +87,12 @@ int odo_trip_gps(struct odo_trip *t, int64_t ns, int64_t t_ms, double lat, doubl
                  double eph_m, int fix_ok);
 int odo_trip_obd_speed(struct odo_trip *t, int64_t ns, int64_t t_ms, double speed_mps);
 int odo_trip_rpm(struct odo_trip *t, int64_t ns, int64_t t_ms, double rpm);
-void odo_trip_lon_accel(struct odo_trip *t, int64_t ns, double lon_mps2);
+/* The levels of the smoothness shares (the [detect] grade levels, g). */
+void odo_trip_set_levels(struct odo_trip *t, const struct odo_smooth_levels *lv);
+/* One calibrated vehicle-frame accelerometer sample (m/s^2, gravity removed,
+ * unfiltered), for the smoothness features; not called while the mounting
+ * is not known (the speed derivative stands in). */
+void odo_trip_accel(struct odo_trip *t, int64_t ns, double lon_mps2, double lat_mps2);
 /* A driving event of `kind` and `grade` (1..3; 0 ungraded: crash, phone).
  * The summary's hard_brakes/rapid_accels/harsh_corners/swerves count
  * grade >= 2 (harsh and above); every grade is counted per grade too. */
@@ -102,7 +106,8 @@ void odo_trip_airbag(struct odo_trip *t);
  * summary in *out (end_ms is the UTC ms of the end instant, given by
  * wall_ms_at(ns_end) = t_ms_now - (ns - ns_end)/1e6; end_reason
  * ODO_TRIP_END_STOPPED). Optional values that were not measured are absent
- * (NaN / -1): mean_abs_jerk without a longitudinal signal while moving. */
+ * (NaN / -1): the smoothness keys without their signal (smooth.h), the speed
+ * variability with less than 10 s of moving time. */
 int odo_trip_check_end(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out);
 /* End an open trip now for `reason` (enum odo_trip_end_reason: shutdown,
  * end of a replay); 1 when one was open. */

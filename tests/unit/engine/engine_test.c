@@ -167,6 +167,20 @@ static void test_drive(void **state)
 	assert_int_equal(s->crashes, 0);
 	assert_true(fabs(s->gps_accuracy_m - 5) < 1e-9);
 	assert_true(s->mean_abs_jerk > 0);
+	/* the mounting was learnt during the trip: speed derivative, then accelerometer */
+	assert_int_equal(s->lon_source, ODO_LSRC_BOTH);
+	assert_true(s->lon_moving_s > s->lat_moving_s && s->lat_moving_s > 60);
+	assert_true(s->lon_moving_s <= s->moving_s + 1);
+	/* 0.45 g brake 1.5 s, 0.31 g for 2 s, 0.4 g turn 3 s after calibration: beyond the
+	 * moderate levels for about 6.5 s of the accelerometer's time */
+	double acc_lon_s = s->lon_share[0] * s->lon_moving_s, lat_s = s->lat_share[0] * s->lat_moving_s;
+	printf("lo1 %.3f (%.1f s) la1 %.3f (%.1f s) lop %.3f lap %.3f vsd %.2f\n", s->lon_share[0], acc_lon_s,
+	       s->lat_share[0], lat_s, s->lon_p95_g, s->lat_p95_g, s->speed_sd_mps);
+	assert_true(acc_lon_s > 3 && acc_lon_s < 6);
+	assert_true(lat_s > 2 && lat_s < 4);
+	assert_true(s->lat_share[2] == 0 && s->lon_share[1] > 0 && s->lon_share[2] == 0); /* 0.449 g < 0.45 */
+	assert_true(isfinite(s->lon_p95_g) && isfinite(s->lat_p95_g) && isfinite(s->speed_sd_mps));
+	assert_int_equal(s->phone_measured, 1);
 	assert_int_equal(s->has_dtc, 1);
 	assert_int_equal(s->airbag_deployed, 0);
 
