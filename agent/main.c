@@ -279,6 +279,22 @@ static int put_record(void *ctx, struct odo_record *r)
 	return rc;
 }
 
+/* Trip identity and checkpoints live in the outbox (engine.h). */
+static int trip_next_id(void *ctx, uint64_t *id)
+{
+	return odo_store_trip_next_id(ctx, id);
+}
+
+static int trip_checkpoint(void *ctx, const struct odo_record *r)
+{
+	return odo_store_trip_checkpoint(ctx, r);
+}
+
+static int trip_recover(void *ctx, struct odo_record *r)
+{
+	return odo_store_trip_recover(ctx, r);
+}
+
 /* The pipeline's own timers: engine ticks and the recording's flush. */
 static void pipeline_tick(struct agent *a)
 {
@@ -380,6 +396,9 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 		return rc;
 	}
 	a->sink = odo_engine_sink(a->engine);
+	struct odo_engine_trip_store ts = {
+		.ctx = a->store, .next_id = trip_next_id, .checkpoint = trip_checkpoint, .recover = trip_recover};
+	(void)odo_engine_set_trip_store(a->engine, &ts);
 
 	if (replay_dir) {
 		rc = odo_gps_open(NULL, &a->pipe_clock, &a->sink, &a->gps);

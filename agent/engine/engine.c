@@ -71,6 +71,10 @@ struct odo_engine {
 	struct odo_phone_state phone;
 	int have_phone;
 	int64_t next_sample_ns;
+	/* trip identity and checkpoints */
+	struct odo_engine_trip_store ts; /* next_id NULL: in memory */
+	uint64_t mem_next_id;
+	int64_t next_ckpt_ns;
 };
 
 void odo_engine_cfg_defaults(struct odo_engine_cfg *cfg)
@@ -244,7 +248,8 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 	}
 	e->calib_saved_ready = e->calib.ready;
 	odo_detect_init(&e->det, &e->cfg.detect, on_det_event, e);
-	odo_trip_init(&e->trip, &e->cfg.trip, tz, 1);
+	odo_trip_init(&e->trip, &e->cfg.trip, tz);
+	e->mem_next_id = 1;
 	odo_track_init(&e->track, &e->cfg.engine.track);
 	struct odo_smooth_levels lv;
 	for (int g = 0; g < ODO_GRADES; g++) {
@@ -259,10 +264,80 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 	return ODO_OK;
 }
 
+/* Save the open trip's summary so far (the outbox keeps it for a restart
+ * after an unclean stop). */
+static void checkpoint(struct odo_engine *e, int64_t ns)
+{
+	e->next_ckpt_ns = ns + (int64_t)(e->cfg.trip.checkpoint_s * 1e9);
+	if (!e->ts.checkpoint || !odo_trip_id(&e->trip))
+		return;
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_TRIP_END);
+	uint8_t ts;
+	int64_t tms = wall_ms(e, ns, &ts);
+	odo_trip_snapshot(&e->trip, ns, tms, &r.u.trip_end);
+	r.t_ms = tms;
+	r.tsrc = ts;
+	int rc = e->ts.checkpoint(e->ts.ctx, &r);
+	if (rc == ODO_OK) {
+		e->st.checkpoints++;
+	} else {
+		e->st.trip_store_errors++;
+		ODO_LOG(WARN, "trip", "cannot checkpoint trip %llu: %s", (unsigned long long)r.u.trip_end.trip_id,
+			odo_strerror(rc));
+	}
+}
+
 static void trip_started(struct odo_engine *e, int started)
 {
-	if (started)
-		emit_trip_start(e);
+	if (!started)
+		return;
+	uint64_t id = e->mem_next_id++;
+	if (e->ts.next_id) {
+		int rc = e->ts.next_id(e->ts.ctx, &id);
+		if (rc != ODO_OK) {
+			e->st.trip_store_errors++;
+			ODO_LOG(ERROR, "trip", "trip id %llu could not be saved (%s): unique in this run only",
+				(unsigned long long)id, odo_strerror(rc));
+		}
+	}
+	odo_trip_set_id(&e->trip, id);
+	emit_trip_start(e);
+	checkpoint(e, now_ns(e) > e->trip.start_ns ? now_ns(e) : e->trip.start_ns);
+}
+
+int odo_engine_set_trip_store(struct odo_engine *e, const struct odo_engine_trip_store *ts)
+{
+	if (!e || !ts)
+		return 0;
+	e->ts = *ts;
+	int n = 0;
+	struct odo_record r;
+	/* Every trip left open (normally at most one); a bound, never a loop. */
+	for (int i = 0; i < 16 && ts->recover; i++) {
+		int rc = ts->recover(ts->ctx, &r);
+		if (rc == ODO_ERR_NOTFOUND)
+			break;
+		if (rc != ODO_OK) {
+			ODO_LOG(ERROR, "trip", "the checkpoint of trip %llu is unreadable (%s): that trip has no end",
+				(unsigned long long)r.u.trip_end.trip_id, odo_strerror(rc));
+			continue;
+		}
+		ODO_LOG(WARN, "trip",
+			"trip %llu was left open by an unclean stop: ended from its checkpoint at %lld (the distance "
+			"after it is lost)",
+			(unsigned long long)r.u.trip_end.trip_id, (long long)r.u.trip_end.end_ms);
+		/* keep the checkpoint's own time and source: put() would restamp */
+		if (e->emit(e->emit_ctx, &r)) {
+			e->st.emit_errors++;
+			ODO_LOG(WARN, "engine", "recovered trip end %llu not taken", (unsigned long long)r.u.trip_end.trip_id);
+			break; /* still in the outbox: the next start tries again */
+		}
+		e->st.records++;
+		e->st.recovered++;
+		n++;
+	}
+	return n;
 }
 
 /* One calibration reference interval ends at ns with speed v (and track). */
@@ -543,6 +618,8 @@ void odo_engine_tick(struct odo_engine *e)
 	if (odo_trip_check_end(&e->trip, ns, tms, &s)) {
 		int64_t end_ns = ns - (tms - s.end_ms) * ODO_NS_PER_MS;
 		emit_trip_end(e, &s, end_ns);
+	} else if (odo_trip_id(&e->trip) && ns >= e->next_ckpt_ns) {
+		checkpoint(e, ns);
 	}
 }
 

@@ -67,6 +67,32 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
                     odo_engine_emit_fn emit, void *emit_ctx, const char *state_path,
                     struct odo_engine **out) ODO_NODISCARD;
 
+/*
+ * Where trip identity and the open trip's checkpoint live: the outbox
+ * (agent/store: odo_store_trip_next_id / _checkpoint / _recover). Without
+ * one (a replay with no outbox, tests) trip ids come from an in-memory
+ * counter starting at 1 and nothing is checkpointed.
+ *   next_id:    the next trip id, durable, never reused (ODO_OK; on error
+ *               *id is still set and the engine logs it);
+ *   checkpoint: the open trip's summary so far (a TRIP_END record, end
+ *               reason "recovered"), every [trip] checkpoint_s and right
+ *               after the trip starts;
+ *   recover:    a trip an unclean stop left open: ODO_OK with its last
+ *               checkpoint, ODO_ERR_NOTFOUND when none.
+ */
+struct odo_engine_trip_store {
+	void *ctx;
+	int (*next_id)(void *ctx, uint64_t *id);
+	int (*checkpoint)(void *ctx, const struct odo_record *trip_end);
+	int (*recover)(void *ctx, struct odo_record *trip_end);
+};
+
+/* Use ts (copied; ts->ctx borrowed) for trip ids and checkpoints, and close
+ * right away every trip a previous unclean stop left open: each is emitted
+ * as its trip end ("end": 2, the summary of its last checkpoint). Returns
+ * the number of trips closed so. */
+int odo_engine_set_trip_store(struct odo_engine *e, const struct odo_engine_trip_store *ts);
+
 /* The sink sources deliver to (ctx = e). */
 struct odo_sink odo_engine_sink(struct odo_engine *e);
 
@@ -74,7 +100,7 @@ struct odo_sink odo_engine_sink(struct odo_engine *e);
  * crash fusion, trip end on timeouts. Uses the clock's mono time. */
 void odo_engine_tick(struct odo_engine *e);
 
-/* End an open trip now (shutdown, end of a replay). */
+/* End an open trip now (shutdown, end of a replay): "end": 1. */
 void odo_engine_finish(struct odo_engine *e);
 
 struct odo_engine_stats {
@@ -82,6 +108,9 @@ struct odo_engine_stats {
 	uint64_t emit_errors;
 	uint64_t events[ODO_EV__MAX + 1]; /* by enum odo_event_kind */
 	uint64_t trips;                   /* ended */
+	uint64_t recovered;               /* trips closed from a checkpoint at start-up */
+	uint64_t checkpoints;             /* open-trip checkpoints written */
+	uint64_t trip_store_errors;       /* trip id / checkpoint writes that failed */
 	uint64_t accel_samples;
 	int calib_ready;
 	int calib_fixed;         /* explicit matrix */

@@ -3,10 +3,12 @@
  */
 #include "store/store.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <sqlite3.h>
 
@@ -41,6 +43,10 @@ enum stmt_id {
 	S_ACK_SUM,
 	S_ACK_DELETE,
 	S_OLDEST,
+	S_TRIP_OPEN,
+	S_TRIP_UPDATE,
+	S_TRIP_CLOSE,
+	S_TRIP_FIRST,
 	S__COUNT
 };
 
@@ -65,14 +71,21 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ACK_SUM] = "SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(prio = 2), 0), coalesce(sum(sent), 0) FROM outbox WHERE seq <= ?1",
 	[S_ACK_DELETE] = "DELETE FROM outbox WHERE seq <= ?1",
 	[S_OLDEST] = "SELECT t_ms FROM outbox ORDER BY seq LIMIT 1",
+	[S_TRIP_OPEN] = "INSERT OR REPLACE INTO trip_open(trip_id, body) VALUES(?1, ?2)",
+	[S_TRIP_UPDATE] = "UPDATE trip_open SET body = ?2 WHERE trip_id = ?1",
+	[S_TRIP_CLOSE] = "DELETE FROM trip_open WHERE trip_id = ?1",
+	[S_TRIP_FIRST] = "SELECT trip_id, body FROM trip_open ORDER BY trip_id LIMIT 1",
 };
 
-/* Schema version 1. Sequence numbers are the rowid (INTEGER PRIMARY KEY). */
-static const char schema_v1[] =
+/* Schema version 2. Sequence numbers are the rowid (INTEGER PRIMARY KEY).
+ * meta also holds 'epoch' (inserted with its random value by create()) and
+ * 'trip_next'. trip_open holds the open trip's checkpoint: one encoded
+ * trip_end record (end reason "recovered") per trip started and not ended. */
+static const char schema_v2[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version VALUES(1);"
+	"INSERT INTO schema_version VALUES(2);"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO meta VALUES('seq_reserved', 0), ('evicted', 0), ('acked', 0);"
+	"INSERT INTO meta VALUES('seq_reserved', 0), ('evicted', 0), ('acked', 0), ('trip_next', 1);"
 	"CREATE TABLE outbox("
 	" seq INTEGER PRIMARY KEY,"
 	" kind INTEGER NOT NULL,"
@@ -82,7 +95,17 @@ static const char schema_v1[] =
 	" sent INTEGER NOT NULL DEFAULT 0,"
 	" body BLOB NOT NULL);"
 	"CREATE INDEX outbox_prio ON outbox(prio, seq);"
-	"CREATE INDEX outbox_sent ON outbox(sent, seq);";
+	"CREATE INDEX outbox_sent ON outbox(sent, seq);"
+	"CREATE TABLE trip_open(trip_id INTEGER PRIMARY KEY, body BLOB NOT NULL);";
+
+/* Version 1 (the wire version 1 agent's) to 2, in place: the outbox keeps
+ * its records and sequence numbers as epoch 0 (what a collector knew of
+ * the device before epochs), and trip ids continue at 2^32, above every id
+ * the version 1 agent handed out (it restarted them at 1 on every start). */
+static const char migrate_v1_v2[] =
+	"INSERT INTO meta VALUES('epoch', 0), ('trip_next', 4294967296);"
+	"CREATE TABLE trip_open(trip_id INTEGER PRIMARY KEY, body BLOB NOT NULL);"
+	"UPDATE schema_version SET version = 2;";
 
 struct odo_store {
 	sqlite3 *db;
@@ -90,15 +113,17 @@ struct odo_store {
 	const struct odo_clock *clock;
 	uint64_t max_bytes, max_records;
 
-	uint64_t epoch;     /* wire "ep" */
+	uint64_t epoch;     /* wire "ep": random, chosen when the file was created */
+	uint64_t trip_next; /* next trip id (durable: persisted before it is handed out) */
 	uint64_t next_seq;  /* next sequence number to hand out */
 	uint64_t reserved;  /* durable: nothing <= reserved is ever handed out again */
 	uint64_t acked;
 	uint64_t evicted;   /* persistent counter */
 	uint64_t depth, bytes, crash_depth, inflight;
-	uint64_t rejected, write_errors, put;
+	uint64_t rejected, write_errors, put, ack_errors;
 
 	uint8_t rec_buf[ODO_WIRE_MAX_RECORD_BYTES];
+	uint8_t trip_buf[ODO_WIRE_MAX_RECORD_BYTES]; /* the open trip's checkpoint */
 	uint8_t batch_buf[ODO_STORE_BATCH_BYTES_MAX];
 };
 
@@ -192,27 +217,72 @@ static void recover_full(struct odo_store *st)
 	(void)sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
+/* A random epoch: 63 bits, never 0 (getrandom(2) blocks only until the
+ * kernel's pool is first initialised, early in boot). */
+static int new_epoch(uint64_t *epoch)
+{
+	do {
+		uint64_t x = 0;
+		ssize_t n;
+		while ((n = getrandom(&x, sizeof(x), 0)) < 0 && errno == EINTR)
+			;
+		if (n != (ssize_t)sizeof(x))
+			return ODO_ERR_IO;
+		*epoch = x & (uint64_t)INT64_MAX;
+	} while (*epoch == 0);
+	return ODO_OK;
+}
+
+static int exec_tx(sqlite3 *db, const char *sql, uint64_t epoch, int with_epoch)
+{
+	int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && with_epoch) {
+		sqlite3_stmt *s = NULL;
+		rc = sqlite3_prepare_v2(db, "INSERT INTO meta VALUES('epoch', ?1)", -1, &s, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int64(s, 1, (int64_t)epoch);
+			rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		}
+		sqlite3_finalize(s);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return map_sqlite(rc);
+	}
+	return ODO_OK;
+}
+
 static int migrate(struct odo_store *st)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &s, NULL);
 	if (rc != SQLITE_OK) {
-		/* No table yet: a new file. Create schema v1 in one transaction. */
-		rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(st->db, schema_v1, NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-			return map_sqlite(rc);
-		}
-		return ODO_OK;
+		/* No table yet: a new file, a new epoch. Created in one
+		 * transaction, committed with a full sync (set_sync FULL). */
+		uint64_t epoch;
+		if ((rc = new_epoch(&epoch)) != ODO_OK)
+			return rc;
+		if ((rc = set_sync(st, 1)) != ODO_OK)
+			return rc;
+		rc = exec_tx(st->db, schema_v2, epoch, 1);
+		(void)set_sync(st, 0);
+		return rc;
 	}
 	int64_t version = -1;
 	if (sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
+	if (version == 1) {
+		if ((rc = set_sync(st, 1)) != ODO_OK)
+			return rc;
+		rc = exec_tx(st->db, migrate_v1_v2, 0, 0);
+		(void)set_sync(st, 0);
+		return rc;
+	}
 	if (version == ODO_STORE_SCHEMA_VERSION)
 		return ODO_OK;
 	if (version > ODO_STORE_SCHEMA_VERSION)
@@ -225,8 +295,12 @@ static int load_state(struct odo_store *st)
 	int rc;
 	if ((rc = meta_get(st, "seq_reserved", &st->reserved)) != ODO_OK ||
 	    (rc = meta_get(st, "evicted", &st->evicted)) != ODO_OK ||
-	    (rc = meta_get(st, "acked", &st->acked)) != ODO_OK)
+	    (rc = meta_get(st, "acked", &st->acked)) != ODO_OK ||
+	    (rc = meta_get(st, "epoch", &st->epoch)) != ODO_OK ||
+	    (rc = meta_get(st, "trip_next", &st->trip_next)) != ODO_OK)
 		return rc;
+	if (st->trip_next == 0)
+		st->trip_next = 1;
 
 	sqlite3_stmt *s = NULL;
 	rc = sqlite3_prepare_v2(st->db,
@@ -344,11 +418,27 @@ static int over_cap(const struct odo_store *st, uint64_t depth, uint64_t bytes, 
 	return 0;
 }
 
+/* The checkpoint a trip starts with: a trip that ends where it started
+ * (replaced by the engine's checkpoints as the trip goes on). */
+static int trip_seed(struct odo_store *st, const struct odo_record *start, size_t *size)
+{
+	struct odo_record ck;
+	odo_record_init(&ck, ODO_REC_TRIP_END);
+	ck.seq = 1; /* the record is stored, not sent: its seq comes at recovery */
+	ck.t_ms = start->t_ms;
+	ck.tsrc = start->tsrc;
+	ck.u.trip_end.trip_id = start->u.trip_start.trip_id;
+	ck.u.trip_end.start_ms = ck.u.trip_end.end_ms = start->t_ms;
+	ck.u.trip_end.end_reason = ODO_TRIP_END_RECOVERED;
+	return odo_wire_encode_record(&ck, st->trip_buf, sizeof(st->trip_buf), size);
+}
+
 int odo_store_put(struct odo_store *st, struct odo_record *r)
 {
 	if (!st || !r)
 		return ODO_ERR_INVAL;
 	int prio = odo_store_prio_of(r);
+	int trip_kind = r->kind == ODO_REC_TRIP_START || r->kind == ODO_REC_TRIP_END;
 	if (r->t_ms == 0) {
 		r->t_ms = odo_clock_real_ns(st->clock) / ODO_NS_PER_MS;
 		r->tsrc = ODO_TSRC_SYSTEM;
@@ -357,6 +447,9 @@ int odo_store_put(struct odo_store *st, struct odo_record *r)
 	r->seq = seq;
 	size_t size = 0;
 	int rc = odo_wire_encode_record(r, st->rec_buf, sizeof(st->rec_buf), &size);
+	size_t ck_size = 0;
+	if (rc == ODO_OK && r->kind == ODO_REC_TRIP_START)
+		rc = trip_seed(st, r, &ck_size);
 	if (rc != ODO_OK) {
 		r->seq = 0;
 		return ODO_ERR_INVAL;
@@ -364,7 +457,9 @@ int odo_store_put(struct odo_store *st, struct odo_record *r)
 
 	int reserve = seq > st->reserved;
 	uint64_t new_reserved = reserve ? seq + ODO_STORE_SEQ_BLOCK - 1 : st->reserved;
-	int full_sync = reserve || prio == ODO_PRIO_CRASH;
+	/* Trip starts and ends are rare and carry the trip's identity: a power
+	 * cut must not roll one back after it may have been sent. */
+	int full_sync = reserve || prio == ODO_PRIO_CRASH || trip_kind;
 	uint64_t depth = st->depth, bytes = st->bytes, inflight = st->inflight, evicted = 0;
 
 	if (full_sync && (rc = set_sync(st, 1)) != ODO_OK)
@@ -421,6 +516,21 @@ int odo_store_put(struct odo_store *st, struct odo_record *r)
 	sqlite3_bind_blob(ins, 6, st->rec_buf, (int)size, SQLITE_STATIC);
 	rc = run(ins);
 	sqlite3_clear_bindings(ins);
+	if (rc != ODO_OK)
+		goto fail_tx;
+	/* The open trip's checkpoint starts and ends with the trip, in the
+	 * same transaction as its start / end record: a trip start always has
+	 * a checkpoint to recover from, a stored trip end never leaves one. */
+	if (r->kind == ODO_REC_TRIP_START) {
+		sqlite3_stmt *t = st->st[S_TRIP_OPEN];
+		sqlite3_bind_int64(t, 1, (int64_t)r->u.trip_start.trip_id);
+		sqlite3_bind_blob(t, 2, st->trip_buf, (int)ck_size, SQLITE_STATIC);
+		rc = run(t);
+		sqlite3_clear_bindings(t);
+	} else if (r->kind == ODO_REC_TRIP_END) {
+		sqlite3_bind_int64(st->st[S_TRIP_CLOSE], 1, (int64_t)r->u.trip_end.trip_id);
+		rc = run(st->st[S_TRIP_CLOSE]);
+	}
 	if (rc != ODO_OK)
 		goto fail_tx;
 	if ((rc = run(st->st[S_COMMIT])) != ODO_OK)
@@ -592,29 +702,31 @@ int odo_store_requeue(struct odo_store *st, uint64_t first, uint64_t last)
 	return ODO_OK;
 }
 
-static int ack_once(struct odo_store *st, uint64_t n, int bogus);
+static int ack_once(struct odo_store *st, uint64_t n);
 
 int odo_store_ack(struct odo_store *st, uint64_t n)
 {
 	if (!st)
 		return ODO_ERR_INVAL;
-	int bogus = 0;
-	if (n >= st->next_seq) {
-		n = st->next_seq - 1;
-		bogus = 1;
+	if (n > st->next_seq - 1) {
+		/* Beyond everything this outbox may have handed out: the ack
+		 * belongs to another outbox (or a confused collector). Deleting
+		 * "up to n" would delete records never acknowledged. */
+		st->ack_errors++;
+		return ODO_ERR_RANGE;
 	}
 	if (n <= st->acked)
-		return bogus ? ODO_ERR_RANGE : ODO_OK;
-	int rc = ack_once(st, n, bogus);
+		return ODO_OK;
+	int rc = ack_once(st, n);
 	if (rc == ODO_ERR_FULL || rc == ODO_ERR_IO) {
 		/* Deleting needs WAL space too: free the WAL and try once more. */
 		recover_full(st);
-		rc = ack_once(st, n, bogus);
+		rc = ack_once(st, n);
 	}
 	return rc;
 }
 
-static int ack_once(struct odo_store *st, uint64_t n, int bogus)
+static int ack_once(struct odo_store *st, uint64_t n)
 {
 	int rc;
 	if ((rc = run(st->st[S_BEGIN])) != ODO_OK)
@@ -643,7 +755,7 @@ static int ack_once(struct odo_store *st, uint64_t n, int bogus)
 	st->bytes -= bytes < st->bytes ? bytes : st->bytes;
 	st->crash_depth -= crash < st->crash_depth ? crash : st->crash_depth;
 	st->inflight -= sent < st->inflight ? sent : st->inflight;
-	return bogus ? ODO_ERR_RANGE : ODO_OK;
+	return ODO_OK;
 fail_tx:
 	rollback(st);
 fail:
@@ -654,6 +766,90 @@ fail:
 uint64_t odo_store_epoch(const struct odo_store *st)
 {
 	return st ? st->epoch : 0;
+}
+
+uint64_t odo_store_last_seq(const struct odo_store *st)
+{
+	return st ? st->next_seq - 1 : 0;
+}
+
+int odo_store_trip_next_id(struct odo_store *st, uint64_t *id)
+{
+	if (!st || !id)
+		return ODO_ERR_INVAL;
+	*id = st->trip_next++;
+	/* Durable before the id is used: a power cut must never hand it out
+	 * again. One full sync per trip. */
+	int rc = set_sync(st, 1);
+	if (rc == ODO_OK) {
+		rc = meta_set(st, "trip_next", st->trip_next);
+		(void)set_sync(st, 0);
+	}
+	if (rc != ODO_OK) {
+		/* Still never reused in this run; a restart before the next
+		 * successful write could reuse it (logged by the caller). */
+		st->write_errors++;
+		if (rc == ODO_ERR_FULL || rc == ODO_ERR_IO)
+			recover_full(st);
+	}
+	return rc;
+}
+
+int odo_store_trip_checkpoint(struct odo_store *st, const struct odo_record *trip_end)
+{
+	if (!st || !trip_end || trip_end->kind != ODO_REC_TRIP_END)
+		return ODO_ERR_INVAL;
+	struct odo_record ck = *trip_end;
+	ck.seq = 1; /* a stored checkpoint, not a sent record */
+	ck.u.trip_end.end_reason = ODO_TRIP_END_RECOVERED;
+	size_t size = 0;
+	if (odo_wire_encode_record(&ck, st->trip_buf, sizeof(st->trip_buf), &size) != ODO_OK)
+		return ODO_ERR_INVAL;
+	int rc = set_sync(st, 1);
+	if (rc != ODO_OK)
+		return rc;
+	sqlite3_stmt *u = st->st[S_TRIP_UPDATE];
+	sqlite3_bind_int64(u, 1, (int64_t)ck.u.trip_end.trip_id);
+	sqlite3_bind_blob(u, 2, st->trip_buf, (int)size, SQLITE_STATIC);
+	rc = run(u);
+	sqlite3_clear_bindings(u);
+	(void)set_sync(st, 0);
+	if (rc != ODO_OK) {
+		st->write_errors++;
+		if (rc == ODO_ERR_FULL || rc == ODO_ERR_IO)
+			recover_full(st);
+		return rc;
+	}
+	return sqlite3_changes(st->db) == 1 ? ODO_OK : ODO_ERR_NOTFOUND;
+}
+
+int odo_store_trip_recover(struct odo_store *st, struct odo_record *trip_end)
+{
+	if (!st || !trip_end)
+		return ODO_ERR_INVAL;
+	sqlite3_stmt *q = st->st[S_TRIP_FIRST];
+	int rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(q);
+		return rc == SQLITE_DONE ? ODO_ERR_NOTFOUND : map_sqlite(rc);
+	}
+	int64_t id = sqlite3_column_int64(q, 0);
+	const void *body = sqlite3_column_blob(q, 1);
+	size_t len = (size_t)sqlite3_column_bytes(q, 1);
+	rc = body ? odo_wire_decode_record(body, len, trip_end, NULL) : ODO_ERR_WIRE_MALFORMED;
+	sqlite3_reset(q);
+	if (rc != ODO_OK || trip_end->kind != ODO_REC_TRIP_END || trip_end->u.trip_end.trip_id != (uint64_t)id) {
+		/* Unreadable: drop it (the caller logs), never loop on it. */
+		odo_record_init(trip_end, ODO_REC_TRIP_END);
+		trip_end->u.trip_end.trip_id = (uint64_t)id;
+		sqlite3_bind_int64(st->st[S_TRIP_CLOSE], 1, id);
+		(void)run(st->st[S_TRIP_CLOSE]);
+		return ODO_ERR_PROTOCOL;
+	}
+	trip_end->seq = 0;
+	trip_end->off = trip_end->len = 0;
+	trip_end->u.trip_end.end_reason = ODO_TRIP_END_RECOVERED;
+	return ODO_OK;
 }
 
 uint64_t odo_store_unsent(const struct odo_store *st)
@@ -679,6 +875,9 @@ int odo_store_stats(struct odo_store *st, struct odo_store_stats *s)
 	s->last_seq = st->next_seq - 1;
 	s->seq_reserved = st->reserved;
 	s->acked = st->acked;
+	s->epoch = st->epoch;
+	s->trip_next = st->trip_next;
+	s->ack_errors = st->ack_errors;
 	sqlite3_stmt *q = st->st[S_OLDEST];
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {

@@ -32,7 +32,10 @@
 #define ODO_STORE_SEQ_BLOCK 4096
 /* Bytes of CBOR one batch may carry (leaves room for the batch header). */
 #define ODO_STORE_BATCH_BYTES_MAX (ODO_WIRE_MAX_MESSAGE - 256)
-#define ODO_STORE_SCHEMA_VERSION 1
+#define ODO_STORE_SCHEMA_VERSION 2 /* version 1 files are migrated in place (epoch 0) */
+/* The first trip id of an outbox migrated from version 1: above every id a
+ * version 1 agent handed out (it restarted at 1 on every start). */
+#define ODO_STORE_V1_TRIP_BASE 4294967296ULL
 
 /* Priority classes, lowest evicted first. */
 enum odo_store_prio {
@@ -66,7 +69,10 @@ struct odo_store_stats {
 	uint64_t put;            /* records stored since open */
 	uint64_t last_seq;       /* last sequence number handed out; 0 = none */
 	uint64_t seq_reserved;   /* durable reservation: no seq <= this is reused */
-	uint64_t acked;          /* highest ack applied */
+	uint64_t acked;          /* highest ack applied: the batches' acked floor */
+	uint64_t epoch;          /* wire "ep" */
+	uint64_t trip_next;      /* the next trip id */
+	uint64_t ack_errors;     /* acks refused since open: beyond the last seq handed out */
 };
 
 /* A batch as odo_store_next_batch() hands it out. `cbor` points into the
@@ -93,16 +99,21 @@ enum odo_store_pick {
 int odo_store_prio_of(const struct odo_record *r);
 
 /* Open (creating if needed) the outbox at cfg->path. The clock is borrowed
- * and must outlive the handle. Every record is marked unsent (a restart
- * resends what was unacknowledged). Returns ODO_OK, ODO_ERR_INVAL,
- * ODO_ERR_NOMEM, ODO_ERR_DB (cannot open / corrupt), ODO_ERR_UNSUPPORTED
- * (a newer schema version). */
+ * and must outlive the handle. A new file gets a new random epoch (63 bits,
+ * not 0; getrandom); a version 1 file is migrated in place to epoch 0 with
+ * trip ids continuing at ODO_STORE_V1_TRIP_BASE. Every record is marked
+ * unsent (a restart resends what was unacknowledged). Returns ODO_OK,
+ * ODO_ERR_INVAL, ODO_ERR_NOMEM, ODO_ERR_DB (cannot open / corrupt),
+ * ODO_ERR_UNSUPPORTED (a newer schema version), ODO_ERR_IO (no randomness). */
 int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *clock,
 		   struct odo_store **out) ODO_NODISCARD;
 
 /* Store one record: assigns r->seq, fills r->t_ms from the real clock with
  * tsrc SYSTEM when r->t_ms is 0, encodes and inserts it, evicting by class
- * when a cap is reached. Crash records are committed with a full fsync.
+ * when a cap is reached. Crash records, trip starts and trip ends are
+ * committed with a full fsync. A trip start opens its trip's checkpoint
+ * (a trip that ends where it starts) and a trip end deletes it, each in the
+ * same transaction as the record (odo_store_trip_checkpoint()).
  * Returns ODO_OK; ODO_ERR_FULL when the cap holds only records of higher
  * classes (the record is refused and counted) or the disk is full;
  * ODO_ERR_DB / ODO_ERR_IO for a failing write; ODO_ERR_INVAL for a record
@@ -123,10 +134,34 @@ int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_by
  * timed out, link lost). odo_store_requeue(st, 0, UINT64_MAX) for all. */
 int odo_store_requeue(struct odo_store *st, uint64_t first, uint64_t last) ODO_NODISCARD;
 
-/* The collector acknowledged n: delete every record with seq <= n.
- * An ack above the last seq handed out is clamped and counted as bogus
- * (returns ODO_ERR_RANGE after applying the clamped value). */
+/* The collector acknowledged n (of this outbox's epoch: the caller checks
+ * the epoch): delete every record with seq <= n. An ack beyond the last seq
+ * this outbox may have handed out (odo_store_last_seq()) is a protocol
+ * error: nothing is deleted, it is counted (stats ack_errors) and
+ * ODO_ERR_RANGE returned. An ack at or below the last one is harmless. */
 int odo_store_ack(struct odo_store *st, uint64_t n) ODO_NODISCARD;
+
+/* The last sequence number handed out; after an unclean stop, the durable
+ * reservation (an upper bound of everything that may have been sent). */
+uint64_t odo_store_last_seq(const struct odo_store *st);
+
+/*
+ * Trip identity and the open trip's checkpoint (docs/store-and-forward.md):
+ *   odo_store_trip_next_id(): the next trip id of this outbox, persisted
+ *       with a full sync before it is returned: never handed out twice,
+ *       whatever happens to the process or the power. *id is set even when
+ *       the write fails (ODO_ERR_*; unique within this run only).
+ *   odo_store_trip_checkpoint(): replace the open trip's checkpoint with
+ *       `trip_end` (the summary so far; full sync). ODO_ERR_NOTFOUND when
+ *       the trip's start was never stored.
+ *   odo_store_trip_recover(): at start-up, the checkpoint of a trip an
+ *       unclean stop left open (end reason ODO_TRIP_END_RECOVERED, seq 0):
+ *       store it (odo_store_put) to close it; ODO_ERR_NOTFOUND when none;
+ *       ODO_ERR_PROTOCOL when unreadable (then dropped; trip_id says which).
+ */
+int odo_store_trip_next_id(struct odo_store *st, uint64_t *id) ODO_NODISCARD;
+int odo_store_trip_checkpoint(struct odo_store *st, const struct odo_record *trip_end) ODO_NODISCARD;
+int odo_store_trip_recover(struct odo_store *st, struct odo_record *trip_end) ODO_NODISCARD;
 
 /* The outbox's epoch (wire "ep"). */
 uint64_t odo_store_epoch(const struct odo_store *st);

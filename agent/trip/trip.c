@@ -28,6 +28,10 @@ const struct odo_cfg_key odo_trip_cfg_keys[] = {
               "stop-and-go: stops within the window"),
     ODO_CFG_D("heavy_max_speed_mps", S, heavy_max_speed_mps, "8.33", 0.5, 50,
               "stop-and-go: driving below this speed (m/s)"),
+    ODO_CFG_D("checkpoint_s", S, checkpoint_s, "60", 1, 3600,
+              "the open trip's summary is saved in the outbox this often (s): after a power cut or "
+              "SIGKILL the next start ends the trip from it (\"end\": 2), losing at most this much of the "
+              "trip; each save is one fsync"),
 };
 #undef S
 const size_t odo_trip_cfg_nkeys = ODO_ARRAY_LEN(odo_trip_cfg_keys);
@@ -40,8 +44,7 @@ void odo_trip_cfg_defaults(struct odo_trip_cfg *c)
 	(void)odo_config_section_defaults("trip", odo_trip_cfg_keys, odo_trip_cfg_nkeys, c, sizeof(*c));
 }
 
-void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz,
-                   uint64_t first_id)
+void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz)
 {
 	memset(t, 0, sizeof(*t));
 	if (cfg)
@@ -49,7 +52,6 @@ void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const str
 	else
 		odo_trip_cfg_defaults(&t->cfg);
 	t->tz = tz;
-	t->next_id = first_id ? first_id : 1;
 	t->speed = NAN;
 	t->rpm = NAN;
 	t->wipers = -1; /* no signal seen */
@@ -73,14 +75,19 @@ uint64_t odo_trip_id(const struct odo_trip *t)
 	return t->open ? t->s.trip_id : 0;
 }
 
+void odo_trip_set_id(struct odo_trip *t, uint64_t id)
+{
+	if (t->open)
+		t->s.trip_id = id;
+}
+
 static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 {
 	/* Every optional value absent (NaN / -1) as the wire table says: a
 	 * value not measured is never sent as 0. */
 	struct odo_record blank;
 	odo_record_init(&blank, ODO_REC_TRIP_END);
-	t->s = blank.u.trip_end;
-	t->s.trip_id = t->next_id++;
+	t->s = blank.u.trip_end; /* trip_id 0 until odo_trip_set_id() */
 	t->s.wiper_m = t->wipers >= 0 ? 0 : NAN;
 	t->open = 1;
 	t->start_ns = start_ns;
@@ -409,6 +416,13 @@ int odo_trip_check_end(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_
 		return 1;
 	}
 	return 0;
+}
+
+void odo_trip_snapshot(const struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out)
+{
+	/* what ending the trip now would report, without ending it */
+	struct odo_trip copy = *t;
+	close_trip(&copy, ns, ns, t_ms, ODO_TRIP_END_RECOVERED, out);
 }
 
 int odo_trip_finish(struct odo_trip *t, int64_t ns, int64_t t_ms, int reason, struct odo_rec_trip_end *out)

@@ -29,6 +29,7 @@ struct odo_trip_cfg {
 	double heavy_window_s;      /* stop-and-go: ... */
 	int heavy_min_stops;        /* ... at least this many stops in the window ... */
 	double heavy_max_speed_mps; /* ... and driving below this speed */
+	double checkpoint_s;        /* the open trip is checkpointed this often (engine, outbox) */
 };
 
 extern const struct odo_cfg_key odo_trip_cfg_keys[];
@@ -40,7 +41,6 @@ struct odo_trip {
 	struct odo_trip_cfg cfg;
 	const struct odo_tz *tz;
 	int open;
-	uint64_t next_id;
 	struct odo_rec_trip_end s; /* summary being built */
 	/* motion / ignition */
 	double speed; /* latest speed (GPS, else OBD) */
@@ -77,9 +77,12 @@ struct odo_trip {
 };
 
 void odo_trip_cfg_defaults(struct odo_trip_cfg *c);
-/* tz may be NULL (UTC). first_id: the id the next trip gets. */
-void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz,
-                   uint64_t first_id);
+/* tz may be NULL (UTC). Trip ids are not made here: the caller gives each
+ * trip its id when it starts (odo_trip_set_id), from the outbox's durable
+ * counter, so an id is never reused across restarts. */
+void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz);
+/* The id of the trip that just started (call when an input returned 1). */
+void odo_trip_set_id(struct odo_trip *t, uint64_t id);
 
 /* Inputs. Each returns 1 when a trip STARTED on this input (the caller
  * emits TRIP_START with odo_trip_id()). t_ms = UTC ms of the input. */
@@ -109,6 +112,10 @@ void odo_trip_airbag(struct odo_trip *t);
  * (NaN / -1): the smoothness keys without their signal (smooth.h), the speed
  * variability with less than 10 s of moving time. */
 int odo_trip_check_end(struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out);
+/* The open trip's summary as if it ended at ns (t_ms = UTC ms of ns),
+ * end reason ODO_TRIP_END_RECOVERED; the trip goes on. The checkpoint a
+ * later start recovers from after an unclean stop. */
+void odo_trip_snapshot(const struct odo_trip *t, int64_t ns, int64_t t_ms, struct odo_rec_trip_end *out);
 /* End an open trip now for `reason` (enum odo_trip_end_reason: shutdown,
  * end of a replay); 1 when one was open. */
 int odo_trip_finish(struct odo_trip *t, int64_t ns, int64_t t_ms, int reason, struct odo_rec_trip_end *out);

@@ -2,6 +2,7 @@
  * odo-agent — MQTT v5/TLS uplink driven from the poll loop. See uplink.h.
  */
 #include "uplink/uplink.h"
+#include "uplink/uplink_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -212,10 +213,8 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int rc, const mo
 static void apply_ack(struct odo_uplink *u, uint64_t n)
 {
 	int rc = odo_store_ack(u->store, n);
-	if (rc == ODO_ERR_RANGE) {
-		u->st.bad_acks++;
-		ODO_LOG(WARN, AREA, "collector acknowledged %" PRIu64 ", beyond the last record", n);
-	} else if (rc != ODO_OK) {
+	if (rc != ODO_OK) {
+		/* odo_store_ack() deleted nothing (ODO_ERR_RANGE: beyond the outbox) */
 		ODO_LOG(WARN, AREA, "cannot apply ack %" PRIu64 ": %s", n, odo_strerror(rc));
 		return;
 	}
@@ -237,40 +236,62 @@ static void apply_ack(struct odo_uplink *u, uint64_t n)
 	u->st.inflight = (uint64_t)j;
 }
 
+int uplink__handle_ack(struct odo_uplink *u, const uint8_t *payload, size_t len)
+{
+	struct odo_ack a;
+	struct odo_wire_error werr;
+	int rc = odo_wire_decode_ack(payload, len, &a, &werr);
+	if (rc != ODO_OK) {
+		u->st.bad_acks++;
+		ODO_LOG(WARN, AREA, "bad ack on %s: %s", u->topic_ack, werr.msg);
+		return rc;
+	}
+	if (strcmp(a.device, u->cfg.device_id) != 0) {
+		u->st.bad_acks++;
+		ODO_LOG(WARN, AREA, "ack for another device ignored");
+		return ODO_ERR_INVAL;
+	}
+	/* Protocol errors: an ack that is not about this outbox deletes
+	 * nothing (docs/store-and-forward.md, "Acknowledgement errors"). */
+	uint64_t epoch = odo_store_epoch(u->store), last = odo_store_last_seq(u->store);
+	if (a.v != ODO_WIRE_VERSION) {
+		u->st.ack_errors++;
+		ODO_LOG(WARN, AREA,
+			"protocol error: a version %u ack (%" PRIu64 ") is not for this outbox (wire version %d, epoch "
+			"%016" PRIx64 "): nothing deleted",
+			(unsigned)a.v, a.ack, ODO_WIRE_VERSION, epoch);
+		return ODO_ERR_PROTOCOL;
+	}
+	if (a.epoch != epoch) {
+		u->st.ack_errors++;
+		ODO_LOG(WARN, AREA,
+			"protocol error: ack %" PRIu64 " is for epoch %016" PRIx64 ", this outbox's epoch is %016" PRIx64
+			": nothing deleted",
+			a.ack, a.epoch, epoch);
+		return ODO_ERR_PROTOCOL;
+	}
+	if (a.ack > last) {
+		u->st.ack_errors++;
+		ODO_LOG(WARN, AREA,
+			"protocol error: ack %" PRIu64 " is beyond %" PRIu64 ", the last sequence number this outbox (epoch "
+			"%016" PRIx64 ") handed out: nothing deleted",
+			a.ack, last, epoch);
+		return ODO_ERR_PROTOCOL;
+	}
+	apply_ack(u, a.ack);
+	return ODO_OK;
+}
+
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg,
 		       const mosquitto_property *props)
 {
 	(void)m;
 	(void)props;
 	struct odo_uplink *u = obj;
-	struct odo_ack a;
-	struct odo_wire_error werr;
 	if (!msg->topic || strcmp(msg->topic, u->topic_ack) != 0 || msg->payloadlen < 0)
 		return;
-	int rc = odo_wire_decode_ack(msg->payload, (size_t)msg->payloadlen, &a, &werr);
-	if (rc != ODO_OK) {
-		u->st.bad_acks++;
-		ODO_LOG(WARN, AREA, "bad ack on %s: %s", msg->topic, werr.msg);
-		return;
-	}
-	if (strcmp(a.device, u->cfg.device_id) != 0) {
-		u->st.bad_acks++;
-		ODO_LOG(WARN, AREA, "ack for another device ignored");
-		return;
-	}
-	if (a.v != ODO_WIRE_VERSION) {
-		u->st.bad_acks++;
-		ODO_LOG(WARN, AREA, "version %u ack ignored: this agent speaks wire version %d", (unsigned)a.v,
-			ODO_WIRE_VERSION);
-		return;
-	}
-	if (a.epoch != odo_store_epoch(u->store)) {
-		u->st.bad_acks++;
-		ODO_LOG(WARN, AREA, "ack %" PRIu64 " for epoch %016" PRIx64 " ignored: this outbox's epoch is %016" PRIx64,
-			a.ack, a.epoch, odo_store_epoch(u->store));
-		return;
-	}
-	apply_ack(u, a.ack);
+	int rc = uplink__handle_ack(u, msg->payload, (size_t)msg->payloadlen);
+	(void)rc; /* logged and counted there */
 }
 
 static void on_log(struct mosquitto *m, void *obj, int level, const char *str)

@@ -81,7 +81,9 @@ struct odo_uplink_stats {
 	uint64_t acks;             /* end-to-end acks applied */
 	uint64_t last_ack;
 	uint64_t ack_timeouts;     /* times the window was requeued */
-	uint64_t bad_acks;         /* undecodable, wrong device, beyond last seq */
+	uint64_t bad_acks;         /* undecodable, or for another device */
+	uint64_t ack_errors;       /* protocol errors, nothing deleted: another wire version or
+				    * epoch, or beyond the last seq the outbox handed out */
 	uint64_t publish_errors;
 	uint64_t inflight;         /* batches out now */
 	int64_t next_attempt_ns;   /* mono instant of the next connect attempt (DOWN) */

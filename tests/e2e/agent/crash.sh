@@ -10,7 +10,12 @@
 # no seq carries two different contents and the sink's kind/t_ms match the
 # emitted ones; seqs strictly increase across runs; seqs the sink has but no
 # emit line reports are at most one per kill, between that run's last
-# emitted seq and the next run's first; the outbox ends empty. Prints the counts.
+# emitted seq and the next run's first; the outbox ends empty. Trips (#11):
+# trip ids are never reused across the restarts (each run used to start at
+# 1), and every trip start has exactly one trip end: a trip a kill left open
+# is ended by the next start from its checkpoint ("end": 2), a SIGTERM
+# (TERMS runs, default 3, between the kills) ends it with "end": 1.
+# Prints the counts.
 # Usage: crash.sh /path/to/odo-agent /path/to/ack-sink
 # Environment: ODO_AGENT_KILLS (default 50), ODO_AGENT_SEED (default 7).
 set -euo pipefail
@@ -63,7 +68,7 @@ odo_pki_init "$T/pki" "$DEV"
 odo_start_mosquitto "$T/pki"
 : >"$T/sink.out"
 "$SINK" --port "$ODO_MQTT_PORT" --cafile "$T/pki/ca.crt" --cert "$T/pki/collector.crt" \
-	--key "$T/pki/collector.key" --out "$T/sink.out" 2>"$T/sink.log" &
+	--key "$T/pki/collector.key" --out "$T/sink.out" --trips "$T/trips.out" 2>"$T/sink.log" &
 SINK_PID=$!
 odo_track_pid $SINK_PID
 
@@ -110,6 +115,7 @@ run_agent() {
 		2>>"$T/agent.stderr"
 }
 
+TERMS=${ODO_AGENT_TERMS:-3}
 killed_alive=0
 for ((k = 1; k <= KILLS; k++)); do
 	run_agent "$k" 60 &
@@ -120,6 +126,15 @@ for ((k = 1; k <= KILLS; k++)); do
 		killed_alive=$((killed_alive + 1))
 	fi
 	wait "$pid" 2>/dev/null || true
+	# Now and then an orderly stop instead (ignition off): the open trip
+	# ends with "end": 1 and the run exits 0 after draining.
+	if ((TERMS > 0 && k % (KILLS / TERMS > 0 ? KILLS / TERMS : 1) == 0)); then
+		run_agent "term$k" 60 &
+		pid=$!
+		sleep 0.3
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" || fail "a SIGTERMed run exited $? (expected 0)"
+	fi
 done
 echo "$KILLS SIGKILLs sent, $killed_alive of them to a running agent" >&2
 # The kills must mostly land while the agent works, or the test proves little.
@@ -152,8 +167,14 @@ t, dev, kills = sys.argv[1], sys.argv[2], int(sys.argv[3])
 kinds = {}  # wire kind number -> name, learned from the data (see below)
 
 def runs():
-    ks = sorted(int(p.rsplit(".", 1)[1]) for p in glob.glob(t + "/emit.*") if not p.endswith(".final"))
-    return [t + "/emit.%d" % k for k in ks] + [t + "/emit.final"]
+    # killed runs k and SIGTERMed runs termk (after run k), in the order they ran
+    ks = []
+    for p in glob.glob(t + "/emit.*"):
+        name = p.rsplit(".", 1)[1]
+        if name == "final":
+            continue
+        ks.append((int(name[4:]), 1, name) if name.startswith("term") else (int(name), 0, name))
+    return [t + "/emit." + n for _, _, n in sorted(ks)] + [t + "/emit.final"]
 
 # The final run replays to the end: the t_ms of its last record marks a
 # complete replay (a killed run that reached it was killed while draining).
@@ -273,6 +294,41 @@ if len(unlogged) > kills:
         % (len(unlogged), kills, unlogged[:20]))
 if unstored:
     bad("%d records not stored (seq 0)" % unstored)
+
+# Trips (#11): ids never reused; every start exactly one end, every end one start.
+starts, ends = {}, {}
+for line in open(t + "/trips.out"):
+    p = line.split()
+    if len(p) != 6 or p[0] != dev:
+        continue
+    kind, trip, seq, end = int(p[2]), int(p[3]), int(p[4]), int(p[5])
+    (starts if kind == 1 else ends).setdefault(trip, set()).add((seq, end))
+reused_ids = sorted(i for i, v in starts.items() if len(v) > 1)
+two_ends = sorted(i for i, v in ends.items() if len(v) > 1)
+no_end = sorted(set(starts) - set(ends))
+no_start = sorted(set(ends) - set(starts))
+reasons = {}
+for v in ends.values():
+    for _, end in v:
+        reasons[end] = reasons.get(end, 0) + 1
+print("trips: %d started (ids %d..%d), %d ended: %d stopped, %d shutdown, %d recovered after a kill; "
+      "ids reused %d, starts without an end %d, ends without a start %d, trips ended twice %d"
+      % (len(starts), min(starts, default=0), max(starts, default=0), len(ends), reasons.get(0, 0),
+         reasons.get(1, 0), reasons.get(2, 0), len(reused_ids), len(no_end), len(no_start), len(two_ends)))
+if not starts:
+    bad("no trip started")
+if reused_ids:
+    bad("trip ids started more than once (reused after a restart): %s" % reused_ids[:20])
+if no_end:
+    bad("trips started and never ended: %s" % no_end[:20])
+if no_start:
+    bad("trip ends without a start: %s" % no_start[:20])
+if two_ends:
+    bad("trips ended more than once: %s" % two_ends[:20])
+if reasons.get(2, 0) == 0:
+    bad("no trip was recovered after a kill (\"end\": 2)")
+if reasons.get(1, 0) < 1:
+    bad("no trip ended by a shutdown (\"end\": 1)")
 sys.exit(0 if ok else 1)
 PY
 echo "OK: $KILLS kills, every stored record delivered once after dedup"

@@ -15,6 +15,8 @@
  * (16 hex digits) only with --epoch-column.
  * --ack-extra N: acknowledge N beyond the truth (a collector whose state
  * belongs to another outbox: the agent must delete nothing).
+ * --trips FILE: also append "<device> <epoch> <kind> <trip> <seq> <end>" per
+ * trip start (kind 1, end -1) and trip end (kind 2, "end" or -1 absent).
  * SIGUSR1: stop acknowledging; SIGUSR2: resume (and re-send every ack).
  * SIGTERM/SIGINT: exit 0 after printing counters to stderr.
  * The real collector (collector/) replaces this in the demo.
@@ -55,7 +57,7 @@ static struct device g_dev[MAX_DEVICES];
 static int g_ndev;
 static int g_acking = 1, g_epoch_column;
 static uint64_t g_ack_extra;
-static FILE *g_out;
+static FILE *g_out, *g_trips;
 static struct odo_record g_recs[ODO_WIRE_MAX_RECORDS];
 static uint64_t g_batches, g_records, g_bad, g_acks_sent;
 
@@ -182,9 +184,12 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 		if (g_epoch_column)
 			fprintf(g_out, " %016" PRIx64, b.epoch);
 		fputc('\n', g_out);
+		if (g_trips && (r->kind == ODO_REC_TRIP_START || r->kind == ODO_REC_TRIP_END))
+			fprintf(g_trips, "%s %016" PRIx64 " %u %" PRIu64 " %" PRIu64 " %d\n", b.device, b.epoch, r->kind,
+				tag, r->seq, r->kind == ODO_REC_TRIP_END ? (int)r->u.trip_end.end_reason : -1);
 	}
 	/* Durable before acknowledging, like the collector's COMMIT. */
-	if (fflush(g_out) != 0 || fdatasync(fileno(g_out)) != 0) {
+	if (fflush(g_out) != 0 || fdatasync(fileno(g_out)) != 0 || (g_trips && fflush(g_trips) != 0)) {
 		fprintf(stderr, "ack-sink: cannot write: %s\n", strerror(errno));
 		exit(1);
 	}
@@ -209,7 +214,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc, int flags, const 
 
 int main(int argc, char **argv)
 {
-	const char *host = "127.0.0.1", *cafile = NULL, *cert = NULL, *key = NULL, *out = NULL;
+	const char *host = "127.0.0.1", *cafile = NULL, *cert = NULL, *key = NULL, *out = NULL, *trips = NULL;
 	const char *id = "odo-collector-sink";
 	int port = 0;
 	static const struct option opts[] = {
@@ -217,7 +222,8 @@ int main(int argc, char **argv)
 		{ "cafile", required_argument, NULL, 'c' }, { "cert", required_argument, NULL, 'C' },
 		{ "key", required_argument, NULL, 'k' },    { "out", required_argument, NULL, 'o' },
 		{ "id", required_argument, NULL, 'i' },     { "epoch-column", no_argument, NULL, 'E' },
-		{ "ack-extra", required_argument, NULL, 'x' }, { NULL, 0, NULL, 0 },
+		{ "ack-extra", required_argument, NULL, 'x' }, { "trips", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -231,17 +237,22 @@ int main(int argc, char **argv)
 		case 'i': id = optarg; break;
 		case 'E': g_epoch_column = 1; break;
 		case 'x': g_ack_extra = strtoull(optarg, NULL, 10); break;
+		case 't': trips = optarg; break;
 		default: return 2;
 		}
 	}
 	if (!port || !cafile || !cert || !key || !out) {
 		fprintf(stderr, "usage: ack-sink --port P --cafile F --cert F --key F --out FILE [--host H] [--id ID]"
-				" [--epoch-column] [--ack-extra N]\n");
+				" [--epoch-column] [--ack-extra N] [--trips FILE]\n");
 		return 2;
 	}
 	g_out = fopen(out, "a");
 	if (!g_out) {
 		fprintf(stderr, "ack-sink: %s: %s\n", out, strerror(errno));
+		return 1;
+	}
+	if (trips && !(g_trips = fopen(trips, "a"))) {
+		fprintf(stderr, "ack-sink: %s: %s\n", trips, strerror(errno));
 		return 1;
 	}
 	struct sigaction sa;
@@ -301,6 +312,8 @@ int main(int argc, char **argv)
 	mosquitto_destroy(m);
 	mosquitto_property_free_all(&props);
 	fclose(g_out);
+	if (g_trips)
+		fclose(g_trips);
 	mosquitto_lib_cleanup();
 	return 0;
 }

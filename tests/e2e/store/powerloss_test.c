@@ -14,7 +14,12 @@
  *   - still hold every crash record stored before the cut (they commit
  *     with a full sync) unless acknowledged;
  *   - hand out a sequence number above every number handed out before the
- *     cut (those may have reached the collector).
+ *     cut (those may have reached the collector);
+ *   - hand out a trip id above every trip id handed out before the cut
+ *     (finding 1 of #11: trip ids were reused after every restart);
+ *   - hold the open trip's last checkpoint exactly when a trip was open at
+ *     the cut (its start stored, its end not), and none otherwise: the next
+ *     start closes every started trip exactly once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -354,8 +359,29 @@ static void write_cut(const struct tracked *t, const char *dst, unsigned *kept, 
 
 static uint64_t g_tag_of_seq[PUTS * 2 + ODO_STORE_SEQ_BLOCK * 4];
 
+/* The trips as the live outbox had them when the power was cut. */
+struct trip_state {
+	uint64_t max_id;   /* every trip id handed out is <= this */
+	uint64_t open_id;  /* the trip started and not ended, 0 = none */
+	double ckpt_dist;  /* its last checkpoint's distance (0: the seed at its start) */
+};
+
+static uint64_t tag_of(const struct odo_record *r)
+{
+	switch (r->kind) {
+	case ODO_REC_EVENT:
+		return r->u.event.trip_id;
+	case ODO_REC_TRIP_START:
+		return r->u.trip_start.trip_id;
+	case ODO_REC_TRIP_END:
+		return r->u.trip_end.trip_id;
+	default:
+		return r->u.sample.trip_id;
+	}
+}
+
 static void check_snapshot(const char *dir, uint64_t max_handed, const uint64_t *crash_seqs, size_t ncrash,
-			   uint64_t acked, const struct odo_clock *clock)
+			   uint64_t acked, const struct trip_state *trips, const struct odo_clock *clock)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "%s/outbox.db", dir);
@@ -379,8 +405,7 @@ static void check_snapshot(const char *dir, uint64_t max_handed, const uint64_t 
 							&r, &err),
 				 ODO_OK);
 		assert_int_equal(r.seq, seq);
-		uint64_t tag = r.kind == ODO_REC_EVENT ? r.u.event.trip_id : r.u.sample.trip_id;
-		assert_int_equal(tag, g_tag_of_seq[seq]);
+		assert_int_equal(tag_of(&r), g_tag_of_seq[seq]);
 		present[seq] = 1;
 	}
 	sqlite3_finalize(s);
@@ -401,7 +426,30 @@ static void check_snapshot(const char *dir, uint64_t max_handed, const uint64_t 
 	assert_int_equal(odo_store_put(st, &r), ODO_OK);
 	/* Never a number that may already have left the device. */
 	assert_true(r.seq > max_handed);
+	/* Nor a trip id. */
+	uint64_t id = 0;
+	assert_int_equal(odo_store_trip_next_id(st, &id), ODO_OK);
+	assert_true(id > trips->max_id);
+	/* The open trip, and only it, is recovered, from its last checkpoint. */
+	struct odo_record ck;
+	if (trips->open_id) {
+		assert_int_equal(odo_store_trip_recover(st, &ck), ODO_OK);
+		assert_int_equal(ck.u.trip_end.trip_id, trips->open_id);
+		assert_true(ck.u.trip_end.distance_m == trips->ckpt_dist);
+		assert_int_equal(ck.u.trip_end.end_reason, ODO_TRIP_END_RECOVERED);
+		assert_int_equal(odo_store_put(st, &ck), ODO_OK); /* closes it */
+	}
+	assert_int_equal(odo_store_trip_recover(st, &ck), ODO_ERR_NOTFOUND);
 	odo_store_close(st);
+}
+
+static void trip_end_rec(struct odo_record *r, uint64_t id, int64_t t0, int64_t t1, double dist)
+{
+	odo_record_init(r, ODO_REC_TRIP_END);
+	r->u.trip_end.trip_id = id;
+	r->u.trip_end.start_ms = t0;
+	r->u.trip_end.end_ms = t1;
+	r->u.trip_end.distance_m = dist;
 }
 
 static void test_power_loss(void **state)
@@ -424,9 +472,38 @@ static void test_power_loss(void **state)
 	static uint64_t crash_seqs[PUTS];
 	size_t ncrash = 0;
 	uint64_t max_handed = 0, acked = 0;
-	unsigned cuts = 0, kept = 0, dropped = 0;
+	unsigned cuts = 0, kept = 0, dropped = 0, trips = 0, open_cuts = 0;
+	struct trip_state ts = { 0 };
+	int64_t trip_t0 = 0;
 	for (uint64_t i = 1; i <= PUTS; i++) {
 		struct odo_record r;
+		/* A trip every 40 records: id, start, checkpoints, end. */
+		if (i % 40 == 1) {
+			uint64_t id = 0;
+			assert_int_equal(odo_store_trip_next_id(st, &id), ODO_OK);
+			assert_true(id > ts.max_id);
+			ts.max_id = id;
+			odo_record_init(&r, ODO_REC_TRIP_START);
+			r.u.trip_start.trip_id = id;
+			assert_int_equal(odo_store_put(st, &r), ODO_OK);
+			g_tag_of_seq[r.seq] = id;
+			max_handed = r.seq;
+			ts.open_id = id;
+			ts.ckpt_dist = 0;
+			trip_t0 = r.t_ms;
+			trips++;
+		} else if (ts.open_id && i % 40 == 30) {
+			trip_end_rec(&r, ts.open_id, trip_t0, trip_t0 + 1000, (double)i);
+			assert_int_equal(odo_store_put(st, &r), ODO_OK);
+			g_tag_of_seq[r.seq] = ts.open_id;
+			max_handed = r.seq;
+			ts.open_id = 0;
+		} else if (ts.open_id && i % 10 == 5) {
+			trip_end_rec(&r, ts.open_id, trip_t0, trip_t0 + 500, (double)i);
+			r.t_ms = trip_t0 + 500;
+			assert_int_equal(odo_store_trip_checkpoint(st, &r), ODO_OK);
+			ts.ckpt_dist = (double)i;
+		}
 		if (i % 37 == 0) {
 			odo_record_init(&r, ODO_REC_EVENT);
 			r.u.event.trip_id = i;
@@ -468,14 +545,17 @@ static void test_power_loss(void **state)
 				write_cut(&g_tr[k], dst, &kept, &dropped);
 			}
 			/* An ack that may have been lost only lowers what must be there. */
-			check_snapshot(snap, max_handed, crash_seqs, ncrash, acked, &clock);
+			check_snapshot(snap, max_handed, crash_seqs, ncrash, acked, &ts, &clock);
 			cuts++;
+			open_cuts += ts.open_id != 0;
 		}
 	}
-	printf("power loss: %u cuts over %d records; unsynced writes kept %u, lost %u; "
-	       "every cut opened consistent, crash records intact, no seq reused\n",
-	       cuts, PUTS, kept, dropped);
+	printf("power loss: %u cuts over %d records and %u trips (%u cuts mid-trip); unsynced writes kept %u, "
+	       "lost %u; every cut opened consistent, crash records intact, no seq or trip id reused, the open "
+	       "trip recovered from its last checkpoint\n",
+	       cuts, PUTS, trips, open_cuts, kept, dropped);
 	assert_true(cuts >= 20);
+	assert_true(open_cuts >= 5 && open_cuts < cuts);
 	assert_true(dropped > 0);
 	odo_store_close(st);
 	char cmd[400];

@@ -304,6 +304,120 @@ static void test_no_accel_fallback(void **state)
 	assert_true(isnan(b->u.event.lat));
 	assert_true(fabs(b->u.event.peak_g + 4 / SYN_G) < 0.01);
 	assert_int_equal(count_kind(ODO_REC_TRIP_END), 1);
+	for (int i = 0; i < nrec; i++)
+		if (recs[i].kind == ODO_REC_TRIP_END) {
+			/* no trip store: the in-memory counter; ended by finish(): shutdown */
+			assert_int_equal(recs[i].u.trip_end.trip_id, 1);
+			assert_int_equal(recs[i].u.trip_end.end_reason, ODO_TRIP_END_SHUTDOWN);
+			/* no accelerometer: the jerk was not measured (absent, not 0) */
+			assert_true(isnan(recs[i].u.trip_end.mean_abs_jerk));
+		}
+	odo_engine_close(e);
+}
+
+/* A fake outbox for trip identity and checkpoints (engine.h). */
+struct fake_trips {
+	uint64_t next;
+	int pending;              /* one trip left open by an "unclean stop" */
+	struct odo_record left;
+	struct odo_record last_ck;
+	int nck;
+};
+
+static int ft_next_id(void *ctx, uint64_t *id)
+{
+	struct fake_trips *f = ctx;
+	*id = f->next++;
+	return ODO_OK;
+}
+
+static int ft_checkpoint(void *ctx, const struct odo_record *r)
+{
+	struct fake_trips *f = ctx;
+	assert_int_equal(r->kind, ODO_REC_TRIP_END);
+	if (f->nck)
+		assert_true(r->u.trip_end.obd_distance_m >= f->last_ck.u.trip_end.obd_distance_m);
+	f->last_ck = *r;
+	f->nck++;
+	return ODO_OK;
+}
+
+static int ft_recover(void *ctx, struct odo_record *r)
+{
+	struct fake_trips *f = ctx;
+	if (!f->pending)
+		return ODO_ERR_NOTFOUND;
+	f->pending = 0;
+	*r = f->left;
+	return ODO_OK;
+}
+
+/* Trip ids come from the outbox, the open trip is checkpointed every
+ * [trip] checkpoint_s, and a trip an unclean stop left open is ended at
+ * start-up from its checkpoint ("end": 2); finish() ends one with "end": 1. */
+static void test_trip_store(void **state)
+{
+	(void)state;
+	nrec = 0;
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, BASE_MS * ODO_NS_PER_MS, 0);
+	struct odo_engine_cfg cfg;
+	odo_engine_cfg_defaults(&cfg);
+	assert_true(cfg.trip.checkpoint_s == 60); /* the documented default */
+	cfg.trip.checkpoint_s = 20;
+	struct odo_engine *e;
+	assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
+	struct fake_trips ft = { .next = 4294967296ULL + 5, .pending = 1 };
+	odo_record_init(&ft.left, ODO_REC_TRIP_END);
+	ft.left.t_ms = BASE_MS - 3600000;
+	ft.left.tsrc = ODO_TSRC_GPS;
+	ft.left.u.trip_end.trip_id = 4294967296ULL + 4;
+	ft.left.u.trip_end.start_ms = BASE_MS - 4000000;
+	ft.left.u.trip_end.end_ms = BASE_MS - 3600000;
+	ft.left.u.trip_end.distance_m = 5000;
+	ft.left.u.trip_end.end_reason = ODO_TRIP_END_RECOVERED;
+	struct odo_engine_trip_store ts = { &ft, ft_next_id, ft_checkpoint, ft_recover };
+	assert_int_equal(odo_engine_set_trip_store(e, &ts), 1);
+	/* the recovered trip end comes first, as it was checkpointed */
+	assert_int_equal(nrec, 1);
+	assert_int_equal(recs[0].kind, ODO_REC_TRIP_END);
+	assert_true(recs[0].u.trip_end.trip_id == 4294967296ULL + 4);
+	assert_int_equal(recs[0].u.trip_end.end_reason, ODO_TRIP_END_RECOVERED);
+	assert_int_equal(recs[0].t_ms, BASE_MS - 3600000);
+	assert_int_equal(recs[0].tsrc, ODO_TSRC_GPS);
+	struct odo_sink sk = odo_engine_sink(e);
+	for (int i = 1; i <= 120; i++) {
+		odo_clock_advance(&clk, (int64_t)i * ODO_NS_PER_S - odo_clock_mono_ns(&clk));
+		struct odo_obd_value o = { .mono_ns = odo_clock_mono_ns(&clk), .pid = ODO_OBD_SPEED, .value = 10 };
+		sk.obd(sk.ctx, &o);
+		odo_engine_tick(e);
+	}
+	/* started at 1 s + 5 s: checkpoints at the start and every 20 s of the trip */
+	printf("%d checkpoints\n", ft.nck);
+	assert_true(ft.nck >= 6 && ft.nck <= 7);
+	assert_true(ft.last_ck.u.trip_end.trip_id == 4294967296ULL + 5);
+	assert_int_equal(ft.last_ck.u.trip_end.end_reason, ODO_TRIP_END_RECOVERED);
+	assert_true(ft.last_ck.u.trip_end.obd_distance_m > 900);
+	odo_engine_finish(e);
+	int starts = 0;
+	for (int i = 0; i < nrec; i++) {
+		if (recs[i].kind == ODO_REC_TRIP_START) {
+			starts++;
+			assert_true(recs[i].u.trip_start.trip_id == 4294967296ULL + 5);
+		}
+		if (recs[i].kind == ODO_REC_TRIP_END && i > 0) {
+			assert_true(recs[i].u.trip_end.trip_id == 4294967296ULL + 5);
+			assert_int_equal(recs[i].u.trip_end.end_reason, ODO_TRIP_END_SHUTDOWN);
+			assert_true(recs[i].u.trip_end.obd_distance_m >= ft.last_ck.u.trip_end.obd_distance_m);
+		}
+	}
+	assert_int_equal(starts, 1);
+	assert_int_equal(count_kind(ODO_REC_TRIP_END), 2);
+	struct odo_engine_stats st;
+	odo_engine_stats(e, &st);
+	assert_int_equal(st.recovered, 1);
+	assert_int_equal(st.checkpoints, (uint64_t)ft.nck);
+	assert_true(ft.next == 4294967296ULL + 6);
 	odo_engine_close(e);
 }
 
@@ -347,6 +461,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_drive),
 	    cmocka_unit_test(test_no_accel_fallback),
+	    cmocka_unit_test(test_trip_store),
 	    cmocka_unit_test(test_bad_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

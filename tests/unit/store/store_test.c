@@ -323,13 +323,235 @@ static void test_batches_ranges_and_ack(void **state)
 	assert_int_equal(sb.last, 30);
 	assert_int_equal(sb.range_start, 11);
 	assert_int_equal(tag_of(&b.recs[0]), 11);
+	assert_int_equal(sb.floor, 10); /* the batch states the acked floor */
+	assert_int_equal(b.floor, 10);
 	assert_int_equal(odo_store_next_batch(f->st, 10, 0, ODO_STORE_OLDEST, &sb), ODO_ERR_NOTFOUND);
-	/* An ack beyond anything handed out is clamped and reported. */
+	/* An ack beyond anything handed out (another outbox's, finding 2 of
+	 * #11: the version 1 store clamped it and deleted all) deletes nothing. */
+	assert_int_equal(odo_store_last_seq(f->st), 30);
 	assert_int_equal(odo_store_ack(f->st, 1000), ODO_ERR_RANGE);
+	assert_int_equal(odo_store_ack(f->st, 31), ODO_ERR_RANGE);
+	assert_int_equal(odo_store_stats(f->st, &s), ODO_OK);
+	assert_int_equal(s.depth, 20);
+	assert_int_equal(s.inflight, 20);
+	assert_int_equal(s.acked, 10);
+	assert_int_equal(s.ack_errors, 2);
+	/* An old ack below the floor is harmless; the true one deletes. */
+	assert_int_equal(odo_store_ack(f->st, 5), ODO_OK);
+	assert_int_equal(odo_store_ack(f->st, 30), ODO_OK);
 	assert_int_equal(odo_store_stats(f->st, &s), ODO_OK);
 	assert_int_equal(s.depth, 0);
 	assert_int_equal(s.inflight, 0);
 	assert_int_equal(s.acked, 30);
+	assert_int_equal(s.ack_errors, 2);
+}
+
+/* A new outbox gets a new random epoch (finding 2 of #11: a fresh outbox
+ * restarted seq at 1 under the same identity); the epoch stays with the file. */
+static void test_epoch(void **state)
+{
+	struct fx *f = *state;
+	uint64_t e1 = odo_store_epoch(f->st);
+	assert_true(e1 != 0 && e1 <= (uint64_t)INT64_MAX);
+	put(f, mk(ODO_REC_SAMPLE, 1));
+	struct odo_store_batch sb;
+	struct odo_batch b = take(f, 10, 0, ODO_STORE_OLDEST, &sb);
+	assert_true(sb.epoch == e1 && b.epoch == e1 && b.floor == 0);
+	reopen(f);
+	assert_true(odo_store_epoch(f->st) == e1);
+	/* a fresh outbox (SD card swapped, gateway replaced, file moved aside) */
+	struct odo_store_cfg c2 = f->cfg;
+	snprintf(c2.path, sizeof(c2.path), "%s/fresh.db", f->dir);
+	struct odo_store *s2 = NULL;
+	assert_int_equal(odo_store_open(&c2, &f->clock, &s2), ODO_OK);
+	uint64_t e2 = odo_store_epoch(s2);
+	assert_true(e2 != 0 && e2 != e1);
+	struct odo_store_stats s;
+	assert_int_equal(odo_store_stats(s2, &s), ODO_OK);
+	assert_true(s.epoch == e2 && s.trip_next == 1 && s.last_seq == 0);
+	/* nothing was ever handed out: any ack but 0 is another outbox's */
+	assert_int_equal(odo_store_ack(s2, 179), ODO_ERR_RANGE);
+	odo_store_close(s2);
+}
+
+/* An outbox written by the version 1 agent is migrated in place: its
+ * records and numbering stay, as epoch 0, and trip ids continue at 2^32. */
+static void test_v1_outbox_migrated(void **state)
+{
+	struct fx *f = *state;
+	odo_store_close(f->st);
+	f->st = NULL;
+	snprintf(f->cfg.path, sizeof(f->cfg.path), "%s/v1.db", f->dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(f->cfg.path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+			 SQLITE_OK);
+	/* the version 1 schema, verbatim, with the state of a used outbox */
+	static const char v1[] =
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE schema_version(version INTEGER NOT NULL);"
+		"INSERT INTO schema_version VALUES(1);"
+		"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+		"INSERT INTO meta VALUES('seq_reserved', 8192), ('evicted', 3), ('acked', 40);"
+		"CREATE TABLE outbox(seq INTEGER PRIMARY KEY, kind INTEGER NOT NULL, prio INTEGER NOT NULL,"
+		" t_ms INTEGER NOT NULL, tsrc INTEGER NOT NULL, sent INTEGER NOT NULL DEFAULT 0, body BLOB NOT NULL);"
+		"CREATE INDEX outbox_prio ON outbox(prio, seq);"
+		"CREATE INDEX outbox_sent ON outbox(sent, seq);";
+	assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_stmt *ins = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO outbox VALUES(?1, 4, 0, ?2, 1, 1, ?3)", -1, &ins, NULL),
+			 SQLITE_OK);
+	for (int64_t seq = 41; seq <= 45; seq++) {
+		struct odo_record r = mk(ODO_REC_SAMPLE, (uint64_t)seq);
+		r.seq = (uint64_t)seq;
+		r.t_ms = 1700000000000LL + seq;
+		uint8_t buf[ODO_WIRE_MAX_RECORD_BYTES];
+		size_t len;
+		assert_int_equal(odo_wire_encode_record(&r, buf, sizeof(buf), &len), ODO_OK);
+		sqlite3_bind_int64(ins, 1, seq);
+		sqlite3_bind_int64(ins, 2, r.t_ms);
+		sqlite3_bind_blob(ins, 3, buf, (int)len, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(ins);
+	sqlite3_close(db);
+
+	assert_int_equal(odo_store_open(&f->cfg, &f->clock, &f->st), ODO_OK);
+	struct odo_store_stats s;
+	assert_int_equal(odo_store_stats(f->st, &s), ODO_OK);
+	assert_int_equal(s.epoch, 0);
+	assert_true(s.trip_next == ODO_STORE_V1_TRIP_BASE);
+	assert_int_equal(s.depth, 5);
+	assert_int_equal(s.acked, 40);
+	assert_int_equal(s.evicted, 3);
+	/* the records go out as epoch 0, floor 40, range 41.. */
+	struct odo_store_batch sb;
+	struct odo_batch b = take(f, 100, 0, ODO_STORE_OLDEST, &sb);
+	assert_true(b.epoch == 0 && b.floor == 40 && b.seq == 41 && b.n == 5 && tag_of(&b.recs[4]) == 45);
+	/* numbering continues above the version 1 reservation */
+	assert_true(put(f, mk(ODO_REC_SAMPLE, 99)) > 8192);
+	uint64_t id = 0;
+	assert_int_equal(odo_store_trip_next_id(f->st, &id), ODO_OK);
+	assert_true(id == ODO_STORE_V1_TRIP_BASE);
+	reopen(f);
+	assert_int_equal(odo_store_epoch(f->st), 0);
+	assert_int_equal(odo_store_trip_next_id(f->st, &id), ODO_OK);
+	assert_true(id == ODO_STORE_V1_TRIP_BASE + 1);
+	db = NULL;
+	assert_int_equal(sqlite3_open_v2(f->cfg.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), ODO_STORE_SCHEMA_VERSION);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+/* Trip ids come from a durable counter: never the same twice across clean
+ * and unclean restarts (finding 1 of #11: every restart started at 1). */
+static void test_trip_ids_durable(void **state)
+{
+	struct fx *f = *state;
+	uint64_t id = 0;
+	assert_int_equal(odo_store_trip_next_id(f->st, &id), ODO_OK);
+	assert_int_equal(id, 1);
+	assert_int_equal(odo_store_trip_next_id(f->st, &id), ODO_OK);
+	assert_int_equal(id, 2);
+	reopen(f);
+	assert_int_equal(odo_store_trip_next_id(f->st, &id), ODO_OK);
+	assert_int_equal(id, 3);
+	odo_store_close(f->st);
+	f->st = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct odo_store *c = NULL;
+		uint64_t x = 0;
+		if (odo_store_open(&f->cfg, &f->clock, &c) != ODO_OK || odo_store_trip_next_id(c, &x) != ODO_OK || x != 4)
+			_exit(2);
+		raise(SIGKILL); /* no close */
+		_exit(3);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(odo_store_open(&f->cfg, &f->clock, &f->st), ODO_OK);
+	assert_int_equal(odo_store_trip_next_id(f->st, &id), ODO_OK);
+	assert_int_equal(id, 5);
+}
+
+static struct odo_record mk_trip_end(uint64_t trip, int64_t t0, int64_t t1, double dist)
+{
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_TRIP_END);
+	r.t_ms = t1;
+	r.u.trip_end.trip_id = trip;
+	r.u.trip_end.start_ms = t0;
+	r.u.trip_end.end_ms = t1;
+	r.u.trip_end.distance_m = dist;
+	r.u.trip_end.duration_s = (double)(t1 - t0) / 1000;
+	r.u.trip_end.moving_s = r.u.trip_end.duration_s;
+	r.u.trip_end.end_reason = ODO_TRIP_END_STOPPED;
+	return r;
+}
+
+/* The open trip's checkpoint: opened with the trip start, replaced by
+ * checkpoints, recovered after an unclean stop, gone with the trip end. */
+static void test_trip_checkpoint(void **state)
+{
+	struct fx *f = *state;
+	struct odo_record r;
+	assert_int_equal(odo_store_trip_recover(f->st, &r), ODO_ERR_NOTFOUND);
+	struct odo_record ts = mk(ODO_REC_TRIP_START, 7);
+	ts.t_ms = 1700000100000LL;
+	ts.tsrc = ODO_TSRC_GPS;
+	put(f, ts);
+	/* right after the start: a trip that ends where it started */
+	assert_int_equal(odo_store_trip_recover(f->st, &r), ODO_OK);
+	assert_int_equal(r.kind, ODO_REC_TRIP_END);
+	assert_int_equal(r.seq, 0);
+	assert_int_equal(r.u.trip_end.trip_id, 7);
+	assert_int_equal(r.u.trip_end.start_ms, 1700000100000LL);
+	assert_int_equal(r.u.trip_end.end_ms, 1700000100000LL);
+	assert_int_equal(r.u.trip_end.end_reason, ODO_TRIP_END_RECOVERED);
+	assert_int_equal(r.tsrc, ODO_TSRC_GPS);
+	/* a checkpoint replaces it */
+	struct odo_record ck = mk_trip_end(7, 1700000100000LL, 1700000160000LL, 1234.5);
+	assert_int_equal(odo_store_trip_checkpoint(f->st, &ck), ODO_OK);
+	struct odo_record other = mk_trip_end(8, 1700000100000LL, 1700000160000LL, 1.0);
+	assert_int_equal(odo_store_trip_checkpoint(f->st, &other), ODO_ERR_NOTFOUND); /* never started */
+	/* an unclean stop keeps it */
+	odo_store_close(f->st);
+	f->st = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct odo_store *c = NULL;
+		struct odo_record c2 = mk_trip_end(7, 1700000100000LL, 1700000220000LL, 2000.0);
+		if (odo_store_open(&f->cfg, &f->clock, &c) != ODO_OK || odo_store_trip_checkpoint(c, &c2) != ODO_OK)
+			_exit(2);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(odo_store_open(&f->cfg, &f->clock, &f->st), ODO_OK);
+	assert_int_equal(odo_store_trip_recover(f->st, &r), ODO_OK);
+	assert_true(r.u.trip_end.distance_m == 2000.0);
+	assert_int_equal(r.u.trip_end.end_ms, 1700000220000LL);
+	assert_int_equal(r.u.trip_end.end_reason, ODO_TRIP_END_RECOVERED);
+	/* storing the recovered trip end closes the trip, in the same transaction */
+	put(f, r);
+	assert_int_equal(odo_store_trip_recover(f->st, &r), ODO_ERR_NOTFOUND);
+	reopen(f);
+	assert_int_equal(odo_store_trip_recover(f->st, &r), ODO_ERR_NOTFOUND);
+	/* a trip that ends normally leaves nothing to recover */
+	put(f, mk(ODO_REC_TRIP_START, 9));
+	struct odo_record te = mk_trip_end(9, 1700000300000LL, 1700000400000LL, 5.0);
+	put(f, te);
+	reopen(f);
+	assert_int_equal(odo_store_trip_recover(f->st, &r), ODO_ERR_NOTFOUND);
 }
 
 static void test_byte_bound_and_gaps(void **state)
@@ -492,6 +714,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_first_and_newest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_and_pragmas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_survived, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_epoch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_outbox_migrated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trip_ids_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trip_checkpoint, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

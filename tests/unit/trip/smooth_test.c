@@ -188,7 +188,7 @@ static double v_of(double t)
 static void drive(struct tdrive *d, double secs, double calib_from, int gps)
 {
 	memset(d, 0, sizeof(*d));
-	odo_trip_init(&d->t, NULL, NULL, 1);
+	odo_trip_init(&d->t, NULL, NULL);
 	d->prev_t = -1;
 	for (int i = 0; i <= (int)(secs * 100); i++) {
 		double t = i / 100.0;
@@ -240,7 +240,7 @@ static void test_trip_absent_not_zero(void **state)
 	assert_true(isfinite(d->s.lat_share[0]) && d->s.lat_moving_s > 190 && d->s.lat_moving_s <= 200.1);
 	/* no speed at all (RPM starts the trip): nothing moving, nothing measured */
 	struct odo_trip *t = &d->t;
-	odo_trip_init(t, NULL, NULL, 1);
+	odo_trip_init(t, NULL, NULL);
 	assert_int_equal(odo_trip_rpm(t, NS(1), 1768000000000LL, 900), 1);
 	for (int i = 100; i < 30000; i++)
 		odo_trip_accel(t, NS(i / 100.0), 0.1, 0.1);
@@ -249,7 +249,7 @@ static void test_trip_absent_not_zero(void **state)
 	assert_true(isnan(d->s.lon_share[0]) && isnan(d->s.lon_p95_g) && isnan(d->s.speed_sd_mps));
 	assert_true(isnan(d->s.mean_abs_jerk) && isnan(d->s.lon_moving_s));
 	/* a phone state seen: measured */
-	odo_trip_init(t, NULL, NULL, 1);
+	odo_trip_init(t, NULL, NULL);
 	odo_trip_phone(t, NS(0.5), 0, ODO_CALL_NONE, 0);
 	assert_int_equal(odo_trip_rpm(t, NS(1), 1768000000000LL, 900), 1);
 	assert_int_equal(odo_trip_finish(t, NS(30), 1768000030000LL, 1, &d->s), 1);

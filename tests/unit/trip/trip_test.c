@@ -84,7 +84,7 @@ static void test_trip_summary(void **state)
 	(void)state;
 	script();
 	struct odo_trip tr;
-	odo_trip_init(&tr, NULL, NULL, 7);
+	odo_trip_init(&tr, NULL, NULL);
 	struct odo_rec_trip_end s;
 	int starts = 0, ends = 0, start_t = -1;
 	for (int i = 0; i < nfx; i++) {
@@ -107,6 +107,17 @@ static void test_trip_summary(void **state)
 		if (odo_trip_gps(&tr, ns, t_ms, fx[i].lat, fx[i].lon, fx[i].v, fx[i].eph, 1)) {
 			starts++;
 			start_t = fx[i].t;
+			odo_trip_set_id(&tr, 7); /* the caller's (the outbox's) id */
+		}
+		if (fx[i].t == 40 && tr.open) {
+			/* a checkpoint: the summary so far, the trip goes on */
+			struct odo_rec_trip_end ck;
+			odo_trip_snapshot(&tr, ns, t_ms, &ck);
+			assert_int_equal(ck.trip_id, 7);
+			assert_int_equal(ck.end_reason, ODO_TRIP_END_RECOVERED);
+			assert_int_equal(ck.end_ms, t_ms);
+			assert_true(ck.distance_m > 0 && ck.duration_s > 0);
+			assert_true(tr.open);
 		}
 		if (fx[i].t == 60)
 			odo_trip_event(&tr, ODO_EV_HARD_BRAKE, 2);
@@ -211,7 +222,7 @@ static void test_ignition(void **state)
 {
 	(void)state;
 	struct odo_trip tr;
-	odo_trip_init(&tr, NULL, NULL, 1);
+	odo_trip_init(&tr, NULL, NULL);
 	struct odo_rec_trip_end s;
 	int ended = 0;
 	/* engine on at t=5, idles 100 s stationary (still a trip), off at 105 */
@@ -238,6 +249,7 @@ static void test_ignition(void **state)
 	assert_int_equal(s.end_reason, ODO_TRIP_END_STOPPED);
 	/* finish closes an open trip, for the reason given */
 	assert_int_equal(odo_trip_rpm(&tr, NS(300), (BASE_S + 300) * 1000, 900), 1);
+	odo_trip_set_id(&tr, 2);
 	assert_int_equal(odo_trip_finish(&tr, NS(310), (BASE_S + 310) * 1000, ODO_TRIP_END_SHUTDOWN, &s), 1);
 	assert_int_equal(s.trip_id, 2);
 	assert_int_equal(s.end_reason, ODO_TRIP_END_SHUTDOWN);

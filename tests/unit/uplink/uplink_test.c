@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "uplink/uplink.h"
+#include "uplink/uplink_int.h"
 
 #define ATTEMPTS 10
 
@@ -254,10 +255,81 @@ static void test_config_tables_and_reload(void **state)
 	odo_uplink_close(u);
 }
 
+/* Deliver an ack message to the uplink as the broker would. */
+static int ack_msg(struct odo_uplink *u, unsigned v, const char *dev, uint64_t epoch, uint64_t n)
+{
+	struct odo_ack a = { .v = v, .epoch = epoch, .ack = n };
+	snprintf(a.device, sizeof(a.device), "%s", dev);
+	uint8_t buf[128];
+	size_t len = 0;
+	assert_int_equal(odo_wire_encode_ack(&a, buf, sizeof(buf), &len), ODO_OK);
+	return uplink__handle_ack(u, buf, len);
+}
+
+static uint64_t depth(struct fx *f)
+{
+	struct odo_store_stats s;
+	assert_int_equal(odo_store_stats(f->st, &s), ODO_OK);
+	return s.depth;
+}
+
+/* Acks that are not about this outbox are protocol errors that delete
+ * nothing (finding 2 of #11: an ack beyond the last record was clamped and
+ * the whole outbox deleted); each case logged and counted. */
+static void test_ack_errors_delete_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct odo_uplink *u = NULL;
+	assert_int_equal(odo_uplink_open(&f->cfg, &f->clock, f->st, &u), ODO_OK);
+	for (int i = 0; i < 10; i++) {
+		struct odo_record r;
+		odo_record_init(&r, ODO_REC_PHONE);
+		assert_int_equal(odo_store_put(f->st, &r), ODO_OK);
+	}
+	uint64_t ep = odo_store_epoch(f->st);
+	assert_true(ep != 0);
+	struct odo_uplink_stats s;
+	/* the collector's high-water mark of another outbox (179 > 10) */
+	assert_int_equal(ack_msg(u, 2, "dev-unit", ep, 179), ODO_ERR_PROTOCOL);
+	assert_int_equal(depth(f), 10);
+	/* just beyond the last record */
+	assert_int_equal(ack_msg(u, 2, "dev-unit", ep, 11), ODO_ERR_PROTOCOL);
+	assert_int_equal(depth(f), 10);
+	/* another epoch, even for a number this outbox has */
+	assert_int_equal(ack_msg(u, 2, "dev-unit", ep ^ 1, 5), ODO_ERR_PROTOCOL);
+	assert_int_equal(depth(f), 10);
+	/* a version 1 ack has no epoch: not for a version 2 outbox */
+	assert_int_equal(ack_msg(u, 1, "dev-unit", 0, 5), ODO_ERR_PROTOCOL);
+	assert_int_equal(depth(f), 10);
+	assert_int_equal(odo_uplink_stats(u, &s), ODO_OK);
+	assert_int_equal(s.ack_errors, 4);
+	assert_int_equal(s.acks, 0);
+	assert_int_equal(s.bad_acks, 0);
+	/* another device's ack, garbage: bad, nothing deleted */
+	assert_int_equal(ack_msg(u, 2, "dev-other", ep, 5), ODO_ERR_INVAL);
+	static const uint8_t junk[] = { 0xa1, 0x61, 0x76 };
+	assert_int_equal(uplink__handle_ack(u, junk, sizeof(junk)), ODO_ERR_WIRE_MALFORMED);
+	assert_int_equal(depth(f), 10);
+	assert_int_equal(odo_uplink_stats(u, &s), ODO_OK);
+	assert_int_equal(s.bad_acks, 2);
+	/* the true ack deletes; an older one is harmless */
+	assert_int_equal(ack_msg(u, 2, "dev-unit", ep, 6), ODO_OK);
+	assert_int_equal(depth(f), 4);
+	assert_int_equal(ack_msg(u, 2, "dev-unit", ep, 3), ODO_OK);
+	assert_int_equal(depth(f), 4);
+	assert_int_equal(ack_msg(u, 2, "dev-unit", ep, 10), ODO_OK);
+	assert_int_equal(depth(f), 0);
+	assert_int_equal(odo_uplink_stats(u, &s), ODO_OK);
+	assert_int_equal(s.ack_errors, 4);
+	assert_int_equal(s.last_ack, 10);
+	odo_uplink_close(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_errors_delete_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backoff_with_jitter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_offline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_tables_and_reload, setup, teardown),
