@@ -697,6 +697,11 @@ static int check_record(struct rd *r, size_t map_off, struct odo_record *out)
 		if (out->u.trip_end.end_ms < out->u.trip_end.start_ms)
 			return fail(r, ODO_ERR_WIRE_RANGE, map_off, "t1",
 				    "Field \"%st1\" (trip end) is before \"t0\" (trip start).", r->prefix);
+		/* the jerk is measured from the accelerometer only (wire-v2 A4) */
+		if (out->u.trip_end.lon_source == ODO_LSRC_SPEED && !isnan(out->u.trip_end.mean_abs_jerk))
+			return fail(r, ODO_ERR_WIRE_RANGE, map_off, "jerk",
+				    "Field \"%sjerk\" is sent with \"lsrc\" 1: the jerk comes from the accelerometer only.",
+				    r->prefix);
 		if (r->version < 2 && isnan(out->u.trip_end.mean_abs_jerk))
 			return fail(r, ODO_ERR_WIRE_MISSING, map_off, "jerk",
 				    "Required field \"%sjerk\" is missing from a version 1 trip_end record.",

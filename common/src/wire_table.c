@@ -367,6 +367,17 @@ static void describe(int kind, const struct wire_fdesc *f, struct odo_wire_field
 	}
 }
 
+/* The header integers, then record-common, then every kind's fields. */
+#define HEADER_FIELDS 5
+
+size_t odo_wire_field_count(void)
+{
+	size_t n = HEADER_FIELDS + wire__ncommon;
+	for (int k = 1; k <= ODO_REC__MAX; k++)
+		n += wire__kinds[k].n;
+	return n;
+}
+
 int odo_wire_field_at(size_t i, struct odo_wire_field *out)
 {
 	if (!out)
@@ -379,6 +390,7 @@ int odo_wire_field_at(size_t i, struct odo_wire_field *out)
 		{ ODO_WIRE_KIND_BATCH, &wire__batch_seq }, { ODO_WIRE_KIND_ACK, &wire__batch_ep },
 		{ ODO_WIRE_KIND_ACK, &wire__ack_ack },
 	};
+	_Static_assert(ODO_ARRAY_LEN(header) == HEADER_FIELDS, "HEADER_FIELDS");
 	if (i < ODO_ARRAY_LEN(header)) {
 		describe(header[i].kind, header[i].f, out);
 		return ODO_OK;

@@ -446,8 +446,10 @@ struct odo_wire_field {
 	int time_window;          /* a timestamp checked against the receiver's clock */
 };
 
-/* The i-th field of the table (0-based, over every kind); ODO_ERR_NOTFOUND
- * past the last one. */
+/* How many fields the table has, and the i-th (0-based, over every kind:
+ * the batch and ack header integers, record-common, then each kind);
+ * ODO_ERR_NOTFOUND past the last one. */
+size_t odo_wire_field_count(void);
 int odo_wire_field_at(size_t i, struct odo_wire_field *out) ODO_NODISCARD;
 
 #endif

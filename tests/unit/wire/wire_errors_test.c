@@ -719,6 +719,23 @@ static void test_grades(void **state)
 			}
 		}
 	}
+	/* the jerk is the accelerometer's: never with lsrc 1 (speed derivative only) */
+	for (int l = 0; l <= 2; l++) {
+		reset();
+		hdr(1, 1), rec(25, 1, ODO_REC_TRIP_END), t("trip"), u(1), t("t0"), u(1763800000000ULL), t("t1"),
+			u(1763800000000ULL);
+		for (size_t i = 0; i < ODO_ARRAY_LEN(req); i++)
+			t(req[i]), f32(1.0f);
+		for (size_t i = 0; i < ODO_ARRAY_LEN(cnt); i++)
+			t(cnt[i]), u(0);
+		t("hb"), u(0), t("dtc"), bl(0), t("air"), bl(0), t("lsrc"), u((uint64_t)l), t("jerk"), f32(0.5f);
+		if (l == ODO_LSRC_SPEED) {
+			expect_rec(ODO_ERR_WIRE_RANGE, "recs[0].jerk", -1);
+		} else {
+			struct odo_batch b = { .recs = g_recs, .cap = 2 };
+			assert_int_equal(odo_wire_decode_batch(g.b, g.n, NULL, &b, NULL), ODO_OK);
+		}
+	}
 	/* calibration state */
 	reset();
 	hdr(1, 1), rec(11, 1, ODO_REC_STATUS);

@@ -391,6 +391,9 @@ static void test_encoder_refuses_what_would_not_decode(void **state)
 	wire_fix_record(&r, ODO_REC_TRIP_END, 1, 1);
 	r.u.trip_end.lat_share[1] = 1.01;
 	expect_inval(&r);
+	wire_fix_record(&r, ODO_REC_TRIP_END, 1, 1);
+	r.u.trip_end.lon_source = ODO_LSRC_SPEED; /* a jerk without an accelerometer */
+	expect_inval(&r);
 	wire_fix_record(&r, ODO_REC_EVENT, 1, 1);
 	r.u.event.peak_g = NAN; /* required for a hard brake */
 	expect_inval(&r);
@@ -662,6 +665,7 @@ static void test_field_table(void **state)
 	assert_true(seen_hb2 && seen_dur && seen_la && seen_tv && seen_t && seen_ep);
 	assert_true(n > 100 && v2 > 40);
 	assert_int_equal(odo_wire_field_at(n, &f), ODO_ERR_NOTFOUND);
+	assert_int_equal(odo_wire_field_count(), n);
 	assert_int_equal(odo_wire_field_at(0, NULL), ODO_ERR_INVAL);
 }
 
