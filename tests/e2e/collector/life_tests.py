@@ -2,11 +2,13 @@
 """Field-lifecycle regression tests of odo-collector (issue #11), run by life.sh
 against real mosquitto (TLS) and PostgreSQL. One mode per finding:
 
-  poison    #4  a record PostgreSQL refuses (an injected CHECK constraint) is
-                dead-lettered alone with its SQLSTATE and CBOR, its seq settled,
-                the rest of the batch stored, the ack past it; a record the
-                v1 decoder let through (t near 2^63, a counter of 3e9) likewise;
-                other devices are never held up
+  poison    #4  a record PostgreSQL refuses (an injected CHECK constraint: no
+                value the decoder accepts is refused by the schema, see
+                collector_bounds) is dead-lettered alone with its SQLSTATE and
+                CBOR, its seq settled, the rest of the batch stored, the ack past
+                it; the values the v1 decoder let through (t near 2^63, a
+                counter of 3e9) are refused alone too; other devices are never
+                held up
   env       #4  environment errors are never poison: a revoked privilege
                 (42501) and a read-only database (25006) keep every message,
                 back off, log the SQLSTATE; nothing is dead-lettered; acks
@@ -16,6 +18,17 @@ against real mosquitto (TLS) and PostgreSQL. One mode per finding:
                 within bounded time; ingest issues no DDL
   conflict  #1  a contradicting trip start/end is dead-lettered ("trip
                 conflict"), never merged; a redelivery is a no-op
+  epochs    #2  a replaced gateway (new outbox = new epoch, same certificate)
+                starts at seq 1 again: both epochs stored whole, acked apart,
+                its trip ids do not meet the old ones; a late batch of the old
+                epoch and a v1 batch (epoch 0) still land where they belong
+  restore   #5  the database restored from a dump taken earlier: the next
+                batches state an acked floor above the restored ack; exactly
+                the restored-away ranges are recorded in lost_at_server
+                (an island the dump kept is not), logged, counted, and acks
+                resume
+  content       wire v2 content stored value for value: dense track, crash
+                trace, event grade, calibration state, trip-end v2 summary
   upgrade       migration 002 over a v1 database: devices.acked becomes
                 (device, epoch 0), trip ids get the epoch
 
@@ -522,6 +535,162 @@ def test_conflict():
     acks.close()
 
 
+# ---- epochs ------------------------------------------------------------------
+
+EP_A = 0x1D2C3B4A59687766
+EP_B = 0x0123456789ABCDEF
+
+
+def trip_batch(dev, ep, af, seq, trip, t0, n=8):
+    """[seq, seq+n+1]: a trip start, n samples, its end."""
+    recs = [W.trip_start(seq, t0, trip, lat=52.5, lon=13.4)] + samples(seq + 1, n, t0 + 1000, trip=trip) + \
+        [W.trip_end(seq + n + 1, t0 + (n + 1) * 1000, trip, t0=t0, dist=100.0 * ep % 1000 + n)]
+    return W.batch(dev, seq, recs, v=2, ep=ep, af=af)
+
+
+def test_epochs():
+    migrate()
+    c = Collector("c1")
+    c.start()
+    d = device("dev-f")
+    t0 = NOW_MS - 7200000
+    # the original gateway: outbox epoch A, trips 1 and 2
+    d.pub(trip_batch("dev-f", EP_A, 0, 1, 1, t0))
+    d.pub(trip_batch("dev-f", EP_A, 10, 11, 2, t0 + 60000))
+    d.wait(20, ep=EP_A)
+    # replaced: same certificate, new outbox, epoch B, seq and trip ids from 1 again
+    d.pub(trip_batch("dev-f", EP_B, 0, 1, 1, t0 + 3600000))
+    d.pub(W.batch("dev-f", 11, samples(11, 5, t0 + 3700000, trip=1), v=2, ep=EP_B, af=10))
+    d.wait(15, ep=EP_B)
+    expect("epoch A still acked to 20", d.last(EP_A), 20)
+    expect("every ack names its epoch and version 2", sorted(set((e, v) for e, _, v in d.all())),
+           sorted({(EP_A, 2), (EP_B, 2)}))
+    expect("records per epoch", psql("SELECT epoch, count(*) FROM samples WHERE device_id = 'dev-f' GROUP BY 1 ORDER BY 1"),
+           [[str(EP_B), "13"], [str(EP_A), "16"]])
+    expect("trips: one per (epoch, trip), none overwritten",
+           psql("SELECT trip_id, start_seq, end_seq FROM trips WHERE device_id = 'dev-f' ORDER BY epoch, device_trip_id"),
+           [["dev-f:%016x:1" % EP_B, "1", "10"], ["dev-f:%016x:1" % EP_A, "1", "10"],
+            ["dev-f:%016x:2" % EP_A, "11", "20"]])
+    expect("no dead letter, no conflict", qi("SELECT count(*) FROM dead_letters"), 0)
+    expect("per (device, epoch) state", psql("SELECT epoch, acked FROM device_epochs WHERE device_id = 'dev-f' ORDER BY 1"),
+           [[str(EP_B), "15"], [str(EP_A), "20"]])
+    # the old gateway's last batch, delayed in the broker, arrives after the new one started
+    d.pub(W.batch("dev-f", 21, samples(21, 5, t0 + 120000, trip=2), v=2, ep=EP_A, af=20))
+    d.wait(25, ep=EP_A)
+    expect("epoch B untouched by the late epoch A batch", d.last(EP_B), 15)
+    # a version 1 batch of the same device (epoch 0): its own state too
+    d.pub(W.batch("dev-f", 1, samples(1, 4, t0)))
+    wait_for("v1 ack", lambda: any(e == 0 and a == 4 and v == 1 for e, a, v in d.all()))
+    ok("v1 batch acked in version 1, epoch 0")
+    expect("every record of every epoch stored",
+           psql("SELECT epoch, count(*) FROM samples WHERE device_id = 'dev-f' GROUP BY 1 ORDER BY 1"),
+           [["0", "4"], [str(EP_B), "13"], [str(EP_A), "21"]])
+    c.stop()
+
+
+# ---- restore -------------------------------------------------------------------
+
+def test_restore():
+    migrate()
+    c = Collector("c1")
+    c.start()
+    a, b = device("dev-a"), device("dev-b")
+    t0 = NOW_MS - 3600000
+    ea, eb = 0x11, 0x22
+
+    def send(d, ep, lo, hi, af):
+        d.pub(W.batch(d.dev, lo, samples(lo, hi - lo + 1, t0 + lo * 1000), v=2, ep=ep, af=af))
+
+    send(a, ea, 1, 10, 0)
+    a.wait(10, ep=ea)
+    send(b, eb, 1, 10, 0)
+    send(b, eb, 21, 30, 10)  # out of order: committed, not yet acked (an island)
+    b.wait(10, ep=eb)
+    wait_for("dev-b island committed", lambda: qi("SELECT count(*) FROM batches WHERE device_id = 'dev-b'") == 2)
+    dump = os.path.join(TMP, "backup.dump")
+    r = subprocess.run(["pg_dump", "-Fc", "-f", dump, "-d", CONN], capture_output=True, text=True)
+    if r.returncode:
+        fail("pg_dump: " + r.stderr)
+    ok("backup taken: dev-a acked 10, dev-b acked 10 with [21, 30] committed")
+    send(a, ea, 11, 20, 10)
+    send(a, ea, 21, 30, 20)
+    a.wait(30, ep=ea)
+    send(b, eb, 11, 20, 10)
+    b.wait(30, ep=eb)
+    # the devices were acknowledged and deleted those records; now the database is restored
+    conn_pg = CONN.replace("dbname=odo", "dbname=postgres")
+    psql("DROP DATABASE odo WITH (FORCE)", conn=conn_pg)
+    psql("CREATE DATABASE odo", conn=conn_pg)
+    r = subprocess.run(["pg_restore", "--single-transaction", "-d", CONN, dump], capture_output=True, text=True)
+    if r.returncode:
+        fail("pg_restore: " + r.stderr)
+    expect("restored: the old acks", psql("SELECT device_id, acked FROM device_epochs ORDER BY 1"),
+           [["dev-a", "10"], ["dev-b", "10"]])
+    # the devices carry on: their next ranges start above what the database has
+    send(a, ea, 31, 40, 30)
+    send(b, eb, 31, 35, 30)
+    a.wait(40, ep=ea, timeout=60)
+    b.wait(35, ep=eb, timeout=60)
+    expect("lost at the server: exactly the restored-away ranges",
+           psql("SELECT device_id, epoch, seq_lo, seq_hi, processed_by FROM lost_at_server ORDER BY 1, 3"),
+           [["dev-a", str(ea), "11", "30", "c1"], ["dev-b", str(eb), "11", "20", "c1"]])
+    lines = [ln for ln in c.text().splitlines() if "LOST AT SERVER" in ln]
+    if len(lines) != 2 or not all(" ERROR " in ln for ln in lines):
+        fail("loud log lines: %r" % lines)
+    ok("logged", lines[0].split(": ", 1)[1][:150])
+    expect("the island the backup kept is not lost", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-b' AND seq BETWEEN 21 AND 30"), 10)
+    send(a, ea, 41, 50, 40)
+    a.wait(50, ep=ea)
+    expect("no new lost range once acked again", qi("SELECT count(*) FROM lost_at_server"), 2)
+    st = c.stats()
+    print("counts: lost_ranges=%s lost_seqs=%s env_failures=%s" % (st["lost_ranges"], st["lost_seqs"], st["env_failures"]))
+    expect("lost ranges counted", (st["lost_ranges"], st["lost_seqs"]), ("2", "30"))
+
+
+# ---- content -------------------------------------------------------------------
+
+def test_content():
+    migrate()
+    c = Collector("c1")
+    c.start()
+    d = device("dev-d")
+    t0 = NOW_MS - 600000
+    pts = [(0, 52520000, 13405000, 139, 4), (10, 52520090, 13405120, None, 5), (12, 52520190, 13405230, 141, None)]
+    recs = [
+        W.trip_start(1, t0, 3, lat=52.52, lon=13.405),
+        W.event(2, t0 + 5000, trip=3, pk=-0.5, gr=2),
+        W.record(8, 3, t0 + 6000, up=60, obd=3, oage=5, evict=0, rc=1, canerr=0, gpserr=0, accerr=0, fix=3, clk=0,
+                 cal=1, calq=0.875, roll=1.5, pitch=-2.25, yaw=179.5, calt=310.0),
+        W.track(4, t0 + 7000, 3, pts),
+        W.crash_trace(5, t0 + 8000, 3, t0 + 8100, [100, -32768, 32767, 0], [1, 2, 3, 4], [-1000, -1000, -999, -998],
+                      hz=200, v=12.5, air=True, lat=52.5202, lon=13.4053),
+        W.trip_end(6, t0 + 90000, 3, t0=t0, dist=812.0, hb=3, end=1, lsrc=2, hb1=4, hb2=2, hb3=1, ra1=0, ra2=0,
+                   ra3=0, lo1=0.25, lo2=0.125, lo3=0.0625, lop=0.375, lap=0.25, vsd=2.5),
+    ]
+    del recs[-1]["jerk"]  # no longitudinal signal: absent, stored as NULL
+    d.pub(W.batch("dev-d", 1, recs, v=2, ep=9, af=0))
+    d.wait(6, ep=9)
+    expect("no dead letter", psql("SELECT reason, field, message FROM dead_letters"), [])
+    expect("event grade", q1("SELECT grade FROM events"), "2")
+    expect("calibration", psql("SELECT calib_state, calib_confidence, calib_roll_deg, calib_pitch_deg, calib_yaw_deg,"
+                               " calib_ready_s FROM device_status"), [["1", "0.875", "1.5", "-2.25", "179.5", "310"]])
+    expect("track row", psql("SELECT epoch, seq, device_trip_id, n, (extract(epoch FROM t) * 1000)::bigint, t_ms, lat, lon,"
+                             " speed_mps, eph_m FROM tracks"),
+           [["9", "4", "3", "3", str(t0 + 7000), "{%d,%d,%d}" % (t0 + 7000, t0 + 8000, t0 + 9200),
+             "{52.52,52.52009,52.52019}", "{13.405,13.40512,13.40523}", "{13.9,NULL,14.1}", "{4,5,NULL}"]])
+    expect("crash trace row", psql("SELECT part, parts, hz, frame, ax, ay, az, speed_mps, obd_speed_mps, airbag,"
+                                   " (extract(epoch FROM crash_t) * 1000)::bigint FROM crash_traces"),
+           [["0", "1", "200", "0", "{100,-32768,32767,0}", "{1,2,3,4}", "{-1000,-1000,-999,-998}", "12.5", "", "t",
+             str(t0 + 8100)]])
+    expect("trip end v2 summary", psql(
+        "SELECT end_reason, lon_source, hard_brakes, hard_brakes_g1, hard_brakes_g2, hard_brakes_g3, rapid_accels_g3,"
+        " harsh_corners_g1, lon_share_g1, lon_share_g2, lon_share_g3, lat_share_g1, lon_p95_g, lat_p95_g, speed_sd_mps,"
+        " mean_abs_jerk IS NULL, trip_id FROM trips"),
+        [["1", "2", "3", "4", "2", "1", "0", "", "0.25", "0.125", "0.0625", "", "0.375", "0.25", "2.5", "t",
+          "dev-d:0000000000000009:3"]])
+    c.stop()
+
+
 # ---- upgrade -----------------------------------------------------------------
 
 def test_upgrade():
@@ -557,7 +726,7 @@ def test_upgrade():
 
 
 TESTS = {"poison": test_poison, "env": test_env, "wedge": test_wedge, "conflict": test_conflict,
-         "upgrade": test_upgrade}
+         "epochs": test_epochs, "restore": test_restore, "content": test_content, "upgrade": test_upgrade}
 try:
     TESTS[MODE]()
 finally:

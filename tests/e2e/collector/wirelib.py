@@ -134,6 +134,18 @@ def trip_end(s, t, trip, t0, dist=1000.0, hb=0, **kw):
                   phc=0, hb=hb, ra=0, hc=0, sw=0, cr=0, jerk=0.5, dtc=False, air=False, **kw)
 
 
+def track(s, t, trip, points, **kw):
+    """points: (dt_ds, lat_e6, lon_e6, v_dms or None, eph_m or None); lat/lon delta-coded on the wire."""
+    la = [points[0][1]] + [points[i][1] - points[i - 1][1] for i in range(1, len(points))]
+    lo = [points[0][2]] + [points[i][2] - points[i - 1][2] for i in range(1, len(points))]
+    return record(9, s, t, trip=trip, dt=[p[0] for p in points], la=la, lo=lo, v=[p[3] for p in points],
+                  e=[p[4] for p in points], **kw)
+
+
+def crash_trace(s, t, trip, ct, ax, ay, az, i=0, n=1, hz=100, fr=0, **kw):
+    return record(10, s, t, trip=trip, ct=ct, i=i, n=n, hz=hz, fr=fr, ax=ax, ay=ay, az=az, **kw)
+
+
 def batch(dev, seq, recs, v=1, ep=None, af=None):
     """The batch map; v2 batches carry "ep" and "af" (header order v dev ep af seq recs)."""
     head = {"v": v, "dev": dev}
