@@ -342,7 +342,11 @@ static int add_record(struct odo_pgw *w, const struct item *it, size_t k)
 		else
 			NI(T_CAL);
 		D(T_CALQ, s->calib_confidence); D(T_ROLL, s->roll_deg); D(T_PITCH, s->pitch_deg);
-		D(T_YAW, s->yaw_deg); D(T_CALT, s->calib_ready_s);
+		D(T_YAW, s->yaw_deg); D(T_CALT, s->calib_ready_s); D(T_GLAG, s->gps_lag_s);
+		if (s->gyro_state >= 0)
+			I(T_GYRO, s->gyro_state);
+		else
+			NI(T_GYRO);
 		break;
 	}
 	case ODO_REC_TRACK: {
@@ -443,6 +447,8 @@ static int add_record(struct odo_pgw *w, const struct item *it, size_t k)
 			D(TE_LA1 + g, e->lat_share[g]);
 		}
 		D(TE_LOP, e->lon_p95_g); D(TE_LAP, e->lat_p95_g); D(TE_VSD, e->speed_sd_mps);
+		I(TE_PH, e->phone_measured); /* -1 absent: NULL in the SQL */
+		D(TE_LMT, e->lon_moving_s); D(TE_AMT, e->lat_moving_s);
 		odo_pgcols_bytes(c, TE_RAW, ODO_PG_OID_BYTEA, raw, len);
 		T(TE_TOPIC, it->topic);
 		break;

@@ -78,16 +78,17 @@ static const char SQL_PHONE[] =
 	" $5::boolean[], $6::bigint[], $7::boolean[]) AS u(d, e, s, tm, so, c, h) ON CONFLICT DO NOTHING";
 
 enum { T_DEV, T_EPOCH, T_SEQ, T_T, T_UP, T_OD, T_OA, T_EV, T_RC, T_CE, T_GE, T_AE, T_FIX, T_CS, T_CAL,
-       T_CALQ, T_ROLL, T_PITCH, T_YAW, T_CALT, T__N };
+       T_CALQ, T_ROLL, T_PITCH, T_YAW, T_CALT, T_GLAG, T_GYRO, T__N };
 static const char SQL_STATUS[] =
 	"INSERT INTO device_status (device_id, epoch, seq, t, uptime_s, outbox_depth, outbox_oldest_age_s, evicted,"
 	" reconnects, can_errors, gps_errors, accel_errors, fix, clock_source, calib_state, calib_confidence,"
-	" calib_roll_deg, calib_pitch_deg, calib_yaw_deg, calib_ready_s)"
-	" SELECT d, e, s, " TS("tm") ", up, od, oa, ev, rc, ce, ge, ae, fx, cs, cl, cq, ro, pi, ya, ct"
+	" calib_roll_deg, calib_pitch_deg, calib_yaw_deg, calib_ready_s, calib_gps_lag_s, calib_gyro_state)"
+	" SELECT d, e, s, " TS("tm") ", up, od, oa, ev, rc, ce, ge, ae, fx, cs, cl, cq, ro, pi, ya, ct, gl, gy"
 	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],"
 	" $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],"
-	" $14::bigint[], $15::bigint[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[])"
-	" AS u(d, e, s, tm, up, od, oa, ev, rc, ce, ge, ae, fx, cs, cl, cq, ro, pi, ya, ct) ON CONFLICT DO NOTHING";
+	" $14::bigint[], $15::bigint[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],"
+	" $21::float8[], $22::bigint[])"
+	" AS u(d, e, s, tm, up, od, oa, ev, rc, ce, ge, ae, fx, cs, cl, cq, ro, pi, ya, ct, gl, gy) ON CONFLICT DO NOTHING";
 
 /* Tracks: one row per record (K_*), its points flattened (KP_*: record
  * index, point index, values), aggregated back into arrays in order. */
@@ -181,7 +182,7 @@ enum { TE_DEV, TE_EPOCH, TE_TRIP, TE_SEQ, TE_START, TE_END, TE_DIST, TE_OBD, TE_
        TE_MAX, TE_RPM, TE_NIGHT, TE_LNW, TE_RUSH, TE_HEAVY, TE_WIPER, TE_SCREEN, TE_CALL, TE_HANDLED, TE_HB,
        TE_RA, TE_HC, TE_SW, TE_CR, TE_JERK, TE_GPS, TE_DTC, TE_AIR, TE_REASON, TE_LSRC, TE_HB1, TE_HB2, TE_HB3,
        TE_RA1, TE_RA2, TE_RA3, TE_HC1, TE_HC2, TE_HC3, TE_SW1, TE_SW2, TE_SW3, TE_LO1, TE_LO2, TE_LO3, TE_LA1,
-       TE_LA2, TE_LA3, TE_LOP, TE_LAP, TE_VSD, TE_RAW, TE_TOPIC, TE__N };
+       TE_LA2, TE_LA3, TE_LOP, TE_LAP, TE_VSD, TE_PH, TE_LMT, TE_AMT, TE_RAW, TE_TOPIC, TE__N };
 static const char SQL_TRIP_END[] =
 	"WITH u AS (SELECT *, 2 AS k FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
 	"   $5::bigint[], $6::bigint[], $7::float8[], $8::float8[], $9::float8[], $10::float8[], $11::float8[],"
@@ -191,10 +192,11 @@ static const char SQL_TRIP_END[] =
 	"   $32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::bigint[], $37::bigint[], $38::bigint[],"
 	"   $39::bigint[], $40::bigint[], $41::bigint[], $42::bigint[], $43::bigint[], $44::bigint[], $45::bigint[],"
 	"   $46::float8[], $47::float8[], $48::float8[], $49::float8[], $50::float8[], $51::float8[],"
-	"   $52::float8[], $53::float8[], $54::float8[], $55::bytea[], $56::text[])"
+	"   $52::float8[], $53::float8[], $54::float8[], $55::bigint[], $56::float8[], $57::float8[], $58::bytea[],"
+	"   $59::text[])"
 	"   AS u(d, e, tr, s, st, en, di, ob, du, mv, id, av, mx, rp, ni, lw, ru, hv, wi, sc, ca, hn, hb, ra, hc, sw,"
 	"   cr, je, gp, dt, ai, er, ls, hb1, hb2, hb3, ra1, ra2, ra3, hc1, hc2, hc3, sw1, sw2, sw3, lo1, lo2, lo3,"
-	"   la1, la2, la3, lop, lap, vsd, raw, tp)),"
+	"   la1, la2, la3, lop, lap, vsd, ph, lmt, amt, raw, tp)),"
 	" w AS (SELECT DISTINCT ON (d, e, tr) * FROM u ORDER BY d, e, tr, s),"
 	" ins AS (INSERT INTO trips AS x (trip_id, driver_id, start_time, end_time, total_distance_miles,"
 	"   avg_speed_mph, duration_minutes, device_id, epoch, device_trip_id, end_seq, distance_m, obd_distance_m,"
@@ -204,11 +206,12 @@ static const char SQL_TRIP_END[] =
 	"   end_reason, lon_source, hard_brakes_g1, hard_brakes_g2, hard_brakes_g3, rapid_accels_g1,"
 	"   rapid_accels_g2, rapid_accels_g3, harsh_corners_g1, harsh_corners_g2, harsh_corners_g3, swerves_g1,"
 	"   swerves_g2, swerves_g3, lon_share_g1, lon_share_g2, lon_share_g3, lat_share_g1, lat_share_g2,"
-	"   lat_share_g3, lon_p95_g, lat_p95_g, speed_sd_mps)"
+	"   lat_share_g3, lon_p95_g, lat_p95_g, speed_sd_mps, phone_measured, lon_moving_s, lat_moving_s)"
 	"   SELECT " TRIP_ID("d", "e", "tr") ", " DRIVER_AT("d", TS("st")) ", " TS("st") ", " TS("en") ","
 	"   di / 1609.344, av * 3600 / 1609.344, du / 60, d, e, tr, s, di, ob, du, mv, id, av, mx, rp, ni, lw, ru,"
 	"   hv, wi, sc, ca, hn, hb, ra, hc, sw, cr, je, gp, dt, ai, er, ls, hb1, hb2, hb3, ra1, ra2, ra3, hc1, hc2,"
-	"   hc3, sw1, sw2, sw3, lo1, lo2, lo3, la1, la2, la3, lop, lap, vsd FROM w"
+	"   hc3, sw1, sw2, sw3, lo1, lo2, lo3, la1, la2, la3, lop, lap, vsd, CASE WHEN ph < 0 THEN NULL ELSE ph = 1 END,"
+	"   lmt, amt FROM w"
 	"   ON CONFLICT (device_id, epoch, device_trip_id) DO UPDATE SET"
 	"   driver_id = coalesce(x.driver_id, EXCLUDED.driver_id),"
 	END1("start_time") END1("end_time") END1("total_distance_miles") END1("avg_speed_mph")
@@ -222,14 +225,15 @@ static const char SQL_TRIP_END[] =
 	END1("rapid_accels_g2") END1("rapid_accels_g3") END1("harsh_corners_g1") END1("harsh_corners_g2")
 	END1("harsh_corners_g3") END1("swerves_g1") END1("swerves_g2") END1("swerves_g3") END1("lon_share_g1")
 	END1("lon_share_g2") END1("lon_share_g3") END1("lat_share_g1") END1("lat_share_g2") END1("lat_share_g3")
-	END1("lon_p95_g") END1("lat_p95_g") END1("speed_sd_mps")
+	END1("lon_p95_g") END1("lat_p95_g") END1("speed_sd_mps") END1("phone_measured") END1("lon_moving_s")
+	END1("lat_moving_s")
 	"   end_seq = coalesce(x.end_seq, EXCLUDED.end_seq)"
 	"   RETURNING x.device_id, x.epoch, x.device_trip_id, x.end_seq AS stored, x.driver_id, x.start_time),"
 	/* a finished trip makes its (driver, month) stale */
 	" dirty AS (INSERT INTO monthly_features_dirty (driver_id, month)"
 	"   SELECT DISTINCT driver_id, to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM') FROM ins"
 	"   WHERE driver_id IS NOT NULL AND start_time IS NOT NULL ON CONFLICT DO NOTHING),"
-	TRIP_CONFLICTS("57", "end");
+	TRIP_CONFLICTS("60", "end");
 
 enum { B_DEV, B_EPOCH, B_LO, B_HI, B_N, B_FLOOR, B__N };
 static const char SQL_BATCHES[] =

@@ -98,7 +98,10 @@ ALTER TABLE trips
     ADD COLUMN lat_share_g3       double precision,
     ADD COLUMN lon_p95_g          double precision,
     ADD COLUMN lat_p95_g          double precision,
-    ADD COLUMN speed_sd_mps       double precision;
+    ADD COLUMN speed_sd_mps       double precision,
+    ADD COLUMN phone_measured     boolean,           -- a phone source was connected (screen/call/handled measured)
+    ADD COLUMN lon_moving_s       double precision,  -- moving seconds with a longitudinal value (lon_share's denominator)
+    ADD COLUMN lat_moving_s       double precision;  -- idem lateral
 -- mean_abs_jerk (already nullable) is NULL when no longitudinal signal was measured.
 
 ALTER TABLE events ADD COLUMN grade smallint CHECK (grade BETWEEN 1 AND 3);  -- NULL = ungraded
@@ -109,7 +112,9 @@ ALTER TABLE device_status
     ADD COLUMN calib_roll_deg    double precision,
     ADD COLUMN calib_pitch_deg   double precision,
     ADD COLUMN calib_yaw_deg     double precision,
-    ADD COLUMN calib_ready_s     double precision;
+    ADD COLUMN calib_ready_s     double precision,
+    ADD COLUMN calib_gps_lag_s   double precision,                            -- GPS lag behind the IMU, s
+    ADD COLUMN calib_gyro_state  smallint CHECK (calib_gyro_state BETWEEN 0 AND 2);  -- 0 none, 1 learning, 2 established
 
 -- ---- new record kinds -----------------------------------------------------
 

@@ -660,12 +660,13 @@ def test_content():
         W.trip_start(1, t0, 3, lat=52.52, lon=13.405),
         W.event(2, t0 + 5000, trip=3, pk=-0.5, gr=2),
         W.record(8, 3, t0 + 6000, up=60, obd=3, oage=5, evict=0, rc=1, canerr=0, gpserr=0, accerr=0, fix=3, clk=0,
-                 cal=1, calq=0.875, roll=1.5, pitch=-2.25, yaw=179.5, calt=310.0),
+                 cal=1, calq=0.875, roll=1.5, pitch=-2.25, yaw=179.5, calt=310.0, glag=0.25, gyro=2),
         W.track(4, t0 + 7000, 3, pts),
         W.crash_trace(5, t0 + 8000, 3, t0 + 8100, [100, -32768, 32767, 0], [1, 2, 3, 4], [-1000, -1000, -999, -998],
                       hz=200, v=12.5, air=True, lat=52.5202, lon=13.4053),
         W.trip_end(6, t0 + 90000, 3, t0=t0, dist=812.0, hb=3, end=1, lsrc=2, hb1=4, hb2=2, hb3=1, ra1=0, ra2=0,
-                   ra3=0, lo1=0.25, lo2=0.125, lo3=0.0625, lop=0.375, lap=0.25, vsd=2.5),
+                   ra3=0, lo1=0.25, lo2=0.125, lo3=0.0625, lop=0.375, lap=0.25, vsd=2.5, ph=True, lmt=72.5,
+                   amt=80.0),
     ]
     del recs[-1]["jerk"]  # no longitudinal signal: absent, stored as NULL
     d.pub(W.batch("dev-d", 1, recs, v=2, ep=9, af=0))
@@ -673,7 +674,8 @@ def test_content():
     expect("no dead letter", psql("SELECT reason, field, message FROM dead_letters"), [])
     expect("event grade", q1("SELECT grade FROM events"), "2")
     expect("calibration", psql("SELECT calib_state, calib_confidence, calib_roll_deg, calib_pitch_deg, calib_yaw_deg,"
-                               " calib_ready_s FROM device_status"), [["1", "0.875", "1.5", "-2.25", "179.5", "310"]])
+                               " calib_ready_s, calib_gps_lag_s, calib_gyro_state FROM device_status"),
+           [["1", "0.875", "1.5", "-2.25", "179.5", "310", "0.25", "2"]])
     expect("track row", psql("SELECT epoch, seq, device_trip_id, n, (extract(epoch FROM t) * 1000)::bigint, t_ms, lat, lon,"
                              " speed_mps, eph_m FROM tracks"),
            [["9", "4", "3", "3", str(t0 + 7000), "{%d,%d,%d}" % (t0 + 7000, t0 + 8000, t0 + 9200),
@@ -685,9 +687,9 @@ def test_content():
     expect("trip end v2 summary", psql(
         "SELECT end_reason, lon_source, hard_brakes, hard_brakes_g1, hard_brakes_g2, hard_brakes_g3, rapid_accels_g3,"
         " harsh_corners_g1, lon_share_g1, lon_share_g2, lon_share_g3, lat_share_g1, lon_p95_g, lat_p95_g, speed_sd_mps,"
-        " mean_abs_jerk IS NULL, trip_id FROM trips"),
-        [["1", "2", "3", "4", "2", "1", "0", "", "0.25", "0.125", "0.0625", "", "0.375", "0.25", "2.5", "t",
-          "dev-d:0000000000000009:3"]])
+        " mean_abs_jerk IS NULL, phone_measured, lon_moving_s, lat_moving_s, trip_id FROM trips"),
+        [["1", "2", "3", "4", "2", "1", "0", "", "0.25", "0.125", "0.0625", "", "0.375", "0.25", "2.5", "t", "t",
+          "72.5", "80", "dev-d:0000000000000009:3"]])
     c.stop()
 
 
