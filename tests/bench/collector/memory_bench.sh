@@ -25,7 +25,8 @@ source "$ODO_SOURCE_DIR/tests/e2e/collector/common.sh"
 odo_tmpdir
 devs=()
 for i in $(seq 1 "$N"); do devs+=("m-$i"); done
-odo_pki_init "$ODO_TMP/pki" "${devs[@]}" >/dev/null
+# m-junk sends the malformed messages on a connection of its own (the broker makes the CN the client id)
+odo_pki_init "$ODO_TMP/pki" "${devs[@]}" m-junk >/dev/null
 odo_start_mosquitto "$ODO_TMP/pki"
 odo_start_postgres
 bound=$((BOUND_MB * 1024 * 1024))
@@ -54,7 +55,7 @@ flood() {
 	local sim=$!
 	python3 -c "import sys; sys.stdout.write(('x' * 200000 + '\n') * int(sys.argv[1]))" "$MAL" |
 		mosquitto_pub -h 127.0.0.1 -p "$ODO_MQTT_PORT" -V mqttv5 -q 1 --cafile "$ODO_TMP/pki/ca.crt" \
-			--cert "$ODO_TMP/pki/devices/m-1.crt" --key "$ODO_TMP/pki/devices/m-1.key" -t odo/v1/m-1/up -l
+			--cert "$ODO_TMP/pki/devices/m-junk.crt" --key "$ODO_TMP/pki/devices/m-junk.key" -t odo/v1/m-junk/up -l
 	wait "$sim" || { cat "$ODO_TMP/flood.out"; fail "fleet-sim failed"; }
 }
 
@@ -82,7 +83,7 @@ settle "$CPID" "$ODO_TMP/up.log"
 peak_up=$(kb "$CPID" VmHWM)
 stored_up=$(q "SELECT count(*) FROM batches")
 kill -TERM "$CPID"; wait "$CPID" || true
-q "TRUNCATE samples, events, device_status, trips, batches, dead_letters, device_epochs" >/dev/null
+q "TRUNCATE samples, events, device_status, trips, batches, dead_letters, device_epochs CASCADE" >/dev/null
 
 echo "== the flood with the database down (bound $BOUND_MB MB)" >&2
 odo_pg_stop
