@@ -763,7 +763,11 @@ void odo_pgw_service(struct odo_pgw *w, int64_t now_ms, short revents)
 		sent = 0;
 	}
 	if (rc != ODO_OK) {
-		go_down(w, now_ms, PQerrorMessage(w->conn));
+		/* part of a pipeline may be out: abandon the connection, keep the messages */
+		if (rc != ODO_ERR_DB)
+			ODO_LOG(ERROR, "db", "could not build a pipeline (%s); reconnecting, the messages are kept",
+				odo_strerror(rc));
+		go_down(w, now_ms, rc == ODO_ERR_DB ? PQerrorMessage(w->conn) : odo_strerror(rc));
 		return;
 	}
 	if (sent && w->pk != PK_NONE) {

@@ -324,6 +324,18 @@ def test_poison():
             fail("unexpected dead letter %r" % x)
     expect("the rest of that batch stored", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-a' AND seq > 30"), 7)
     expect("its trip start stored", qi("SELECT start_seq FROM trips WHERE device_id = 'dev-a' AND device_trip_id = 5"), 37)
+    # (5) the receiver's time window: a record two days ahead of the collector's clock is refused
+    # alone; a batch of nothing but such records still settles its range
+    pub("dev-a", W.batch("dev-a", 41, samples(41, 3, t0 + 70000) + [W.sample(44, NOW_MS + 2 * DAY)] +
+                         samples(45, 2, t0 + 71000), v=2, ep=0, af=40))
+    acks_a.wait(46)
+    pub("dev-a", W.batch("dev-a", 47, [W.sample(47, NOW_MS + 2 * DAY), W.sample(48, NOW_MS + 3 * DAY)],
+                         v=2, ep=0, af=46))
+    acks_a.wait(48)
+    expect("refused for the time window, alone", psql("SELECT seq, reason, field FROM dead_letters"
+                                                     " WHERE topic_device = 'dev-a' AND seq > 40 ORDER BY seq"),
+           [["44", "record", "recs[3].t"], ["47", "record", "recs[0].t"], ["48", "record", "recs[1].t"]])
+    expect("the others stored", qi("SELECT count(*) FROM samples WHERE device_id = 'dev-a' AND seq > 40"), 5)
     st = c.stats()
     print("counts: " + " ".join("%s=%s" % (k, st[k]) for k in
                                 ("batches", "records", "dead_records", "poison", "isolations", "failures",
