@@ -330,6 +330,19 @@ def test_privacy():
             seq += 1
             psql("INSERT INTO events (device_id, seq, t, tsrc, device_trip_id, kind, source, duration_ms) VALUES (%s, %d, %s, 0, 1, 'hard_brake', 0, 500)"
                  % (lit(dev), seq, ts(tt)))
+    # the wire v2 tables (migration 002): tracks partitioned like samples, crash traces, quarantine
+    psql("CREATE TABLE tracks_2026_01 PARTITION OF tracks FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')")
+    psql("CREATE TABLE IF NOT EXISTS tracks_%s PARTITION OF tracks FOR VALUES FROM ('%s-01 00:00:00+00') TO ('%s 00:00:00+00')"
+         % (ym, now.strftime("%Y-%m"), nxt.strftime("%Y-%m-%d")))
+    for dev, t, s in [("dev-a", dt.datetime(2026, 1, 10, tzinfo=UTC), 900), ("dev-b", dt.datetime(2026, 1, 12, tzinfo=UTC), 901),
+                      ("dev-a", now - dt.timedelta(hours=1), 902)]:
+        psql("INSERT INTO tracks (device_id, epoch, seq, t, tsrc, device_trip_id, n, t_ms, lat, lon, speed_mps, eph_m)"
+             " VALUES (%s, 5, %d, %s, 0, 1, 1, '{1}', '{52.5}', '{13.4}', '{NULL}', '{3}')" % (lit(dev), s, ts(t)))
+        psql("INSERT INTO crash_traces (device_id, epoch, seq, t, tsrc, device_trip_id, crash_t, part, parts, hz, frame,"
+             " ax, ay, az) VALUES (%s, 5, %d, %s, 0, 1, %s, 0, 1, 100, 0, '{1}', '{2}', '{3}')" % (lit(dev), s + 10, ts(t), ts(t)))
+        # quarantined: the device's clock said 2001; it arrived at t
+        psql("INSERT INTO quarantine (device_id, epoch, seq, t, kind, reason, record, topic, processed_by, received_at)"
+             " VALUES (%s, 5, %d, '2001-01-01', 4, 'test', '\\xa0', 'odo/v1/x/up', 'test', %s)" % (lit(dev), s + 20, ts(t)))
     # forget drv-1: dev-a's records before Feb 15th go, dev-a's later ones (drv-2) and dev-b's stay
     before = count("SELECT count(*) FROM samples WHERE device_id = 'dev-a' AND t < '2026-02-15'")
     check(before == 10, "10 drv-1 samples before forget, got %d" % before)
@@ -339,6 +352,13 @@ def test_privacy():
     check(count("SELECT count(*) FROM dtc_reports WHERE device_id = 'dev-a' AND t < '2026-02-15'") == 0, "drv-1 DTC reports erased")
     check(count("SELECT count(*) FROM samples WHERE device_id = 'dev-a' AND t >= '2026-02-15'") == 20, "drv-2 samples kept")
     check(count("SELECT count(*) FROM samples WHERE device_id = 'dev-b'") == 20, "drv-3 samples kept")
+    for tbl in ("tracks", "crash_traces"):
+        check(count("SELECT count(*) FROM %s WHERE device_id = 'dev-a' AND t < '2026-02-15'" % tbl) == 0, "drv-1 %s erased" % tbl)
+        check(count("SELECT count(*) FROM %s WHERE device_id = 'dev-a' AND t > '2026-02-15'" % tbl) == 1, "drv-2 %s kept" % tbl)
+        check(count("SELECT count(*) FROM %s WHERE device_id = 'dev-b'" % tbl) == 1, "drv-3 %s kept" % tbl)
+    check(count("SELECT count(*) FROM quarantine WHERE device_id = 'dev-a' AND received_at < '2026-02-15'") == 0,
+          "drv-1 quarantined records erased (by arrival)")
+    check(count("SELECT count(*) FROM quarantine") == 2, "others' quarantined records kept")
     check(count("SELECT count(*) FROM trips WHERE driver_id = 'drv-1'") == 0, "drv-1 trips erased")
     check(count("SELECT count(*) FROM trips WHERE device_id = 'dev-a' AND start_time < '2026-02-15'") == 0,
           "no trip of dev-a from drv-1's time left")
@@ -363,6 +383,10 @@ def test_privacy():
     check(count("SELECT count(*) FROM events") == 20, "recent events kept")
     check(count("SELECT count(*) FROM pg_class WHERE relname IN ('samples_2026_01', 'samples_2026_02')") == 0,
           "old sample partitions dropped")
+    check(count("SELECT count(*) FROM pg_class WHERE relname = 'tracks_2026_01'") == 0, "old track partition dropped")
+    check(count("SELECT count(*) FROM tracks") == 1, "recent track kept")
+    check(count("SELECT count(*) FROM crash_traces") == 1, "only the recent crash trace kept")
+    check(count("SELECT count(*) FROM quarantine") == 1, "quarantine pruned by arrival, the recent one kept")
     check(count("SELECT count(*) FROM monthly_features") == feats, "monthly features kept")
     check(count("SELECT count(*) FROM trips") == ntrips, "trips kept")
     a = psql("SELECT retain_days, rows_deleted FROM data_audit WHERE action = 'retention'")
