@@ -33,6 +33,8 @@ struct odo_accel_sample {
 	int64_t mono_ns;
 	float x, y, z;
 	uint8_t saturated; /* 1: an axis hit the full-scale range */
+	uint8_t has_gyro;  /* 1: gx, gy, gz hold the chip's angular rate */
+	float gx, gy, gz;  /* rad/s, sensor frame, right-handed */
 };
 
 /* OBD-II service 01 value, decoded to SI-ish units per SAE J1979:

@@ -486,8 +486,12 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 			return ODO_ERR_FULL;
 	}
 	if (!replay_dir) {
-		struct odo_status_parts parts = {
-			.store = a->store, .uplink = a->uplink, .gps = a->gps, .vbus = a->vbus, .accel = a->accel};
+		struct odo_status_parts parts = {.store = a->store,
+						 .uplink = a->uplink,
+						 .gps = a->gps,
+						 .vbus = a->vbus,
+						 .accel = a->accel,
+						 .engine = a->engine};
 		if (odo_status_open(&parts, &a->pipe_clock, a->cfg.status_period_s, put_record, a, &a->status) != ODO_OK ||
 		    odo_loop_add(&a->loop, odo_status_source(a->status)) != ODO_OK)
 			return ODO_ERR_FULL;
@@ -609,6 +613,7 @@ static void usage(FILE *f)
 		"      --log-level LEVEL     error, warn, info or debug (overrides [agent] log_level)\n"
 		"      --check-config        parse the configuration, report problems, exit\n"
 		"      --print-config-reference  print every configuration key (Markdown) and exit\n"
+		"      --print-mount         print the learnt sensor mount (the calibration state file) and exit\n"
 		"  -V, --version             print the version and exit\n"
 		"  -h, --help                this text\n"
 		"\n"
@@ -617,14 +622,44 @@ static void usage(FILE *f)
 		"Exit status: 0 ok; 1 start-up error; 2 usage; 3 replay not fully acknowledged; 4 records lost.\n");
 }
 
+/* --print-mount: the calibration state file named by the configuration. */
+static int print_mount_state(struct agent *a)
+{
+	static struct odo_calib c;
+	char path[AGENT_PATH_MAX + 16];
+	int line = 0;
+	snprintf(path, sizeof(path), "%s/calibration", a->cfg.state_dir);
+	if (odo_calib_init(&c, &a->engine_cfg.calib) != ODO_OK) {
+		fprintf(stderr, "odo-agent: [calib] matrix is not a rotation\n");
+		return 1;
+	}
+	if (c.fixed) {
+		printf("file         none: [calib] matrix is configured\n");
+		odo_calib_print(&c, stdout);
+		return 0;
+	}
+	int rc = odo_calib_load(&c, path, &line);
+	if (rc == ODO_ERR_NOTFOUND) {
+		fprintf(stderr, "odo-agent: %s: no calibration state (nothing learnt yet, or another [agent] state_dir)\n", path);
+		return 1;
+	}
+	if (rc != ODO_OK) {
+		fprintf(stderr, "odo-agent: %s:%d: malformed calibration state\n", path, line);
+		return 1;
+	}
+	printf("file         %s\n", path);
+	odo_calib_print(&c, stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct agent a; /* large (config, tz tables): not on the stack */
 	const char *replay_dir = NULL, *record_dir = NULL, *emit_path = NULL, *log_level = NULL;
 	const char *sets[AGENT_MAX_SETS];
-	int nsets = 0, no_uplink = 0, check_only = 0, print_ref = 0, rc, opt;
+	int nsets = 0, no_uplink = 0, check_only = 0, print_ref = 0, print_mount = 0, rc, opt;
 	double drain_s = 120;
-	enum { O_SET = 256, O_RECORD, O_REPLAY, O_DRAIN, O_NOUPLINK, O_EMIT, O_LOGLEVEL, O_CHECK, O_REF };
+	enum { O_SET = 256, O_RECORD, O_REPLAY, O_DRAIN, O_NOUPLINK, O_EMIT, O_LOGLEVEL, O_CHECK, O_REF, O_MOUNT };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"set", required_argument, NULL, O_SET},
@@ -636,6 +671,7 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, O_LOGLEVEL},
 		{"check-config", no_argument, NULL, O_CHECK},
 		{"print-config-reference", no_argument, NULL, O_REF},
+		{"print-mount", no_argument, NULL, O_MOUNT},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -661,6 +697,7 @@ int main(int argc, char **argv)
 		case O_LOGLEVEL: log_level = optarg; break;
 		case O_CHECK: check_only = 1; break;
 		case O_REF: print_ref = 1; break;
+		case O_MOUNT: print_mount = 1; break;
 		case 'V': printf("odo-agent %s\n", ODO_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -685,6 +722,8 @@ int main(int argc, char **argv)
 		printf("odo-agent: configuration OK\n");
 		return 0;
 	}
+	if (print_mount)
+		return print_mount_state(&a);
 	odo_log_threshold = a.cfg.log_level;
 	if (log_level) {
 		int l = odo_log_level_parse(log_level);

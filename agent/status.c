@@ -5,6 +5,7 @@
 
 #include "accel/accel.h"
 #include "can/vbus.h"
+#include "engine/engine.h"
 #include "gps/gps.h"
 #include "store/store.h"
 #include "uplink/uplink.h"
@@ -51,6 +52,8 @@ void odo_status_record(const struct odo_status_parts *p, const struct odo_clock 
 		odo_accel_stats(p->accel, &as);
 		r->u.status.accel_errors = as.src.errors + as.src.dropped;
 	}
+	if (p->engine)
+		odo_engine_calib_status(p->engine, &r->u.status);
 	r->u.status.fix = fix;
 	r->u.status.clock_source = fix >= ODO_FIX_2D ? ODO_TSRC_GPS : ODO_TSRC_SYSTEM;
 }

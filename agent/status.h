@@ -3,7 +3,8 @@
  * health, not the drive's. Every [agent] status_period_s it reads the parts'
  * counters: uptime, outbox depth, oldest age and evictions, broker
  * reconnects, GPS/CAN/accelerometer errors, the GPS fix and so the clock
- * source. A replay emits none: a recording describes a drive, and its
+ * source, and the mount calibration (state, confidence, roll/pitch/yaw,
+ * time it took to become ready, GPS lag, gyroscope). A replay emits none: a recording describes a drive, and its
  * output must depend on the recording alone.
  */
 #ifndef ODO_AGENT_STATUS_H
@@ -21,6 +22,7 @@ struct odo_uplink;
 struct odo_gps;
 struct odo_vbus;
 struct odo_accel;
+struct odo_engine;
 
 /* The parts whose counters the record reports; borrowed. store is
  * required; a NULL part is absent (its fields stay 0). */
@@ -30,6 +32,7 @@ struct odo_status_parts {
 	struct odo_gps *gps;
 	struct odo_vbus *vbus;
 	struct odo_accel *accel;
+	struct odo_engine *engine; /* the mount calibration's state */
 };
 
 /* Fill *r with a STATUS record as of the clock's now (t_ms: system time);

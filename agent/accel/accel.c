@@ -26,7 +26,8 @@ const struct odo_cfg_key odo_accel_cfg_keys[] = {
 		  "accelerometer part: auto (probe each known chip), lis3dh, mpu6050"),
 	ODO_CFG_I("address", struct odo_accel_cfg, address, "0", 0, 0x77,
 		  "7-bit I2C address (0: the chip's usual addresses)"),
-	ODO_CFG_I("rate_hz", struct odo_accel_cfg, rate_hz, "100", 100, 400, "sampling rate"),
+	ODO_CFG_I("rate_hz", struct odo_accel_cfg, rate_hz, "100", 10, 400,
+		  "sampling rate (Hz); below 100 Hz the accelerometer's crash detection is off"),
 	ODO_CFG_I("range_g", struct odo_accel_cfg, range_g, "8", 2, 16,
 		  "full-scale range in g (rounded up to what the chip offers)"),
 };
@@ -213,9 +214,8 @@ int odo_accel_read_once(struct odo_accel *a)
 {
 	if (!a)
 		return ODO_ERR_INVAL;
-	struct odo_accel_sample s;
-	float v[3];
-	if (a->drv->read(&a->dev, v, &s.saturated) != 0) {
+	struct odo_accel_sample s = { 0 };
+	if (a->drv->read(&a->dev, &s) != 0) {
 		a->st.src.errors++;
 		if (a->st.src.errors % ACCEL_ERR_LOG_EVERY == 1)
 			ODO_LOG(WARN, "accel", "%s read failed (%s), %llu errors so far", a->drv->name,
@@ -223,9 +223,6 @@ int odo_accel_read_once(struct odo_accel *a)
 		return ODO_ERR_IO;
 	}
 	s.mono_ns = odo_clock_mono_ns(a->clock);
-	s.x = v[0];
-	s.y = v[1];
-	s.z = v[2];
 	if (s.saturated)
 		a->st.saturated++;
 	a->st.src.received++;

@@ -23,6 +23,9 @@
 
 #define ODO_ACCEL_PATH_MAX 64
 #define ODO_ACCEL_CSV_HEADER "t,x,y,z,saturated"
+/* The header of a recording whose rows carry the gyroscope's columns too
+ * (a row of either form is accepted under either header). */
+#define ODO_ACCEL_CSV_HEADER_GYRO "t,x,y,z,saturated,gx,gy,gz"
 #define ODO_ACCEL_CSV_LINE_MAX 128
 
 /* Register access to one I2C device (address already selected). Each
@@ -58,8 +61,10 @@ struct odo_accel_driver {
 	/* Configure range (g) and rate (Hz), rounding up to what the chip has;
 	 * fill d->scale and d->raw_max. 0 or -1. */
 	int (*setup)(struct odo_accel_dev *d, int range_g, int rate_hz);
-	/* One sample in m/s^2, sensor frame; *sat = 1 when an axis is at full scale. */
-	int (*read)(struct odo_accel_dev *d, float xyz[3], uint8_t *sat);
+	/* One sample in m/s^2, sensor frame, into s->x/y/z; s->saturated = 1
+	 * when an axis is at full scale; a chip with a gyroscope also fills
+	 * s->gx/gy/gz (rad/s) and sets s->has_gyro (one burst: same instant). */
+	int (*read)(struct odo_accel_dev *d, struct odo_accel_sample *s);
 };
 
 extern const struct odo_accel_driver odo_accel_lis3dh;

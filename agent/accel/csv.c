@@ -1,5 +1,6 @@
 /*
- * accel.csv rows: "t,x,y,z,saturated" (docs/inputs.md).
+ * accel.csv rows: "t,x,y,z,saturated" and, from a chip with a gyroscope,
+ * ",gx,gy,gz" (rad/s) after them (docs/inputs.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -10,9 +11,14 @@
 
 size_t odo_accel_csv_format(char *buf, size_t size, int64_t t, const struct odo_accel_sample *s)
 {
-	int n = snprintf(buf, size, "%lld.%06lld,%.5f,%.5f,%.5f,%u\n", (long long)(t / ODO_NS_PER_S),
-			 (long long)((t % ODO_NS_PER_S) / 1000), (double)s->x, (double)s->y,
-			 (double)s->z, s->saturated);
+	int n = s->has_gyro
+			? snprintf(buf, size, "%lld.%06lld,%.5f,%.5f,%.5f,%u,%.6f,%.6f,%.6f\n",
+				   (long long)(t / ODO_NS_PER_S), (long long)((t % ODO_NS_PER_S) / 1000), (double)s->x,
+				   (double)s->y, (double)s->z, s->saturated, (double)s->gx, (double)s->gy,
+				   (double)s->gz)
+			: snprintf(buf, size, "%lld.%06lld,%.5f,%.5f,%.5f,%u\n", (long long)(t / ODO_NS_PER_S),
+				   (long long)((t % ODO_NS_PER_S) / 1000), (double)s->x, (double)s->y, (double)s->z,
+				   s->saturated);
 	if (n < 0)
 		return 0;
 	return (size_t)n < size ? (size_t)n : size - 1;
@@ -88,6 +94,15 @@ int odo_accel_csv_parse(const char *line, int64_t *t_real_ns, struct odo_accel_s
 	if ((*p != '0' && *p != '1'))
 		return ODO_ERR_INVAL;
 	o.saturated = (uint8_t)(*p++ - '0');
+	if (*p == ',') { /* the gyroscope's columns */
+		p++;
+		float *gw[3] = { &o.gx, &o.gy, &o.gz };
+		for (int i = 0; i < 3; i++) {
+			if (parse_float(p, &p, gw[i]) != 0 || (i < 2 && *p++ != ','))
+				return ODO_ERR_INVAL;
+		}
+		o.has_gyro = 1;
+	}
 	if (*p == '\r')
 		p++;
 	if (*p == '\n')

@@ -1,6 +1,8 @@
 /*
  * Accelerometer drivers: one const table per chip (see accel.h).
  */
+#include <math.h>
+
 #include "accel/accel.h"
 #include "odo/geo.h"
 
@@ -18,8 +20,10 @@ static int read_regs(struct odo_accel_dev *d, uint8_t reg, uint8_t block_reg, ui
 }
 
 /* ---- ST LIS3DH (datasheet DocID17530 Rev 2, 2016) ----
- * WHO_AM_I 0x0F reads 0x33 (§8.7). CTRL_REG1 0x20: ODR[7:4] (0101 = 100 Hz,
- * 0110 = 200 Hz, 0111 = 400 Hz), LPen bit 3, Z/Y/X enable bits 2..0 (§8.8).
+ * WHO_AM_I 0x0F reads 0x33 (§8.7). CTRL_REG1 0x20: ODR[7:4] (0010 = 10 Hz,
+ * 0011 = 25 Hz, 0100 = 50 Hz, 0101 = 100 Hz, 0110 = 200 Hz, 0111 = 400 Hz),
+ * LPen bit 3, Z/Y/X enable bits 2..0 (§8.8). Its bandwidth is ODR/2 by
+ * design: no aliasing whatever the rate.
  * CTRL_REG4 0x23: BDU bit 7, FS[5:4] (00 ±2 g .. 11 ±16 g), HR bit 3 (§8.11).
  * OUT_X_L..OUT_Z_H 0x28..0x2D, two's complement, left-justified; in
  * high-resolution mode 12 bits, sensitivity 1/2/4/12 mg/digit for
@@ -49,7 +53,8 @@ static int lis3dh_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 	unsigned i = 0;
 	while (i + 1 < ODO_ARRAY_LEN(fs) && fs[i].g < range_g)
 		i++;
-	uint8_t odr = rate_hz <= 100 ? 0x5 : rate_hz <= 200 ? 0x6 : 0x7;
+	uint8_t odr = rate_hz <= 10 ? 0x2 : rate_hz <= 25 ? 0x3 : rate_hz <= 50 ? 0x4 : rate_hz <= 100 ? 0x5
+		    : rate_hz <= 200 ? 0x6 : 0x7;
 	if (d->bus.ops->write_byte(d->bus.ctx, LIS3DH_CTRL_REG1, (uint8_t)(odr << 4 | 0x07)) != 0)
 		return -1;
 	if (d->bus.ops->write_byte(d->bus.ctx, LIS3DH_CTRL_REG4,
@@ -61,18 +66,20 @@ static int lis3dh_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 	return 0;
 }
 
-static int lis3dh_read(struct odo_accel_dev *d, float xyz[3], uint8_t *sat)
+static int lis3dh_read(struct odo_accel_dev *d, struct odo_accel_sample *s)
 {
 	uint8_t b[6];
+	float *xyz[3] = { &s->x, &s->y, &s->z };
 	if (read_regs(d, LIS3DH_OUT_X_L, LIS3DH_OUT_X_L | LIS3DH_AUTO_INC, b, 6) != 0)
 		return -1;
-	*sat = 0;
+	s->saturated = 0;
+	s->has_gyro = 0;
 	for (int i = 0; i < 3; i++) {
 		int16_t raw16 = (int16_t)(uint16_t)(b[2 * i] | b[2 * i + 1] << 8);
 		int32_t raw = raw16 / 16; /* 12-bit, left-justified */
 		if (raw >= d->raw_max || raw <= -d->raw_max - 1)
-			*sat = 1;
-		xyz[i] = (float)(raw * d->scale);
+			s->saturated = 1;
+		*xyz[i] = (float)(raw * d->scale);
 	}
 	return 0;
 }
@@ -88,12 +95,20 @@ const struct odo_accel_driver odo_accel_lis3dh = {
 /* ---- InvenSense MPU-6050 (Register Map RM-MPU-6000A-00 Rev 4.2) ----
  * WHO_AM_I 0x75 reads 0x68 (§4.32). PWR_MGMT_1 0x6B: the part powers up
  * asleep (SLEEP bit 6); write 0x01 = awake, clock from the X gyro PLL
- * (§4.28). CONFIG 0x1A DLPF_CFG (§4.3); with the DLPF on the sample rate is
- * 1 kHz / (1 + SMPLRT_DIV 0x19) (§4.2). ACCEL_CONFIG 0x1C AFS_SEL[4:3]:
- * ±2/4/8/16 g = 16384/8192/4096/2048 LSB/g (§4.5, §4.17).
- * ACCEL_XOUT_H..ACCEL_ZOUT_L 0x3B..0x40, big-endian 16-bit (§4.17). */
+ * (§4.28). CONFIG 0x1A DLPF_CFG (§4.3): codes 1..6 low-pass the gyroscope at
+ * 188/98/42/20/10/5 Hz (the accelerometer at about the same); the widest
+ * one at or below half the sampling rate is chosen, so the samples are not
+ * aliased (the Linux inv_mpu6050 driver chooses it the same way); code 0
+ * would make the gyroscope output 8 kHz, so it is never used and the
+ * sample rate is 1 kHz / (1 + SMPLRT_DIV 0x19) (§4.2). GYRO_CONFIG 0x1B
+ * FS_SEL[4:3] = 0: ±250 deg/s, 131 LSB/(deg/s) (§4.4; a car turns far
+ * slower). ACCEL_CONFIG 0x1C AFS_SEL[4:3]: ±2/4/8/16 g =
+ * 16384/8192/4096/2048 LSB/g (§4.5, §4.17). One 14-byte burst from
+ * ACCEL_XOUT_H 0x3B reads accelerometer, temperature and gyroscope of the
+ * same instant (§4.17-4.19), big-endian 16-bit. */
 #define MPU_SMPLRT_DIV 0x19
 #define MPU_CONFIG 0x1A
+#define MPU_GYRO_CONFIG 0x1B
 #define MPU_ACCEL_CONFIG 0x1C
 #define MPU_ACCEL_XOUT_H 0x3B
 #define MPU_PWR_MGMT_1 0x6B
@@ -120,10 +135,16 @@ static int mpu_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 	if (rate_hz > 1000)
 		rate_hz = 1000;
 	uint8_t div = (uint8_t)(1000 / rate_hz - 1);
+	/* DLPF_CFG 1..6: 188, 98, 42, 20, 10, 5 Hz; the widest <= rate / 2 */
+	static const int bw[] = { 188, 98, 42, 20, 10, 5 };
+	uint8_t dlpf = 1;
+	while (dlpf < 6 && bw[dlpf - 1] * 2 > rate_hz)
+		dlpf++;
 	struct odo_i2c *b = &d->bus;
 	if (b->ops->write_byte(b->ctx, MPU_PWR_MGMT_1, 0x01) != 0 ||
-	    b->ops->write_byte(b->ctx, MPU_CONFIG, 0x02) != 0 || /* DLPF 94 Hz */
+	    b->ops->write_byte(b->ctx, MPU_CONFIG, dlpf) != 0 ||
 	    b->ops->write_byte(b->ctx, MPU_SMPLRT_DIV, div) != 0 ||
+	    b->ops->write_byte(b->ctx, MPU_GYRO_CONFIG, 0x00) != 0 ||
 	    b->ops->write_byte(b->ctx, MPU_ACCEL_CONFIG, (uint8_t)(fs[i].afs << 3)) != 0)
 		return -1;
 	d->range_g = fs[i].g;
@@ -132,18 +153,24 @@ static int mpu_setup(struct odo_accel_dev *d, int range_g, int rate_hz)
 	return 0;
 }
 
-static int mpu_read(struct odo_accel_dev *d, float xyz[3], uint8_t *sat)
+#define MPU_GYRO_LSB_PER_DPS 131.0
+
+static int mpu_read(struct odo_accel_dev *d, struct odo_accel_sample *s)
 {
-	uint8_t b[6];
-	if (read_regs(d, MPU_ACCEL_XOUT_H, MPU_ACCEL_XOUT_H, b, 6) != 0)
+	uint8_t b[14]; /* accel x/y/z, temperature, gyro x/y/z */
+	float *xyz[3] = { &s->x, &s->y, &s->z }, *w[3] = { &s->gx, &s->gy, &s->gz };
+	if (read_regs(d, MPU_ACCEL_XOUT_H, MPU_ACCEL_XOUT_H, b, sizeof b) != 0)
 		return -1;
-	*sat = 0;
+	s->saturated = 0;
 	for (int i = 0; i < 3; i++) {
 		int32_t raw = (int16_t)(uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
 		if (raw >= d->raw_max || raw <= -d->raw_max - 1)
-			*sat = 1;
-		xyz[i] = (float)(raw * d->scale);
+			s->saturated = 1;
+		*xyz[i] = (float)(raw * d->scale);
+		int32_t g = (int16_t)(uint16_t)(b[8 + 2 * i] << 8 | b[9 + 2 * i]);
+		*w[i] = (float)(g / MPU_GYRO_LSB_PER_DPS * M_PI / 180);
 	}
+	s->has_gyro = 1;
 	return 0;
 }
 

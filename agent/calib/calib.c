@@ -1,11 +1,14 @@
-/* odo-agent — mounting calibration (see calib.h). */
+/* odo-agent — mounting calibration: configuration, the learning / ready /
+ * re-learning states and their rules (see calib.h). */
 #include "calib/calib.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib/calib_int.h"
 #include "odo/err.h"
 #include "odo/geo.h"
 
@@ -14,18 +17,40 @@ const struct odo_cfg_key odo_calib_cfg_keys[] = {
     ODO_CFG_S("matrix", S, matrix, "",
               "explicit sensor->vehicle rotation, 9 numbers row-major (forward,right,down); empty: learn"),
     ODO_CFG_D("ready_excitation", S, ready_excitation, "40", 0, 1e9,
-              "excitation needed before the estimate is used ((m/s^2)^2 intervals)"),
-    ODO_CFG_D("ready_fit", S, ready_fit, "0.5", 0, 1, "fit correlation needed before the estimate is used"),
+              "excitation needed before the estimate is used ((m/s^2)^2 x reference spans)"),
+    ODO_CFG_D("ready_sigma_deg", S, ready_sigma_deg, "2.5", 0.1, 45,
+              "the estimate's standard error must be at most this before it is used (deg; 2 sigma = 5 deg)"),
+    ODO_CFG_D("ready_stable_deg", S, ready_stable_deg, "1", 0.01, 45,
+              "... and it must have moved less than this (deg) ..."),
+    ODO_CFG_D("ready_stable_s", S, ready_stable_s, "30", 0, 3600, "... over this much driving (s)"),
     ODO_CFG_D("quiet_mps2", S, quiet_mps2, "0.3", 0, 5,
-              "reference acceleration below which an interval shows gravity"),
+              "reference acceleration below which a span shows gravity (m/s^2)"),
     ODO_CFG_D("remount_deg", S, remount_deg, "10", 1, 90,
               "gravity direction change that means the box was re-mounted (deg)"),
     ODO_CFG_D("remount_s", S, remount_s, "5", 0.5, 600, "the change must last this long while still (s)"),
+    ODO_CFG_D("remount_yaw_deg", S, remount_yaw_deg, "30", 5, 180,
+              "the recent forward axis this far from the one in use means re-mounted (deg)"),
+    ODO_CFG_D("recent_s", S, recent_s, "60", 10, 3600,
+              "time constant of the recent estimate that detects a turn about the vertical (driving s)"),
     ODO_CFG_D("min_lat_speed_mps", S, min_lat_speed_mps, "3", 0, 50,
               "lateral references need this speed (m/s)"),
+    ODO_CFG_D("ref_span_s", S, ref_span_s, "1", 0.2, 3, "a reference spans at least this long (s)"),
+    ODO_CFG_D("gps_lag_s", S, gps_lag_s, "0", 0, 2,
+              "GPS lag behind the IMU assumed until calibration has estimated it (s)"),
+    ODO_CFG_GONE("ready_fit", "ready_sigma_deg (the estimate's uncertainty; docs/detection.md)"),
 };
 #undef S
 const size_t odo_calib_cfg_nkeys = ODO_ARRAY_LEN(odo_calib_cfg_keys);
+
+#define HARD_REF_MPS2 1.5   /* hard references checked after a restore ... */
+#define VERIFY_SPANS 4      /* ... the first four of them ... */
+#define VERIFY_AGAINST 3    /* ... at least three pointing backwards: re-mounted */
+#define SOLVE_EVERY 10      /* references between solutions */
+#define RECENT_MAX_SIGMA 5.0
+#define GYRO_MIN_TURNING 1.5 /* rad^2/s of course rate^2 x time: about three 90 deg turns of 5 s */
+#define GYRO_MAX_SE_DEG 1.0
+#define GYRO_AGREE_DEG 5.0
+#define GYRO_INVERTED_DEG 170.0
 
 int odo_calib_cfg_set_matrix(struct odo_calib_cfg *cfg, const double R[3][3])
 {
@@ -53,52 +78,6 @@ void odo_calib_cfg_defaults(struct odo_calib_cfg *c)
 	(void)odo_config_section_defaults("calib", odo_calib_cfg_keys, odo_calib_cfg_nkeys, c, sizeof(*c));
 }
 
-static double dot(const double a[3], const double b[3])
-{
-	return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-}
-
-static void cross(const double a[3], const double b[3], double o[3])
-{
-	o[0] = a[1] * b[2] - a[2] * b[1];
-	o[1] = a[2] * b[0] - a[0] * b[2];
-	o[2] = a[0] * b[1] - a[1] * b[0];
-}
-
-static int normalize(double v[3])
-{
-	double n = sqrt(dot(v, v));
-	if (!(n > 1e-9))
-		return -1;
-	for (int i = 0; i < 3; i++)
-		v[i] /= n;
-	return 0;
-}
-
-static int is_rotation(double R[3][3])
-{
-	for (int i = 0; i < 3; i++)
-		for (int j = 0; j < 3; j++) {
-			double d = dot(R[i], R[j]) - (i == j ? 1.0 : 0.0);
-			if (fabs(d) > 1e-2)
-				return 0;
-		}
-	double c[3];
-	cross(R[0], R[1], c);
-	return dot(c, R[2]) > 0.9;
-}
-
-static void reset_stats(struct odo_calib *c)
-{
-	memset(c->gsum, 0, sizeof(c->gsum));
-	c->gn = 0;
-	memset(c->c_lon, 0, sizeof(c->c_lon));
-	memset(c->c_lat, 0, sizeof(c->c_lat));
-	c->s_lon = c->s_lat = c->e_ref = c->m2 = c->nref = 0;
-	c->s_ll = c->s_tt = c->s_lt = 0;
-	memset(c->s_a, 0, sizeof(c->s_a));
-}
-
 int odo_calib_init(struct odo_calib *c, const struct odo_calib_cfg *cfg)
 {
 	memset(c, 0, sizeof(*c));
@@ -106,6 +85,12 @@ int odo_calib_init(struct odo_calib *c, const struct odo_calib_cfg *cfg)
 		c->cfg = *cfg;
 	else
 		odo_calib_cfg_defaults(&c->cfg);
+	c->ring_slot = INT64_MIN;
+	c->sigma_deg = c->ready_s = NAN;
+	c->state = ODO_CAL_LEARNING;
+	int lag = (int)lround(c->cfg.gps_lag_s / ODO_CALIB_LAG_STEP_S);
+	for (int s = 0; s < ODO_CALIB_NSRC; s++)
+		c->lag[s] = lag < 0 ? 0 : lag >= ODO_CALIB_NLAG ? ODO_CALIB_NLAG - 1 : lag;
 	if (c->cfg.matrix[0]) {
 		const char *p = c->cfg.matrix;
 		for (int k = 0; k < 9; k++) {
@@ -118,9 +103,10 @@ int odo_calib_init(struct odo_calib *c, const struct odo_calib_cfg *cfg)
 		}
 		while (*p == ' ' || *p == '\t')
 			p++;
-		if (*p || !is_rotation(c->R))
+		if (*p || !calib__is_rotation(c->R))
 			return ODO_ERR_CONFIG;
 		c->fixed = 1;
+		c->state = ODO_CAL_READY;
 		c->ready = 1;
 		c->confidence = 1;
 		for (int i = 0; i < 3; i++)
@@ -129,154 +115,236 @@ int odo_calib_init(struct odo_calib *c, const struct odo_calib_cfg *cfg)
 	return ODO_OK;
 }
 
-void odo_calib_accel(struct odo_calib *c, int64_t mono_ns, const double a[3])
+void calib__transition(struct odo_calib *c, int to, const char *fmt, ...)
 {
-	(void)mono_ns;
-	for (int i = 0; i < 3; i++)
-		c->acc_sum[i] += a[i];
-	c->acc_n++;
+	c->transition.from = c->state;
+	c->transition.to = to;
+	c->transition.learn_s = c->learn_s;
+	c->transition.moving_s = c->moving_s;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->transition.why, sizeof(c->transition.why), fmt, ap);
+	va_end(ap);
+	c->have_transition = 1;
+	c->state = to;
+	c->ready = to == ODO_CAL_READY;
 }
 
-/* Re-estimate R from the statistics. */
-static void solve(struct odo_calib *c)
+int odo_calib_take_transition(struct odo_calib *c, struct odo_calib_transition *t)
 {
-	if (c->nref < 10)
+	if (!c->have_transition)
+		return 0;
+	*t = c->transition;
+	c->have_transition = 0;
+	return 1;
+}
+
+void calib__reset_stats(struct odo_calib *c)
+{
+	memset(c->bank, 0, sizeof(c->bank));
+	memset(c->gbank, 0, sizeof(c->gbank));
+	memset(&c->base, 0, sizeof(c->base));
+	memset(&c->recent, 0, sizeof(c->recent));
+	c->nsol = 0;
+	c->verify_left = 0;
+	c->learn_s = 0;
+	c->remount_still_s = 0;
+	memset(&c->est, 0, sizeof(c->est));
+	c->sigma_deg = NAN;
+	c->confidence = 0;
+	if (c->gyro_state == ODO_GYRO_ESTABLISHED)
+		c->gyro_state = ODO_GYRO_LEARNING;
+}
+
+/* The box was moved: learn again from nothing (why: which rule). */
+static void remount(struct odo_calib *c, const char *why)
+{
+	c->remounts++;
+	c->fixed = 0;
+	calib__reset_stats(c);
+	calib__transition(c, ODO_CAL_RELEARNING, "%s", why);
+}
+
+/* The gyroscope's yaw axis from the lag-in-use sums; state update. */
+static void gyro_axis(struct odo_calib *c)
+{
+	if (!c->have_gyro)
 		return;
-	double g[3];
-	/* regression a = g + lon F + lat L: g is the intercept (Cramer's rule) */
-	double n = c->nref, a = c->s_lon, b = c->s_lat;
-	double det = n * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) - a * (a * c->s_tt - c->s_lt * b) +
-	             b * (a * c->s_lt - c->s_ll * b);
-	if (fabs(det) > 1e-6 * n * n * n) {
-		for (int i = 0; i < 3; i++) {
-			double y0 = c->s_a[i], y1 = c->c_lon[i], y2 = c->c_lat[i];
-			g[i] = (y0 * (c->s_ll * c->s_tt - c->s_lt * c->s_lt) -
-			        a * (y1 * c->s_tt - c->s_lt * y2) + b * (y1 * c->s_lt - c->s_ll * y2)) /
-			       det;
+	if (c->gyro_state == ODO_GYRO_NONE)
+		c->gyro_state = ODO_GYRO_LEARNING;
+	struct odo_calib_gsums g = {0};
+	for (int s = 0; s < ODO_CALIB_NSRC; s++) {
+		const struct odo_calib_gsums *b = &c->gbank[s][c->lag[s]];
+		g.n += b->n;
+		g.s_r += b->s_r;
+		g.s_rr += b->s_rr;
+		g.s_ww += b->s_ww;
+		g.s_rr_dt += b->s_rr_dt;
+		for (int j = 0; j < 3; j++) {
+			g.s_w[j] += b->s_w[j];
+			g.s_wr[j] += b->s_wr[j];
 		}
-	} else if (c->gn >= 10) {
-		for (int i = 0; i < 3; i++)
-			g[i] = c->gsum[i] / c->gn;
-	} else {
-		return;
 	}
-	double d[3] = {-g[0], -g[1], -g[2]};
-	if (normalize(d))
+	if (g.n < CALIB_MIN_REFS)
 		return;
-	/* horizontal basis e1, e2 = d x e1 */
-	double ax[3] = {0, 0, 0};
-	int k =
-	    fabs(d[0]) < fabs(d[1]) ? (fabs(d[0]) < fabs(d[2]) ? 0 : 2) : (fabs(d[1]) < fabs(d[2]) ? 1 : 2);
-	ax[k] = 1;
-	double e1[3], e2[3];
-	double p = dot(ax, d);
-	for (int i = 0; i < 3; i++)
-		e1[i] = ax[i] - p * d[i];
-	normalize(e1);
-	cross(d, e1, e2);
-	/* cross moments of the dynamic acceleration (a - g) */
-	double cl[3], ct[3];
-	for (int i = 0; i < 3; i++) {
-		cl[i] = c->c_lon[i] - g[i] * c->s_lon;
-		ct[i] = c->c_lat[i] - g[i] * c->s_lat;
+	/* w = bias + k rate per component: centred moments */
+	double rr = g.s_rr - g.s_r * g.s_r / g.n;
+	if (!(rr > 0))
+		return;
+	double k[3], wr[3], ww = g.s_ww;
+	for (int j = 0; j < 3; j++) {
+		wr[j] = g.s_wr[j] - g.s_w[j] * g.s_r / g.n;
+		k[j] = wr[j] / rr;
+		ww -= g.s_w[j] * g.s_w[j] / g.n;
 	}
-	double y = dot(e2, cl) - dot(e1, ct);
-	double x = dot(e1, cl) + dot(e2, ct);
-	double th = atan2(y, x);
-	double f[3], r[3];
-	for (int i = 0; i < 3; i++)
-		f[i] = cos(th) * e1[i] + sin(th) * e2[i];
-	cross(d, f, r);
-	/* fit correlation: |projection| / sqrt(E * P), P = sum |a - g|^2 */
-	double P = c->m2 - 2 * dot(g, c->s_a) + c->nref * dot(g, g);
-	double fit = (c->e_ref > 0 && P > 0) ? sqrt(x * x + y * y) / sqrt(c->e_ref * P) : 0;
-	if (fit > 1)
-		fit = 1;
-	double ex = c->e_ref / c->cfg.ready_excitation;
-	c->confidence = fit * (ex < 1 ? ex : 1);
-	if (c->e_ref >= c->cfg.ready_excitation && fit >= c->cfg.ready_fit) {
-		for (int i = 0; i < 3; i++) {
-			c->R[0][i] = f[i];
-			c->R[1][i] = r[i];
-			c->R[2][i] = d[i];
-			c->g_ref[i] = g[i];
-		}
-		c->ready = 1;
+	double kn = sqrt(calib__dot(k, k));
+	double res = ww - 2 * calib__dot(k, wr) + kn * kn * rr;
+	double se = kn > 0 && g.n > 2 ? sqrt(fmax(res, 0) / (3 * (g.n - 2)) / rr) / kn * 180 / M_PI : HUGE_VAL;
+	/* |k| ~ 1: the sensor turns as the course does (course from GPS under-reads a little) */
+	if (g.s_rr_dt >= GYRO_MIN_TURNING && se <= GYRO_MAX_SE_DEG && kn > 0.5 && kn < 1.5) {
+		for (int j = 0; j < 3; j++)
+			c->gaxis[j] = k[j] / kn;
+		c->gaxis_se_deg = se;
+		c->gyro_state = ODO_GYRO_ESTABLISHED;
 	}
 }
 
-void odo_calib_reference(struct odo_calib *c, int64_t mono_ns, double lon, double lat, int still)
+/* The solution of driving time `t` at least ready_stable_s ago is within
+ * ready_stable_deg of R. */
+static int stable(const struct odo_calib *c, const double R[3][3])
 {
-	if (c->acc_n == 0)
-		return;
-	double a[3];
-	for (int i = 0; i < 3; i++)
-		a[i] = c->acc_sum[i] / c->acc_n;
-	c->acc_sum[0] = c->acc_sum[1] = c->acc_sum[2] = 0;
-	c->acc_n = 0;
+	double now = c->moving_s;
+	int best = -1;
+	for (unsigned i = 0; i < c->nsol && i < ODO_CALIB_SOLVES; i++)
+		if (c->sol_t[i] <= now - c->cfg.ready_stable_s && (best < 0 || c->sol_t[i] > c->sol_t[best]))
+			best = (int)i;
+	return best >= 0 && odo_calib_angle_deg(R, c->sol_R[best]) < c->cfg.ready_stable_deg;
+}
 
-	/* re-mount check while still, against the rotation in use */
-	if (still && c->ready) {
+static void keep_solution(struct odo_calib *c, const double R[3][3])
+{
+	unsigned i = c->nsol % ODO_CALIB_SOLVES;
+	memcpy(c->sol_R[i], R, sizeof(c->sol_R[i]));
+	c->sol_t[i] = c->moving_s;
+	c->nsol++;
+}
+
+static void decide(struct odo_calib *c)
+{
+	struct odo_calib_sums s = c->base;
+	for (int k = 0; k < ODO_CALIB_NSRC; k++)
+		calib__sums_axpy(&s, 1, &c->bank[k][c->lag[k]]);
+	gyro_axis(c);
+	int axis = c->gyro_state == ODO_GYRO_ESTABLISHED;
+	struct odo_calib_solution sol;
+	calib__solve(&s, axis ? c->gaxis : NULL, c->gaxis_se_deg, &sol);
+	if (!sol.ok)
+		return;
+	c->est = sol;
+	c->sigma_deg = sol.sigma_deg;
+	c->confidence = fmax(0, fmin(1, 1 - sol.sigma_deg / (2 * c->cfg.ready_sigma_deg)));
+	int steady = stable(c, sol.R);
+	keep_solution(c, sol.R);
+	int agree = 1;
+	if (axis) {
+		double d[3] = {-sol.g[0], -sol.g[1], -sol.g[2]};
+		calib__normalize(d);
+		double ang = acos(fmax(-1, fmin(1, calib__dot(d, c->gaxis)))) * 180 / M_PI;
+		agree = ang <= GYRO_AGREE_DEG;
+		if (ang >= GYRO_INVERTED_DEG && !c->sign_error) {
+			c->sign_error = 1;
+			calib__transition(c, c->state,
+			                  "accelerometer sign inverted: gravity and the yaw axis disagree by %.0f deg "
+			                  "(the driver must report specific force, +9.8 m/s^2 up at rest)",
+			                  ang);
+		}
+	}
+	int ok = s.e_ref >= c->cfg.ready_excitation && sol.sigma_deg <= c->cfg.ready_sigma_deg && steady && agree &&
+	         !c->sign_error;
+	if (!ok)
+		return;
+	memcpy(c->R, sol.R, sizeof(c->R));
+	memcpy(c->g_ref, sol.g, sizeof(c->g_ref));
+	if (c->state != ODO_CAL_READY) {
+		c->ready_s = c->learn_s;
+		calib__transition(c, ODO_CAL_READY, "sigma %.1f deg, fit %.2f", sol.sigma_deg, sol.fit);
+		c->learn_s = 0;
+	}
+}
+
+/* In state ready: the recent references' forward axis against the one in use. */
+static void yaw_check(struct odo_calib *c)
+{
+	double th, sr;
+	if (!calib__angle_in_plane(&c->recent, c->g_ref, c->R[2], c->R[0], &th, &sr))
+		return;
+	double deg = fabs(th) * 180 / M_PI;
+	if (c->recent.e_ref >= c->cfg.ready_excitation && sr < RECENT_MAX_SIGMA && deg > c->cfg.remount_yaw_deg) {
+		char why[96];
+		snprintf(why, sizeof(why), "the forward axis of the last minutes is %.0f deg from the one in use (sigma %.1f)",
+		         deg, sr);
+		/* learnt again from what comes now: the recent references still hold
+		 * the old mount's, which would bias the new one */
+		remount(c, why);
+	}
+}
+
+void calib__after_reference(struct odo_calib *c, const double a[3], double lon, double lat, int still,
+                            double span_s)
+{
+	double L = isfinite(lon) ? lon : 0, T = isfinite(lat) ? lat : 0;
+	if (!still) {
+		c->moving_s += span_s;
+		if (c->state != ODO_CAL_READY)
+			c->learn_s += span_s;
+	}
+	/* gravity moved while still: the box was re-mounted (also a fixed matrix) */
+	if (still && c->state == ODO_CAL_READY) {
 		double u[3] = {a[0], a[1], a[2]}, v[3] = {c->g_ref[0], c->g_ref[1], c->g_ref[2]};
-		if (!normalize(u) && !normalize(v)) {
-			double ang = acos(fmin(1, fmax(-1, dot(u, v)))) * 180 / M_PI;
-			if (ang > c->cfg.remount_deg) {
-				if (!c->remount_since_ns)
-					c->remount_since_ns = mono_ns;
-				if ((double)(mono_ns - c->remount_since_ns) >= c->cfg.remount_s * 1e9) {
-					c->remounts++;
-					c->ready = 0;
-					c->fixed = 0;
-					c->confidence = 0;
-					c->remount_since_ns = 0;
-					reset_stats(c);
-				}
-			} else {
-				c->remount_since_ns = 0;
+		if (!calib__normalize(u) && !calib__normalize(v)) {
+			double ang = acos(fmax(-1, fmin(1, calib__dot(u, v)))) * 180 / M_PI;
+			c->remount_still_s = ang > c->cfg.remount_deg ? c->remount_still_s + span_s : 0;
+			if (c->remount_still_s >= c->cfg.remount_s) {
+				char why[96];
+				snprintf(why, sizeof(why), "gravity moved %.0f deg while still", ang);
+				remount(c, why);
+				return;
 			}
 		}
 	} else if (!still) {
-		c->remount_since_ns = 0;
+		c->remount_still_s = 0;
 	}
 	if (c->fixed)
 		return;
-	int lon_ok = isfinite(lon), lat_ok = isfinite(lat);
-	if (!lon_ok && !lat_ok && !still)
-		return; /* no reference for this interval: its samples are dropped */
-	if (still ||
-	    ((!lon_ok || fabs(lon) < c->cfg.quiet_mps2) && (!lat_ok || fabs(lat) < c->cfg.quiet_mps2))) {
-		for (int i = 0; i < 3; i++)
-			c->gsum[i] += a[i];
-		c->gn++;
+	int quiet = still || (fabs(L) < c->cfg.quiet_mps2 && fabs(T) < c->cfg.quiet_mps2);
+	if (!still)
+		calib__sums_scale(&c->recent, exp(-span_s / c->cfg.recent_s));
+	calib__sums_add(&c->recent, a, L, T, quiet);
+	/* after a restore: do the first hard references agree with the mount? */
+	if (c->verify_left > 0 && c->state == ODO_CAL_READY && !still && hypot(L, T) >= HARD_REF_MPS2) {
+		double d[3] = {a[0] - c->g_ref[0], a[1] - c->g_ref[1], a[2] - c->g_ref[2]};
+		if (calib__dot(c->R[0], d) * L + calib__dot(c->R[1], d) * T < 0)
+			c->verify_against++;
+		c->verify_left--;
+		if (c->verify_against >= VERIFY_AGAINST) {
+			char why[96];
+			snprintf(why, sizeof(why), "%d of the first %d hard references point against the restored mount",
+			         c->verify_against, VERIFY_SPANS - c->verify_left);
+			remount(c, why);
+			return;
+		}
 	}
-	if (still)
-		lon = lat = 0, lon_ok = lat_ok = 1;
-	if (!lon_ok)
-		lon = 0;
-	if (!lat_ok)
-		lat = 0;
-	for (int i = 0; i < 3; i++) {
-		c->c_lon[i] += a[i] * lon;
-		c->c_lat[i] += a[i] * lat;
-		c->s_a[i] += a[i];
-	}
-	c->s_lon += lon;
-	c->s_lat += lat;
-	c->e_ref += lon * lon + lat * lat;
-	c->s_ll += lon * lon;
-	c->s_tt += lat * lat;
-	c->s_lt += lon * lat;
-	c->m2 += dot(a, a);
-	c->nref++;
-	/* re-solve now and then: cheap, but not needed every interval */
-	if (((uint64_t)c->nref % 10) == 0)
-		solve(c);
+	if (c->spans % SOLVE_EVERY != 0)
+		return;
+	decide(c);
+	if (c->state == ODO_CAL_READY)
+		yaw_check(c);
 }
 
 void odo_calib_rotate(const struct odo_calib *c, const double in[3], double out[3])
 {
 	for (int i = 0; i < 3; i++)
-		out[i] = dot(c->R[i], in);
+		out[i] = calib__dot(c->R[i], in);
 }
 
 double odo_calib_angle_deg(const double A[3][3], const double B[3][3])
@@ -284,54 +352,35 @@ double odo_calib_angle_deg(const double A[3][3], const double B[3][3])
 	/* angle of A B^T: acos((trace - 1) / 2) */
 	double tr = 0;
 	for (int i = 0; i < 3; i++)
-		tr += dot(A[i], B[i]);
+		tr += calib__dot(A[i], B[i]);
 	double x = (tr - 1) / 2;
 	return acos(fmin(1, fmax(-1, x))) * 180 / M_PI;
 }
 
-int odo_calib_save(const struct odo_calib *c, const char *path)
+void odo_calib_euler(const double R[3][3], double *roll, double *pitch, double *yaw)
 {
-	char tmp[512];
-	if (!path || snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return ODO_ERR_INVAL;
-	FILE *f = fopen(tmp, "w");
-	if (!f)
-		return ODO_ERR_IO;
-	fprintf(f, "odo-calib 1\nready %d\nconfidence %.6f\nremounts %u\nR", c->ready, c->confidence,
-	        c->remounts);
-	for (int k = 0; k < 9; k++)
-		fprintf(f, " %.9f", c->R[k / 3][k % 3]);
-	fprintf(f, "\ng %.6f %.6f %.6f\n", c->g_ref[0], c->g_ref[1], c->g_ref[2]);
-	int bad = ferror(f);
-	if (fclose(f) || bad || rename(tmp, path)) {
-		remove(tmp);
-		return ODO_ERR_IO;
-	}
-	return ODO_OK;
+	*yaw = atan2(R[1][0], R[0][0]) * 180 / M_PI;
+	*pitch = -asin(fmax(-1, fmin(1, R[2][0]))) * 180 / M_PI;
+	*roll = atan2(R[2][1], R[2][2]) * 180 / M_PI;
+	if (*yaw >= 180)
+		*yaw -= 360; /* [-180, 180) */
 }
 
-int odo_calib_load(struct odo_calib *c, const char *path)
+void odo_calib_status(const struct odo_calib *c, struct odo_rec_status *st)
 {
-	FILE *f = path ? fopen(path, "r") : NULL;
-	if (!f)
-		return ODO_ERR_NOTFOUND;
-	int ver = 0, ready = 0;
-	unsigned rm = 0;
-	double conf = 0, R[3][3], g[3];
-	int n = fscanf(f,
-	               "odo-calib %d ready %d confidence %lf remounts %u R %lf %lf %lf %lf %lf %lf %lf %lf "
-	               "%lf g %lf %lf %lf",
-	               &ver, &ready, &conf, &rm, &R[0][0], &R[0][1], &R[0][2], &R[1][0], &R[1][1], &R[1][2],
-	               &R[2][0], &R[2][1], &R[2][2], &g[0], &g[1], &g[2]);
-	fclose(f);
-	if (n != 16 || ver != 1 || !is_rotation(R) || !(conf >= 0 && conf <= 1))
-		return ODO_ERR_PROTOCOL;
-	if (c->fixed)
-		return ODO_OK; /* the configured matrix wins */
-	memcpy(c->R, R, sizeof(R));
-	memcpy(c->g_ref, g, sizeof(g));
-	c->ready = ready ? 1 : 0;
-	c->confidence = conf;
-	c->remounts = rm;
-	return ODO_OK;
+	st->calib_state = c->state;
+	st->gyro_state = c->gyro_state;
+	const double(*R)[3] = NULL;
+	if (c->fixed || c->state == ODO_CAL_READY)
+		R = c->R;
+	else if (c->est.ok)
+		R = c->est.R;
+	if (c->fixed || c->est.ok || c->state == ODO_CAL_READY)
+		st->calib_confidence = c->confidence;
+	if (R)
+		odo_calib_euler(R, &st->roll_deg, &st->pitch_deg, &st->yaw_deg);
+	if (isfinite(c->ready_s))
+		st->calib_ready_s = c->ready_s;
+	if (!c->fixed)
+		st->gps_lag_s = odo_calib_lag_s(c, 0);
 }

@@ -58,11 +58,6 @@ struct odo_engine {
 	double sp_v[SPEED_RING];
 	unsigned sp_head, sp_n;
 	unsigned ring_head, ring_n;
-	/* calibration reference */
-	double ref_v, ref_track;
-	int64_t ref_ns;
-	int ref_src; /* 0 none, 1 gps, 2 obd */
-	int calib_saved_ready;
 	/* accel filter (vehicle frame) */
 	int64_t acc_ns;
 	double f1[2], f2[2];
@@ -71,6 +66,10 @@ struct odo_engine {
 	struct odo_phone_state phone;
 	int have_phone;
 	int64_t next_sample_ns;
+	/* accelerometer rate, timed over its first samples */
+	uint32_t rate_n;
+	int64_t rate_t0;
+	int slow_imu;
 	/* trip identity and checkpoints */
 	struct odo_engine_trip_store ts; /* next_id NULL: in memory */
 	uint64_t mem_next_id;
@@ -138,8 +137,11 @@ static void emit_trip_start(struct odo_engine *e)
 	e->next_sample_ns = ns;
 }
 
+static void calib_save(struct odo_engine *e);
+
 static void emit_trip_end(struct odo_engine *e, const struct odo_rec_trip_end *s, int64_t end_ns)
 {
+	calib_save(e); /* what this trip taught the calibration survives a power cut */
 	struct odo_record r;
 	if (odo_track_flush(&e->track, &r)) /* the trip's last track points come before its end */
 		put(e, &r, end_ns - (s->end_ms - r.t_ms) * ODO_NS_PER_MS);
@@ -240,13 +242,17 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 		return rc;
 	}
 	if (e->state_path[0]) {
-		rc = odo_calib_load(&e->calib, e->state_path);
-		if (rc == ODO_ERR_PROTOCOL)
-			ODO_LOG(WARN, "calib", "%s is malformed: learning the mounting again", e->state_path);
-		else if (rc == ODO_OK)
-			ODO_LOG(INFO, "calib", "mounting restored (confidence %.2f)", e->calib.confidence);
+		int line = 0;
+		rc = odo_calib_load(&e->calib, e->state_path, &line);
+		if (rc == ODO_ERR_PROTOCOL) {
+			ODO_LOG(WARN, "calib", "%s:%d is malformed: learning the mounting again", e->state_path, line);
+		} else if (rc == ODO_OK && !e->calib.fixed) {
+			double r, p, y;
+			odo_calib_euler(e->calib.R, &r, &p, &y);
+			ODO_LOG(INFO, "calib", "mounting restored: %s, roll %.1f pitch %.1f yaw %.1f deg, confidence %.2f",
+			        e->calib.state == ODO_CAL_READY ? "ready" : "still learning", r, p, y, e->calib.confidence);
+		}
 	}
-	e->calib_saved_ready = e->calib.ready;
 	odo_detect_init(&e->det, &e->cfg.detect, on_det_event, e);
 	odo_trip_init(&e->trip, &e->cfg.trip, tz);
 	e->mem_next_id = 1;
@@ -340,32 +346,34 @@ int odo_engine_set_trip_store(struct odo_engine *e, const struct odo_engine_trip
 	return n;
 }
 
-/* One calibration reference interval ends at ns with speed v (and track). */
-static void calib_ref(struct odo_engine *e, int src, int64_t ns, double v, double track)
+static void calib_save(struct odo_engine *e)
 {
-	if (e->ref_src == src && e->ref_ns && ns > e->ref_ns && ns - e->ref_ns <= 2 * ODO_NS_PER_S) {
-		double dt = (double)(ns - e->ref_ns) / 1e9;
-		double lon = (v - e->ref_v) / dt;
-		double lat = NAN;
-		double vm = (v + e->ref_v) / 2;
-		if (isfinite(track) && isfinite(e->ref_track) && vm >= e->cfg.calib.min_lat_speed_mps)
-			lat = vm * odo_geo_heading_diff_deg(e->ref_track, track) * M_PI / 180 / dt;
-		int still = v < 0.1 && e->ref_v < 0.1;
-		odo_calib_reference(&e->calib, ns, lon, lat, still);
-		if (e->calib.ready && !e->calib_saved_ready && e->state_path[0]) {
-			if (odo_calib_save(&e->calib, e->state_path))
-				ODO_LOG(WARN, "calib", "cannot save %s", e->state_path);
-			ODO_LOG(INFO, "calib", "mounting learnt (confidence %.2f)", e->calib.confidence);
-		}
-		e->calib_saved_ready = e->calib.ready;
+	if (e->state_path[0] && !e->calib.fixed && odo_calib_save(&e->calib, e->state_path))
+		ODO_LOG(WARN, "calib", "cannot save %s", e->state_path);
+}
+
+/* Log a calibration state change and persist it. */
+static void calib_transitions(struct odo_engine *e)
+{
+	static const char *const name[] = {"learning", "ready", "re-learning"};
+	struct odo_calib_transition t;
+	if (!odo_calib_take_transition(&e->calib, &t))
+		return;
+	const char *from = name[t.from >= 0 && t.from <= 2 ? t.from : 0], *to = name[t.to >= 0 && t.to <= 2 ? t.to : 0];
+	if (t.to == ODO_CAL_READY && t.from != ODO_CAL_READY) {
+		double r, p, y;
+		odo_calib_euler(e->calib.R, &r, &p, &y);
+		ODO_LOG(INFO, "calib",
+		        "%s -> %s after %.0f s of driving (at %.0f s): roll %.1f pitch %.1f yaw %.1f deg, confidence "
+		        "%.2f (%s), gps lag %.1f s",
+		        from, to, t.learn_s, t.moving_s, r, p, y, e->calib.confidence, t.why,
+		        odo_calib_lag_s(&e->calib, 0));
+	} else if (t.from == t.to) {
+		ODO_LOG(ERROR, "calib", "%s: %s", from, t.why);
 	} else {
-		/* restart the interval: drop samples accumulated so far */
-		odo_calib_reference(&e->calib, ns, NAN, NAN, 0);
+		ODO_LOG(WARN, "calib", "%s -> %s at %.0f s of driving: re-mounted (%s)", from, to, t.moving_s, t.why);
 	}
-	e->ref_src = src;
-	e->ref_ns = ns;
-	e->ref_v = v;
-	e->ref_track = track;
+	calib_save(e);
 }
 
 static int accel_live(const struct odo_engine *e, int64_t ns)
@@ -415,8 +423,31 @@ static void sink_gps(void *ctx, const struct odo_gps_fix *f)
 		put(e, &tr, f->mono_ns - (tms - tr.t_ms) * ODO_NS_PER_MS);
 	if (isfinite(f->speed_mps)) {
 		set_speed(e, f->mono_ns, f->speed_mps);
-		calib_ref(e, 1, f->mono_ns, f->speed_mps, f->track_deg);
+		odo_calib_speed(&e->calib, 0, f->mono_ns, f->speed_mps, f->track_deg);
+		calib_transitions(e);
 	}
+}
+
+#define RATE_SAMPLES   200  /* accelerometer samples timed before the rate is judged */
+#define CRASH_MIN_HZ   90.0 /* crash detection needs >= 100 Hz (10 % slack for jitter) */
+
+/* Time the first samples: a slow IMU turns the accelerometer's crash
+ * detection off (said once). */
+static void rate_check(struct odo_engine *e, int64_t ns)
+{
+	if (e->rate_n > RATE_SAMPLES)
+		return;
+	if (e->rate_n == 0)
+		e->rate_t0 = ns;
+	if (++e->rate_n <= RATE_SAMPLES || ns <= e->rate_t0)
+		return;
+	double hz = (double)RATE_SAMPLES / ((double)(ns - e->rate_t0) / 1e9);
+	e->slow_imu = hz < CRASH_MIN_HZ;
+	if (e->slow_imu)
+		ODO_LOG(WARN, "engine",
+		        "accelerometer at %.0f Hz: crash detection from the accelerometer is off (it needs 100 Hz); "
+		        "the airbag signal is still used",
+		        hz);
 }
 
 static void sink_accel(void *ctx, const struct odo_accel_sample *s)
@@ -424,7 +455,9 @@ static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 	struct odo_engine *e = ctx;
 	double a[3] = {s->x, s->y, s->z};
 	e->st.accel_samples++;
-	odo_calib_accel(&e->calib, s->mono_ns, a);
+	rate_check(e, s->mono_ns);
+	double w[3] = {s->gx, s->gy, s->gz};
+	odo_calib_accel(&e->calib, s->mono_ns, a, s->has_gyro ? w : NULL);
 	if (!e->calib.ready) {
 		e->acc_ns = s->mono_ns;
 		return;
@@ -454,8 +487,13 @@ static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 	    (isfinite(e->speed) && s->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
 	        ? e->speed
 	        : NAN;
-	struct odo_det_sample ds = {
-	    .mono_ns = s->mono_ns, .lon = e->f2[0], .lat = e->f2[1], .dyn = dyn, .speed_mps = sp};
+	/* an impact lasts tens of ms: below 100 Hz the crash detector sees
+	 * none of it reliably and is not fed (the airbag signal still is) */
+	struct odo_det_sample ds = {.mono_ns = s->mono_ns,
+	                            .lon = e->f2[0],
+	                            .lat = e->f2[1],
+	                            .dyn = e->slow_imu ? 0 : dyn,
+	                            .speed_mps = sp};
 	odo_detect_sample(&e->det, &ds);
 	odo_trip_accel(&e->trip, s->mono_ns, v[0], v[1]);
 }
@@ -475,7 +513,8 @@ static void sink_obd(void *ctx, const struct odo_obd_value *o)
 		trip_started(e, odo_trip_obd_speed(&e->trip, o->mono_ns, tms, o->value));
 		if (!e->fix_ns || o->mono_ns - e->fix_ns > (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) {
 			set_speed(e, o->mono_ns, o->value);
-			calib_ref(e, 2, o->mono_ns, o->value, NAN);
+			odo_calib_speed(&e->calib, 1, o->mono_ns, o->value, NAN);
+			calib_transitions(e);
 		}
 		break;
 	case ODO_OBD_THROTTLE:
@@ -648,14 +687,20 @@ void odo_engine_stats(const struct odo_engine *e, struct odo_engine_stats *st)
 	st->calib_confidence = e->calib.confidence;
 	st->remounts = e->calib.remounts;
 	st->combined = odo_detect_combined(&e->det);
+	st->crash_accel_off = e->slow_imu;
 	memcpy(st->R, e->calib.R, sizeof(st->R));
+}
+
+void odo_engine_calib_status(const struct odo_engine *e, struct odo_rec_status *st)
+{
+	if (e && st)
+		odo_calib_status(&e->calib, st);
 }
 
 void odo_engine_close(struct odo_engine *e)
 {
 	if (!e)
 		return;
-	if (e->state_path[0] && e->calib.ready && !e->calib.fixed && odo_calib_save(&e->calib, e->state_path))
-		ODO_LOG(WARN, "calib", "cannot save %s", e->state_path);
+	calib_save(e);
 	free(e);
 }

@@ -59,8 +59,8 @@ typedef int (*odo_engine_emit_fn)(void *ctx, struct odo_record *r);
 /*
  * Open an engine. cfg is copied; clock and tz are borrowed (must outlive the
  * engine; tz may be NULL = UTC). state_path: calibration persistence file
- * (NULL = none); loaded now, saved when the estimate becomes ready and at
- * close. Returns ODO_OK, ODO_ERR_INVAL (NULL clock/emit/out), ODO_ERR_CONFIG
+ * (NULL = none); loaded now, saved at every calibration state change, at
+ * every trip end and at close (the statistics learnt so far carry over). Returns ODO_OK, ODO_ERR_INVAL (NULL clock/emit/out), ODO_ERR_CONFIG
  * (bad mounting matrix, grade levels not increasing: logged), ODO_ERR_NOMEM.
  */
 int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock, const struct odo_tz *tz,
@@ -117,11 +117,16 @@ struct odo_engine_stats {
 	double calib_confidence; /* 0..1 */
 	uint32_t remounts;
 	uint32_t combined; /* brakes/accelerations folded into a harsh corner */
+	int crash_accel_off; /* the accelerometer runs below 100 Hz: no crash detection from it */
 	double R[3][3];    /* sensor -> vehicle rotation in use */
 };
 
 /* Copy the counters into *st. */
 void odo_engine_stats(const struct odo_engine *e, struct odo_engine_stats *st);
+
+/* The status record's calibration keys (cal, calq, roll, pitch, yaw,
+ * calt, glag, gyro) as of now. */
+void odo_engine_calib_status(const struct odo_engine *e, struct odo_rec_status *st);
 
 /* Save calibration, free. NULL is a no-op. Does not end a trip. */
 void odo_engine_close(struct odo_engine *e);

@@ -154,7 +154,8 @@ static int parse_item(struct stream *s, int i, const char **why)
 
 static int is_header(int i, const char *line)
 {
-	return (i == ODO_RSTREAM_ACCEL && strcmp(line, ODO_ACCEL_CSV_HEADER) == 0) ||
+	return (i == ODO_RSTREAM_ACCEL &&
+		(strcmp(line, ODO_ACCEL_CSV_HEADER) == 0 || strcmp(line, ODO_ACCEL_CSV_HEADER_GYRO) == 0)) ||
 	       (i == ODO_RSTREAM_PHONE && strcmp(line, ODO_PHONE_CSV_HEADER) == 0);
 }
 

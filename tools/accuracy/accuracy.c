@@ -340,10 +340,11 @@ static void calib_range(const struct series *acc, const struct series *gyr, doub
 			}
 			double w = nw ? sw / nw : 0;
 			/* CCW yaw (left turn) pushes to the left: right-positive lateral = -v w */
-			odo_calib_reference(cal, (int64_t)(acc->t[i] * 1e9), NAN, -NOMINAL_SPEED_MPS * w, 0);
+			odo_calib_reference(cal, 0, (int64_t)((next - REF_PERIOD_S) * 1e9), (int64_t)(next * 1e9), NAN,
+			                    -NOMINAL_SPEED_MPS * w, -w, 0);
 			next += REF_PERIOD_S;
 		}
-		odo_calib_accel(cal, (int64_t)(acc->t[i] * 1e9), v[i]);
+		odo_calib_accel(cal, (int64_t)(acc->t[i] * 1e9), v[i], NULL);
 	}
 }
 
@@ -506,13 +507,16 @@ static int run_trip(const char *dir, const char *trip, struct score *sc)
 		best_bias = sum / nstraight;
 	for (size_t i = 0; i < acc.n; i++)
 		wz[i] -= best_bias;
-	struct odo_calib cal;
+	static struct odo_calib cal;
 	calibrate(&acc, &gyr, best_bias, psi, v, &cal);
-	if (!cal.ready) {
-		fprintf(stderr, "odo-accuracy: %s: mounting calibration did not converge (confidence %.2f)\n",
-		        trip, cal.confidence);
+	/* the whole-trip estimate (the frame drifts with the converter's
+	 * heading, so the ready rule's stability need not hold here) */
+	if (!cal.est.ok) {
+		fprintf(stderr, "odo-accuracy: %s: mounting calibration found no estimate (confidence %.2f)\n", trip,
+		        cal.confidence);
 		return -1;
 	}
+	memcpy(cal.R, cal.est.R, sizeof(cal.R));
 	double fwd_deg = atan2(cal.R[0][1], cal.R[0][0]) * 180 / M_PI;
 
 	/*

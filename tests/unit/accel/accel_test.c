@@ -121,7 +121,16 @@ static void test_lis3dh(void **st)
 	assert_int_equal(s.src.received, 3);
 	assert_int_equal(s.src.errors, 2);
 	assert_int_equal(s.saturated, 1);
+	assert_int_equal(got[0].has_gyro, 0);
 	odo_accel_close(a);
+	/* 10-50 Hz: the chip's own rates (bandwidth ODR/2) */
+	const int rates[][2] = { { 10, 0x27 }, { 25, 0x37 }, { 50, 0x47 }, { 200, 0x67 }, { 400, 0x77 } };
+	for (size_t i = 0; i < ODO_ARRAY_LEN(rates); i++) {
+		k.rate_hz = rates[i][0];
+		assert_int_equal(odo_accel_open(&k, &bus, &c, &sink, &a), ODO_OK);
+		assert_int_equal(f.reg[0x20], rates[i][1]);
+		odo_accel_close(a);
+	}
 }
 
 /* An adapter without I2C block reads: the same sample, read byte by byte
@@ -161,6 +170,10 @@ static void test_mpu6050(void **st)
 	f.reg[0x3B] = 0x10, f.reg[0x3C] = 0x00; /* 4096 -> 1 g */
 	f.reg[0x3D] = 0xF8, f.reg[0x3E] = 0x00; /* -2048 -> -0.5 g */
 	f.reg[0x3F] = 0x80, f.reg[0x40] = 0x00; /* -32768: full scale */
+	/* ±250 deg/s: 131 LSB/(deg/s), big-endian */
+	f.reg[0x43] = 0x05, f.reg[0x44] = 0x1E; /* 1310 -> 10 deg/s */
+	f.reg[0x45] = 0xFF, f.reg[0x46] = 0x7D; /* -131 -> -1 deg/s */
+	f.reg[0x47] = 0x00, f.reg[0x48] = 0x00;
 	struct odo_i2c bus = { &fops, &f, 0 };
 	struct odo_clock c;
 	odo_clock_init_virtual(&c, 0, 0);
@@ -172,12 +185,18 @@ static void test_mpu6050(void **st)
 	assert_int_equal(f.reg[0x6B], 0x01); /* awake */
 	assert_int_equal(f.reg[0x19], 9);    /* 1 kHz / (1 + 9) = 100 Hz */
 	assert_int_equal(f.reg[0x1C], 0x10); /* AFS_SEL 2: ±8 g */
+	assert_int_equal(f.reg[0x1B], 0x00); /* FS_SEL 0: ±250 deg/s */
+	assert_int_equal(f.reg[0x1A], 3);    /* DLPF 42 Hz: the widest at most half of 100 Hz */
 	ngot = 0;
 	assert_int_equal(odo_accel_read_once(a), ODO_OK);
 	near(got[0].x, 1.0 * G);
 	near(got[0].y, -0.5 * G);
 	near(got[0].z, -8.0 * G);
 	assert_int_equal(got[0].saturated, 1);
+	assert_int_equal(got[0].has_gyro, 1);
+	near(got[0].gx, 10 * M_PI / 180);
+	near(got[0].gy, -1 * M_PI / 180);
+	near(got[0].gz, 0);
 	f.fail = 1; /* chip gone */
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(odo_accel_read_once(a), ODO_ERR_IO);
@@ -188,6 +207,15 @@ static void test_mpu6050(void **st)
 	assert_int_equal(s.src.errors, 5);
 	assert_int_equal(s.src.received, 2);
 	odo_accel_close(a);
+	/* the low-pass follows the rate: 400 Hz -> 188 Hz, 25 Hz -> 10 Hz, 10 Hz -> 5 Hz */
+	const int rates[][2] = { { 400, 1 }, { 200, 2 }, { 50, 4 }, { 25, 5 }, { 10, 6 } };
+	for (size_t i = 0; i < ODO_ARRAY_LEN(rates); i++) {
+		k.rate_hz = rates[i][0];
+		assert_int_equal(odo_accel_open(&k, &bus, &c, &sink, &a), ODO_OK);
+		assert_int_equal(f.reg[0x1A], rates[i][1]);
+		assert_int_equal(f.reg[0x19], 1000 / rates[i][0] - 1);
+		odo_accel_close(a);
+	}
 }
 
 static void test_probe_failures(void **st)
@@ -224,9 +252,20 @@ static void test_csv(void **st)
 	assert_int_equal(t, 1533234567123456000LL);
 	near(r.y, -9.80665);
 	assert_int_equal(r.saturated, 1);
+	assert_int_equal(r.has_gyro, 0);
+	/* with the gyroscope's columns */
+	s.has_gyro = 1;
+	s.gx = 0.25f, s.gy = -0.0625f, s.gz = 1.5f;
+	odo_accel_csv_format(line, sizeof line, 1533234567123456000LL, &s);
+	assert_string_equal(line, "1533234567.123456,1.50000,-9.80665,0.12500,1,0.250000,-0.062500,1.500000\n");
+	assert_int_equal(odo_accel_csv_parse(line, &t, &r), ODO_OK);
+	assert_int_equal(r.has_gyro, 1);
+	near(r.gy, -0.0625);
+	near(r.gz, 1.5);
 	const char *bad[] = { "", "t,x,y,z,saturated", "1.0,1,2,3", "1.0,1,2,3,2", "1.0,1,2,3,1x",
 			      "x1.0,1,2,3,0", "1.0,nan,2,3,0", "1.0,1,,3,0", "1.,1,2,3,0",
-			      "1.0,1e400,2,3,0", "12345678901234.0,1,2,3,0" };
+			      "1.0,1e400,2,3,0", "12345678901234.0,1,2,3,0", "1.0,1,2,3,0,", "1.0,1,2,3,0,1,2",
+			      "1.0,1,2,3,0,1,2,3,4", "1.0,1,2,3,0,1,inf,3", "1.0,1,2,3,0,1,2,3x" };
 	for (size_t i = 0; i < ODO_ARRAY_LEN(bad); i++)
 		if (odo_accel_csv_parse(bad[i], &t, &r) != ODO_ERR_INVAL)
 			fail_msg("accepted '%s'", bad[i]);

@@ -456,9 +456,46 @@ static void test_bad_args(void **state)
 	odo_engine_close(e);
 }
 
+/* A slow accelerometer (25 Hz) cannot see an impact: crash detection from it
+ * is off, a 100 Hz one detects the same impact. */
+static void test_crash_needs_100hz(void **state)
+{
+	(void)state;
+	for (int hz = 25; hz <= 100; hz += 75) {
+		nrec = 0;
+		struct odo_clock clk;
+		odo_clock_init_virtual(&clk, BASE_MS * ODO_NS_PER_MS, 0);
+		struct odo_engine_cfg cfg;
+		odo_engine_cfg_defaults(&cfg);
+		strcpy(cfg.calib.matrix, "1 0 0 0 1 0 0 0 1");
+		struct odo_engine *e;
+		assert_int_equal(odo_engine_open(&cfg, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
+		struct odo_sink sink = odo_engine_sink(e);
+		int n = 30 * hz;
+		for (int i = 0; i < n; i++) {
+			int64_t ns = (int64_t)i * ODO_NS_PER_S / hz;
+			odo_clock_advance(&clk, ns - odo_clock_mono_ns(&clk));
+			/* a 4 g impact at t = 20 s, sampled where it falls on a sample */
+			double t = (double)i / hz, x = t >= 20 && t < 20.05 ? -4 * SYN_G : 0;
+			struct odo_accel_sample s = {.mono_ns = ns, .x = (float)x, .y = 0, .z = (float)-SYN_G};
+			sink.accel(sink.ctx, &s);
+			odo_engine_tick(e);
+		}
+		odo_engine_finish(e);
+		struct odo_engine_stats st;
+		odo_engine_stats(e, &st);
+		printf("%d Hz: crash detection %s, %llu crash events\n", hz, st.crash_accel_off ? "off" : "on",
+		       (unsigned long long)st.events[ODO_EV_CRASH]);
+		assert_int_equal(st.crash_accel_off, hz < 100);
+		assert_int_equal(st.events[ODO_EV_CRASH], hz < 100 ? 0 : 1);
+		odo_engine_close(e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crash_needs_100hz),
 	    cmocka_unit_test(test_drive),
 	    cmocka_unit_test(test_no_accel_fallback),
 	    cmocka_unit_test(test_trip_store),

@@ -23,6 +23,8 @@ static void on_accel(void *ctx, const struct odo_accel_sample *s)
 {
 	(void)ctx;
 	printf("sample %.4f %.4f %.4f %u\n", (double)s->x, (double)s->y, (double)s->z, s->saturated);
+	if (s->has_gyro)
+		printf("gyro %.5f %.5f %.5f\n", (double)s->gx, (double)s->gy, (double)s->gz);
 	n++;
 }
 

@@ -9,6 +9,10 @@ i2cset -y "$b" 0x68 0x6b 0x40 # PWR_MGMT_1 reset value: asleep
 for r in 0x3b:0x10 0x3c:0x00 0x3d:0xf8 0x3e:0x00 0x3f:0x80 0x40:0x00; do
 	i2cset -y "$b" 0x68 "${r%%:*}" "${r##*:}"
 done
+# GYRO_XOUT_H..GYRO_ZOUT_L, ±250 deg/s: x 1310 (10 deg/s), y -131 (-1 deg/s), z 0
+for r in 0x43:0x05 0x44:0x1e 0x45:0xff 0x46:0x7d 0x47:0x00 0x48:0x00; do
+	i2cset -y "$b" 0x68 "${r%%:*}" "${r##*:}"
+done
 accel-read /dev/i2c-$b auto 0 20 10 >/tmp/out.txt
 cat /tmp/out.txt
 grep -qx "chip mpu6050" /tmp/out.txt || fail "chip not detected as mpu6050"
@@ -17,6 +21,10 @@ grep -q "errors=0 " /tmp/out.txt || fail "unexpected read errors"
 expect_reg "$b" 0x68 0x6b 0x01 # awake, PLL clock
 expect_reg "$b" 0x68 0x19 0x09 # SMPLRT_DIV: 1 kHz / 10 = 100 Hz
 expect_reg "$b" 0x68 0x1c 0x10 # ACCEL_CONFIG: ±8 g
+expect_reg "$b" 0x68 0x1b 0x00 # GYRO_CONFIG: ±250 deg/s
+expect_reg "$b" 0x68 0x1a 0x03 # CONFIG: DLPF 42 Hz, the widest at most half of 100 Hz
+# the gyroscope, read in the same burst (rad/s)
+[ "$(grep -c -x 'gyro 0.17453 -0.01745 0.00000' /tmp/out.txt)" -eq 20 ] || fail "gyroscope values differ"
 # Not saturated once z drops from full scale
 i2cset -y "$b" 0x68 0x3f 0x10
 accel-read /dev/i2c-$b mpu6050 0x68 5 5 >/tmp/out2.txt
