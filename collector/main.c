@@ -22,6 +22,7 @@
 #include "decode/decode.h"
 #include "ingest/mqtt.h"
 #include "ingest/tlswatch.h"
+#include "metrics/cmetrics.h"
 #include "odo/config.h"
 #include "odo/clock.h"
 #include "odo/log.h"
@@ -57,6 +58,11 @@ struct mqtt_cfg {
 	long long keepalive, session_expiry, expiry_warn_days;
 };
 
+struct metrics_cfg {
+	char listen[128];
+	long long max_devices, device_expire_days;
+};
+
 struct db_cfg {
 	char conninfo[PATH_MAX_LEN];
 	char password_file[PATH_MAX_LEN];
@@ -66,6 +72,7 @@ struct db_cfg {
 static struct collector_cfg ccfg;
 static struct mqtt_cfg mcfg;
 static struct db_cfg dcfg;
+static struct metrics_cfg xcfg;
 static struct odo_roads_cfg rcfg;
 
 static const struct odo_cfg_key collector_keys[] = {
@@ -122,10 +129,22 @@ static const struct odo_cfg_key db_keys[] = {
 		  "environment variable holding the database password"),
 };
 
+static const struct odo_cfg_key metrics_keys[] = {
+	ODO_CFG_S("listen", struct metrics_cfg, listen, "127.0.0.1:9638",
+		  "HOST:PORT (or [IPv6]:PORT) of /metrics, /livez and /readyz (docs/metrics.md); loopback by "
+		  "default, empty = no HTTP server"),
+	ODO_CFG_I("max_devices", struct metrics_cfg, max_devices, "1000", 1, 1000000,
+		  "devices with per-device series (last seen, outbox backlog); beyond, a device has none "
+		  "(counted in odo_collector_devices_untracked_messages_total)"),
+	ODO_CFG_I("device_expire_days", struct metrics_cfg, device_expire_days, "30", 1, 3650,
+		  "a device not heard from for this many days loses its series (and its place)"),
+};
+
 static const struct odo_cfg_section sections[] = {
 	{ "collector", collector_keys, ODO_ARRAY_LEN(collector_keys), &ccfg },
 	{ "mqtt", mqtt_keys, ODO_ARRAY_LEN(mqtt_keys), &mcfg },
 	{ "db", db_keys, ODO_ARRAY_LEN(db_keys), &dcfg },
+	{ "metrics", metrics_keys, ODO_ARRAY_LEN(metrics_keys), &xcfg },
 	{ "roads", odo_roads_cfg_keys, ODO_ROADS_NKEYS, &rcfg }, /* map matching (optional) */
 };
 
@@ -249,6 +268,7 @@ struct ingest {
 	int nw;
 	struct odo_batch *scratch;
 	uint64_t acks_sent, rejected;
+	struct odo_cm *cm;
 };
 
 /* The receiver's UTC clock, for the decoder's time window. */
@@ -295,7 +315,10 @@ static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t 
 	int64_t now = utc_ms();
 	int rc = odo_decode_message(topic, payload, len, now, in->scratch, &err);
 	if (rc == ODO_OK) {
+		/* counted as taken by the decoder: records by kind, the device, its status */
+		odo_cm_batch(in->cm, in->scratch, (double)now / 1000.0);
 		rc = odo_pgw_add_batch(writer_for(in, in->scratch->device), in->scratch, now, topic, payload, len);
+		odo_cm_message(in->cm, rc == ODO_OK ? ODO_CM_ACCEPTED : ODO_CM_SHED);
 		if (rc == ODO_ERR_FULL)
 			ODO_LOG(WARN, "ingest", "queue full: batch from %s not taken (unacked, the device resends)",
 				topic);
@@ -313,6 +336,7 @@ static void on_msg(void *ctx, const char *topic, const uint8_t *payload, size_t 
 	if (odo_decode_topic(topic, tdev, &terr) != ODO_OK)
 		tdev[0] = '\0';
 	in->rejected++;
+	odo_cm_message(in->cm, ODO_CM_REJECTED);
 	ODO_LOG(WARN, "ingest", "rejected message on %s (%zu bytes): %s at %s: %s", topic, len,
 		odo_decode_code_name(err.code), err.field, err.msg);
 	rc = odo_pgw_add_dead(in->ws[0], topic, tdev, payload, len, &err);
@@ -378,7 +402,26 @@ static int cmd_run(void)
 		.keepalive_s = (int)mcfg.keepalive,
 		.session_expiry_s = (long)mcfg.session_expiry,
 	};
-	int rc = ODO_OK;
+	struct odo_cm_opts xo = {
+		.listen = xcfg.listen,
+		.max_devices = (size_t)xcfg.max_devices,
+		.device_expire_s = (double)xcfg.device_expire_days * 86400.0,
+		.version = ODO_VERSION,
+		.name = ccfg.name,
+		.max_queue_bytes = (double)ccfg.max_queue_bytes,
+		.max_queue_msgs = (double)ccfg.max_queue * (double)ccfg.db_connections, /* per connection */
+	};
+	char why[256];
+	int rc = odo_cm_open(&xo, &in.cm, why, sizeof why);
+	if (rc) {
+		ODO_LOG(ERROR, "metrics", "[metrics] listen %s: %s", xcfg.listen, why[0] ? why : odo_strerror(rc));
+		odo_decode_batch_free(in.scratch);
+		return 1;
+	}
+	if (xcfg.listen[0])
+		ODO_LOG(INFO, "metrics", "serving /metrics, /livez and /readyz on %s (port %u)", xcfg.listen,
+			odo_cm_port(in.cm));
+	wo.hooks = odo_cm_writer_hooks(in.cm);
 	in.nw = (int)ccfg.db_connections;
 	for (int i = 0; i < in.nw && rc == ODO_OK; i++) {
 		if (i > 0)
@@ -392,6 +435,7 @@ static int cmd_run(void)
 		ODO_LOG(ERROR, "main", "start-up failed: %s", odo_strerror(rc));
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_close(in.ws[i]);
+		odo_cm_close(in.cm);
 		odo_decode_batch_free(in.scratch);
 		return 1;
 	}
@@ -402,6 +446,12 @@ static int cmd_run(void)
 	struct odo_tlswatch tls;
 	odo_tlswatch_init(&tls, mcfg.certfile, mcfg.crlfile, (int64_t)mcfg.expiry_warn_days * 86400);
 	odo_tlswatch_check(&tls, (int64_t)time(NULL));
+	volatile int stopping = 0;
+	struct odo_cm_sources srcs = {
+		.writers = in.ws, .nwriters = in.nw, .mq = in.mq, .tls = &tls, .acks_sent = &in.acks_sent,
+		.stopping = &stopping,
+	};
+	odo_cm_attach(in.cm, &srcs);
 	int64_t next_tls = mono_ms() + TLS_CHECK_MS;
 	int64_t next_stats = mono_ms() + STATS_EVERY_MS, drain_until = 0;
 	for (;;) {
@@ -412,13 +462,14 @@ static int cmd_run(void)
 			ODO_LOG(INFO, "main", "stopping: leaving the shared subscription, committing what is queued");
 			odo_mqin_stop_intake(in.mq);
 			drain_until = now + DRAIN_MS;
+			stopping = 1;
 		}
 		if (drain_until && ((writers_idle(&in) && odo_mqin_drained(in.mq)) || now >= drain_until)) {
 			if (!writers_idle(&in))
 				ODO_LOG(WARN, "main", "stopping with uncommitted messages (not acked: the devices resend)");
 			break;
 		}
-		struct pollfd p[1 + MAX_WRITERS];
+		struct pollfd p[2 + MAX_WRITERS];
 		int n = 0, im = -1, iw[MAX_WRITERS];
 		short ev;
 		int fd;
@@ -427,6 +478,12 @@ static int cmd_run(void)
 			im = n++;
 		}
 		int timeout = 100; /* MQTT keepalive and reconnects */
+		if ((fd = odo_cm_socket(in.cm)) >= 0) {
+			p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			int t = odo_cm_timeout_ms(in.cm);
+			if (t >= 0 && t < timeout)
+				timeout = t;
+		}
 		for (int i = 0; i < in.nw; i++) {
 			iw[i] = -1;
 			if ((fd = odo_pgw_socket(in.ws[i], &ev)) >= 0) {
@@ -445,6 +502,8 @@ static int cmd_run(void)
 		odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_service(in.ws[i], now, iw[i] >= 0 ? p[iw[i]].revents : 0);
+		/* libmicrohttpd runs after every poll, ready or not (MHD_get_timeout's contract) */
+		odo_cm_service(in.cm, (double)utc_ms() / 1000.0);
 		if (now >= next_tls) {
 			odo_tlswatch_check(&tls, (int64_t)time(NULL));
 			next_tls = now + TLS_CHECK_MS;
@@ -459,6 +518,7 @@ static int cmd_run(void)
 	odo_mqin_close(in.mq);
 	for (int i = 0; i < in.nw; i++)
 		odo_pgw_close(in.ws[i]);
+	odo_cm_close(in.cm);
 	odo_decode_batch_free(in.scratch);
 	return 0;
 }

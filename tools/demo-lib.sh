@@ -23,6 +23,10 @@ crlfile = $ODO_TMP/pki/crl.pem
 
 [db]
 conninfo = $ODO_PG_CONNINFO
+
+[metrics]
+# any free port on loopback (the log names it): several demos may run at once
+listen = 127.0.0.1:0
 CONF
 }
 

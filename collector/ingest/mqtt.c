@@ -25,6 +25,7 @@ struct odo_mqin {
 	odo_mqin_msg_fn fn;
 	void *ctx;
 	int connected, connecting;
+	int subscribed; /* SUBACK granted the shared subscription */
 	int64_t next_try_ms;
 	int stopping;
 	int acks_inflight; /* QoS 1 acks published, PUBACK not yet received */
@@ -53,6 +54,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosqu
 	(void)mosq, (void)props;
 	struct odo_mqin *m = obj;
 	m->connected = 0;
+	m->subscribed = 0;
 	if (!m->stopping)
 		ODO_LOG(WARN, "mqtt", "disconnected from the broker (%s)", mosquitto_reason_string(rc));
 }
@@ -73,6 +75,18 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid, int rc, const
 		ODO_LOG(WARN, "mqtt", "broker refused an ack (reason %d)", rc);
 	if (m->acks_inflight > 0)
 		m->acks_inflight--;
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted,
+			 const mosquitto_property *props)
+{
+	(void)mosq, (void)mid, (void)props;
+	struct odo_mqin *m = obj;
+	if (n >= 1 && granted[0] <= 2)
+		m->subscribed = 1;
+	else
+		ODO_LOG(ERROR, "mqtt", "the broker refused the subscription (reason %d): check the ACL",
+			n >= 1 ? granted[0] : -1);
 }
 
 static void on_unsubscribe(struct mosquitto *mosq, void *obj, int mid, const mosquitto_property *props)
@@ -135,6 +149,7 @@ int odo_mqin_open(const struct odo_mqin_opts *o, odo_mqin_msg_fn fn, void *ctx, 
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
 	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
+	mosquitto_subscribe_v5_callback_set(m->mosq, on_subscribe);
 	mosquitto_unsubscribe_v5_callback_set(m->mosq, on_unsubscribe);
 	*out = m;
 	return ODO_OK;
@@ -206,6 +221,11 @@ int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t epoch,
 int odo_mqin_connected(const struct odo_mqin *m)
 {
 	return m->connected;
+}
+
+int odo_mqin_subscribed(const struct odo_mqin *m)
+{
+	return m->connected && m->subscribed && !m->unsubscribed;
 }
 
 void odo_mqin_stop_intake(struct odo_mqin *m)

@@ -39,6 +39,8 @@ void odo_mqin_service(struct odo_mqin *m, int64_t now_ms, short revents);
  * {"v":2,"dev","ep","ack"}. ODO_ERR_AGAIN when the broker is away. */
 int odo_mqin_publish_ack(struct odo_mqin *m, const char *device, uint64_t epoch, uint32_t version, uint64_t ack);
 int odo_mqin_connected(const struct odo_mqin *m);
+/* 1 when connected and the broker granted the shared subscription (SUBACK). */
+int odo_mqin_subscribed(const struct odo_mqin *m);
 /* Graceful stop, step 1: unsubscribe from the shared subscription, so the
  * broker sends this collector's share to the others from now on (messages
  * already on their way still arrive and must be handled). */

@@ -605,12 +605,30 @@ static int send_isolate(struct odo_pgw *w)
 	return rc;
 }
 
+void pgw__note_time(struct odo_pgw *w, int64_t t_ms)
+{
+	if (!w->o.hooks || w->lag_n == (size_t)-1)
+		return;
+	if (w->lag_n == w->lag_cap) {
+		size_t cap = w->lag_cap ? 2 * w->lag_cap : 1024;
+		int64_t *t = realloc(w->lag_t, cap * sizeof *t);
+		if (!t) {
+			w->lag_n = (size_t)-1; /* this group's times are not reported */
+			return;
+		}
+		w->lag_t = t;
+		w->lag_cap = cap;
+	}
+	w->lag_t[w->lag_n++] = t_ms;
+}
+
 /* A group (or a solo message, or an isolated message's settlement). */
 static int send_batches(struct odo_pgw *w)
 {
 	w->pk = PK_GROUP;
 	reset_cols(w, 0, C__N - 1);
 	w->g_records = 0;
+	w->lag_n = 0;
 	size_t nbatches = 0;
 	for (struct item *it = w->fl; it; it = it->next) {
 		if (it->kind == IT_BATCH && it->stage != ST_SETTLE && pgw__decode(w, it) != ODO_OK)
@@ -664,8 +682,10 @@ static int send_batches(struct odo_pgw *w)
 			}
 		} else {
 			for (size_t k = 0; k < w->scratch->n; k++)
-				if (!add_record(w, it, k))
+				if (!add_record(w, it, k)) {
 					w->g_records++;
+					pgw__note_time(w, w->scratch->recs[k].t_ms);
+				}
 		}
 		for (size_t b = 0; b < it->nbad; b++) {
 			const struct odo_wire_bad *pb = &it->bad[b];

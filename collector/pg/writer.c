@@ -97,6 +97,7 @@ void odo_pgw_close(struct odo_pgw *w)
 		memset(w->password, 0, strlen(w->password));
 		free(w->password);
 	}
+	free(w->lag_t);
 	free(w->conninfo);
 	free(w->name);
 	free(w);
@@ -303,6 +304,26 @@ void odo_pgw_get_stats(const struct odo_pgw *w, struct odo_pgw_stats *st)
 
 /* ---- connection --------------------------------------------------------- */
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Observers (writer.h odo_pgw_hooks). */
+static void hook_error(struct odo_pgw *w, const char *sqlstate)
+{
+	if (w->o.hooks && w->o.hooks->db_error)
+		w->o.hooks->db_error(w->o.hooks->ctx, sqlstate ? sqlstate : "");
+}
+
+static void hook_committed(struct odo_pgw *w)
+{
+	if (w->o.hooks && w->o.hooks->committed && w->lag_n != (size_t)-1)
+		w->o.hooks->committed(w->o.hooks->ctx, w->lag_t, w->lag_n, wall_ms());
+}
+
 static void end_pipeline(struct odo_pgw *w)
 {
 	clear_kept(w);
@@ -315,9 +336,11 @@ static void go_down(struct odo_pgw *w, int64_t now_ms, const char *why)
 	char msg[PGW_ERRMSG];
 	snprintf(msg, sizeof msg, "%s", why);
 	msg[strcspn(msg, "\n")] = '\0';
-	if (w->state != W_DOWN)
+	if (w->state != W_DOWN) {
 		ODO_LOG(WARN, "db", "database connection lost (%s); acknowledgements paused, %zu message(s) held, retrying",
 			msg, w->nq + w->fl_n);
+		hook_error(w, NULL);
+	}
 	if (w->conn)
 		PQfinish(w->conn);
 	w->conn = NULL;
@@ -371,6 +394,7 @@ static void connect_step(struct odo_pgw *w, int64_t now_ms)
 		why[strcspn(why, "\n")] = '\0';
 		if (w->st.commits == 0 && w->st.failures == 0)
 			ODO_LOG(WARN, "db", "cannot connect: %s", why);
+		hook_error(w, NULL);
 		w->state = W_DOWN;
 		PQfinish(w->conn);
 		w->conn = NULL;
@@ -504,6 +528,7 @@ static void finish_group(struct odo_pgw *w, int64_t now_ms)
 		for (struct item *it = w->fl; it; it = it->next)
 			w->st.batches += it->kind == IT_BATCH;
 		w->st.records += w->g_records;
+		hook_committed(w);
 		take_kept(w);
 		drop_inflight(w);
 		return;
@@ -698,6 +723,7 @@ static void read_results(struct odo_pgw *w, int64_t now_ms)
 				snprintf(u->state, sizeof u->state, "%s", st ? st : "");
 				snprintf(u->msg, sizeof u->msg, "%s", PQresultErrorMessage(r));
 				u->msg[strcspn(u->msg, "\n")] = '\0';
+				hook_error(w, u->state);
 			}
 			u->failed = 1;
 		} else if (tag != R_NONE && s == PGRES_TUPLES_OK && keep(w, tag, r) == ODO_OK) {

@@ -34,6 +34,19 @@
 
 struct odo_pgw;
 
+/* Optional observers (the metrics), called from odo_pgw_service(); either
+ * function may be NULL. */
+struct odo_pgw_hooks {
+	void *ctx;
+	/* A group transaction committed: the record time of each record it
+	 * wrote (t_ms, n of them; valid during the call), and the wall-clock
+	 * time of the commit. */
+	void (*committed)(void *ctx, const int64_t *t_ms, size_t n, int64_t commit_wall_ms);
+	/* A transaction or the connection failed: the SQLSTATE, "" when the
+	 * server sent none (connection lost or refused, client-side error). */
+	void (*db_error)(void *ctx, const char *sqlstate);
+};
+
 struct odo_pgw_opts {
 	const char *conninfo;      /* libpq connection string (no password in it) */
 	const char *password;      /* NULL or the secret read from a file/env */
@@ -43,6 +56,7 @@ struct odo_pgw_opts {
 	size_t max_queue_msgs;     /* refuse (unacked, the device resends) beyond ... */
 	size_t max_queue_bytes;    /* ... or beyond this many bytes held (every message counted) */
 	int refresh_s;             /* incremental monthly-feature refresh period; 0 = off */
+	const struct odo_pgw_hooks *hooks; /* NULL = none (borrowed; must outlive the writer) */
 };
 
 /* Called after a commit for each (device, epoch) in it, with the wire

@@ -132,6 +132,10 @@ struct odo_pgw {
 	struct odo_pgcols cs[C__N];
 	struct odo_pgbuf extra[X__N];
 	struct odo_pgw_stats st;
+	/* the record times of the group in flight, for hooks->committed
+	 * (lag_n (size_t)-1: not known, out of memory) */
+	int64_t *lag_t;
+	size_t lag_n, lag_cap;
 };
 
 /* group.c: take the next group off the queue into w->fl and send it (a
@@ -149,6 +153,9 @@ int pgw__send_q(struct odo_pgw *w, int tag, const char *sql, int n, const char *
 int pgw__sync(struct odo_pgw *w, size_t rec) ODO_NODISCARD;
 /* group.c: the decoded records of an item, into w->scratch. */
 int pgw__decode(struct odo_pgw *w, const struct item *it) ODO_NODISCARD;
+
+/* group.c: note the time of a record the group writes (for the hooks). */
+void pgw__note_time(struct odo_pgw *w, int64_t t_ms);
 
 /* writer.c */
 void pgw__item_free(struct item *it);

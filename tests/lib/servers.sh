@@ -8,6 +8,7 @@
 #   odo_start_mosquitto "$ODO_TMP/pki"   # sets ODO_MQTT_PORT, ODO_MQTT_PID
 #   odo_start_postgres              # sets ODO_PG_CONNINFO, ODO_PG_PORT, ODO_PG_SOCKDIR
 #   odo_start_gpsfake LOGFILE       # sets ODO_GPSD_PORT (gpsd run by gpsfake)
+#   odo_start_prometheus TARGET [RULES...]  # sets ODO_PROM_URL (scrapes TARGET every second)
 #   ...
 #   (odo_cleanup runs on exit and stops everything started here)
 #
@@ -184,3 +185,47 @@ odo_start_gpsfake() {
 	odo_wait_port "$ODO_GPSD_PORT" 20 || { cat "$ODO_TMP/gpsfake.log" >&2; odo_die "gpsd (gpsfake) did not start"; }
 	export ODO_GPSD_PORT ODO_GPSFAKE_PID
 }
+
+# odo_start_prometheus TARGET [RULE_FILE...]: a Prometheus server (Debian's
+# prometheus) on loopback with its own storage in $ODO_TMP/prometheus,
+# scraping TARGET (HOST:PORT, job "odo-collector") every second and
+# evaluating the rule files every second; sets ODO_PROM_URL once it is ready.
+odo_start_prometheus() {
+	local target=$1
+	shift
+	command -v prometheus >/dev/null || odo_die "prometheus is not installed: run tools/bootstrap"
+	local dir="$ODO_TMP/prometheus" r rules=""
+	mkdir -p "$dir/data"
+	for r in "$@"; do
+		rules+="  - $r"$'\n'
+	done
+	cat >"$dir/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+${rules:-  []}
+scrape_configs:
+  - job_name: odo-collector
+    static_configs:
+      - targets: ['$target']
+YML
+	local port
+	port=$(odo_free_port)
+	prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+		--web.listen-address="127.0.0.1:$port" --log.level=warn >"$dir/log" 2>&1 &
+	odo_track_pid $!
+	ODO_PROM_URL="http://127.0.0.1:$port"
+	local i
+	for ((i = 0; i < 300; i++)); do
+		if curl -fs "$ODO_PROM_URL/-/ready" >/dev/null 2>&1; then
+			export ODO_PROM_URL
+			return 0
+		fi
+		sleep 0.1
+	done
+	cat "$dir/log" >&2
+	odo_die "prometheus did not become ready on port $port"
+}
+

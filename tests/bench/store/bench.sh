@@ -6,7 +6,11 @@
 #   2. backlog drain rate through the uplink to a local TLS mosquitto with
 #      end-to-end acks from the ack-sink (fdatasync per batch) next to raw
 #      libmosquitto QoS 1 publishes of equally sized messages (no acks, no
-#      outbox), same window of 8 in flight.
+#      outbox), same window of 8 in flight;
+#   3. the same drain against the shipped broker policy (set_tcp_nodelay
+#      true) next to the same policy with Nagle's algorithm on (a second
+#      broker rendered with set_tcp_nodelay false). Drains: best of 3
+#      interleaved rounds each.
 # Usage: ODO_SOURCE_DIR=... ODO_BINARY_DIR=... bench.sh [N]
 set -euo pipefail
 : "${ODO_SOURCE_DIR:?}" "${ODO_BINARY_DIR:?}"
@@ -31,31 +35,63 @@ for r in 1 2 3; do
 	t_sql=$(python3 -c "print(min($t_sql, $t))")
 done
 
-"$SINK" --port "$ODO_MQTT_PORT" --cafile "$P/ca.crt" --cert "$P/collector.crt" --key "$P/collector.key" \
-	--out "$ODO_TMP/sink.out" 2>"$ODO_TMP/sink.log" &
-SINK_PID=$!
-odo_track_pid "$SINK_PID"
-"$B" fill "$ODO_TMP/drain.db" "$N" >/dev/null
-t0=$(date +%s.%N)
-"$DRIVER" --db "$ODO_TMP/drain.db" --port "$ODO_MQTT_PORT" --cafile "$P/ca.crt" --cert "$P/devices/dev-bench.crt" \
-	--key "$P/devices/dev-bench.key" --device dev-bench --log "$ODO_TMP/p.log" --drain --batch "$BATCH" \
-	--inflight 8 --ack-timeout 30 2>"$ODO_TMP/driver.log"
-t1=$(date +%s.%N)
-got=$(wc -l <"$ODO_TMP/sink.out")
-[ "$got" -ge "$N" ] || odo_die "drain delivered $got of $N records"
+# The shipped broker policy must carry set_tcp_nodelay true (issue #16 item 5);
+# the drain is measured against it and against the same policy with Nagle's
+# algorithm left on (mosquitto's default), on a second broker.
+grep -qx 'set_tcp_nodelay true' "$ODO_MQTT_CONF" || odo_die "the rendered broker policy lacks set_tcp_nodelay true"
+PORT_SHIPPED=$ODO_MQTT_PORT
+mkdir -p "$ODO_TMP/nagle-templates"
+cp "$ODO_SOURCE_DIR/tools/broker/acl.in" "$ODO_TMP/nagle-templates/"
+sed 's/^set_tcp_nodelay true$/set_tcp_nodelay false/' "$ODO_SOURCE_DIR/tools/broker/odo.conf.in" \
+	>"$ODO_TMP/nagle-templates/odo.conf.in"
+ODO_BROKER_TEMPLATES="$ODO_TMP/nagle-templates" odo_start_mosquitto "$ODO_TMP/pki" mosquitto-nagle
+grep -qx 'set_tcp_nodelay false' "$ODO_MQTT_CONF" || odo_die "the Nagle broker's policy was not rendered"
+PORT_NAGLE=$ODO_MQTT_PORT
+
+# drain PORT ROUND: one outbox of N records drained through the uplink to the
+# broker on PORT and acknowledged by a fresh ack-sink; prints the seconds.
+drain() {
+	local port=$1 tag=$2 sink t0 t1 got
+	"$SINK" --port "$port" --cafile "$P/ca.crt" --cert "$P/collector.crt" --key "$P/collector.key" \
+		--out "$ODO_TMP/sink-$tag.out" 2>"$ODO_TMP/sink-$tag.log" &
+	sink=$!
+	odo_track_pid "$sink"
+	"$B" fill "$ODO_TMP/drain-$tag.db" "$N" >/dev/null
+	t0=$(date +%s.%N)
+	"$DRIVER" --db "$ODO_TMP/drain-$tag.db" --port "$port" --cafile "$P/ca.crt" \
+		--cert "$P/devices/dev-bench.crt" --key "$P/devices/dev-bench.key" --device dev-bench \
+		--log "$ODO_TMP/p-$tag.log" --drain --batch "$BATCH" --inflight 8 --ack-timeout 60 \
+		2>"$ODO_TMP/driver-$tag.log" || { cat "$ODO_TMP/driver-$tag.log" >&2; odo_die "drain $tag failed"; }
+	t1=$(date +%s.%N)
+	kill "$sink"
+	wait "$sink" 2>/dev/null || true
+	got=$(wc -l <"$ODO_TMP/sink-$tag.out")
+	[ "$got" -ge "$N" ] || odo_die "drain $tag delivered $got of $N records"
+	python3 -c "print($t1 - $t0)"
+}
+
+# Three interleaved rounds against each broker; the best of each is kept.
+t_drain=1e9 t_nagle=1e9
+for r in 1 2 3; do
+	t=$(drain "$PORT_SHIPPED" "shipped$r")
+	t_drain=$(python3 -c "print(min($t_drain, $t))")
+	t=$(drain "$PORT_NAGLE" "nagle$r")
+	t_nagle=$(python3 -c "print(min($t_nagle, $t))")
+done
 msgs=$(((N + BATCH - 1) / BATCH))
 size=$((avg * BATCH + 40))
-read -r _ n3 t_raw < <("$B" rawpub "$ODO_MQTT_PORT" "$P/ca.crt" "$P/devices/dev-bench.crt" "$P/devices/dev-bench.key" \
+read -r _ n3 t_raw < <("$B" rawpub "$PORT_SHIPPED" "$P/ca.crt" "$P/devices/dev-bench.crt" "$P/devices/dev-bench.key" \
 	dev-bench "$msgs" "$size")
 
-python3 - "$N" "$t_put" "$t_sql" "$t0" "$t1" "$msgs" "$t_raw" "$BATCH" "$size" <<'PY'
+python3 - "$N" "$t_put" "$t_sql" "$t_drain" "$t_nagle" "$msgs" "$t_raw" "$BATCH" "$size" <<'PY'
 import sys
-n, t_put, t_sql, t0, t1, msgs, t_raw, batch, size = sys.argv[1:]
+n, t_put, t_sql, t_drain, t_nagle, msgs, t_raw, batch, size = sys.argv[1:]
 n = int(n); msgs = int(msgs); batch = int(batch)
 put = n / float(t_put); sql = n / float(t_sql)
-drain = n / (float(t1) - float(t0)); raw = msgs * batch / float(t_raw)
+drain = n / float(t_drain); nagle = n / float(t_nagle); raw = msgs * batch / float(t_raw)
 print(f"| measurement | records/s | baseline | baseline records/s | ratio |")
 print(f"|---|---:|---|---:|---:|")
 print(f"| outbox put ({n} samples, 1 commit each) | {put:,.0f} | raw SQLite insert, same schema/WAL/NORMAL | {sql:,.0f} | {put/sql:.2f} |")
 print(f"| backlog drain via uplink, e2e acked ({n} records, batches of {batch}) | {drain:,.0f} | raw libmosquitto QoS 1 publish, {msgs} x {size} B | {raw:,.0f} | {drain/raw:.2f} |")
+print(f"| backlog drain, shipped broker policy (set_tcp_nodelay true) | {drain:,.0f} | same drain, same policy with set_tcp_nodelay false (Nagle on) | {nagle:,.0f} | {drain/nagle:.2f} |")
 PY

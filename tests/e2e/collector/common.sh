@@ -42,7 +42,16 @@ keyfile = $cert.key
 crlfile = $ODO_TMP/pki/crl.pem
 [db]
 conninfo = "$ODO_PG_CONNINFO"
+[metrics]
+# a free port each: tests run side by side (odo_metrics_port reads it back)
+listen = 127.0.0.1:0
 INI
+}
+
+# odo_metrics_port LOGFILE: the port a collector's metrics endpoint bound
+# (from its start-up log line).
+odo_metrics_port() {
+	sed -n 's/.*serving \/metrics.* (port \([0-9]*\)).*/\1/p' "$1" | tail -n 1
 }
 
 # start_collector NAME CLIENT_ID [DB_CONNECTIONS]: runs in the background, log in $ODO_TMP/NAME.log

@@ -116,7 +116,8 @@ class Collector:
             f.write("[collector]\nname = %s\nlog_level = info\ncommit_ms = 20\nrefresh_s = 1\n%s\n"
                     "[mqtt]\nhost = 127.0.0.1\nport = %s\nclient_id = %s\ngroup = odo-test\n"
                     "cafile = %s/ca.crt\ncertfile = %s/collector.crt\nkeyfile = %s/collector.key\n"
-                    "[db]\nconninfo = \"%s\"\n" % (name, extra, PORT, name, PKI, PKI, PKI, conninfo))
+                    "[db]\nconninfo = \"%s\"\n[metrics]\nlisten = 127.0.0.1:0\n"
+                    % (name, extra, PORT, name, PKI, PKI, PKI, conninfo))
         Collector.all.append(self)
 
     def run(self, *args):

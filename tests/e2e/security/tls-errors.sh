@@ -62,7 +62,7 @@ collector() { # KEY=PATH: `run` as nobody (it stops before touching the database
 	certfile=*) cert=${1#*=} ;;
 	keyfile=*) key=${1#*=} ;;
 	esac
-	printf '[mqtt]\nhost = 127.0.0.1\nport = 1\ncafile = %s\ncertfile = %s\nkeyfile = %s\n[db]\nconninfo = host=%s dbname=none connect_timeout=1\n' \
+	printf '[mqtt]\nhost = 127.0.0.1\nport = 1\ncafile = %s\ncertfile = %s\nkeyfile = %s\n[db]\nconninfo = host=%s dbname=none connect_timeout=1\n[metrics]\nlisten = 127.0.0.1:0\n' \
 		"$ca" "$cert" "$key" "$u/nodb" >"$u/collector.ini"
 	chmod 0644 "$u/collector.ini"
 	as_nobody "$COLLECTOR" --config "$u/collector.ini" run
