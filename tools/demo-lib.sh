@@ -148,10 +148,15 @@ demo_main() {
 	progress "collector: migrate the schema"
 	"$COLLECTOR" --config "$conf" migrate
 
+	progress "road layer: importing the Monaco OpenStreetMap extract (PostGIS, osm2pgsql; (c) OpenStreetMap contributors, ODbL)"
+	"$COLLECTOR" --config "$conf" roads import "$ROOT/tests/data/osm/monaco.osm.pbf" --country FR 2>"$ODO_TMP/roads-import.log" ||
+		{ tail -n 20 "$ODO_TMP/roads-import.log"; echo "demo: roads import failed" >&2; exit 1; }
+
 	progress "registering drivers, vehicles and devices"
 	demo_register "$DEVICE" driver-rav4 vehicle-rav4 Toyota RAV4 2017 41
 	demo_register "$SYNTH_DEVICE" driver-synthetic vehicle-synthetic Generic Sedan 2020 29
 	demo_register "$LIVE_DEVICE" driver-live vehicle-live Generic Van 2019 35
+	demo_register "$MONACO_DEVICE" driver-monaco vehicle-monaco Generic Hatchback 2021 33
 
 	progress "collector: ingesting (MQTT shared subscription -> PostgreSQL)"
 	"$COLLECTOR" --config "$conf" run >"$ODO_TMP/collector.log" 2>&1 &
@@ -179,6 +184,18 @@ demo_main() {
 	"$AGENT" --config "$ODO_TMP/synth.conf" --replay "$SYNTH" --drain-timeout 120 2>&1 | tee "$ODO_TMP/agent-synth.log" | grep -E 'replayed|acknowledged|unacknowledged|ERROR' || true
 	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "demo: the synthetic replay was not fully acknowledged" >&2; exit 1; }
 
+	# The RAV4 drive lies in California, outside the loaded map (Monaco): its
+	# speeding and road-type columns stay NULL, with the reason. So a Monaco
+	# drive too: synthesised along the extract's roads (a tunnel, a U-turn,
+	# a speeding episode), replayed by the real agent like the others.
+	progress "agent $MONACO_DEVICE: a synthetic drive through Monaco's streets (tests/e2e/roads/synth.py)"
+	python3 "$ROOT/tests/e2e/roads/synth.py" plan "$ODO_TMP/monaco.json" | grep city
+	python3 "$ROOT/tests/e2e/roads/synth.py" recording "$ODO_TMP/monaco.json" city "$ODO_TMP/monaco-drive"
+	demo_agent_conf "$ODO_TMP/monaco.conf" "$MONACO_DEVICE"
+	sed -i 's/^\[agent\]/[agent]\ngps = false/; s/^timezone = .*/timezone = Europe\/Monaco/; s/^sample_period_s = .*/sample_period_s = 10/' "$ODO_TMP/monaco.conf"
+	"$AGENT" --config "$ODO_TMP/monaco.conf" --replay "$ODO_TMP/monaco-drive" --drain-timeout 120 2>&1 | tee "$ODO_TMP/agent-monaco.log" | grep -E 'replayed|acknowledged|unacknowledged|ERROR' || true
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "demo: the Monaco replay was not fully acknowledged" >&2; exit 1; }
+
 	progress "agent $LIVE_DEVICE: waiting for gpsfake to finish, then SIGTERM (ignition off)"
 	local i
 	for ((i = 0; i < 120; i++)); do
@@ -198,6 +215,11 @@ demo_main() {
 	progress "acknowledgements: every record each device produced is committed"
 	odo_psql -c "SELECT device_id, epoch, acked AS acked_seq, last_seen FROM device_epochs ORDER BY device_id, epoch"
 
+	progress "map matching: every finished trip against the road layer (odo-collector roads match)"
+	"$COLLECTOR" --config "$conf" roads match ||
+		echo "demo: map matching reported an error (above); the trips it matched are shown"
+	odo_psql -c "SELECT t.device_id, r.covered, coalesce(r.null_reason, '-') AS null_reason, r.points, round(r.unmatched_share::numeric, 3) AS unmatched, round((100 * r.highway_m / nullif(r.matched_m, 0))::numeric, 1) AS pct_highway, round((100 * r.urban_m / nullif(r.matched_m, 0))::numeric, 1) AS pct_urban, r.speeding_episodes, round(r.max_over_limit_mph::numeric, 1) AS max_over_mph FROM trip_roads r JOIN trips t USING (trip_id) ORDER BY t.start_time"
+
 	progress "aggregating monthly features"
 	local months m
 	months=$(odo_psql -At -c "SELECT DISTINCT to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE start_time IS NOT NULL ORDER BY 1")
@@ -214,18 +236,25 @@ demo_main() {
 	odo_psql -c "SELECT count(*) AS dead_letters FROM dead_letters"
 
 	progress "HTML trip reports"
-	local rav4_month synth_month
+	local rav4_month synth_month monaco_month
 	# (psql interpolates :'var' only in its input, not in -c)
 	rav4_month=$(odo_psql -At -v dev="$DEVICE" <<<"SELECT to_char(min(start_time) AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE device_id = :'dev'")
 	synth_month=$(odo_psql -At -v dev="$SYNTH_DEVICE" <<<"SELECT to_char(min(start_time) AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE device_id = :'dev'")
 	mkdir -p "$REPORT_DIR"
 	demo_report_json "$SYNTH_DEVICE" driver-synthetic "$synth_month" "$ODO_TMP/synth.json"
 	"$ROOT/tools/trip-report" "$ODO_TMP/synth.json" "$REPORT_DIR/report-synthetic.html"
+	monaco_month=$(odo_psql -At -v dev="$MONACO_DEVICE" <<<"SELECT to_char(min(start_time) AT TIME ZONE 'UTC', 'YYYY-MM') FROM trips WHERE device_id = :'dev'")
+	demo_report_json "$MONACO_DEVICE" driver-monaco "$monaco_month" "$ODO_TMP/monaco.json"
+	"$ROOT/tools/trip-report" "$ODO_TMP/monaco.json" "$REPORT_DIR/report-monaco.html"
 	demo_report_json "$DEVICE" driver-rav4 "$rav4_month" "$ODO_TMP/rav4.json"
 	"$ROOT/tools/trip-report" "$ODO_TMP/rav4.json" "$REPORT_DIR/report.html"
 
 	progress "done in $(($(date +%s) - t_start)) s; stopping everything that was started"
 	echo
+	echo "speeding and road types: the RAV4 drive (I-280, California) lies outside the loaded map (Monaco),"
+	echo "so its road columns are NULL, with the reason in trip_roads above; the Monaco drive's, $monaco_month:"
+	odo_psql -v drv=driver-monaco -v month="$monaco_month" <<<"SELECT speeding_rate_per_100_miles, max_speed_over_limit_mph, pct_miles_highway, pct_miles_urban, pct_miles_in_rain_or_snow FROM monthly_features WHERE driver_id = :'drv' AND month = :'month'"
+	echo "trip report (Monaco drive, matched roads and speeding): $REPORT_DIR/report-monaco.html"
 	echo "monthly_features for driver-rav4, $rav4_month (the real drive):"
 	odo_psql -x -v drv=driver-rav4 -v month="$rav4_month" <<<"SELECT * FROM monthly_features WHERE driver_id = :'drv' AND month = :'month'"
 	echo "trip report (synthetic drive with events): $REPORT_DIR/report-synthetic.html"

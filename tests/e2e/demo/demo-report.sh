@@ -4,7 +4,8 @@
 #     the path of the HTML report;
 #   - the report opens in headless Chromium: the DOM has the route (an SVG
 #     polyline with the track), one marker per event, the events listed, and
-#     a screenshot that is not blank.
+#     a screenshot that is not blank; the Monaco drive's report draws its
+#     matched roads and its speeding episode(s).
 set -euo pipefail
 : "${ODO_SOURCE_DIR:?}" "${ODO_BINARY_DIR:?}"
 out=$(mktemp -d /tmp/odo-demo-test.XXXXXX)
@@ -24,7 +25,7 @@ last=$(tail -n 45 "$out/demo.log")
 check "the last lines show the monthly_features row" "grep -q 'hard_brake_rate_per_100_miles' <<<\"\$last\" && grep -q '^driver_id .*| driver-rav4' <<<\"\$last\""
 check "the last line names the report" "tail -n 1 '$out/demo.log' | grep -q 'trip report: $out/report.html'"
 
-for rep in report-synthetic report; do
+for rep in report-synthetic report-monaco report; do
 	html=$out/$rep.html
 	check "$rep.html exists" "[ -s '$html' ]"
 	grep -q 'src="http\|href="http' "$html" && { echo "FAIL $rep.html loads network resources"; fail=1; }
@@ -50,6 +51,14 @@ if rep == "report-synthetic":
     for kind in ("hard_brake", "rapid_accel", "corner_right"):
         if f"<td>{kind}</td>" not in dom:
             bad.append(f"event {kind} not listed")
+if rep == "report-monaco":
+    roads = dom.count('class="matched-road"')
+    if roads < 10:
+        bad.append(f"only {roads} matched roads drawn in the Monaco report")
+    n_sp = int(re.search(r'id="speeding-count">(\d+)<', dom).group(1))
+    drawn = dom.count('class="speeding-episode"')
+    if n_sp < 1 or drawn != n_sp:
+        bad.append(f"{n_sp} speeding episodes listed, {drawn} drawn")
 if markers != n_events or rows != n_events:
     bad.append(f"{n_events} events but {markers} markers and {rows} table rows")
 # The screenshot: a valid PNG whose pixels are not all one colour.
