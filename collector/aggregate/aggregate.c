@@ -13,16 +13,42 @@
 /*
  * One statement body: `pairs(driver_id, month)` is supplied by the caller
  * as the first CTE. Trips count for the month (UTC) their start falls in,
- * and only finished ones (end_time set by the trip summary).
+ * and only finished ones (end_time set by the trip summary). The same
+ * statement writes monthly_features and monthly_behaviour (CTE mb), so the
+ * two tables always hold the same (driver, month) rows from the same trips.
  */
 #define AGG_BODY                                                                                          \
 	" , t AS (SELECT tr.*, p.month, rd.covered AS rd_cov, rd.matched_m AS rd_m, rd.highway_m AS rd_hw,"  \
-	"     rd.urban_m AS rd_urb, rd.speeding_episodes AS rd_ep, rd.max_over_limit_mph AS rd_max"           \
+	"     rd.urban_m AS rd_urb, rd.speeding_episodes AS rd_ep, rd.max_over_limit_mph AS rd_max,"          \
+	"     rd.speeding_m AS rd_sm, rd.limit_m AS rd_lm,"                                                   \
+	/* a version 1 agent's jerk 0 meant "not measured" */                                                 \
+	"     nullif(tr.mean_abs_jerk, 0) AS jerk0,"                                                          \
+	/* phone-measured ("ph", or a v1 trip with a phone state from 5 min before its start): the        \
+	 * seconds of its phone-distraction events; NULL when not measured */                               \
+	"     CASE WHEN coalesce(tr.phone_measured, EXISTS (SELECT 1 FROM phone_states ps"                    \
+	"       WHERE ps.device_id = tr.device_id AND ps.t >= tr.start_time - interval '300 seconds'"         \
+	"       AND ps.t <= tr.end_time)) THEN coalesce((SELECT sum(e.duration_ms) / 1000.0 FROM events e"     \
+	"       WHERE e.device_id = tr.device_id AND e.epoch = tr.epoch AND e.device_trip_id = tr.device_trip_id" \
+	"       AND e.kind = 'phone_distraction'), 0) END AS pds1"                                            \
 	"     FROM pairs p JOIN trips tr ON tr.driver_id = p.driver_id"                                       \
 	"     AND tr.start_time >= ((p.month || '-01')::date)::timestamp AT TIME ZONE 'UTC'"               \
 	"     AND tr.start_time < ((p.month || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'" \
 	"     LEFT JOIN trip_roads rd ON rd.trip_id = tr.trip_id"                                            \
 	"     WHERE tr.end_time IS NOT NULL),"                                                              \
+	/* every trip's score (odo_score_v1 over its own row), with the jerk and phone fix-ups */             \
+	" ts AS (UPDATE trips x SET mean_abs_jerk = q.jerk0, phone_distraction_s = q.pds1,"                    \
+	"     score = (q.s).score, score_version = CASE WHEN (q.s).score IS NOT NULL THEN 1 END,"             \
+	"     score_inputs = CASE WHEN (q.s).score IS NOT NULL THEN (q.s).inputs END,"                        \
+	"     score_events_pts = (q.s).events_pts, score_smooth_pts = (q.s).smooth_pts,"                      \
+	"     score_phone_pts = (q.s).phone_pts, score_time_pts = (q.s).time_pts,"                            \
+	"     score_speeding_pts = (q.s).speeding_pts"                                                        \
+	"   FROM (SELECT t.trip_id, t.jerk0, t.pds1, odo_score_v1(t.hard_brakes_g1 IS NOT NULL,"              \
+	"       t.hard_brakes_g1 + t.rapid_accels_g1 + t.harsh_corners_g1 + t.swerves_g1,"                    \
+	"       t.hard_brakes_g2 + t.rapid_accels_g2 + t.harsh_corners_g2 + t.swerves_g2,"                    \
+	"       t.hard_brakes_g3 + t.rapid_accels_g3 + t.harsh_corners_g3 + t.swerves_g3,"                    \
+	"       t.distance_m, t.distance_m, t.lon_share_g1, t.lat_share_g1, t.pds1, t.moving_s, t.night_m,"    \
+	"       t.late_night_weekend_m, CASE WHEN t.rd_cov THEN t.rd_sm END, CASE WHEN t.rd_cov THEN t.rd_lm END)" \
+	"       AS s FROM t) q WHERE x.trip_id = q.trip_id),"                                                 \
 	" dtc AS (SELECT p.driver_id, p.month, bool_or(cardinality(r.stored) + cardinality(r.pending)"      \
 	"       + cardinality(r.permanent) > 0) AS any_code, bool_or(r.airbag_deployed) AS airbag"         \
 	"     FROM pairs p JOIN device_assignments a ON a.driver_id = p.driver_id"                          \
@@ -36,11 +62,14 @@
 	"     sum(t.distance_m) AS dist, sum(t.duration_s) AS dur,"                                         \
 	"     sum(t.distance_m) / nullif(sum(t.moving_s), 0) * " MPS_TO_MPH " AS avg_speed_mph,"            \
 	"     max(t.max_speed_mps) * " MPS_TO_MPH " AS max_speed_mph,"                                      \
-	"     sum(t.mean_abs_jerk * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.mean_abs_jerk IS NOT NULL), 0) AS jerk," \
+	"     sum(t.jerk0 * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.jerk0 IS NOT NULL), 0) AS jerk," \
 	"     sum(t.hard_brakes) AS hb, sum(t.rapid_accels) AS ra, sum(t.harsh_corners) AS hc,"             \
 	"     sum(t.swerves) AS sw, sum(t.night_m) AS night, sum(t.late_night_weekend_m) AS lnw,"            \
-	"     sum(t.rush_hour_m) AS rush, sum(t.heavy_traffic_m) AS heavy, sum(t.screen_on_s) AS screen,"   \
-	"     sum(t.phone_handled_count) AS handled, sum(t.handheld_call_s) AS calls,"                      \
+	"     sum(t.rush_hour_m) AS rush, sum(t.heavy_traffic_m) AS heavy,"                                  \
+	"     sum(t.screen_on_s) FILTER (WHERE t.pds1 IS NOT NULL) AS screen,"                 \
+	"     sum(t.phone_handled_count) FILTER (WHERE t.pds1 IS NOT NULL) AS handled,"        \
+	"     sum(t.handheld_call_s) FILTER (WHERE t.pds1 IS NOT NULL) AS calls,"              \
+	"     sum(t.duration_s) FILTER (WHERE t.pds1 IS NOT NULL) AS pdur,"                    \
 	"     sum(t.avg_rpm * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.avg_rpm IS NOT NULL), 0) AS rpm," \
 	"     sum(t.gps_accuracy_m * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.gps_accuracy_m IS NOT NULL), 0) AS gps," \
 	"     bool_or(t.has_dtc) AS has_dtc, bool_or(t.airbag_deployed) AS airbag,"                         \
@@ -49,7 +78,85 @@
 	"     max(t.rd_max) FILTER (WHERE t.rd_cov) AS rd_max,"                                              \
 	"     sum(t.wiper_m) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper,"                                  \
 	"     sum(t.distance_m) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper_dist"                          \
-	"   FROM t GROUP BY t.driver_id, t.month)"                                                          \
+	"   FROM t GROUP BY t.driver_id, t.month),"                                                         \
+	" b AS (SELECT t.driver_id, t.month, count(*) AS n,"                                                  \
+	"     count(*) FILTER (WHERE t.hard_brakes_g1 IS NOT NULL) AS gn,"                                    \
+	"     sum(t.distance_m) FILTER (WHERE t.hard_brakes_g1 IS NOT NULL) AS gm,"                           \
+	"     sum(t.hard_brakes_g1) AS ha1, sum(t.hard_brakes_g2) AS ha2, sum(t.hard_brakes_g3) AS ha3,"      \
+	"     sum(t.rapid_accels_g1) AS ra1, sum(t.rapid_accels_g2) AS ra2, sum(t.rapid_accels_g3) AS ra3,"   \
+	"     sum(t.harsh_corners_g1) AS ha1c, sum(t.harsh_corners_g2) AS ha2c, sum(t.harsh_corners_g3) AS ha3c," \
+	"     sum(t.swerves_g1) AS sw1, sum(t.swerves_g2) AS sw2, sum(t.swerves_g3) AS sw3,"                  \
+	"     sum(t.moving_s) FILTER (WHERE t.lon_share_g1 IS NOT NULL OR t.lat_share_g1 IS NOT NULL) AS smov," \
+	"     sum(t.jerk0 * t.moving_s) / nullif(sum(t.moving_s) FILTER (WHERE t.jerk0 IS NOT NULL), 0) AS jerk," \
+	"     sum(t.lon_share_g1 * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_share_g1 IS NOT NULL), 0) AS lo1," \
+	"     sum(t.lon_share_g2 * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_share_g2 IS NOT NULL), 0) AS lo2," \
+	"     sum(t.lon_share_g3 * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_share_g3 IS NOT NULL), 0) AS lo3," \
+	"     sum(t.lat_share_g1 * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_share_g1 IS NOT NULL), 0) AS la1," \
+	"     sum(t.lat_share_g2 * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_share_g2 IS NOT NULL), 0) AS la2," \
+	"     sum(t.lat_share_g3 * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_share_g3 IS NOT NULL), 0) AS la3," \
+	"     sum(t.lon_p95_g * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_p95_g IS NOT NULL), 0) AS lop," \
+	"     sum(t.lat_p95_g * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_p95_g IS NOT NULL), 0) AS lap," \
+	"     sum(t.speed_sd_mps * t.moving_s) / nullif(sum(t.moving_s) FILTER (WHERE t.speed_sd_mps IS NOT NULL), 0) AS vsd," \
+	"     count(*) FILTER (WHERE t.lon_source = 0) AS l0, count(*) FILTER (WHERE t.lon_source = 1) AS l1," \
+	"     count(*) FILTER (WHERE t.lon_source = 2) AS l2,"                                                \
+	"     count(*) FILTER (WHERE t.pds1 IS NOT NULL) AS pn, sum(t.pds1) AS pds," \
+	"     sum(t.moving_s) FILTER (WHERE t.pds1 IS NOT NULL) AS pmov,"                      \
+	"     sum(t.distance_m) AS dist, sum(t.night_m) AS night, sum(t.late_night_weekend_m) AS lnw,"        \
+	"     sum(t.rd_sm) FILTER (WHERE t.rd_cov) AS sm, sum(t.rd_lm) FILTER (WHERE t.rd_cov) AS lm"         \
+	"   FROM t GROUP BY t.driver_id, t.month),"                                                           \
+	" mb AS (INSERT INTO monthly_behaviour (driver_id, month, score_version, total_trips, graded_trips,"  \
+	"     graded_miles, hard_brake_g1_per_100_miles, hard_brake_g2_per_100_miles, hard_brake_g3_per_100_miles," \
+	"     rapid_accel_g1_per_100_miles, rapid_accel_g2_per_100_miles, rapid_accel_g3_per_100_miles,"      \
+	"     harsh_corner_g1_per_100_miles, harsh_corner_g2_per_100_miles, harsh_corner_g3_per_100_miles,"   \
+	"     swerve_g1_per_100_miles, swerve_g2_per_100_miles, swerve_g3_per_100_miles, smooth_moving_hours," \
+	"     mean_abs_jerk_mps3, lon_share_g1, lon_share_g2, lon_share_g3, lat_share_g1, lat_share_g2,"      \
+	"     lat_share_g3, avg_trip_lon_p95_g, avg_trip_lat_p95_g, avg_trip_speed_sd_mps, trips_lon_accel,"  \
+	"     trips_lon_speed, trips_lon_mixed, phone_measured_trips, pct_moving_time_phone_distraction,"     \
+	"     score_events_pts, score_smooth_pts, score_phone_pts, score_time_pts, score_speeding_pts,"       \
+	"     score_inputs, score, created_at)"                                                               \
+	"   SELECT b.driver_id, b.month, 1, b.n, b.gn, b.gm / " M_PER_MILE ","                                \
+	"     100 * b.ha1 / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.ha2 / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.ha3 / nullif(b.gm / " M_PER_MILE ", 0)," \
+	"     100 * b.ra1 / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.ra2 / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.ra3 / nullif(b.gm / " M_PER_MILE ", 0)," \
+	"     100 * b.ha1c / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.ha2c / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.ha3c / nullif(b.gm / " M_PER_MILE ", 0)," \
+	"     100 * b.sw1 / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.sw2 / nullif(b.gm / " M_PER_MILE ", 0), 100 * b.sw3 / nullif(b.gm / " M_PER_MILE ", 0)," \
+	"     b.smov / 3600, b.jerk, b.lo1, b.lo2, b.lo3, b.la1, b.la2, b.la3, b.lop, b.lap, b.vsd,"          \
+	"     b.l0, b.l1, b.l2, b.pn, CASE WHEN b.pn > 0 THEN 100 * b.pds / nullif(b.pmov, 0) END,"           \
+	"     (s).events_pts, (s).smooth_pts, (s).phone_pts, (s).time_pts, (s).speeding_pts,"                 \
+	"     CASE WHEN (s).score IS NOT NULL THEN (s).inputs END, (s).score, now()"                          \
+	"   FROM (SELECT b.*, odo_score_v1(b.gn > 0, b.ha1 + b.ra1 + b.ha1c + b.sw1,"                         \
+	"       b.ha2 + b.ra2 + b.ha2c + b.sw2, b.ha3 + b.ra3 + b.ha3c + b.sw3, b.gm, b.dist, b.lo1, b.la1,"  \
+	"       CASE WHEN b.pn > 0 THEN b.pds END, b.pmov, b.night, b.lnw, b.sm, b.lm) AS s FROM b) b"        \
+	"   ON CONFLICT (driver_id, month) DO UPDATE SET score_version = EXCLUDED.score_version,"             \
+	"     total_trips = EXCLUDED.total_trips, graded_trips = EXCLUDED.graded_trips,"                      \
+	"     graded_miles = EXCLUDED.graded_miles,"                                                          \
+	"     hard_brake_g1_per_100_miles = EXCLUDED.hard_brake_g1_per_100_miles,"                            \
+	"     hard_brake_g2_per_100_miles = EXCLUDED.hard_brake_g2_per_100_miles,"                            \
+	"     hard_brake_g3_per_100_miles = EXCLUDED.hard_brake_g3_per_100_miles,"                            \
+	"     rapid_accel_g1_per_100_miles = EXCLUDED.rapid_accel_g1_per_100_miles,"                          \
+	"     rapid_accel_g2_per_100_miles = EXCLUDED.rapid_accel_g2_per_100_miles,"                          \
+	"     rapid_accel_g3_per_100_miles = EXCLUDED.rapid_accel_g3_per_100_miles,"                          \
+	"     harsh_corner_g1_per_100_miles = EXCLUDED.harsh_corner_g1_per_100_miles,"                        \
+	"     harsh_corner_g2_per_100_miles = EXCLUDED.harsh_corner_g2_per_100_miles,"                        \
+	"     harsh_corner_g3_per_100_miles = EXCLUDED.harsh_corner_g3_per_100_miles,"                        \
+	"     swerve_g1_per_100_miles = EXCLUDED.swerve_g1_per_100_miles,"                                    \
+	"     swerve_g2_per_100_miles = EXCLUDED.swerve_g2_per_100_miles,"                                    \
+	"     swerve_g3_per_100_miles = EXCLUDED.swerve_g3_per_100_miles,"                                    \
+	"     smooth_moving_hours = EXCLUDED.smooth_moving_hours,"                                            \
+	"     mean_abs_jerk_mps3 = EXCLUDED.mean_abs_jerk_mps3, lon_share_g1 = EXCLUDED.lon_share_g1,"        \
+	"     lon_share_g2 = EXCLUDED.lon_share_g2, lon_share_g3 = EXCLUDED.lon_share_g3,"                    \
+	"     lat_share_g1 = EXCLUDED.lat_share_g1, lat_share_g2 = EXCLUDED.lat_share_g2,"                    \
+	"     lat_share_g3 = EXCLUDED.lat_share_g3, avg_trip_lon_p95_g = EXCLUDED.avg_trip_lon_p95_g,"        \
+	"     avg_trip_lat_p95_g = EXCLUDED.avg_trip_lat_p95_g,"                                              \
+	"     avg_trip_speed_sd_mps = EXCLUDED.avg_trip_speed_sd_mps,"                                        \
+	"     trips_lon_accel = EXCLUDED.trips_lon_accel, trips_lon_speed = EXCLUDED.trips_lon_speed,"        \
+	"     trips_lon_mixed = EXCLUDED.trips_lon_mixed,"                                                    \
+	"     phone_measured_trips = EXCLUDED.phone_measured_trips,"                                          \
+	"     pct_moving_time_phone_distraction = EXCLUDED.pct_moving_time_phone_distraction,"                \
+	"     score_events_pts = EXCLUDED.score_events_pts,"                                                  \
+	"     score_smooth_pts = EXCLUDED.score_smooth_pts, score_phone_pts = EXCLUDED.score_phone_pts,"      \
+	"     score_time_pts = EXCLUDED.score_time_pts,"                                                      \
+	"     score_speeding_pts = EXCLUDED.score_speeding_pts, score_inputs = EXCLUDED.score_inputs,"        \
+	"     score = EXCLUDED.score, created_at = EXCLUDED.created_at)"                                     \
 	" INSERT INTO monthly_features (driver_id, month, total_trips, total_drive_time_hours,"              \
 	"   total_miles_driven, avg_speed_mph, max_speed_mph, avg_jerk_rate, hard_brake_rate_per_100_miles," \
 	"   rapid_accel_rate_per_100_miles, harsh_cornering_rate_per_100_miles, swerving_events_per_100_miles," \
@@ -63,8 +170,8 @@
 	"   f.jerk, 100 * f.hb / nullif(f.miles, 0), 100 * f.ra / nullif(f.miles, 0),"                     \
 	"   100 * f.hc / nullif(f.miles, 0), 100 * f.sw / nullif(f.miles, 0),"                              \
 	"   100 * f.night / nullif(f.dist, 0), 100 * f.lnw / nullif(f.dist, 0),"                            \
-	"   100 * f.rush / nullif(f.dist, 0), 100 * f.screen / nullif(f.dur, 0),"                           \
-	"   f.handled / nullif(f.hours, 0), 100 * f.calls / nullif(f.dur, 0), f.rpm,"                       \
+	"   100 * f.rush / nullif(f.dist, 0), 100 * f.screen / nullif(f.pdur, 0),"                          \
+	"   f.handled / nullif(f.pdur / 3600, 0), 100 * f.calls / nullif(f.pdur, 0), f.rpm,"                \
 	"   coalesce(f.has_dtc, false) OR coalesce(dtc.any_code, false),"                                   \
 	"   coalesce(f.airbag, false) OR coalesce(dtc.airbag, false),"                                      \
 	"   d.driver_age, d.vehicle_age, d.prior_at_fault_accidents, d.years_licensed, 'odo', f.gps,"       \
@@ -224,6 +331,7 @@ int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *
 		" AND (a.valid_to IS NULL OR x.start_time < a.valid_to)",
 		"DELETE FROM trips WHERE driver_id = $1",
 		"DELETE FROM monthly_features WHERE driver_id = $1",
+		"DELETE FROM monthly_behaviour WHERE driver_id = $1",
 		"DELETE FROM monthly_features_dirty WHERE driver_id = $1",
 		"UPDATE device_assignments SET driver_id = NULL WHERE driver_id = $1",
 		"DELETE FROM drivers WHERE driver_id = $1",
