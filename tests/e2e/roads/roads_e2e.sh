@@ -7,6 +7,7 @@
 # checks against the truth, and monthly_features.
 #   roads_e2e.sh AGENT COLLECTOR
 set -euo pipefail
+trap 'echo "FAIL: $(basename "$0") stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 AGENT=$1
 COLLECTOR=$2
 ROOT=$ODO_SOURCE_DIR

@@ -10,6 +10,7 @@
 #  4. re-running after a map update (`roads match --stale`) gives the same.
 #   roads_match.sh COLLECTOR
 set -euo pipefail
+trap 'echo "FAIL: $(basename "$0") stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 COLLECTOR=$1
 source "$ODO_SOURCE_DIR/tests/lib/servers.sh"
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
@@ -107,6 +108,36 @@ grep -q "3 trip(s) matched" "$ODO_TMP/match3.log" || { cat "$ODO_TMP/match3.log"
 [ "$(snap)" = "$before" ] || fail "re-matching after the update changed the results"
 [ "$(q "SELECT count(DISTINCT import_id) FROM trip_roads WHERE import_id IS NOT NULL")" = 1 ] || fail "import ids"
 ok "map update: --stale re-matched every trip, same results"
+# the worker: `roads follow` matches trips as they arrive, survives a database
+# restart, and stops on SIGTERM
+cat >>"$ODO_TMP/collector.ini" <<INI
+[roads]
+poll_s = 0.5
+INI
+"$COLLECTOR" --config "$ODO_TMP/collector.ini" roads follow 2>"$ODO_TMP/follow.log" &
+fpid=$!
+odo_track_pid "$fpid"
+wait_matched() { # DEVICE
+	local i
+	for i in $(seq 1 120); do
+		[ "$(q "SELECT count(*) FROM trip_roads r JOIN trips t USING (trip_id) WHERE t.device_id = '$1'")" = 1 ] && return 0
+		sleep 0.5
+	done
+	cat "$ODO_TMP/follow.log"
+	fail "roads follow did not match the trip of $1"
+}
+python3 "$ODO_SOURCE_DIR/tests/e2e/roads/synth.py" load "$ODO_TMP/drives.json" 1
+wait_matched syn-city-1
+odo_pg_stop
+sleep 2
+odo_pg_start
+python3 "$ODO_SOURCE_DIR/tests/e2e/roads/synth.py" load "$ODO_TMP/drives.json" 2
+wait_matched syn-city-2
+kill -TERM "$fpid"
+wait "$fpid" || fail "roads follow exited $? on SIGTERM"
+grep -q "reconnecting" "$ODO_TMP/follow.log" || { cat "$ODO_TMP/follow.log"; fail "follow did not notice the restart"; }
+ok "roads follow: matched new trips as they came, across a database restart; stopped on SIGTERM"
+
 # erasure: forget removes the matched points with the trips
 q "SELECT count(*) FROM trip_match_points" | grep -qv '^0$' || fail "no matched points"
 C forget --driver drv-syn 2>/dev/null

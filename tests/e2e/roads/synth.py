@@ -2,7 +2,7 @@
 """Synthetic drives on the imported OpenStreetMap road layer, with a known truth.
 
     synth.py plan  OUT.json          choose routes on roads.* and simulate them
-    synth.py load  OUT.json          insert drivers, trips and tracks (wire kind 9 rows)
+    synth.py load  OUT.json [K]      insert drivers, trips and tracks (wire kind 9 rows); copy K > 0 as other devices
     synth.py check OUT.json          compare the collector's matching with the truth
     synth.py bench OUT.json N MD     N copies: matching cost per trip-hour beside nearest-road snapping
     synth.py recording OUT.json NAME DIR [T0]   drive NAME as a drive recording for odo-agent --replay
@@ -642,7 +642,7 @@ if __name__ == "__main__":
     if mode == "plan":
         plan(path)
     elif mode == "load":
-        load(path)
+        load(path, copy=int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     elif mode == "check":
         sys.exit(check_all(path))
     elif mode == "uplink":
