@@ -2,7 +2,8 @@
  * odo-accuracy — replay the labelled real trips of the Driver Behavior
  * Dataset (Ferreira Jr. et al., PLoS ONE 12(4), 2017) through the engine's
  * detectors with their default configuration and score them per event kind
- * by interval overlap. Usage: odo-accuracy DATASET_DIR [TRIP ...]
+ * by interval overlap, counting the detections of grade --min-grade (1)
+ * and above (the labels carry no grade). Usage: odo-accuracy DATASET_DIR [TRIP ...]
  *
  * The dataset is in an Earth frame (z up, x/y horizontal). To get a
  * vehicle-fixed frame, the z gyro (yaw rate) is integrated into a heading
@@ -161,10 +162,12 @@ struct collect {
 	double peak[MAX_DETS];
 };
 
+static int min_grade = 1; /* --min-grade N: only detections of grade N and above are scored */
+
 static int on_record(void *ctx, struct odo_record *r)
 {
 	struct collect *c = ctx;
-	if (r->kind != ODO_REC_EVENT || c->n >= MAX_DETS)
+	if (r->kind != ODO_REC_EVENT || c->n >= MAX_DETS || r->u.event.grade < min_grade)
 		return 0;
 	int k;
 	switch (r->u.event.kind) {
@@ -790,6 +793,15 @@ int main(int argc, char **argv)
 			pca = 0;
 		else if (strcmp(argv[1], "--no-untilt") == 0)
 			untilt_on = 0;
+		else if (strcmp(argv[1], "--min-grade") == 0 && argc > 2) {
+			min_grade = atoi(argv[2]);
+			if (min_grade < 1 || min_grade > 3) {
+				fprintf(stderr, "odo-accuracy: --min-grade takes 1, 2 or 3\n");
+				return 2;
+			}
+			argv++;
+			argc--;
+		}
 		else if (strcmp(argv[1], "--set") == 0 && argc > 2) {
 			struct odo_cfg_error err;
 			if (odo_config_set_arg(engine_secs, ODO_ENGINE_CFG_NSECTIONS, argv[2], &err)) {
@@ -808,7 +820,7 @@ int main(int argc, char **argv)
 		argc--;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: odo-accuracy [--global] [--no-untilt] [--set SECTION.KEY=VALUE]... "
+		fprintf(stderr, "usage: odo-accuracy [--global] [--no-untilt] [--min-grade N] [--set SECTION.KEY=VALUE]... "
 		                "[--dump DIR] DATASET_DIR [TRIP ...]\n");
 		return 2;
 	}
