@@ -6,19 +6,26 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "odo/files.h"
 #include "odo/log.h"
 
 #define PHONE_MAGIC "odo-phone/1"
 
 struct client {
 	int fd; /* -1: free */
+	int tcp;            /* 1: came over TCP: must send the token first */
+	int authed;         /* the token was right (UNIX clients: always) */
+	int64_t auth_until; /* mono ns: a TCP client not authenticated by then is dropped */
+	char peer[32];      /* "127.0.0.1:PORT" or "uid N", for the log */
 	size_t len;
 	int overlong; /* discarding the rest of a too-long line */
 	char buf[ODO_PHONE_LINE_MAX + 1];
@@ -28,6 +35,8 @@ struct odo_phone {
 	const struct odo_clock *clock;
 	const struct odo_sink *sink;
 	struct odo_phone_cfg cfg;
+	char token[ODO_PHONE_TOKEN_MAX + 1]; /* TCP's shared secret ("" = no TCP) */
+	size_t token_len;
 	int ufd, tfd;
 	FILE *rec;
 	struct client cl[ODO_PHONE_MAX_CLIENTS];
@@ -39,8 +48,14 @@ struct odo_phone {
 const struct odo_cfg_key odo_phone_cfg_keys[] = {
 	ODO_CFG_S("socket", struct odo_phone_cfg, socket_path, "/run/odo/phone.sock",
 		  "UNIX stream socket the companion app connects to (empty: none)"),
+	ODO_CFG_S("socket_mode", struct odo_phone_cfg, socket_mode, "0660",
+		  "permissions of the socket file (octal): who may connect is who may write it"),
+	ODO_CFG_S("socket_group", struct odo_phone_cfg, socket_group, "",
+		  "group of the socket file, e.g. the companion bridge's (empty: the agent's own group)"),
 	ODO_CFG_I("tcp_port", struct odo_phone_cfg, tcp_port, "0", 0, 65535,
-		  "also listen on 127.0.0.1:PORT (0: off)"),
+		  "also listen on 127.0.0.1:PORT (0: off); needs token_file"),
+	ODO_CFG_S("token_file", struct odo_phone_cfg, token_file, "",
+		  "file (mode 0600) holding the shared token a TCP client must send first (16-128 characters)"),
 };
 const size_t odo_phone_cfg_nkeys = ODO_ARRAY_LEN(odo_phone_cfg_keys);
 
@@ -178,23 +193,47 @@ int odo_phone_feed_line(struct odo_phone *p, const char *line, size_t len)
 	return deliver(p, line, len, reason);
 }
 
-static int listen_unix(const char *path)
+/* The socket file is created 0600 (umask around bind: the agent is
+ * single-threaded) and only then given its group and mode, so it never
+ * exists with wider permissions than configured. */
+static int listen_unix(const char *path, mode_t mode, gid_t gid)
 {
 	struct sockaddr_un a;
 	memset(&a, 0, sizeof a);
 	a.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof a.sun_path)
+	if (strlen(path) >= sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	strcpy(a.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	(void)unlink(path);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0) {
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+	umask(old);
+	if (rc != 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) || chmod(path, mode) != 0 ||
+	    listen(fd, 8) != 0) {
+		int e = errno;
 		close(fd);
+		(void)unlink(path);
+		errno = e;
 		return -1;
 	}
 	return fd;
+}
+
+/* socket_mode: octal, owner read/write, group at most read/write, others
+ * nothing (connecting needs write permission: others never may). */
+static int parse_mode(const char *s, mode_t *out)
+{
+	char *end;
+	long v = strtol(s, &end, 8);
+	if (!*s || *end || v < 0 || (v & ~0660L) || (v & 0600) != 0600)
+		return -1;
+	*out = (mode_t)v;
+	return 0;
 }
 
 static int listen_tcp(int port)
@@ -231,7 +270,44 @@ int odo_phone_open(const struct odo_phone_cfg *cfg, const struct odo_clock *cloc
 		p->cl[i].fd = -1;
 	if (cfg) {
 		p->cfg = *cfg;
-		if (cfg->socket_path[0] && (p->ufd = listen_unix(cfg->socket_path)) < 0) {
+		mode_t mode = 0660;
+		gid_t gid = (gid_t)-1;
+		if (cfg->socket_mode[0] && parse_mode(cfg->socket_mode, &mode) != 0) {
+			ODO_LOG(ERROR, "phone", "[phone] socket_mode '%s': want octal permissions: owner read/write,"
+				" group at most read/write, nothing for others (0660 or 0600)", cfg->socket_mode);
+			odo_phone_close(p);
+			return ODO_ERR_CONFIG;
+		}
+		if (cfg->socket_group[0]) {
+			const struct group *g = getgrnam(cfg->socket_group);
+			if (!g) {
+				ODO_LOG(ERROR, "phone", "[phone] socket_group '%s': no such group", cfg->socket_group);
+				odo_phone_close(p);
+				return ODO_ERR_CONFIG;
+			}
+			gid = g->gr_gid;
+		}
+		if (cfg->tcp_port > 0) {
+			/* TCP reaches every local user: never without a token. */
+			char why[128];
+			int rc = ODO_ERR_CONFIG;
+			if (!cfg->token_file[0])
+				snprintf(why, sizeof why, "not set");
+			else
+				rc = odo_secret_file_read(cfg->token_file, p->token, sizeof p->token, why, sizeof why);
+			if (rc == ODO_OK && strlen(p->token) < ODO_PHONE_TOKEN_MIN) {
+				snprintf(why, sizeof why, "the token is shorter than %d characters", ODO_PHONE_TOKEN_MIN);
+				rc = ODO_ERR_CONFIG;
+			}
+			if (rc != ODO_OK) {
+				ODO_LOG(ERROR, "phone", "[phone] tcp_port %lld needs a token: token_file %s: %s", cfg->tcp_port,
+					cfg->token_file[0] ? cfg->token_file : "", why);
+				odo_phone_close(p);
+				return ODO_ERR_CONFIG;
+			}
+			p->token_len = strlen(p->token);
+		}
+		if (cfg->socket_path[0] && (p->ufd = listen_unix(cfg->socket_path, mode, gid)) < 0) {
 			ODO_LOG(ERROR, "phone", "cannot listen on %s: %s", cfg->socket_path, strerror(errno));
 			odo_phone_close(p);
 			return ODO_ERR_IO;
@@ -270,15 +346,35 @@ static void reply(int fd, const char *s)
 
 static void accept_one(struct odo_phone *p, int lfd)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct sockaddr_in peer;
+	socklen_t plen = sizeof peer;
+	int tcp = lfd == p->tfd;
+	int fd = accept4(lfd, tcp ? (struct sockaddr *)&peer : NULL, tcp ? &plen : NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++) {
-		if (p->cl[i].fd < 0) {
-			p->cl[i].fd = fd;
-			p->cl[i].len = 0;
-			p->cl[i].overlong = 0;
+		struct client *c = &p->cl[i];
+		if (c->fd < 0) {
+			c->fd = fd;
+			c->len = 0;
+			c->overlong = 0;
+			c->tcp = tcp;
+			c->authed = !tcp;
+			c->auth_until = odo_clock_mono_ns(p->clock) + (int64_t)ODO_PHONE_AUTH_S * ODO_NS_PER_S;
+			if (tcp) {
+				char ip[INET_ADDRSTRLEN] = "?";
+				inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+				snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)ntohs(peer.sin_port));
+			} else {
+				struct ucred cr;
+				socklen_t cl = sizeof cr;
+				if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0)
+					snprintf(c->peer, sizeof c->peer, "uid %u", (unsigned)cr.uid);
+				else
+					snprintf(c->peer, sizeof c->peer, "unix");
+			}
 			p->st.clients_accepted++;
+			ODO_LOG(DEBUG, "phone", "client connected (%s%s)", c->peer, tcp ? ", token expected" : "");
 			return;
 		}
 	}
@@ -293,6 +389,41 @@ static void drop(struct client *c)
 	close(c->fd);
 	c->fd = -1;
 	c->len = 0;
+}
+
+/* Equal without an early exit, so the time taken says nothing of the token. */
+static int token_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+	unsigned char d = an != bn;
+	for (size_t i = 0; i < an && i < bn; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+#define TOKEN_PREFIX PHONE_MAGIC " token="
+
+/* A TCP client's first line: the token, or the connection is refused. */
+static int authenticate(struct odo_phone *p, struct client *c)
+{
+	size_t len = c->len, pl = strlen(TOKEN_PREFIX);
+	if (len > 0 && c->buf[len - 1] == '\r')
+		len--;
+	const char *why = NULL;
+	if (len < pl || memcmp(c->buf, TOKEN_PREFIX, pl) != 0)
+		why = "no token";
+	else if (!token_equal(c->buf + pl, len - pl, p->token, p->token_len))
+		why = "wrong token";
+	if (why) {
+		p->st.auth_refused++;
+		ODO_LOG(WARN, "phone", "TCP client %s refused: %s (its first line must be '%s<token from [phone]"
+			" token_file>')", c->peer, why, TOKEN_PREFIX);
+		reply(c->fd, strcmp(why, "no token") == 0 ? "err token required\n" : "err wrong token\n");
+		return ODO_ERR_PROTOCOL;
+	}
+	c->authed = 1;
+	ODO_LOG(DEBUG, "phone", "TCP client %s authenticated", c->peer);
+	reply(c->fd, "ok\n");
+	return ODO_OK;
 }
 
 static void read_client(struct odo_phone *p, struct client *c)
@@ -311,6 +442,14 @@ static void read_client(struct odo_phone *p, struct client *c)
 				c->len = 0;
 				continue;
 			}
+			if (!c->authed) {
+				if (authenticate(p, c) != ODO_OK) {
+					drop(c);
+					return;
+				}
+				c->len = 0;
+				continue;
+			}
 			char reason[ODO_PHONE_REASON_MAX];
 			if (deliver(p, c->buf, c->len, reason) == ODO_OK) {
 				reply(c->fd, "ok\n");
@@ -322,6 +461,12 @@ static void read_client(struct odo_phone *p, struct client *c)
 			c->len = 0;
 		} else if (c->overlong) {
 			continue;
+		} else if (c->len >= ODO_PHONE_LINE_MAX && !c->authed) {
+			p->st.auth_refused++;
+			ODO_LOG(WARN, "phone", "TCP client %s refused: no token (an over-long first line)", c->peer);
+			reply(c->fd, "err token required\n");
+			drop(c);
+			return;
 		} else if (c->len >= ODO_PHONE_LINE_MAX) {
 			p->st.src.errors++;
 			ODO_LOG(WARN, "phone", "rejected message: line too long");
@@ -350,15 +495,30 @@ static void phone_handle(void *self, const struct pollfd *pfd, int n)
 	}
 }
 
+/* The earliest instant an unauthenticated TCP client runs out of time. */
 static int64_t phone_deadline(void *self)
 {
-	(void)self;
-	return ODO_DEADLINE_NONE;
+	struct odo_phone *p = self;
+	int64_t d = ODO_DEADLINE_NONE;
+	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++)
+		if (p->cl[i].fd >= 0 && !p->cl[i].authed && p->cl[i].auth_until < d)
+			d = p->cl[i].auth_until;
+	return d;
 }
 
 static void phone_tick(void *self)
 {
-	(void)self;
+	struct odo_phone *p = self;
+	int64_t now = odo_clock_mono_ns(p->clock);
+	for (int i = 0; i < ODO_PHONE_MAX_CLIENTS; i++) {
+		struct client *c = &p->cl[i];
+		if (c->fd >= 0 && !c->authed && now >= c->auth_until) {
+			p->st.auth_refused++;
+			ODO_LOG(WARN, "phone", "TCP client %s refused: no token within %d s", c->peer, ODO_PHONE_AUTH_S);
+			reply(c->fd, "err token required\n");
+			drop(c);
+		}
+	}
 }
 
 static const struct odo_source_ops phone_ops = {
@@ -400,5 +560,8 @@ void odo_phone_close(struct odo_phone *p)
 	}
 	if (p->tfd >= 0)
 		close(p->tfd);
+	volatile char *t = p->token;
+	for (size_t i = 0; i < sizeof p->token; i++)
+		t[i] = 0;
 	free(p);
 }

@@ -12,6 +12,17 @@
  * A client sending a line longer than the limit gets "err line too long"
  * and the rest of that line is discarded. Several clients may be connected
  * (ODO_PHONE_MAX_CLIENTS); no allocation per message.
+ *
+ * Who may connect (docs/inputs.md "Who may send phone states"): the UNIX
+ * socket is created mode [phone] socket_mode (0660) and group socket_group,
+ * so the file system decides. TCP (loopback only) is opened only with a
+ * shared token (token_file, mode 0600): a TCP client's first line must be
+ *
+ *   odo-phone/1 token=<the token>\n
+ *
+ * answered "ok\n"; a wrong or missing token, or no line within
+ * ODO_PHONE_AUTH_S seconds, is refused ("err ..."), logged and the
+ * connection closed.
  */
 #ifndef ODO_AGENT_PHONE_H
 #define ODO_AGENT_PHONE_H
@@ -29,11 +40,17 @@
 #define ODO_PHONE_MAX_CLIENTS 4
 #define ODO_PHONE_PATH_MAX 108 /* sizeof sun_path */
 #define ODO_PHONE_REASON_MAX 64
+#define ODO_PHONE_TOKEN_MIN 16  /* characters of a TCP token, at least */
+#define ODO_PHONE_TOKEN_MAX 128
+#define ODO_PHONE_AUTH_S 5      /* a TCP client authenticates within this */
 
 /* Section [phone]. */
 struct odo_phone_cfg {
 	char socket_path[ODO_PHONE_PATH_MAX]; /* "" = no UNIX socket */
+	char socket_mode[8];                  /* octal permissions of the socket file */
+	char socket_group[64];                /* its group; "" = the agent's */
 	long long tcp_port;                   /* 0 = no TCP; listens on 127.0.0.1 only */
+	char token_file[256];                 /* TCP's shared token (required with tcp_port) */
 };
 
 extern const struct odo_cfg_key odo_phone_cfg_keys[];
@@ -45,6 +62,7 @@ struct odo_phone_stats {
 	struct odo_source_stats src; /* received = states delivered; errors = rejected lines */
 	uint64_t clients_accepted;
 	uint64_t clients_refused;    /* over ODO_PHONE_MAX_CLIENTS */
+	uint64_t auth_refused;       /* TCP clients refused: wrong, missing or late token */
 };
 
 /*
@@ -57,8 +75,11 @@ int odo_phone_parse(const char *line, size_t len, struct odo_phone_state *out,
 
 /*
  * Listen as configured (cfg NULL: replay only, no sockets). An existing
- * socket file at socket_path is replaced. Returns ODO_OK, ODO_ERR_INVAL,
- * ODO_ERR_NOMEM, ODO_ERR_IO (bind/listen failed; logged).
+ * socket file at socket_path is replaced; the new one never exists with
+ * wider permissions than socket_mode. Returns ODO_OK, ODO_ERR_INVAL,
+ * ODO_ERR_NOMEM, ODO_ERR_IO (bind/listen failed; logged), ODO_ERR_CONFIG
+ * (tcp_port without a usable token_file, a bad socket_mode or group;
+ * logged, naming the key and the reason).
  */
 int odo_phone_open(const struct odo_phone_cfg *cfg, const struct odo_clock *clock,
 		   const struct odo_sink *sink, struct odo_phone **out) ODO_NODISCARD;

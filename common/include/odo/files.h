@@ -26,4 +26,14 @@ int odo_file_check_readable(const char *path, char *why, size_t whylen) ODO_NODI
 int odo_tls_files_check(const char *cafile, const char *certfile, const char *keyfile, char *msg,
 			size_t msglen) ODO_NODISCARD;
 
+/* Read a secret (a key, a token) from PATH, which must be a regular file that
+ * neither its group nor other users may access (mode 0600 or 0400, like
+ * ssh's private keys): a secret others can read is no secret. Trailing
+ * newlines are stripped; the value is NUL-terminated and never logged.
+ * ODO_ERR_NOTFOUND (no such file), ODO_ERR_IO (cannot read; not a regular
+ * file), ODO_ERR_CONFIG (group or other permission bits set), ODO_ERR_TOOBIG
+ * (longer than outsz - 1), ODO_ERR_INVAL (empty, or a NUL byte); `why`
+ * then says it, e.g. "mode 0644: group or others may read it (chmod 600)". */
+int odo_secret_file_read(const char *path, char *out, size_t outsz, char *why, size_t whylen) ODO_NODISCARD;
+
 #endif

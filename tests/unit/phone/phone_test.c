@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "odo/log.h"
 #include "phone/phone.h"
 
 static struct odo_phone_state got[16];
@@ -85,6 +87,15 @@ static void pump(struct odo_phone *p)
 	}
 }
 
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
 static void send_line(int fd, const char *l)
 {
 	assert_int_equal(send(fd, l, strlen(l), 0), (ssize_t)strlen(l));
@@ -124,6 +135,8 @@ static void test_sockets(void **st)
 	memset(&cfg, 0, sizeof cfg);
 	snprintf(cfg.socket_path, sizeof cfg.socket_path, "%s/phone.sock", dir);
 	cfg.tcp_port = free_port();
+	snprintf(cfg.token_file, sizeof cfg.token_file, "%s/token", dir);
+	write_file(cfg.token_file, "0123456789abcdef0123\n", 0600);
 	struct odo_clock clk;
 	odo_clock_init_virtual(&clk, 1700000000LL * ODO_NS_PER_S, 5 * ODO_NS_PER_S);
 	struct odo_sink sink = { .phone = on_phone };
@@ -144,6 +157,8 @@ static void test_sockets(void **st)
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	assert_int_equal(connect(t, (struct sockaddr *)&ta, sizeof ta), 0);
 	pump(p);
+	send_line(t, "odo-phone/1 token=0123456789abcdef0123\n");
+	expect_reply(p, t, "ok\n");
 
 	send_line(u, "odo-phone/1 screen=on call=none handled=1\n");
 	expect_reply(p, u, "ok\n");
@@ -197,6 +212,170 @@ static void test_sockets(void **st)
 	odo_phone_close(p);
 	assert_int_equal(access(cfg.socket_path, F_OK), -1);
 	unlink(recpath);
+	unlink(cfg.token_file);
+	rmdir(dir);
+}
+
+/* Issue 13 finding 6: any local process could inject phone states over TCP.
+ * TCP now needs a shared token from a 0600 file; the UNIX socket's file
+ * permissions decide who may connect. */
+static int connect_tcp(int port)
+{
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in ta = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(t, (struct sockaddr *)&ta, sizeof ta), 0);
+	return t;
+}
+
+/* The peer closed the connection (after its reply was read). */
+static void expect_closed(struct odo_phone *p, int fd)
+{
+	char c;
+	ssize_t r = -1;
+	for (int k = 0; k < 20 && r != 0; k++) {
+		pump(p);
+		r = recv(fd, &c, 1, MSG_DONTWAIT);
+	}
+	assert_int_equal(r, 0);
+}
+
+static char logpath[64];
+
+static int log_has(const char *needle)
+{
+	FILE *f = fopen(logpath, "r");
+	assert_non_null(f);
+	char line[512];
+	int found = 0;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void test_tcp_needs_token(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/odo-phone-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	snprintf(logpath, sizeof logpath, "%s/log", dir);
+	assert_int_equal(odo_log_reopen(logpath), ODO_OK);
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, 1700000000LL * ODO_NS_PER_S, 5 * ODO_NS_PER_S);
+	struct odo_sink sink = { .phone = on_phone };
+	struct odo_phone *p = NULL;
+	struct odo_phone_cfg cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.tcp_port = free_port();
+
+	/* no token file: TCP is refused at start-up, naming the key */
+	assert_int_equal(odo_phone_open(&cfg, &clk, &sink, &p), ODO_ERR_CONFIG);
+	assert_true(log_has("[phone] tcp_port"));
+	/* a token others may read, a missing one, a short one: refused too */
+	snprintf(cfg.token_file, sizeof cfg.token_file, "%s/token", dir);
+	assert_int_equal(odo_phone_open(&cfg, &clk, &sink, &p), ODO_ERR_CONFIG);
+	assert_true(log_has("No such file or directory"));
+	write_file(cfg.token_file, "0123456789abcdef0123\n", 0644);
+	assert_int_equal(odo_phone_open(&cfg, &clk, &sink, &p), ODO_ERR_CONFIG);
+	assert_true(log_has("mode 0644"));
+	write_file(cfg.token_file, "short\n", 0600);
+	assert_int_equal(odo_phone_open(&cfg, &clk, &sink, &p), ODO_ERR_CONFIG);
+	assert_true(log_has("shorter than 16"));
+	write_file(cfg.token_file, "0123456789abcdef0123\n", 0600);
+	assert_int_equal(odo_phone_open(&cfg, &clk, &sink, &p), ODO_OK);
+	ngot = 0;
+
+	/* a state without the token first: refused, logged, disconnected, not delivered */
+	int t = connect_tcp((int)cfg.tcp_port);
+	send_line(t, "odo-phone/1 screen=on call=handheld handled=1\n");
+	expect_reply(p, t, "err token required\n");
+	expect_closed(p, t);
+	close(t);
+	assert_true(log_has("refused: no token"));
+	/* a wrong token (same length, one character off) */
+	t = connect_tcp((int)cfg.tcp_port);
+	send_line(t, "odo-phone/1 token=0123456789abcdef0124\n");
+	expect_reply(p, t, "err wrong token\n");
+	expect_closed(p, t);
+	close(t);
+	assert_true(log_has("refused: wrong token"));
+	/* the right token's prefix only */
+	t = connect_tcp((int)cfg.tcp_port);
+	send_line(t, "odo-phone/1 token=0123456789abcdef\n");
+	expect_reply(p, t, "err wrong token\n");
+	close(t);
+	/* silent: dropped when its time is up */
+	t = connect_tcp((int)cfg.tcp_port);
+	pump(p);
+	struct odo_source src = odo_phone_source(p);
+	assert_true(src.ops->deadline(src.self) <= odo_clock_mono_ns(&clk) + ODO_PHONE_AUTH_S * ODO_NS_PER_S);
+	odo_clock_advance(&clk, (ODO_PHONE_AUTH_S + 1) * ODO_NS_PER_S);
+	src.ops->tick(src.self);
+	expect_reply(p, t, "err token required\n");
+	expect_closed(p, t);
+	close(t);
+	assert_true(log_has("no token within 5 s"));
+	assert_int_equal(ngot, 0);
+	struct odo_phone_stats ps;
+	odo_phone_stats(p, &ps);
+	assert_int_equal(ps.auth_refused, 4);
+	assert_int_equal(ps.src.received, 0);
+
+	/* the right token: states accepted */
+	t = connect_tcp((int)cfg.tcp_port);
+	send_line(t, "odo-phone/1 token=0123456789abcdef0123\r\n");
+	expect_reply(p, t, "ok\n");
+	send_line(t, "odo-phone/1 screen=on call=handheld handled=1\n");
+	expect_reply(p, t, "ok\n");
+	assert_int_equal(ngot, 1);
+	assert_int_equal(src.ops->deadline(src.self), ODO_DEADLINE_NONE);
+	close(t);
+	odo_phone_close(p);
+	assert_int_equal(odo_log_reopen(NULL), ODO_OK);
+	unlink(cfg.token_file);
+	unlink(logpath);
+	rmdir(dir);
+}
+
+static void test_unix_socket_mode(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/odo-phone-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, 1700000000LL * ODO_NS_PER_S, 5 * ODO_NS_PER_S);
+	struct odo_phone *p = NULL;
+	struct odo_phone_cfg cfg;
+	memset(&cfg, 0, sizeof cfg);
+	snprintf(cfg.socket_path, sizeof cfg.socket_path, "%s/phone.sock", dir);
+	struct stat sb;
+	/* the default: owner and group may connect, others may not */
+	snprintf(cfg.socket_mode, sizeof cfg.socket_mode, "0660");
+	assert_int_equal(odo_phone_open(&cfg, &clk, NULL, &p), ODO_OK);
+	assert_int_equal(stat(cfg.socket_path, &sb), 0);
+	assert_true(S_ISSOCK(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0660);
+	odo_phone_close(p);
+	snprintf(cfg.socket_mode, sizeof cfg.socket_mode, "0600");
+	assert_int_equal(odo_phone_open(&cfg, &clk, NULL, &p), ODO_OK);
+	assert_int_equal(stat(cfg.socket_path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	odo_phone_close(p);
+	/* a group by name */
+	snprintf(cfg.socket_group, sizeof cfg.socket_group, "daemon");
+	assert_int_equal(odo_phone_open(&cfg, &clk, NULL, &p), ODO_OK);
+	assert_int_equal(stat(cfg.socket_path, &sb), 0);
+	assert_int_equal(sb.st_gid, 1);
+	odo_phone_close(p);
+	/* refused: world-connectable, executable bits, no such group */
+	snprintf(cfg.socket_mode, sizeof cfg.socket_mode, "0666");
+	assert_int_equal(odo_phone_open(&cfg, &clk, NULL, &p), ODO_ERR_CONFIG);
+	snprintf(cfg.socket_mode, sizeof cfg.socket_mode, "0770");
+	assert_int_equal(odo_phone_open(&cfg, &clk, NULL, &p), ODO_ERR_CONFIG);
+	snprintf(cfg.socket_mode, sizeof cfg.socket_mode, "0660");
+	snprintf(cfg.socket_group, sizeof cfg.socket_group, "no-such-group-odo");
+	assert_int_equal(odo_phone_open(&cfg, &clk, NULL, &p), ODO_ERR_CONFIG);
 	rmdir(dir);
 }
 
@@ -206,6 +385,8 @@ int main(void)
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_sockets),
+		cmocka_unit_test(test_tcp_needs_token),
+		cmocka_unit_test(test_unix_socket_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
