@@ -44,6 +44,11 @@ const struct odo_cfg_key odo_detect_cfg_keys[] = {
               "a brake/acceleration within this of a corner of at least its grade is part of the corner (s); "
               "0: report both"),
     ODO_CFG_D("crash_g", S, crash_g, "2.5", 0.5, 16, "crash: dynamic acceleration magnitude (g)"),
+    ODO_CFG_D("crash_dv_kmh", S, crash_dv_kmh, "8", 0, 100,
+              "crash: an impact counts when the speed changes by at least this within crash_dv_window_s "
+              "(km/h; 49 CFR 563.5's EDR trigger, 8 km/h in 150 ms; 0 = every impact)"),
+    ODO_CFG_D("crash_dv_window_s", S, crash_dv_window_s, "0.15", 0.02, 0.3,
+              "crash: the window of that speed change (s)"),
     ODO_CFG_D("crash_fuse_s", S, crash_fuse_s, "2", 0, 30,
               "accel crash and airbag signal within this are one crash (s)"),
     ODO_CFG_D("speed_brake_g1", S, speed_brake.thr_g[0], "0.23", 0.05, 2,
@@ -163,6 +168,11 @@ void odo_detect_airbag(struct odo_detect *d, int64_t mono_ns)
 	EACH(on_airbag, d, mono_ns);
 }
 
+void odo_detect_impact(struct odo_detect *d, const struct odo_det_impact *s)
+{
+	EACH(on_impact, d, s);
+}
+
 void odo_detect_tick(struct odo_detect *d, int64_t mono_ns)
 {
 	EACH(on_tick, d, mono_ns);
@@ -173,8 +183,10 @@ void odo_detect_flush(struct odo_detect *d, int64_t mono_ns)
 	/* a zero sample ends every open excursion at mono_ns and the phone is
 	 * put down; then time runs on until nothing is held back any more
 	 * (corners, crashes); last, each detector decides what it still holds */
-	struct odo_det_sample s = {.mono_ns = mono_ns, .lon = 0, .lat = 0, .dyn = 0, .speed_mps = NAN};
+	struct odo_det_sample s = {.mono_ns = mono_ns, .lon = 0, .lat = 0, .speed_mps = NAN};
 	odo_detect_sample(d, &s);
+	struct odo_det_impact z = {.mono_ns = mono_ns};
+	odo_detect_impact(d, &z);
 	odo_detect_phone(d, mono_ns, 0, NAN);
 	odo_detect_tick(d, INT64_MAX);
 	EACH(on_flush, d, INT64_MAX);
@@ -183,4 +195,14 @@ void odo_detect_flush(struct odo_detect *d, int64_t mono_ns)
 uint32_t odo_detect_combined(const struct odo_detect *d)
 {
 	return d->combine.combined;
+}
+
+uint32_t odo_detect_impacts_rejected(const struct odo_detect *d)
+{
+	return d->crash.rejected;
+}
+
+double odo_detect_last_dv(const struct odo_detect *d)
+{
+	return d->crash.dv_last;
 }

@@ -5,9 +5,11 @@
  * (struct odo_detector_ops, the table in detect.c) and is driven by the same
  * vehicle-frame samples:
  * longitudinal/lateral acceleration (m/s^2, low-pass filtered, gravity
- * removed; forward and right positive) plus the dynamic acceleration
- * magnitude (for crashes). The speed fallback detector is driven by
- * speed updates instead; phone distraction by phone state and speed.
+ * removed; forward and right positive). The crash detector is driven by
+ * impact samples instead: every accelerometer sample at full rate, the
+ * unfiltered dynamic acceleration, calibrated or not. The speed fallback
+ * detector is driven by speed updates; phone distraction by phone state
+ * and speed.
  * State lives in struct odo_detect, sized at compile time: nothing here
  * allocates. Thresholds are in g (docs/detection.md gives defaults and
  * their sources).
@@ -45,6 +47,8 @@ struct odo_detect_cfg {
 	                          where it began, so its two lobes cancel; a turn's exit wobble does not */
 	double combine_s;      /* a brake or acceleration within this of a harsh corner is part of it */
 	double crash_g;        /* dynamic-acceleration magnitude (unfiltered) */
+	double crash_dv_kmh;   /* ... confirmed by a speed change of at least this ... */
+	double crash_dv_window_s; /* ... within this long (49 CFR 563.5: 8 km/h in 150 ms) */
 	double crash_fuse_s;   /* accel and airbag within this window are one crash */
 	struct odo_det_thr speed_brake, speed_accel; /* fallback grades on d(speed)/dt */
 	double speed_window_s; /* derivative over this span */
@@ -77,8 +81,17 @@ typedef void (*odo_det_emit_fn)(void *ctx, const struct odo_det_event *ev);
 struct odo_det_sample {
 	int64_t mono_ns;
 	double lon, lat;  /* m/s^2, filtered, gravity removed */
-	double dyn;       /* m/s^2, |unfiltered specific force - gravity| */
 	double speed_mps; /* latest known speed, NaN if none */
+};
+
+/* One accelerometer sample for the crash detector, at the sensor's full
+ * rate, whether or not the mounting is calibrated. */
+struct odo_det_impact {
+	int64_t mono_ns;
+	double mag;  /* m/s^2, |unfiltered specific force - gravity| */
+	double h[3]; /* m/s^2, the acceleration the speed change integrates: vehicle frame
+	                (forward, right, 0) when calibrated (gravity is not in it); else the
+	                whole dynamic vector (specific force - gravity) in the sensor frame */
 };
 
 /* Generic state of one graded excursion (run.c). */
@@ -99,6 +112,7 @@ struct odo_det_run {
 #define ODO_DET_CORNER_HELD 2  /* corners held back while a swerve may still claim them */
 #define ODO_DET_LON_HELD    4  /* brakes/accelerations held back while a corner may still claim them */
 #define ODO_DET_CORNER_IV   2  /* recent harsh-corner intervals remembered for that */
+#define ODO_DET_DV_RING     512 /* impact samples kept for the speed change (0.3 s at 1 kHz) */
 
 /* Each detector's own state; a detector reads and writes its own only.
  * What they must share goes through the combining stage (combine.c). */
@@ -127,10 +141,30 @@ struct odo_det_swerve_state { /* lateral.c: a lateral reversal */
 };
 
 struct odo_det_crash_state { /* crash.c */
-	struct odo_det_run run;
-	int pending;
+	struct odo_det_run run;   /* one excursion above crash_g */
+	int pending;              /* a crash held for the fusion window */
 	struct odo_det_event ev;
-	int64_t airbag_ns; /* last airbag/crash signal, 0 none */
+	int64_t airbag_ns;        /* last airbag/crash signal, 0 none */
+	/* the speed change: cumulative integral of h at each impact sample */
+	int64_t dv_t[ODO_DET_DV_RING];
+	double dv_v[ODO_DET_DV_RING][3];
+	unsigned dv_head, dv_n;
+	double dv_cum[3];
+	int64_t dv_last_ns;       /* 0: none yet */
+	/* the impact being judged: excursions above crash_g less than the
+	 * window apart, and the largest speed change seen over them */
+	int impact;
+	struct odo_det_event imp;
+	double imp_sum;           /* of the excursions' samples (g), for the mean */
+	uint32_t imp_n;
+	int64_t judge_ns;         /* decided at this time (the last excursion's end + window) */
+	double dv_peak;           /* m/s */
+	int64_t refractory_until_ns; /* after a crash: its further impacts are the same crash */
+	/* what was judged */
+	uint32_t rejected;        /* impacts above crash_g without the speed change (potholes, knocks) */
+	double dv_last;           /* m/s, of the last impact judged; NaN none */
+	int have_rej;             /* the last rejected impact, for an airbag signal close to it */
+	struct odo_det_event rej;
 };
 
 struct odo_det_phone_state { /* distraction.c */
@@ -185,6 +219,8 @@ struct odo_detector_ops {
 	void (*on_phone)(struct odo_detect *d, int64_t mono_ns, int active, double speed_mps);
 	/* the vehicle reported an airbag deployment / crash */
 	void (*on_airbag)(struct odo_detect *d, int64_t mono_ns);
+	/* full-rate accelerometer sample (calibrated or not) */
+	void (*on_impact)(struct odo_detect *d, const struct odo_det_impact *s);
 	/* time passes: release what nothing can claim any more */
 	void (*on_tick)(struct odo_detect *d, int64_t mono_ns);
 	/* end of the drive, after every excursion was ended and time ran out:
@@ -213,6 +249,13 @@ void odo_detect_sample(struct odo_detect *d, const struct odo_det_sample *s);
 void odo_detect_speed(struct odo_detect *d, int64_t mono_ns, double speed_mps, int accel_live);
 /* The vehicle reported an airbag deployment / crash at mono_ns. */
 void odo_detect_airbag(struct odo_detect *d, int64_t mono_ns);
+/* Feed one full-rate accelerometer sample to the crash detector (every
+ * sample, before and after the mounting is calibrated). */
+void odo_detect_impact(struct odo_detect *d, const struct odo_det_impact *s);
+/* Impacts at or above crash_g that the speed change did not confirm (so
+ * far), and the speed change (m/s) of the last impact judged (NaN none). */
+uint32_t odo_detect_impacts_rejected(const struct odo_detect *d);
+double odo_detect_last_dv(const struct odo_detect *d);
 /* Phone distraction: active = screen on or handled or handheld call;
  * speed_mps the current speed (NaN unknown). */
 void odo_detect_phone(struct odo_detect *d, int64_t mono_ns, int active, double speed_mps);

@@ -19,11 +19,19 @@ const struct odo_cfg_key odo_engine_cfg_keys[] = {
               "TRACK records (dense track for map matching): one point per this many seconds of a trip; 0 = none"),
     ODO_CFG_D("track_record_s", S, track.record_s, "60", 5, 600,
               "TRACK records: seconds of points per record (at most 64 points)"),
+    ODO_CFG_D("crash_trace_pre_s", S, trace.pre_s, "15", 0, 30,
+              "CRASH_TRACE records: seconds of full-rate accelerometer data kept before a crash "
+              "(Teltonika's crash trace: up to 15 s; docs/detection.md)"),
+    ODO_CFG_D("crash_trace_post_s", S, trace.post_s, "15", 0, 30,
+              "CRASH_TRACE records: seconds after the crash's start; pre and post 0 = no traces"),
+    ODO_CFG_D("crash_trace_max_hz", S, trace.max_hz, "400", 10, 1000,
+              "CRASH_TRACE records: the fastest accelerometer rate the trace ring is sized for (Hz)"),
 };
 #undef S
 const size_t odo_engine_cfg_nkeys = ODO_ARRAY_LEN(odo_engine_cfg_keys);
 
 #define FIX_RING        64 /* recent fixes, for an event's position / heading */
+#define GRAVITY_TAU_S   5.0 /* gravity for impacts before the mounting is known: low-pass of the raw samples */
 #define SPEED_RING      64 /* recent speeds (GPS or OBD), for an event's speed before */
 #define ENGINE_PATH_MAX 512
 
@@ -43,6 +51,12 @@ struct odo_engine {
 	struct odo_detect det;
 	struct odo_trip trip;
 	struct odo_track track; /* TRACK records */
+	struct odo_ctrace *trace; /* CRASH_TRACE records */
+	double g_lp[3];           /* raw samples low-passed: gravity while not calibrated */
+	int have_g_lp;
+	int64_t imp_ns;           /* last impact sample */
+	int airbag;               /* airbag signal: -1 none seen, 0/1 its last state */
+	int64_t rpm_ns, obd_ns;   /* when rpm / obd_speed were reported */
 	struct odo_engine_stats st;
 	/* time */
 	int have_gps_off;
@@ -178,6 +192,39 @@ static void speed_at(const struct odo_engine *e, int64_t ns, double *v)
 	}
 }
 
+/* Emit the crash trace's parts that are ready (final: the agent stops). */
+static void trace_flush(struct odo_engine *e, int final)
+{
+	struct odo_record r;
+	int64_t first_ns;
+	while (odo_ctrace_next(e->trace, final, &r, &first_ns))
+		put(e, &r, first_ns);
+	struct odo_ctrace_stats ts;
+	odo_ctrace_stats(e->trace, &ts);
+	if (ts.gaps > e->st.trace.gaps)
+		ODO_LOG(WARN, "engine",
+		        "crash trace: the accelerometer skipped samples %llu time(s) (largest gap %.0f ms): times inside "
+		        "the part after each gap are off by up to that",
+		        (unsigned long long)(ts.gaps - e->st.trace.gaps), (double)ts.max_gap_ns / 1e6);
+	e->st.trace = ts;
+}
+
+/* A crash was reported (its event record r is stored): start its trace. */
+static void trace_crash(struct odo_engine *e, const struct odo_det_event *ev, const struct odo_record *r)
+{
+	int rc = odo_ctrace_trigger(e->trace, ev->start_ns, r->t_ms, r->u.event.trip_id,
+	                            e->calib.ready ? (const double(*)[3])e->calib.R : NULL);
+	if (rc == ODO_OK)
+		ODO_LOG(WARN, "engine", "crash (source %d, peak %.1f g, speed change %.1f km/h): crash trace started, %s frame",
+		        ev->source, ev->peak_g, odo_detect_last_dv(&e->det) * 3.6,
+		        e->calib.ready ? "vehicle" : "sensor");
+	else if (rc == ODO_ERR_AGAIN)
+		ODO_LOG(WARN, "engine", "crash (source %d): inside the crash trace under way", ev->source);
+	else if (rc == ODO_ERR_NOTFOUND && e->trace)
+		ODO_LOG(WARN, "engine", "crash (source %d): no accelerometer samples, no crash trace", ev->source);
+	trace_flush(e, 0);
+}
+
 static void on_det_event(void *ctx, const struct odo_det_event *ev)
 {
 	struct odo_engine *e = ctx;
@@ -208,6 +255,8 @@ static void on_det_event(void *ctx, const struct odo_det_event *ev)
 		e->st.events[ev->kind]++;
 	odo_trip_event(&e->trip, ev->kind, ev->grade);
 	put(e, &r, ev->start_ns);
+	if (ev->kind == ODO_EV_CRASH)
+		trace_crash(e, ev, &r);
 }
 
 int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *clock, const struct odo_tz *tz,
@@ -253,6 +302,14 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 			        e->calib.state == ODO_CAL_READY ? "ready" : "still learning", r, p, y, e->calib.confidence);
 		}
 	}
+	/* a crash is reported up to crash_fuse_s after the impact ends */
+	rc = odo_ctrace_open(&e->cfg.engine.trace, e->cfg.detect.crash_fuse_s + 1, &e->trace);
+	if (rc) {
+		ODO_LOG(ERROR, "engine", "crash trace: %s (crash_trace_pre_s + crash_trace_post_s at "
+		        "crash_trace_max_hz is too many samples?)", odo_strerror(rc));
+		free(e);
+		return rc == ODO_ERR_INVAL ? ODO_ERR_CONFIG : rc;
+	}
 	odo_detect_init(&e->det, &e->cfg.detect, on_det_event, e);
 	odo_trip_init(&e->trip, &e->cfg.trip, tz);
 	e->mem_next_id = 1;
@@ -265,6 +322,7 @@ int odo_engine_open(const struct odo_engine_cfg *cfg, const struct odo_clock *cl
 	}
 	odo_trip_set_levels(&e->trip, &lv);
 	e->speed = e->rpm = e->obd_speed = e->throttle = e->coolant = e->fuel = NAN;
+	e->airbag = -1;
 	e->fix.lat = e->fix.lon = NAN;
 	*out = e;
 	return ODO_OK;
@@ -450,23 +508,75 @@ static void rate_check(struct odo_engine *e, int64_t ns)
 		        hz);
 }
 
+/* What a crash trace says about the vehicle now. */
+static void trace_context(struct odo_engine *e, int64_t ns)
+{
+	int64_t stale = (int64_t)(e->cfg.engine.gps_stale_s * 1e9);
+	int fix = e->fix_ns && ns - e->fix_ns <= stale;
+	struct odo_ctrace_ctx c = {.speed_mps = fix ? e->fix.speed_mps : NAN,
+	                           .obd_speed_mps = e->obd_ns && ns - e->obd_ns <= stale ? e->obd_speed : NAN,
+	                           .rpm = e->rpm_ns && ns - e->rpm_ns <= stale ? e->rpm : NAN,
+	                           .lat = fix ? e->fix.lat : NAN,
+	                           .lon = fix ? e->fix.lon : NAN,
+	                           .airbag = e->airbag};
+	odo_ctrace_context(e->trace, ns, &c);
+}
+
+/* Every sample at full rate, calibrated or not: the crash detector and the
+ * crash trace. Before the mounting is known, gravity is a low-pass of the
+ * raw samples and the speed change integrates the whole dynamic vector;
+ * after, the vehicle's horizontal plane only (docs/detection.md "Crash"). */
+static void impact(struct odo_engine *e, int64_t ns, const double a[3])
+{
+	odo_ctrace_sample(e->trace, ns, a);
+	trace_context(e, ns);
+	double dt = e->imp_ns ? (double)(ns - e->imp_ns) / 1e9 : 0;
+	e->imp_ns = ns;
+	if (!e->have_g_lp || dt <= 0 || dt > 1) {
+		memcpy(e->g_lp, a, sizeof(e->g_lp));
+		e->have_g_lp = 1;
+	} else {
+		double al = 1 - exp(-dt / GRAVITY_TAU_S);
+		for (int i = 0; i < 3; i++)
+			e->g_lp[i] += al * (a[i] - e->g_lp[i]);
+	}
+	if (!e->slow_imu) {
+		/* an impact lasts tens of ms: below 100 Hz the crash detector sees
+		 * none of it reliably and is not fed (the airbag signal still is) */
+		struct odo_det_impact im = {.mono_ns = ns};
+		const double *g = e->calib.ready ? e->calib.g_ref : e->g_lp;
+		double d[3];
+		for (int i = 0; i < 3; i++)
+			d[i] = a[i] - g[i];
+		im.mag = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+		if (e->calib.ready) {
+			im.h[0] = e->calib.R[0][0] * a[0] + e->calib.R[0][1] * a[1] + e->calib.R[0][2] * a[2];
+			im.h[1] = e->calib.R[1][0] * a[0] + e->calib.R[1][1] * a[1] + e->calib.R[1][2] * a[2];
+			im.h[2] = 0;
+		} else {
+			memcpy(im.h, d, sizeof(im.h));
+		}
+		odo_detect_impact(&e->det, &im);
+	}
+	if (odo_ctrace_active(e->trace))
+		trace_flush(e, 0);
+}
+
 static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 {
 	struct odo_engine *e = ctx;
 	double a[3] = {s->x, s->y, s->z};
 	e->st.accel_samples++;
 	rate_check(e, s->mono_ns);
+	impact(e, s->mono_ns, a);
 	double w[3] = {s->gx, s->gy, s->gz};
 	odo_calib_accel(&e->calib, s->mono_ns, a, s->has_gyro ? w : NULL);
 	if (!e->calib.ready) {
 		e->acc_ns = s->mono_ns;
 		return;
 	}
-	double v[3], dynv[3];
+	double v[3];
 	odo_calib_rotate(&e->calib, a, v);
-	for (int i = 0; i < 3; i++)
-		dynv[i] = a[i] - e->calib.g_ref[i];
-	double dyn = sqrt(dynv[0] * dynv[0] + dynv[1] * dynv[1] + dynv[2] * dynv[2]);
 	double dt = e->acc_ns ? (double)(s->mono_ns - e->acc_ns) / 1e9 : 0;
 	if (!e->have_f || dt <= 0 || dt > 0.5) {
 		e->f1[0] = e->f2[0] = v[0];
@@ -487,13 +597,7 @@ static void sink_accel(void *ctx, const struct odo_accel_sample *s)
 	    (isfinite(e->speed) && s->mono_ns - e->speed_ns <= (int64_t)(e->cfg.engine.gps_stale_s * 1e9))
 	        ? e->speed
 	        : NAN;
-	/* an impact lasts tens of ms: below 100 Hz the crash detector sees
-	 * none of it reliably and is not fed (the airbag signal still is) */
-	struct odo_det_sample ds = {.mono_ns = s->mono_ns,
-	                            .lon = e->f2[0],
-	                            .lat = e->f2[1],
-	                            .dyn = e->slow_imu ? 0 : dyn,
-	                            .speed_mps = sp};
+	struct odo_det_sample ds = {.mono_ns = s->mono_ns, .lon = e->f2[0], .lat = e->f2[1], .speed_mps = sp};
 	odo_detect_sample(&e->det, &ds);
 	odo_trip_accel(&e->trip, s->mono_ns, v[0], v[1]);
 }
@@ -506,10 +610,12 @@ static void sink_obd(void *ctx, const struct odo_obd_value *o)
 	switch (o->pid) {
 	case ODO_OBD_RPM:
 		e->rpm = o->value;
+		e->rpm_ns = o->mono_ns;
 		trip_started(e, odo_trip_rpm(&e->trip, o->mono_ns, tms, o->value));
 		break;
 	case ODO_OBD_SPEED:
 		e->obd_speed = o->value;
+		e->obd_ns = o->mono_ns;
 		trip_started(e, odo_trip_obd_speed(&e->trip, o->mono_ns, tms, o->value));
 		if (!e->fix_ns || o->mono_ns - e->fix_ns > (int64_t)(e->cfg.engine.gps_stale_s * 1e9)) {
 			set_speed(e, o->mono_ns, o->value);
@@ -539,8 +645,10 @@ static void sink_dtc(void *ctx, int64_t ns, const struct odo_rec_dtc *d)
 	r.u.dtc = *d;
 	put(e, &r, ns);
 	odo_trip_dtc(&e->trip, d->n[0] + d->n[1] + d->n[2], d->airbag_deployed);
-	if (d->airbag_deployed)
+	if (d->airbag_deployed) {
+		e->airbag = 1;
 		odo_detect_airbag(&e->det, ns);
+	}
 }
 
 static void sink_vehicle(void *ctx, int64_t ns, const struct odo_rec_vehicle *v)
@@ -558,6 +666,8 @@ static void sink_signal(void *ctx, const struct odo_signal *s)
 	switch (s->role) {
 	case ODO_SIG_AIRBAG_DEPLOYED:
 	case ODO_SIG_CRASH_DETECTED:
+		if (s->role == ODO_SIG_AIRBAG_DEPLOYED)
+			e->airbag = s->value > 0.5;
 		if (s->value > 0.5) {
 			odo_detect_airbag(&e->det, s->mono_ns);
 			odo_trip_airbag(&e->trip);
@@ -670,6 +780,7 @@ void odo_engine_finish(struct odo_engine *e)
 	if (e->acc_ns > ns)
 		ns = e->acc_ns;
 	odo_detect_flush(&e->det, ns);
+	trace_flush(e, 1); /* a trace under way ends with what it has */
 	uint8_t ts;
 	int64_t tms = wall_ms(e, ns, &ts);
 	struct odo_rec_trip_end s;
@@ -688,6 +799,9 @@ void odo_engine_stats(const struct odo_engine *e, struct odo_engine_stats *st)
 	st->remounts = e->calib.remounts;
 	st->combined = odo_detect_combined(&e->det);
 	st->crash_accel_off = e->slow_imu;
+	st->impacts_rejected = odo_detect_impacts_rejected(&e->det);
+	st->last_impact_dv_kmh = odo_detect_last_dv(&e->det) * 3.6;
+	odo_ctrace_stats(e->trace, &st->trace);
 	memcpy(st->R, e->calib.R, sizeof(st->R));
 }
 
@@ -702,5 +816,6 @@ void odo_engine_close(struct odo_engine *e)
 	if (!e)
 		return;
 	calib_save(e);
+	odo_ctrace_close(e->trace);
 	free(e);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "calib/calib.h"
+#include "crashtrace/crashtrace.h"
 #include "detect/detect.h"
 #include "input.h"
 #include "odo/clock.h"
@@ -30,6 +31,7 @@ struct odo_engine_sect {
 	double accel_timeout_s; /* no accel sample for this long = no accelerometer (speed fallback) */
 	double gps_stale_s;     /* a fix older than this is not "current" */
 	struct odo_track_cfg track; /* TRACK records (dense track for map matching) */
+	struct odo_ctrace_cfg trace; /* CRASH_TRACE records (the full-rate window around a crash) */
 };
 
 extern const struct odo_cfg_key odo_engine_cfg_keys[];
@@ -100,7 +102,8 @@ struct odo_sink odo_engine_sink(struct odo_engine *e);
  * crash fusion, trip end on timeouts. Uses the clock's mono time. */
 void odo_engine_tick(struct odo_engine *e);
 
-/* End an open trip now (shutdown, end of a replay): "end": 1. */
+/* End an open trip now (shutdown, end of a replay): "end": 1. A crash
+ * trace under way is ended with the samples it has (a shorter last part). */
 void odo_engine_finish(struct odo_engine *e);
 
 struct odo_engine_stats {
@@ -118,6 +121,9 @@ struct odo_engine_stats {
 	uint32_t remounts;
 	uint32_t combined; /* brakes/accelerations folded into a harsh corner */
 	int crash_accel_off; /* the accelerometer runs below 100 Hz: no crash detection from it */
+	uint32_t impacts_rejected; /* impacts >= crash_g without the crash's speed change */
+	double last_impact_dv_kmh; /* speed change of the last impact judged (km/h), NaN none */
+	struct odo_ctrace_stats trace; /* crash traces */
 	double R[3][3];    /* sensor -> vehicle rotation in use */
 };
 

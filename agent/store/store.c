@@ -135,6 +135,8 @@ int odo_store_prio_of(const struct odo_record *r)
 		return ODO_PRIO_SAMPLE;
 	case ODO_REC_EVENT:
 		return r->u.event.kind == ODO_EV_CRASH ? ODO_PRIO_CRASH : ODO_PRIO_NORMAL;
+	case ODO_REC_CRASH_TRACE:
+		return ODO_PRIO_CRASH;
 	default:
 		return ODO_PRIO_NORMAL;
 	}

@@ -41,7 +41,7 @@
 enum odo_store_prio {
 	ODO_PRIO_SAMPLE = 0, /* periodic samples and status records */
 	ODO_PRIO_NORMAL = 1, /* trips, events, DTCs, vehicle, phone */
-	ODO_PRIO_CRASH = 2,  /* crash events: never evicted, sent first */
+	ODO_PRIO_CRASH = 2,  /* crash events and crash traces: never evicted, sent first */
 };
 
 /* Section [store]. */
@@ -95,7 +95,7 @@ enum odo_store_pick {
 			       * batch the collector's contiguous ack waits for */
 };
 
-/* Priority class of a record (crash events are ODO_PRIO_CRASH). */
+/* Priority class of a record (crash events and crash traces are ODO_PRIO_CRASH). */
 int odo_store_prio_of(const struct odo_record *r);
 
 /* Open (creating if needed) the outbox at cfg->path. The clock is borrowed

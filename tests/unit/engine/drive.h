@@ -50,6 +50,10 @@ struct drv {
 	uint64_t rng;
 	double noise;
 	int screen;
+	/* set before drv_run(), used at that phase's start and then cleared: */
+	double impact_g; /* a 100 ms half-sine crash pulse of this peak (g) against the direction of
+	                    travel (speed change 2/pi * impact_g * g * 0.1 s) */
+	double bump_g;   /* a 30 ms vertical triangle of this peak (g): a pothole */
 	struct drv_truth tr;
 };
 
@@ -76,7 +80,11 @@ static inline void drv_run(struct drv *d, const struct drv_phase *p)
 	int n = (int)llround(p->secs * DRV_RATE_HZ);
 	for (int i = 0; i < n; i++) {
 		double dt = 1.0 / DRV_RATE_HZ;
-		double a = p->a;
+		double a = p->a, up = 0, tp = (i + 1) * dt; /* time into the phase */
+		if (d->impact_g > 0 && tp <= 0.1)
+			a -= d->impact_g * SYN_G * sin(M_PI * tp / 0.1);
+		if (d->bump_g > 0 && tp <= 0.03)
+			up = d->bump_g * SYN_G * (tp <= 0.015 ? tp / 0.015 : (0.03 - tp) / 0.015);
 		if (d->v + a * dt < 0)
 			a = -d->v / dt;
 		double w = p->w_dps * M_PI / 180;
@@ -92,7 +100,7 @@ static inline void drv_run(struct drv *d, const struct drv_phase *p)
 		int64_t ns = llround(d->t * 1e9);
 		odo_clock_advance(d->clk, ns - odo_clock_mono_ns(d->clk));
 		/* accelerometer */
-		double f[3] = {a, d->v * w, -SYN_G}, s[3];
+		double f[3] = {a, d->v * w, -SYN_G - up}, s[3];
 		syn_mul_t(d->M, f, s);
 		struct odo_accel_sample as = {.mono_ns = ns,
 		                              .x = (float)(s[0] + d->noise * syn_rand(&d->rng)),
@@ -153,6 +161,7 @@ static inline void drv_run(struct drv *d, const struct drv_phase *p)
 		if (d->screen && d->v >= 2.78)
 			d->tr.screen_moving_s += dt;
 	}
+	d->impact_g = d->bump_g = 0;
 }
 
 /* The calibration warm-up: gentle accelerations, turns both ways, brakes

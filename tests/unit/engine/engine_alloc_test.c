@@ -3,8 +3,9 @@
  * interposed in this executable (glibc: the definitions here win over
  * libc's, and forward to __libc_malloc & co.) and counted while a
  * synthetic drive of several minutes (tens of thousands of accelerometer
- * samples, fixes, OBD values, events, trip start/end) goes through the
- * engine. Not built with sanitizers (they interpose malloc themselves).
+ * samples, fixes, OBD values, events, a crash and its trace, trip
+ * start/end) goes through the engine. Not built with sanitizers (they
+ * interpose malloc themselves).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,8 +85,11 @@ static void test_no_alloc(void **state)
 	    {5, 0, 0, 1, 0}, {1.5, -4.4, 0, 1, 0}, {5, 0, 0, 1, 0},  {2, 3.0, 0, 1, 1}, {5, 0, 20, 1, 1},
 	    {5, 0, 0, 1, 0}, {12, -1.0, 0, 1, 0},  {10, 0, 0, 1, 0}, {40, 0, 0, 0, 0},
 	};
-	for (size_t i = 0; i < sizeof(man) / sizeof(man[0]); i++)
+	for (size_t i = 0; i < sizeof(man) / sizeof(man[0]); i++) {
+		if (i == 5)
+			d.impact_g = 20; /* a crash: its trace (30 s at 100 Hz) goes out on the same path */
 		drv_run(&d, &man[i]);
+	}
 	odo_engine_finish(e);
 	counting = 0;
 
@@ -97,6 +101,9 @@ static void test_no_alloc(void **state)
 	assert_true(st.calib_ready);
 	assert_true(st.events[ODO_EV_HARD_BRAKE] >= 1);
 	assert_int_equal(st.trips, 1);
+	assert_int_equal(st.events[ODO_EV_CRASH], 1);
+	assert_int_equal(st.trace.traces, 1);
+	assert_int_equal(st.trace.parts, 24);
 	assert_int_equal(allocs, 0);
 	odo_engine_close(e);
 }

@@ -475,8 +475,9 @@ static void test_crash_needs_100hz(void **state)
 		for (int i = 0; i < n; i++) {
 			int64_t ns = (int64_t)i * ODO_NS_PER_S / hz;
 			odo_clock_advance(&clk, ns - odo_clock_mono_ns(&clk));
-			/* a 4 g impact at t = 20 s, sampled where it falls on a sample */
-			double t = (double)i / hz, x = t >= 20 && t < 20.05 ? -4 * SYN_G : 0;
+			/* a 100 ms, 20 g frontal crash pulse at t = 20 s (45 km/h), sampled
+			 * where it falls on a sample */
+			double t = (double)i / hz, x = t >= 20 && t < 20.1 ? -20 * SYN_G * sin(M_PI * (t - 20) / 0.1) : 0;
 			struct odo_accel_sample s = {.mono_ns = ns, .x = (float)x, .y = 0, .z = (float)-SYN_G};
 			sink.accel(sink.ctx, &s);
 			odo_engine_tick(e);

@@ -276,6 +276,45 @@ static void test_eviction_by_class(void **state)
 	assert_int_equal(b.recs[0].seq, crash);
 }
 
+/* A crash trace's parts are crash records: never evicted, sent first. */
+static void test_crash_trace_prio(void **state)
+{
+	struct fx *f = *state;
+	odo_store_close(f->st);
+	f->st = NULL;
+	f->cfg.max_records = 4;
+	assert_int_equal(odo_store_open(&f->cfg, &f->clock, &f->st), ODO_OK);
+	for (uint64_t i = 0; i < 3; i++)
+		put(f, mk(ODO_REC_EVENT, 700 + i));
+	struct odo_record r;
+	odo_record_init(&r, ODO_REC_CRASH_TRACE);
+	r.t_ms = 1700000000000LL;
+	r.u.crash_trace.trip_id = 3;
+	r.u.crash_trace.crash_ms = 1700000015000LL;
+	r.u.crash_trace.parts = 2;
+	r.u.crash_trace.hz = 100;
+	r.u.crash_trace.n = 128;
+	for (int i = 0; i < 128; i++)
+		r.u.crash_trace.az[i] = (int16_t)(-1000 - i);
+	assert_int_equal(odo_store_prio_of(&r), ODO_PRIO_CRASH);
+	uint64_t p0 = put(f, r);
+	r.u.crash_trace.part = 1;
+	uint64_t p1 = put(f, r);
+	for (uint64_t i = 0; i < 10; i++)
+		put(f, mk(ODO_REC_EVENT, 800 + i));
+	struct odo_store_stats s;
+	assert_int_equal(odo_store_stats(f->st, &s), ODO_OK);
+	assert_int_equal(s.depth, 4);
+	assert_int_equal(s.crash_depth, 2);
+	struct odo_store_batch sb;
+	struct odo_batch b = take(f, 1, 0, ODO_STORE_OLDEST, &sb);
+	assert_int_equal(b.recs[0].seq, p0); /* crash first */
+	assert_int_equal(b.recs[0].kind, ODO_REC_CRASH_TRACE);
+	assert_int_equal(b.recs[0].u.crash_trace.az[127], -1127);
+	b = take(f, 1, 0, ODO_STORE_OLDEST, &sb);
+	assert_int_equal(b.recs[0].seq, p1);
+}
+
 static void test_byte_cap(void **state)
 {
 	struct fx *f = *state;
@@ -708,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seq_after_crash_skips_reservation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eviction_by_class, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_trace_prio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_byte_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_ranges_and_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_byte_bound_and_gaps, setup, teardown),
