@@ -7,6 +7,7 @@
  *   odo-fleet-sim --port P --pki DIR --devices N --batches B --records R
  *                 [--prefix dev-] [--first K] [--rate MSGS_PER_S] [--host H] [--dup] [--gap K] [--window W]
  *                 [--wait-acks SECONDS] [--start-seq S] [--t0-ms MS] [--ack-log FILE] [--epoch E]
+ *                 [--emit FILE]
  *   odo-fleet-sim --encode-only FILE --device D [--payload-device X] ...
  *
  * Batches are wire version 2 with epoch E (default 1; every simulated
@@ -19,6 +20,11 @@
  * --ack-log FILE appends "<device> <ack>" for every ack as it arrives (a test
  * can watch it while the device is connected: a second connection with the
  * same certificate would replace this one, the broker binds the client id).
+ * --emit FILE appends "<device> <epoch> <seq> <kind> <t_ms> <trip> <t1_ms>" for
+ * every record as it is built (trip 0 for records outside a trip; t1_ms the
+ * end of the trip for a trip end, else 0): the ground truth
+ * of what was sent, for tests that account for every record (the lifecycle
+ * soak).
  */
 #include <getopt.h>
 #include <math.h>
@@ -39,7 +45,7 @@
 #define SIM_TRIP_SAMPLES 120 /* 1 Hz samples per simulated trip */
 
 struct opts {
-	const char *host, *pki, *prefix, *encode_only, *device, *payload_device, *ack_log;
+	const char *host, *pki, *prefix, *encode_only, *device, *payload_device, *ack_log, *emit;
 	int port, first, rate, devices, batches, records, dup, gap, window, wait_acks;
 	uint64_t start_seq, epoch;
 	int64_t t0_ms;
@@ -61,7 +67,7 @@ struct vehicle {
 };
 
 static struct opts O;
-static FILE *ack_log;
+static FILE *ack_log, *emit;
 static uint8_t buf[ODO_WIRE_MAX_MESSAGE];
 static struct odo_record recs[ODO_WIRE_MAX_RECORDS];
 
@@ -185,6 +191,20 @@ static int make_batch(struct vehicle *v, const char *payload_dev, size_t *len)
 	}
 	v->next_seq = s;
 	v->last_seq = s - 1;
+	for (int i = 0; emit && i < O.records; i++) {
+		const struct odo_record *r = &recs[i];
+		uint64_t trip = r->kind == ODO_REC_TRIP_START ? r->u.trip_start.trip_id
+				: r->kind == ODO_REC_TRIP_END ? r->u.trip_end.trip_id
+				: r->kind == ODO_REC_EVENT    ? r->u.event.trip_id
+				: r->kind == ODO_REC_SAMPLE   ? r->u.sample.trip_id
+							      : 0;
+		fprintf(emit, "%s %llu %llu %s %lld %llu %lld\n", v->id, (unsigned long long)O.epoch,
+			(unsigned long long)r->seq, odo_record_kind_name(r->kind), (long long)r->t_ms,
+			(unsigned long long)trip,
+			(long long)(r->kind == ODO_REC_TRIP_END ? r->u.trip_end.end_ms : 0));
+	}
+	if (emit)
+		fflush(emit);
 	uint64_t floor = v->ack < start ? v->ack : start - 1;
 	int rc = odo_wire_encode_batch(payload_dev, O.epoch, floor, start, recs, (size_t)O.records, buf, sizeof buf,
 				       len);
@@ -309,7 +329,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: odo-fleet-sim --port P --pki DIR --devices N --batches B --records R [--prefix dev-] [--first K] [--rate M]\n"
 			"       [--host H] [--dup] [--gap K] [--window W] [--wait-acks S] [--start-seq S] [--t0-ms MS] [--ack-log FILE]\n"
-			"       [--epoch E]\n"
+			"       [--epoch E] [--emit FILE]\n"
 			"       odo-fleet-sim --encode-only FILE --device D [--payload-device X] [--records R] [--start-seq S]\n");
 }
 
@@ -324,7 +344,7 @@ int main(int argc, char **argv)
 		{ "window", 1, NULL, 'w' }, { "wait-acks", 1, NULL, 'a' }, { "start-seq", 1, NULL, 's' },
 		{ "t0-ms", 1, NULL, 't' }, { "encode-only", 1, NULL, 'e' }, { "device", 1, NULL, 'D' },
 		{ "payload-device", 1, NULL, 'X' }, { "first", 1, NULL, 'f' }, { "rate", 1, NULL, 'R' },
-		{ "ack-log", 1, NULL, 'L' }, { "epoch", 1, NULL, 'E' }, { NULL, 0, NULL, 0 },
+		{ "ack-log", 1, NULL, 'L' }, { "epoch", 1, NULL, 'E' }, { "emit", 1, NULL, 'M' }, { NULL, 0, NULL, 0 },
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -349,6 +369,7 @@ int main(int argc, char **argv)
 		case 'R': O.rate = atoi(optarg); break;
 		case 'L': O.ack_log = optarg; break;
 		case 'E': O.epoch = strtoull(optarg, NULL, 10); break;
+		case 'M': O.emit = optarg; break;
 		default: usage(); return 2;
 		}
 	}
@@ -359,6 +380,10 @@ int main(int argc, char **argv)
 	}
 	if (O.ack_log && !(ack_log = fopen(O.ack_log, "a"))) {
 		perror(O.ack_log);
+		return 2;
+	}
+	if (O.emit && !(emit = fopen(O.emit, "a"))) {
+		perror(O.emit);
 		return 2;
 	}
 	if (O.encode_only) {
@@ -419,12 +444,19 @@ int main(int argc, char **argv)
 	t_start = now_ms();
 	long long msgs = 0, nrec = 0;
 	int copies = O.dup ? 2 : 1;
+	int next = 0; /* the vehicle whose turn it is */
 	for (;;) {
-		int active = 0;
-		for (int i = 0; i < O.devices; i++) {
-			struct vehicle *v = &vs[i];
-			while (v->sent_batches < O.batches && v->inflight + copies <= O.window &&
-			       (!O.rate || msgs < (long long)O.rate * (now_ms() - t_start) / 1000)) {
+		int active = 0, sent = 1;
+		/* Round robin: one batch per vehicle per turn, so that under --rate
+		 * every vehicle keeps publishing for the whole run. */
+		while (sent) {
+			sent = 0;
+			for (int j = 0; j < O.devices; j++) {
+				int i = (next + j) % O.devices;
+				struct vehicle *v = &vs[i];
+				if (v->sent_batches >= O.batches || v->inflight + copies > O.window ||
+				    (O.rate && msgs >= (long long)O.rate * (now_ms() - t_start) / 1000))
+					continue;
 				size_t len;
 				if (make_batch(v, v->id, &len))
 					return 1;
@@ -441,10 +473,14 @@ int main(int argc, char **argv)
 				}
 				nrec += O.records;
 				v->sent_batches++;
+				sent = 1;
+				next = (i + 1) % O.devices;
+				break;
 			}
-			if (v->sent_batches < O.batches || v->inflight > 0)
-				active = 1;
 		}
+		for (int i = 0; i < O.devices; i++)
+			if (vs[i].sent_batches < O.batches || vs[i].inflight > 0)
+				active = 1;
 		if (!active)
 			break;
 		service_all(vs, O.devices, 10);
