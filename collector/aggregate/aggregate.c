@@ -215,9 +215,26 @@ static const char SQL_AGG_MONTH[] =
 static const char SQL_AGG_DIRTY[] =
 	"WITH pairs AS (DELETE FROM monthly_features_dirty RETURNING driver_id, month)" AGG_BODY;
 
+static const char SQL_AGG_DIRTY_PAIRS[] =
+	"SELECT driver_id, month FROM monthly_features_dirty ORDER BY driver_id, month LIMIT 1000";
+
+static const char SQL_AGG_PAIR[] =
+	"WITH pairs AS (DELETE FROM monthly_features_dirty WHERE driver_id = $1 AND month = $2"
+	"   RETURNING driver_id, month)" AGG_BODY;
+
 const char *odo_agg_refresh_dirty_sql(void)
 {
 	return SQL_AGG_DIRTY;
+}
+
+const char *odo_agg_dirty_pairs_sql(void)
+{
+	return SQL_AGG_DIRTY_PAIRS;
+}
+
+const char *odo_agg_refresh_pair_sql(void)
+{
+	return SQL_AGG_PAIR;
 }
 
 static int db_fail(PGresult *r, PGconn *c, char *why)

@@ -21,6 +21,14 @@ int odo_agg_month(PGconn *c, const char *month, long long *rows, char *why) ODO_
 /* The single statement that refreshes every (driver, month) marked dirty by
  * arriving trips and clears the marks (used by the ingest loop). */
 const char *odo_agg_refresh_dirty_sql(void);
+/* When that statement fails on the data (one driver's trips hold values a
+ * feature cannot be computed from: a sum or product out of the range of
+ * double precision), the ingest loop refreshes the marked pairs one by one,
+ * each in its own transaction, so one driver never holds up the others:
+ * the marked pairs (driver_id, month; at most 1000), and the statement that
+ * refreshes the pair $1 (driver_id), $2 (month) and clears its mark. */
+const char *odo_agg_dirty_pairs_sql(void);
+const char *odo_agg_refresh_pair_sql(void);
 
 /* Erase a driver: trips, monthly features, raw records of the devices
  * assigned to them during their assignments, dead letters of those devices

@@ -67,6 +67,8 @@ static void list_free(struct item *it)
 	}
 }
 
+static void free_pairs(struct odo_pgw *w);
+
 static void clear_kept(struct odo_pgw *w)
 {
 	for (size_t i = 0; i < w->nkept; i++)
@@ -84,6 +86,7 @@ void odo_pgw_close(struct odo_pgw *w)
 	list_free(w->fl);
 	clear_kept(w);
 	free(w->kept);
+	free_pairs(w);
 	free(w->tags);
 	free(w->units);
 	for (size_t i = 0; i < ODO_ARRAY_LEN(w->cs); i++)
@@ -642,6 +645,35 @@ static void finish_isolate(struct odo_pgw *w, int64_t now_ms)
 	requeue_inflight(w);
 }
 
+static void free_pairs(struct odo_pgw *w)
+{
+	for (size_t i = 0; i < 2 * w->nrpairs; i++)
+		free(w->rpairs[i]);
+	free(w->rpairs);
+	w->rpairs = NULL;
+	w->nrpairs = 0;
+}
+
+/* The marked (driver, month) pairs, to refresh one per transaction. */
+static void take_pairs(struct odo_pgw *w, const PGresult *r)
+{
+	size_t n = (size_t)PQntuples(r);
+	free_pairs(w);
+	if (n == 0 || !(w->rpairs = calloc(2 * n, sizeof *w->rpairs)))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *d = strdup(PQgetvalue(r, (int)i, 0)), *m = strdup(PQgetvalue(r, (int)i, 1));
+		if (!d || !m) { /* out of memory: the rest waits for the next round */
+			free(d);
+			free(m);
+			break;
+		}
+		w->rpairs[2 * i] = d;
+		w->rpairs[2 * i + 1] = m;
+		w->nrpairs = i + 1;
+	}
+}
+
 static void finish_pipeline(struct odo_pgw *w, int64_t now_ms)
 {
 	enum pipe_kind pk = w->pk;
@@ -665,9 +697,37 @@ static void finish_pipeline(struct odo_pgw *w, int64_t now_ms)
 		}
 		break;
 	case PK_REFRESH:
-		if (w->units[0].failed)
+		if (w->units[0].failed) {
 			ODO_LOG(WARN, "aggregate", "incremental refresh failed: SQLSTATE %s: %s", w->units[0].state,
 				w->units[0].msg);
+			if (odo_pg_fault_of(w->units[0].state) == ODO_PG_FAULT_DATA) {
+				/* one driver's trips must not hold up everyone's features */
+				w->refresh_isolate = 1;
+				w->next_refresh_ms = now_ms;
+			}
+		}
+		break;
+	case PK_REFRESH_PAIRS:
+		if (w->units[0].failed) {
+			ODO_LOG(WARN, "aggregate", "reading the marked months failed: SQLSTATE %s: %s", w->units[0].state,
+				w->units[0].msg);
+			break;
+		}
+		for (size_t i = 0; i < w->nkept; i++)
+			if (w->kept[i].tag == R_PAIRS)
+				take_pairs(w, w->kept[i].r);
+		w->refresh_isolate = 0;
+		w->next_refresh_ms = now_ms;
+		break;
+	case PK_REFRESH_ONE:
+		for (size_t i = 0; i < w->nunits; i++)
+			if (w->units[i].failed)
+				ODO_LOG(ERROR, "aggregate",
+					"monthly features of driver %s for %s not computed: SQLSTATE %s (%s): %s; its mark is "
+					"kept and retried, the other drivers are refreshed",
+					w->rpairs[2 * i], w->rpairs[2 * i + 1], w->units[i].state,
+					odo_pg_sqlstate_name(w->units[i].state), w->units[i].msg);
+		free_pairs(w);
 		break;
 	case PK_NONE:
 		break;
@@ -741,8 +801,21 @@ static void read_results(struct odo_pgw *w, int64_t now_ms)
 
 static int send_refresh(struct odo_pgw *w)
 {
-	w->pk = PK_REFRESH;
-	if (pgw__send_q(w, R_NONE, odo_agg_refresh_dirty_sql(), 0, NULL, NULL, NULL) != ODO_OK ||
+	if (w->nrpairs) {
+		/* pair by pair, one transaction each: a failing pair fails alone */
+		w->pk = PK_REFRESH_ONE;
+		for (size_t i = 0; i < w->nrpairs; i++) {
+			const char *v[2] = { w->rpairs[2 * i], w->rpairs[2 * i + 1] };
+			if (pgw__send_q(w, R_NONE, odo_agg_refresh_pair_sql(), 2, v, NULL, NULL) != ODO_OK ||
+			    pgw__sync(w, i) != ODO_OK)
+				return ODO_ERR_DB;
+		}
+		return ODO_OK;
+	}
+	w->pk = w->refresh_isolate ? PK_REFRESH_PAIRS : PK_REFRESH;
+	if (pgw__send_q(w, w->refresh_isolate ? R_PAIRS : R_NONE,
+			w->refresh_isolate ? odo_agg_dirty_pairs_sql() : odo_agg_refresh_dirty_sql(), 0, NULL, NULL,
+			NULL) != ODO_OK ||
 	    pgw__sync(w, 0) != ODO_OK)
 		return ODO_ERR_DB;
 	return ODO_OK;

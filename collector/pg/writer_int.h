@@ -70,9 +70,12 @@ enum { C_EPOCHS, C_SAMPLES, C_TRACKS, C_TRACK_PTS, C_EVENTS, C_DTC, C_VEH, C_PHO
 /* Scratch text buffers. */
 enum { X_DTC, X_DEVICES, X__N };
 
-enum pipe_kind { PK_NONE, PK_GROUP, PK_ISOLATE, PK_CATALOG, PK_REFRESH };
+/* PK_REFRESH: every marked (driver, month) in one statement; after it failed on
+ * the data, PK_REFRESH_PAIRS reads the marked pairs and PK_REFRESH_ONE
+ * refreshes them one per transaction. */
+enum pipe_kind { PK_NONE, PK_GROUP, PK_ISOLATE, PK_CATALOG, PK_REFRESH, PK_REFRESH_PAIRS, PK_REFRESH_ONE };
 /* What a statement's result is kept for (until its transaction's Sync). */
-enum { R_NONE, R_CONFLICT, R_LOST, R_ACK, R_PARTS, R_DEAD, R_QUAR };
+enum { R_NONE, R_CONFLICT, R_LOST, R_ACK, R_PARTS, R_DEAD, R_QUAR, R_PAIRS };
 
 /* One transaction (statements up to a Sync) of the pipeline in flight. */
 struct pgw_unit {
@@ -110,6 +113,9 @@ struct odo_pgw {
 	struct item *fl;           /* in flight */
 	size_t fl_n;
 	int64_t next_refresh_ms;
+	int refresh_isolate;       /* the last refresh failed on the data: pair by pair next */
+	char **rpairs;             /* PK_REFRESH_ONE: driver_id, month of each pair (2 per pair) */
+	size_t nrpairs;
 	int64_t hold_until_ms;     /* no new group before (backoff) */
 	int env_streak;            /* consecutive environment failures */
 	/* the pipeline in flight */
