@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "aggregate/aggregate.h"
+#include "archive/archive.h"
 #include "decode/decode.h"
 #include "ingest/mqtt.h"
 #include "ingest/tlswatch.h"
@@ -74,6 +75,7 @@ static struct mqtt_cfg mcfg;
 static struct db_cfg dcfg;
 static struct metrics_cfg xcfg;
 static struct odo_roads_cfg rcfg;
+static struct odo_archive_cfg acfg;
 
 static const struct odo_cfg_key collector_keys[] = {
 	ODO_CFG_S("name", struct collector_cfg, name, "odo-collector",
@@ -146,6 +148,7 @@ static const struct odo_cfg_section sections[] = {
 	{ "db", db_keys, ODO_ARRAY_LEN(db_keys), &dcfg },
 	{ "metrics", metrics_keys, ODO_ARRAY_LEN(metrics_keys), &xcfg },
 	{ "roads", odo_roads_cfg_keys, ODO_ROADS_NKEYS, &rcfg }, /* map matching (optional) */
+	{ "archive", odo_archive_cfg_keys, ODO_ARCHIVE_NKEYS, &acfg }, /* tiered retention */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -176,6 +179,7 @@ static void usage(FILE *f)
 		"  forget --driver ID      erase a driver's personal data and raw records (audited)\n"
 		"  retention --days N      prune raw records older than N days (aggregates kept)\n"
 		"  roads import FILE.osm.pbf [--country CC] | match [--trip ID|--stale] | follow | status\n"
+		"  archive run [--keep-rows] | restore --month YYYY-MM [--table T] | verify [--month M] | list\n"
 		"                          road layer (PostGIS), map matching, speeding (docs/deploy.md)\n"
 		"\n"
 		"options:\n"
@@ -546,7 +550,15 @@ static int cmd_db(const char *cmd, const char *arg)
 		if (!rc)
 			ODO_LOG(INFO, "aggregate", "month %s: %lld driver row(s) written", arg, rows);
 	} else if (strcmp(cmd, "forget") == 0) {
-		rc = odo_forget_driver(c, arg, ccfg.name, &rows, why);
+		/* the archive first: the driver's assignment windows are needed to
+		 * find the rows, and the database forget clears them */
+		struct odo_archive_result ar;
+		rc = odo_archive_forget(c, &acfg, ccfg.name, arg, &ar, why);
+		if (!rc && ar.files)
+			ODO_LOG(INFO, "forget", "%lld row(s) erased from %lld archive file(s) (rewritten, verified)", ar.rows,
+				ar.files);
+		if (!rc)
+			rc = odo_forget_driver(c, arg, ccfg.name, &rows, why);
 		if (!rc)
 			ODO_LOG(INFO, "forget", "driver erased: %lld row(s) deleted, audit row written", rows);
 	} else {
@@ -605,7 +617,7 @@ int main(int argc, char **argv)
 	const char *cmd = optind < argc ? argv[optind++] : "run";
 	int roads_argc = 0;
 	char **roads_argv = NULL;
-	if (strcmp(cmd, "roads") == 0) { /* its own arguments (roads/cli.c) */
+	if (strcmp(cmd, "roads") == 0 || strcmp(cmd, "archive") == 0) { /* own arguments (roads/, archive/cli.c) */
 		roads_argc = argc - optind + 1;
 		roads_argv = argv + optind - 1;
 		optind = argc;
@@ -662,6 +674,15 @@ int main(int argc, char **argv)
 		int st = odo_roads_cli(c, &rcfg, dcfg.conninfo, password, ccfg.name, roads_argc, roads_argv,
 				       (volatile int *)&stop_requested);
 		memset(password, 0, sizeof password);
+		PQfinish(c);
+		return st;
+	}
+	if (strcmp(cmd, "archive") == 0) {
+		PGconn *c = db_connect();
+		memset(password, 0, sizeof password);
+		if (!c)
+			return 1;
+		int st = odo_archive_cli(c, &acfg, ccfg.name, roads_argc, roads_argv);
 		PQfinish(c);
 		return st;
 	}

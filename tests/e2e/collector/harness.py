@@ -101,7 +101,7 @@ class Collector:
             self.proc = subprocess.Popen([COLLECTOR, "--config", self.ini, "run"], stderr=logf)
         wait_for("collector %s subscribed" % self.name,
                  lambda: (self.proc.poll() is None and "subscribing" in self.text()) or
-                 (self.proc.poll() is not None and fail("collector %s exited" % self.name)), 15)
+                 (self.proc.poll() is not None and fail("collector %s exited" % self.name)), 60)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -142,7 +142,7 @@ class Device:
                                      stdout=subprocess.PIPE, text=True)
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(10):
+        if not self.ready.wait(60):  # generous: tests share two cores
             fail("device %s did not connect" % dev)
 
     def _read(self):
@@ -163,14 +163,14 @@ class Device:
         self.sent += 1
         self.proc.stdin.write("pub %s\n" % path)
         self.proc.stdin.flush()
-        wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, 10, 0.02)
+        wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, 60, 0.02)
         os.unlink(path)
 
     def last(self, ep):
         a = [x[1] for x in self.acks if x[0] == ep]
         return a[-1] if a else None
 
-    def wait(self, want, ep, timeout=30):
+    def wait(self, want, ep, timeout=90):
         wait_for("%s acked %d (epoch %d)" % (self.dev, want, ep), lambda: self.last(ep) == want, timeout)
         ok("%s acked (epoch %d)" % (self.dev, ep), want)
 

@@ -46,7 +46,7 @@ def value(expr):
     return res[0][1] if res else None
 
 
-def prom_wait(what, expr, want, timeout=30):
+def prom_wait(what, expr, want, timeout=60):
     """Wait until Prometheus has scraped expr == want (a number, None = no series)."""
     got = []
 
@@ -63,7 +63,7 @@ def prom_wait(what, expr, want, timeout=30):
     H.fail("%s: Prometheus says %s = %r, want %r" % (what, expr, got[0] if got else None, want))
 
 
-def prom_until(what, expr, pred, timeout=30):
+def prom_until(what, expr, pred, timeout=60):
     t0, v = time.time(), None
     while time.time() - t0 < timeout:
         v = value(expr)
@@ -76,7 +76,7 @@ def prom_until(what, expr, pred, timeout=30):
 
 def http(path):
     try:
-        with urllib.request.urlopen(MURL + path, timeout=5) as r:
+        with urllib.request.urlopen(MURL + path, timeout=15) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
@@ -133,7 +133,9 @@ def main():
     prom_wait("CRL nextUpdate", 'odo_collector_tls_expiry_timestamp_seconds{file="crl"}', next_update)
     prom_wait("both readable", 'sum(odo_collector_tls_file_readable)', 2)
 
-    # ---- traffic -------------------------------------------------------------
+    # ---- traffic (record times relative to now, whatever the set-up took) ----
+    global NOW
+    NOW = time.time()
     EP = 7
     devs = {d: H.Device(d) for d in ("dev-a", "dev-b", "dev-c")}
     t_a = int(NOW * 1000) - 120000

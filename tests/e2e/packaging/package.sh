@@ -236,6 +236,13 @@ if [ "$arch" = amd64 ]; then
 	exposure odo-collector odo-collector.service 1.6
 	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-roads.service"
 	exposure odo-collector odo-collector-roads.service 1.6
+	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-archive.service"
+	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-archive.timer"
+	exposure odo-collector odo-collector-archive.service 1.6
+	grep -qx 'ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf archive run' \
+		"$tmp/odo-collector/lib/systemd/system/odo-collector-archive.service" || fail "archive unit"
+	grep -qx 'OnCalendar=daily' "$tmp/odo-collector/lib/systemd/system/odo-collector-archive.timer" ||
+		fail "odo-collector: the archive timer is not daily"
 	grep -q '^ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf roads follow' \
 		"$tmp/odo-collector/lib/systemd/system/odo-collector-roads.service" || fail "map-matching unit"
 	coll=$tmp/odo-collector/usr/bin/odo-collector
