@@ -200,7 +200,10 @@ int arc__manifest(PGconn *c, const struct odo_archive_cfg *cfg, const char *tabl
 		return ODO_OK; /* nothing archived in this month (any more) */
 	}
 	int rc = arc__mkdirs(dir, why);
-	FILE *f = rc ? NULL : fopen(tmp, "w");
+	int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (fd >= 0 && !f)
+		close(fd);
 	if (!rc && !f) {
 		arc__whyf(why, "%s: %s", tmp, strerror(errno));
 		rc = ODO_ERR_IO;

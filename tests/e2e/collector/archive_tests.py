@@ -238,6 +238,11 @@ def roundtrip():
         H.expect("%s current month untouched" % t, fingerprint(t, CUR), before[(t, CUR)])
     H.expect("trips, monthly_features, dtc_reports untouched", kept_fingerprints(), kept)
     check_files((A, B, C), before)
+    modes = set()
+    for root, dirs, files in os.walk(ARCH):
+        modes |= {("dir", oct(os.stat(os.path.join(root, d)).st_mode & 0o777)) for d in dirs}
+        modes |= {("file", oct(os.stat(os.path.join(root, f)).st_mode & 0o777)) for f in files}
+    H.expect("archive modes (files 0640, directories 0750)", modes, {("dir", "0o750"), ("file", "0o640")})
     expect_parts = sum(1 for t in TABLES for ym in (A, B, C) if before[(t, ym)][0])
     H.expect("archive_parts dropped", H.qi("SELECT count(*) FROM archive_parts WHERE state = 'dropped'"), expect_parts)
     H.expect("audit rows", H.qi("SELECT count(*) FROM data_audit WHERE action = 'archive'"), expect_parts)

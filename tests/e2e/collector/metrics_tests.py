@@ -119,6 +119,11 @@ def main():
     H.expect("/readyz", (st, body.splitlines()[0]), (200, "ready"))
     st, _ = http("/nothing")
     H.expect("unknown path", st, 404)
+    try:
+        urllib.request.urlopen(urllib.request.Request(MURL + "/metrics", data=b"x", method="POST"), timeout=15)
+        H.fail("POST /metrics answered")
+    except urllib.error.HTTPError as e:
+        H.expect("POST refused", e.code, 405)
     scrape = urllib.request.urlopen(MURL + "/metrics", timeout=5).read()
     lint = subprocess.run(["promtool", "check", "metrics"], input=scrape, capture_output=True)
     if lint.returncode != 0:
