@@ -5,7 +5,12 @@
 #   - the report opens in headless Chromium: the DOM has the route (an SVG
 #     polyline with the track), one marker per event, the events listed, and
 #     a screenshot that is not blank; the Monaco drive's report draws its
-#     matched roads and its speeding episode(s).
+#     matched roads and its speeding episode(s);
+#   - behaviour (#14): every graded event is listed with its grade; the real
+#     RAV4 drive plots vehicle-frame (longitudinal and lateral) acceleration,
+#     and every report shows the smoothness measures and the trip score with
+#     its components; the RAV4 month's avg_jerk_rate is measured (not a
+#     made-up 0) and its monthly_behaviour row is in the report.
 set -euo pipefail
 : "${ODO_SOURCE_DIR:?}" "${ODO_BINARY_DIR:?}"
 out=$(mktemp -d /tmp/odo-demo-test.XXXXXX)
@@ -23,6 +28,8 @@ fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 last=$(tail -n 45 "$out/demo.log")
 check "the last lines show the monthly_features row" "grep -q 'hard_brake_rate_per_100_miles' <<<\"\$last\" && grep -q '^driver_id .*| driver-rav4' <<<\"\$last\""
+jerk=$(grep -E '^avg_jerk_rate ' <<<"$last" | awk -F'|' '{gsub(/ /, "", $2); print $2}')
+check "the RAV4 month's avg_jerk_rate is measured, not 0 ($jerk)" "awk -v v='$jerk' 'BEGIN { exit !(v != \"\" && v + 0 > 0) }'"
 check "the last line names the report" "tail -n 1 '$out/demo.log' | grep -q 'trip report: $out/report.html'"
 
 for rep in report-synthetic report-monaco report; do
@@ -59,6 +66,30 @@ if rep == "report-monaco":
     drawn = dom.count('class="speeding-episode"')
     if n_sp < 1 or drawn != n_sp:
         bad.append(f"{n_sp} speeding episodes listed, {drawn} drawn")
+# behaviour: grades, smoothness, score (tools/trip-report "Behaviour")
+ev_html = dom.split('id="events"')[1].split("</table>")[0] if n_events else ""
+for kind, grade in re.findall(r"<tr><td>\d+</td><td>([a-z_]+)</td><td>([^<]*)</td>", ev_html):
+    graded = kind in ("hard_brake", "rapid_accel", "corner_left", "corner_right", "swerve")
+    if graded != bool(re.fullmatch(r"G[123]", grade)):
+        bad.append(f"event {kind} listed with grade {grade!r}")
+sm = dom.split('id="smoothness"')[1].split("</div>")[0]
+sc = dom.split('id="score"')[1].split("</div>")[0]
+if "<tbody><tr>" not in sm or "<tbody><tr>" not in sc:
+    bad.append("no per-trip smoothness or score rows")
+if rep == "report-synthetic" and not re.search(r"<td>\d+\.\d%/\d+\.\d%/\d+\.\d%</td>", sm):
+    bad.append("the synthetic drive's smoothness shares are missing")
+if rep == "report":
+    for key, label in (("ax_g", "longitudinal"), ("ay_g", "lateral")):
+        if f'id="plot-{key}"' not in dom:
+            bad.append(f"no vehicle-frame {label} acceleration plotted for the RAV4 drive")
+    if "<td>accelerometer</td>" not in sm or not re.search(r"<td>0\.\d{3}</td>", sm):
+        bad.append("the RAV4 trip's longitudinal source is not the accelerometer, or no mean |jerk|")
+    if not re.search(r"<tr><td>[^<]+</td><td>\d+\.\d</td><td>1</td>", sc):
+        bad.append("the RAV4 trip has no version-1 score")
+    if "not measured" not in sc:
+        bad.append("the RAV4 trip's unmeasured components (phone, speeding) are not shown as such")
+    if 'id="behaviour"' not in dom or "graded_miles" not in dom:
+        bad.append("the monthly_behaviour row is not in the report")
 if markers != n_events or rows != n_events:
     bad.append(f"{n_events} events but {markers} markers and {rows} table rows")
 # The screenshot: a valid PNG whose pixels are not all one colour.
