@@ -240,6 +240,20 @@ static int drop_rows(struct month_ctx *m, const struct arc_part *p, int *changed
 		snprintf(part, sizeof part, "%s_%04d_%02d", m->t->name, p->ym / 12, p->ym % 12 + 1);
 		if ((rc = arc__ident(c, part, qpart, sizeof qpart)))
 			goto fail;
+		const char *pv[1] = { part };
+		PGresult *e = arc__query(c, "SELECT to_regclass($1) IS NOT NULL", 1, pv, why);
+		if (!e) {
+			rc = ODO_ERR_DB;
+			goto fail;
+		}
+		int exists = strcmp(PQgetvalue(e, 0, 0), "t") == 0;
+		PQclear(e);
+		if (!exists) {
+			/* dropped meanwhile (retention): its rows are not those of the export */
+			*changed = 1;
+			arc__rollback(c);
+			return ODO_OK;
+		}
 		snprintf(sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", qpart);
 		if ((rc = arc__exec(c, sql, 0, NULL, NULL, why)))
 			goto fail;

@@ -243,7 +243,8 @@ static void collect(struct odo_cm *cm)
 	/* dead_records counts every record dead-lettered alone, the database's
 	 * refusals and the trip conflicts included */
 	set1(cm, F_DEAD, "message", (double)st.dead);
-	set1(cm, F_DEAD, "record", (double)(st.dead_records - st.poison - st.conflicts));
+	uint64_t refused = st.poison + st.conflicts;
+	set1(cm, F_DEAD, "record", (double)(st.dead_records > refused ? st.dead_records - refused : 0));
 	set1(cm, F_DEAD, "database", (double)st.poison);
 	set1(cm, F_DEAD, "trip_conflict", (double)st.conflicts);
 	set0(cm, F_LOST_RANGES, (double)st.lost_ranges);
