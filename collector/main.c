@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include "admin/admin.h"
 #include "aggregate/aggregate.h"
 #include "archive/archive.h"
 #include "decode/decode.h"
@@ -181,6 +182,9 @@ static void usage(FILE *f)
 		"  roads import FILE.osm.pbf [--country CC] | match [--trip ID|--stale] | follow | status\n"
 		"  archive run [--keep-rows] | restore --month YYYY-MM [--table T] | verify [--month M] | list\n"
 		"                          road layer (PostGIS), map matching, speeding (docs/deploy.md)\n"
+		"operator commands (docs/collector.md \"Operator commands\"):\n");
+	odo_admin_usage(f);
+	fprintf(f,
 		"\n"
 		"options:\n"
 		"  -c, --config FILE       INI file with [collector], [mqtt], [db]\n"
@@ -529,6 +533,15 @@ static int cmd_run(void)
 
 /* ---- the one-shot commands ---------------------------------------------- */
 
+/* The operator commands' connections (collector/admin). */
+static PGconn *admin_connect(void *ctx, enum odo_admin_login login)
+{
+	(void)ctx, (void)login;
+	PGconn *c = db_connect();
+	memset(password, 0, sizeof password);
+	return c;
+}
+
 static int cmd_db(const char *cmd, const char *arg)
 {
 	PGconn *c = db_connect();
@@ -622,6 +635,13 @@ int main(int argc, char **argv)
 		roads_argv = argv + optind - 1;
 		optind = argc;
 	}
+	int admin_argc = 0;
+	char **admin_argv = NULL;
+	if (odo_admin_is_command(cmd)) { /* their own arguments (admin/cli.c) */
+		admin_argc = argc - optind + 1;
+		admin_argv = argv + optind - 1;
+		optind = argc;
+	}
 	/* subcommand options may follow the command */
 	while ((o = getopt_long(argc, argv, "m:d:n:", lo, NULL)) != -1) {
 		switch (o) {
@@ -663,6 +683,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (admin_argv) {
+		struct odo_admin_env env = { .connect = admin_connect, .by = ccfg.name, .out = stdout };
+		return odo_admin_cli(&env, admin_argc, admin_argv);
+	}
 	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "ingest") == 0)
 		return cmd_run();
 	if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "maintain") == 0)

@@ -70,21 +70,17 @@ ${3:-}
 CONF
 }
 
-# Register a driver, a vehicle and the device's assignment to them.
+# Register a driver, a vehicle and the device's assignment to them, with the
+# operator commands (docs/collector.md "Operator commands"); the recordings
+# are from 2018 and 2024, so the assignment starts in 2000.
 demo_register() { # DEVICE DRIVER VEHICLE MAKE MODEL YEAR AGE
-	odo_psql -v dev="$1" -v drv="$2" -v veh="$3" -v make="$4" -v model="$5" -v year="$6" -v age="$7" <<'SQL'
-INSERT INTO drivers (driver_id, persona_type, driver_age, years_licensed, vehicle_age, vehicle_make,
-                     vehicle_model, prior_at_fault_accidents, prior_claims, prior_violations, data_source,
-                     account_created_date, policy_start_date)
-VALUES (:'drv', 'commuter', :'age'::int, 12, 2026 - :'year'::int, :'make', :'model', 0, 0, 0, 'odo',
-        '2017-01-01', '2017-01-01')
-ON CONFLICT (driver_id) DO NOTHING;
-INSERT INTO vehicles (vehicle_id, make, model, model_year) VALUES (:'veh', :'make', :'model', :'year'::int)
-ON CONFLICT (vehicle_id) DO NOTHING;
-INSERT INTO devices (device_id) VALUES (:'dev') ON CONFLICT (device_id) DO NOTHING;
-INSERT INTO device_assignments (device_id, vehicle_id, driver_id, valid_from)
-VALUES (:'dev', :'veh', :'drv', '2000-01-01T00:00:00Z');
-SQL
+	local c=("$COLLECTOR" --config "$ODO_TMP/collector.conf")
+	"${c[@]}" driver add "$2" --persona commuter --age "$7" --years-licensed 12 --vehicle-age $((2026 - $6)) \
+		--vehicle-make "$4" --vehicle-model "$5" --prior-at-fault-accidents 0 --prior-claims 0 \
+		--prior-violations 0 --data-source odo --account-created 2017-01-01 --policy-start 2017-01-01
+	"${c[@]}" vehicle add "$3" --make "$4" --model "$5" --year "$6"
+	"${c[@]}" device add "$1"
+	"${c[@]}" device assign "$1" --driver "$2" --vehicle "$3" --from 2000-01-01
 }
 
 # JSON for tools/trip-report: one device's trips, track, events, monthly row,

@@ -81,15 +81,22 @@ def driver_at(dev, t):
 
 
 def setup():
+    """Drivers, devices and their windows, registered with the operator commands."""
     for k, v in DRIVERS.items():
-        psql("INSERT INTO drivers (driver_id, persona_type, driver_age, years_licensed, vehicle_age,"
-             " prior_at_fault_accidents, data_source) VALUES (%s, %s, %d, %d, %d, %d, 'test')"
-             % (lit(k), lit(v["persona_type"]), v["driver_age"], v["years_licensed"], v["vehicle_age"],
-                v["prior_at_fault_accidents"]))
-    psql("INSERT INTO devices (device_id) VALUES ('dev-a'), ('dev-b')")
-    for dev, drv, a, b in ASSIGN:
-        psql("INSERT INTO device_assignments (device_id, driver_id, valid_from, valid_to) VALUES (%s, %s, %s, %s)"
-             % (lit(dev), lit(drv), ts(a), ts(b) if b else "NULL"))
+        collector("driver", "add", k, "--persona", v["persona_type"], "--age", str(v["driver_age"]),
+                  "--years-licensed", str(v["years_licensed"]), "--vehicle-age", str(v["vehicle_age"]),
+                  "--prior-at-fault-accidents", str(v["prior_at_fault_accidents"]), "--data-source", "test")
+    for dev in ("dev-a", "dev-b"):
+        collector("device", "add", dev)
+    for dev, drv, a, b in ASSIGN:  # in time order: dev-a's second window hands it over
+        collector("device", "assign", dev, "--driver", drv, "--from", a.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    got = psql("SELECT device_id, driver_id, to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),"
+               " coalesce(to_char(valid_to AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), '-') FROM device_assignments"
+               " ORDER BY device_id, valid_from")
+    want = [[d, r, a.strftime("%Y-%m-%d %H:%M"), b.strftime("%Y-%m-%d %H:%M") if b else "-"] for d, r, a, b in
+            sorted(ASSIGN, key=lambda x: (x[0], x[2]))]
+    if got != want:
+        raise SystemExit("assignment windows %s, want %s" % (got, want))
 
 
 def make_trips(rng):
@@ -635,9 +642,9 @@ def test_behaviour_edges(trips):
     check(float(after[0]) < float(before), "late phone event lowers the score (%s -> %s)" % (before, after[0]))
     same(after[1], sum(t["events"]) / 1000.0, "late phone event: distraction seconds")
     # a driver whose month has only version 1 trips, one of them with "jerk" 0
-    psql("INSERT INTO drivers (driver_id, data_source) VALUES ('drv-v1', 'test')")
-    psql("INSERT INTO devices (device_id) VALUES ('dev-v1')")
-    psql("INSERT INTO device_assignments (device_id, driver_id, valid_from) VALUES ('dev-v1', 'drv-v1', '2026-01-01')")
+    collector("driver", "add", "drv-v1", "--data-source", "test")
+    collector("device", "add", "dev-v1")
+    collector("device", "assign", "dev-v1", "--driver", "drv-v1", "--from", "2026-01-01")
     for i, jerk in enumerate((0.0, 0.0)):
         psql("INSERT INTO trips (trip_id, driver_id, start_time, end_time, device_id, device_trip_id, distance_m,"
              " duration_s, moving_s, idle_s, avg_speed_mps, max_speed_mps, night_m, late_night_weekend_m,"

@@ -15,9 +15,9 @@ write_ini "$ODO_TMP/c1.ini" c1 c1
 start_collector c1 collector-c1 2 # two database connections
 
 # dev-1 is driven by drv-1 (for the incremental monthly-feature refresh)
-q "INSERT INTO drivers (driver_id, driver_age) VALUES ('drv-1', 40);
-   INSERT INTO devices (device_id) VALUES ('dev-1');
-   INSERT INTO device_assignments (device_id, driver_id, valid_from) VALUES ('dev-1', 'drv-1', '2026-01-01')" >/dev/null
+"$COLLECTOR" --config "$ODO_TMP/c1.ini" driver add drv-1 --age 40 >/dev/null
+"$COLLECTOR" --config "$ODO_TMP/c1.ini" device add dev-1 >/dev/null
+"$COLLECTOR" --config "$ODO_TMP/c1.ini" device assign dev-1 --driver drv-1 --from 2026-01-01 >/dev/null
 
 echo "== batches in, rows out, acks back (with evicted ranges)"
 sim --devices 2 --batches 6 --records 50 --gap 3 --wait-acks 30 >"$ODO_TMP/sim1.out" || { cat "$ODO_TMP/sim1.out"; fail "acks did not arrive"; }

@@ -91,12 +91,12 @@ grep -qx "motorway|130|130" "$ODO_TMP/defaults" || fail "motorway(_link) default
 ok "road layer as documented"
 
 python3 "$ODO_SOURCE_DIR/tests/e2e/roads/synth.py" plan "$ODO_TMP/drives.json"
+export ODO_COLLECTOR=$COLLECTOR ODO_INI=$ODO_TMP/collector.ini # synth.py registers with the operator commands
 python3 "$ODO_SOURCE_DIR/tests/e2e/roads/synth.py" load "$ODO_TMP/drives.json"
 C roads match 2>"$ODO_TMP/match.log" || { cat "$ODO_TMP/match.log"; fail "roads match"; }
 grep -q "3 trip(s) matched" "$ODO_TMP/match.log" || { cat "$ODO_TMP/match.log"; fail "3 trips should be matched"; }
 C roads match 2>"$ODO_TMP/match2.log"
 grep -q "0 trip(s) matched" "$ODO_TMP/match2.log" || { cat "$ODO_TMP/match2.log"; fail "a second run re-matched"; }
-export ODO_COLLECTOR=$COLLECTOR ODO_INI=$ODO_TMP/collector.ini
 python3 "$ODO_SOURCE_DIR/tests/e2e/roads/synth.py" check "$ODO_TMP/drives.json"
 
 # a map update: re-import, the results are stale; --stale re-matches them, same outcome

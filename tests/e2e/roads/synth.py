@@ -325,19 +325,31 @@ def lit(v):
     return repr(v)
 
 
+def collector(*args):
+    """An operator command (docs/collector.md); its output is not needed."""
+    r = subprocess.run([os.environ["ODO_COLLECTOR"], "--config", os.environ["ODO_INI"]] + list(args),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("odo-collector %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr))
+
+
+def register_driver(driver):
+    if not psql("SELECT 1 FROM drivers WHERE driver_id = '%s'" % driver):
+        collector("driver", "add", driver, "--data-source", "synthetic")
+
+
 def load(path, driver="drv-syn", copy=0):
     """Insert the drives; copy k > 0 inserts them again as other devices, k hours later."""
     doc = json.load(open(path))
     shift = copy * 3600000
-    psql("INSERT INTO drivers (driver_id, data_source) VALUES ('%s', 'synthetic') ON CONFLICT DO NOTHING" % driver)
+    register_driver(driver)
     psql("CREATE TABLE IF NOT EXISTS tracks_synth_2026_03 PARTITION OF tracks"
          " FOR VALUES FROM ('2026-03-01 00:00+00') TO ('2026-04-01 00:00+00')")
     for n, d in enumerate(doc["drives"], 1):
         dev = d["device"] + ("-%d" % copy if copy else "")
         fx = [dict(f, t_ms=f["t_ms"] + shift) for f in d["fixes"] if not f["lost"]]
-        psql("INSERT INTO devices (device_id) VALUES ('%s') ON CONFLICT DO NOTHING" % dev)
-        psql("INSERT INTO device_assignments (device_id, driver_id, valid_from) VALUES ('%s', '%s', '2026-01-01')"
-             % (dev, driver))
+        collector("device", "add", dev)
+        collector("device", "assign", dev, "--driver", driver, "--from", "2026-01-01")
         t0, t1 = d["fixes"][0]["t_ms"] + shift, d["fixes"][-1]["t_ms"] + shift
         dist = sum(hav((a["lat"], a["lon"]), (b["lat"], b["lon"])) for a, b in zip(fx, fx[1:]))
         trip = "%s:%016x:%d" % (dev, 0, 1)
