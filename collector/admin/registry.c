@@ -243,30 +243,53 @@ static int exists(PGconn *c, const struct admin_table *t, const char *id, char *
 	return ODO_OK;
 }
 
-/* A window may not end before a trip it gave its driver has started: that
- * trip would keep a driver the windows no longer say. */
-static int no_trip_after(PGconn *c, const char *device, const char *driver, const char *at, long long win,
-			 char *why)
+/* Re-attribution: the stored trips of `device` that start at or after `from`
+ * and belong to driver `old` (NULL: to none) now belong to `neu` (NULL: to
+ * none), as the changed windows say. Both drivers' months are marked for the
+ * feature refresh, and a month of `old` left without a finished trip loses
+ * its feature rows (the aggregation only writes months that have trips).
+ * *n = trips moved, months = their months ("YYYY-MM ..."). */
+static int reattribute(PGconn *c, const char *device, const char *from, const char *old, const char *neu,
+		       long long *n, char *months, size_t msz, char *why)
 {
-	const char *v[3] = { device, driver, at };
-	PGresult *r = ex(c, "SELECT trip_id, " ISO("start_time") ", count(*) OVER () FROM trips WHERE device_id = $1"
-			    " AND driver_id = $2 AND start_time >= $3::timestamptz ORDER BY start_time LIMIT 1",
-			 3, v, why);
+	const char *v[4] = { device, from, old, neu };
+	PGresult *r = ex(c,
+		"WITH u AS (UPDATE trips SET driver_id = $4 WHERE device_id = $1 AND start_time >= $2::timestamptz"
+		"   AND driver_id IS NOT DISTINCT FROM $3 RETURNING start_time, end_time),"
+		" m AS (SELECT DISTINCT to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM') AS month FROM u"
+		"   WHERE end_time IS NOT NULL),"
+		" d AS (INSERT INTO monthly_features_dirty (driver_id, month) SELECT x.drv, m.month"
+		"   FROM m, (VALUES ($3::text), ($4::text)) x (drv) WHERE x.drv IS NOT NULL ON CONFLICT DO NOTHING)"
+		" SELECT (SELECT count(*) FROM u), (SELECT coalesce(string_agg(month, ' ' ORDER BY month), '') FROM m)",
+		4, v, why);
 	if (!r)
 		return ODO_ERR_DB;
-	int rc = ODO_OK;
-	if (PQntuples(r) == 1) {
-		char t[ADMIN_TIME_MAX];
-		iso(at, t);
-		snprintf(why, ADMIN_WHY_MAX,
-			 "window #%lld of device %s cannot end at %s: %s stored trip(s) of driver %s start at or after"
-			 " it (the first: %s at %s). A window never ends before a trip it attributed; choose a time"
-			 " after the last of them", win, device, t, PQgetvalue(r, 0, 2), driver, PQgetvalue(r, 0, 0),
-			 PQgetvalue(r, 0, 1));
-		rc = ODO_ERR_RANGE;
-	}
+	*n = atoll(PQgetvalue(r, 0, 0));
+	snprintf(months, msz, "%s", PQgetvalue(r, 0, 1));
 	PQclear(r);
-	return rc;
+	if (!old || !months[0])
+		return ODO_OK;
+	/* (a statement of its own: it must see the update above) */
+	static const char *const emptied[] = { "monthly_features", "monthly_behaviour" };
+	for (size_t i = 0; i < ODO_ARRAY_LEN(emptied); i++) {
+		char sql[512];
+		snprintf(sql, sizeof sql,
+			 "DELETE FROM %s f WHERE f.driver_id = $1 AND f.month = ANY (string_to_array($2, ' '))"
+			 " AND NOT EXISTS (SELECT 1 FROM trips t WHERE t.driver_id = $1 AND t.end_time IS NOT NULL"
+			 " AND to_char(t.start_time AT TIME ZONE 'UTC', 'YYYY-MM') = f.month)", emptied[i]);
+		const char *w[2] = { old, months };
+		if (!(r = ex(c, sql, 2, w, why)))
+			return ODO_ERR_DB;
+		PQclear(r);
+	}
+	return ODO_OK;
+}
+
+static void report_moved(FILE *out, long long n, const char *old, const char *neu, const char *months)
+{
+	if (n > 0)
+		fprintf(out, "%lld stored trip(s) from then on moved from %s to %s; months marked for the feature refresh:"
+			" %s\n", n, old ? old : "no driver", neu ? neu : "no driver", months[0] ? months : "-");
 }
 
 int admin__device_assign(PGconn *c, const char *device, const char *driver, const char *vehicle, const char *from,
@@ -324,8 +347,6 @@ int admin__device_assign(PGconn *c, const char *device, const char *driver, cons
 	}
 	PQclear(r);
 	if (handover >= 0) {
-		if (had_drv && !strs_eq(old_drv, driver) && (rc = no_trip_after(c, device, old_drv, from, atoll(old_id), why)))
-			return rollback(c, rc);
 		v[0] = old_id, v[1] = from;
 		if (!(r = ex(c, "UPDATE device_assignments SET valid_to = $2::timestamptz WHERE id = $1::bigint", 2, v, why)))
 			return rollback(c, ODO_ERR_DB);
@@ -338,25 +359,16 @@ int admin__device_assign(PGconn *c, const char *device, const char *driver, cons
 	char new_id[24];
 	snprintf(new_id, sizeof new_id, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
-	/* Trips stored while no window covered their start (registered late)
-	 * belong to the new driver; their months are refreshed. */
-	char ntrips[24] = "0", months[256] = "";
-	if (driver) {
-		v[0] = device, v[1] = driver, v[2] = from;
-		r = ex(c, "WITH u AS (UPDATE trips SET driver_id = $2 WHERE device_id = $1 AND driver_id IS NULL"
-			  "   AND start_time >= $3::timestamptz RETURNING start_time, end_time),"
-			  " m AS (SELECT DISTINCT to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM') AS month FROM u"
-			  "   WHERE end_time IS NOT NULL),"
-			  " d AS (INSERT INTO monthly_features_dirty (driver_id, month) SELECT $2, month FROM m"
-			  "   ON CONFLICT DO NOTHING)"
-			  " SELECT (SELECT count(*) FROM u), (SELECT string_agg(month, ' ' ORDER BY month) FROM m)",
-		       3, v, why);
-		if (!r)
-			return rollback(c, ODO_ERR_DB);
-		snprintf(ntrips, sizeof ntrips, "%s", PQgetvalue(r, 0, 0));
-		snprintf(months, sizeof months, "%s", PQgetvalue(r, 0, 1));
-		PQclear(r);
-	}
+	/* The stored trips from `from` on follow the windows: those that had
+	 * no driver (a device registered after its first drives) and, on a
+	 * handover, the old driver's. */
+	long long moved = 0, moved_old = 0;
+	char months[256] = "", months_old[256] = "";
+	if (driver && (rc = reattribute(c, device, from, NULL, driver, &moved, months, sizeof months, why)))
+		return rollback(c, rc);
+	if (handover >= 0 && had_drv && !strs_eq(old_drv, driver) &&
+	    (rc = reattribute(c, device, from, old_drv, driver, &moved_old, months_old, sizeof months_old, why)))
+		return rollback(c, rc);
 	if ((rc = commit(c, why)))
 		return rc;
 	fprintf(out, "device %s assigned to driver %s, vehicle %s from %s (window #%s, open)\n", device, or_dash(driver),
@@ -364,9 +376,8 @@ int admin__device_assign(PGconn *c, const char *device, const char *driver, cons
 	if (handover >= 0)
 		fprintf(out, "window #%s (driver %s, vehicle %s) ended at %s\n", old_id, had_drv ? old_drv : "-",
 			had_veh ? old_veh : "-", tf);
-	if (strcmp(ntrips, "0") != 0)
-		fprintf(out, "%s stored trip(s) starting from then on had no driver and are now %s's; months marked for"
-			" the feature refresh: %s\n", ntrips, driver, months[0] ? months : "-");
+	report_moved(out, moved, NULL, driver, months);
+	report_moved(out, moved_old, old_drv, driver, months_old);
 	return ODO_OK;
 }
 
@@ -408,7 +419,9 @@ int admin__device_unassign(PGconn *c, const char *device, const char *at, FILE *
 			 device, id, from);
 		return rollback(c, ODO_ERR_RANGE);
 	}
-	if (has_drv && (rc = no_trip_after(c, device, drv, at, atoll(id), why)))
+	long long moved = 0;
+	char months[256] = "";
+	if (has_drv && (rc = reattribute(c, device, at, drv, NULL, &moved, months, sizeof months, why)))
 		return rollback(c, rc);
 	v[0] = id, v[1] = at;
 	if (!(r = ex(c, "UPDATE device_assignments SET valid_to = $2::timestamptz WHERE id = $1::bigint", 2, v, why)))
@@ -418,6 +431,7 @@ int admin__device_unassign(PGconn *c, const char *device, const char *at, FILE *
 		return rc;
 	fprintf(out, "device %s: window #%s (driver %s, vehicle %s, from %s) ended at %s; its records from then on"
 		" belong to no driver until the next `device assign`\n", device, id, drv, veh, from, ta);
+	report_moved(out, moved, drv, NULL, months);
 	return ODO_OK;
 }
 

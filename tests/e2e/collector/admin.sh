@@ -9,11 +9,10 @@
 #    naming the argument, exit 2 (usage) or 1 (refused), and change nothing;
 #  * a device that drove before it was registered: `device assign --from`
 #    in the past gives the stored trip to the driver, aggregation counts it;
-#  * a handover may not start before a trip the old window already gave its
-#    driver; a later one ends the old window and starts the new one, and the
-#    next drive is the new driver's at ingest;
-#  * unassign refuses a time before a trip it attributed, then ends the window;
-#    windows never overlap;
+#  * a late handover ends the old window and moves the trips from then on to
+#    the new driver (the old driver's emptied month loses its feature rows);
+#    the next drive is the driver's at ingest; windows never overlap;
+#  * a late unassign leaves the trips from then on without a driver;
 #  * device list: per outbox epoch the acked seq, last seen and the backlog of
 #    the latest status record, equal to what the database holds; "never" for a
 #    registered device that never sent.
@@ -133,43 +132,65 @@ rav4=$(q "SELECT trip_id FROM trips WHERE device_id = '$DEV'")
 expect_eq "the unassigned drive's trip has no driver" "$(q "SELECT coalesce(driver_id, 'none') FROM trips WHERE trip_id = '$rav4'")" none
 out=$(accepted device assign "$DEV" --driver d1 --vehicle v1 --from 2018-01-01)
 printf '%s\n' "$out"
-grep -q "1 stored trip(s) starting from then on had no driver and are now d1's; months marked for the feature refresh: 2018-08" <<<"$out" ||
-	fail "assign does not report the attributed trip"
+grep -q "1 stored trip(s) from then on moved from no driver to d1; months marked for the feature refresh: 2018-08" <<<"$out" ||
+	fail "assign does not report the trip it gave d1"
 expect_eq "the stored trip is d1's" "$(q "SELECT driver_id FROM trips WHERE trip_id = '$rav4'")" d1
 accepted aggregate --month 2018-08 >/dev/null
 expect_eq "d1's August 2018" "$(q "SELECT total_trips || ' ' || driver_age FROM monthly_features WHERE driver_id = 'd1' AND month = '2018-08'")" "1 41"
 out=$(accepted device assign "$DEV" --driver d1 --vehicle v1 --from 2018-06-01)
 grep -q "nothing changed" <<<"$out" || fail "assigning the same driver and vehicle again is not a no-op: $out"
 
-echo "== handover: never before a trip the old window gave its driver"
-before=$(state)
-start=$(q "SELECT to_char(start_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM trips WHERE trip_id = '$rav4'")
-refused 1 "cannot end at 2018-08-02T00:00:00Z: 1 stored trip\(s\) of driver d1 start at or after it \(the first: $rav4 at $start\)" \
-	device assign "$DEV" --driver d2 --from 2018-08-02
-refused 1 "overlaps its window #1 \(driver d1, vehicle v1, from 2018-01-01T00:00:00Z, open\)" \
-	device assign "$DEV" --driver d2 --from 2017-06-01
-expect_eq "nothing changed by the refused handovers" "$(state)" "$before"
-out=$(accepted device assign "$DEV" --driver d2 --vehicle v1 --from 2019-01-01)
-grep -q "window #1 (driver d1, vehicle v1) ended at 2019-01-01T00:00:00Z" <<<"$out" || fail "the handover does not end the old window: $out"
+echo "== a late handover: the trips from then on move to the new driver"
+out=$(accepted device assign "$DEV" --driver d2 --vehicle v1 --from 2018-08-02)
+printf '%s\n' "$out"
+grep -q "window #1 (driver d1, vehicle v1) ended at 2018-08-02T00:00:00Z" <<<"$out" || fail "the handover does not end the old window"
+grep -q "1 stored trip(s) from then on moved from d1 to d2; months marked for the feature refresh: 2018-08" <<<"$out" ||
+	fail "the handover does not report the trip it moved"
+expect_eq "the RAV4 trip is d2's" "$(q "SELECT driver_id FROM trips WHERE trip_id = '$rav4'")" d2
+expect_eq "d1's emptied month has no feature rows" \
+	"$(q "SELECT (SELECT count(*) FROM monthly_features WHERE driver_id = 'd1') + (SELECT count(*) FROM monthly_behaviour WHERE driver_id = 'd1')")" 0
+# the running collector's incremental refresh ([collector] refresh_s) takes the marked months
+for i in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM monthly_features_dirty")" = 0 ] &&
+		[ "$(q "SELECT count(*) FROM monthly_features WHERE driver_id = 'd2'")" = 1 ] && break
+	sleep 0.1
+done
+expect_eq "d2's August 2018, refreshed by the running collector" "$(q "SELECT string_agg(driver_id || ' ' || total_trips, ',') FROM monthly_features WHERE month = '2018-08'")" "d2 1"
 expect_eq "windows after the handover" \
 	"$(q "SELECT string_agg(driver_id || ' ' || to_char(valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' ' || coalesce(to_char(valid_to AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'open'), ', ' ORDER BY valid_from) FROM device_assignments WHERE device_id = '$DEV'")" \
-	"d1 2018-01-01 2019-01-01, d2 2019-01-01 open"
-refused 1 "overlaps its window #1 \(driver d1, vehicle v1, from 2018-01-01T00:00:00Z to 2019-01-01T00:00:00Z\)" \
-	device assign "$DEV" --driver d2 --from 2018-12-01
+	"d1 2018-01-01 2018-08-02, d2 2018-08-02 open"
+before=$(state)
+refused 1 "overlaps its window #1 \(driver d1, vehicle v1, from 2018-01-01T00:00:00Z to 2018-08-02T00:00:00Z\)" \
+	device assign "$DEV" --driver d1 --from 2018-06-01
+refused 1 "overlaps its window #2 \(driver d2, vehicle v1, from 2018-08-02T00:00:00Z, open\)" \
+	device assign "$DEV" --driver d1 --from 2018-08-02
+refused 1 "overlaps its window #1" device assign "$DEV" --driver d1 --from 2017-06-01
+expect_eq "nothing changed by the refused assignments" "$(state)" "$before"
 
-echo "== the next drive is the new driver's at ingest"
+echo "== the next drive is the driver's at ingest"
 replay synthetic-1
 synth=$(q "SELECT trip_id FROM trips WHERE device_id = '$DEV' AND trip_id <> '$rav4'")
 expect_eq "the 2024 trip's driver" "$(q "SELECT driver_id FROM trips WHERE trip_id = '$synth'")" d2
+accepted aggregate --month 2024-05 >/dev/null
+expect_eq "d2's May 2024" "$(q "SELECT total_trips FROM monthly_features WHERE driver_id = 'd2' AND month = '2024-05'")" 1
 
-echo "== unassign"
+echo "== a late unassign: the trips from then on have no driver"
 before=$(state)
-refused 1 "cannot end at 2024-05-01T00:00:00Z: 1 stored trip\(s\) of driver d2" device unassign "$DEV" --at 2024-05-01
 refused 1 "--at 2018-06-01T00:00:00Z is not after the start of device $DEV's open window #2" device unassign "$DEV" --at 2018-06-01
-expect_eq "nothing changed by the refused unassigns" "$(state)" "$before"
-out=$(accepted device unassign "$DEV" --at 2024-06-01T00:00:00+02:00)
-grep -q "window #2 (driver d2, vehicle v1, from 2019-01-01T00:00:00Z) ended at 2024-05-31T22:00:00Z" <<<"$out" || fail "unassign: $out"
+expect_eq "nothing changed by the refused unassign" "$(state)" "$before"
+out=$(accepted device unassign "$DEV" --at 2024-05-01T00:00:00+02:00)
+printf '%s\n' "$out"
+grep -q "window #2 (driver d2, vehicle v1, from 2018-08-02T00:00:00Z) ended at 2024-04-30T22:00:00Z" <<<"$out" || fail "unassign: $out"
+grep -q "1 stored trip(s) from then on moved from d2 to no driver; months marked for the feature refresh: 2024-05" <<<"$out" ||
+	fail "unassign does not report the trip it took from d2"
+expect_eq "the 2024 trip has no driver" "$(q "SELECT coalesce(driver_id, 'none') FROM trips WHERE trip_id = '$synth'")" none
+expect_eq "d2's May 2024 is gone, August 2018 stays" "$(q "SELECT string_agg(month, ',' ORDER BY month) FROM monthly_features WHERE driver_id = 'd2'")" 2018-08
 refused 1 "has no open assignment" device unassign "$DEV"
+out=$(accepted device assign "$DEV" --driver d1 --from 2024-05-01)
+grep -q "1 stored trip(s) from then on moved from no driver to d1; months marked for the feature refresh: 2024-05" <<<"$out" ||
+	fail "the new window does not take the driverless trip: $out"
+accepted aggregate --month 2024-05 >/dev/null
+expect_eq "d1's May 2024" "$(q "SELECT total_trips FROM monthly_features WHERE driver_id = 'd1' AND month = '2024-05'")" 1
 
 echo "== device list: acked per epoch, last seen, backlog from the latest status record"
 # A replay makes no status records (agent/status.h); the gateway running live
@@ -194,7 +215,7 @@ want=$(q "SELECT e.device_id || ' ' || lpad(to_hex(e.epoch), 16, '0') || ' ' || 
 expect_eq "car-1's row" "$(awk -F'\t' -v d="$DEV" '$1 == d { print $1, $2, $3, $4, $5, $6, $7 }' "$T/list.tsv")" "$want"
 grep -qE "^$DEV\s+[0-9a-f]{16}\s+[0-9]+\s+[0-9TZ:-]+\s+[0-9]+\s+[0-9]+\s+[0-9TZ:-]+" "$T/list.txt" ||
 	fail "the aligned list has no complete row for $DEV"
-expect_eq "car-1's driver and vehicle (none since the unassign)" "$(awk -F'\t' -v d="$DEV" '$1 == d { print $8, $9 }' "$T/list.tsv")" "- -"
+expect_eq "car-1's driver and vehicle now" "$(awk -F'\t' -v d="$DEV" '$1 == d { print $8, $9 }' "$T/list.tsv")" "d1 -"
 expect_eq "car-2 never sent" "$(awk -F'\t' '$1 == "car-2" { print $2, $3, $4, $5 }' "$T/list.tsv")" "- - never -"
 expect_eq "the aligned list has the same rows" "$(awk 'NR > 1 { print $1 }' "$T/list.txt" | tr '\n' ' ')" "car-1 car-2 "
 refused 1 "1 of the 2 device\(s\) asked for are not registered" device list "$DEV" car-9

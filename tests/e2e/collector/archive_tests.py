@@ -152,12 +152,13 @@ def ingest():
     # back-date the dead letters into month B and the quarantine into A (arrival times)
     H.psql("UPDATE dead_letters SET received_at = '%s'" % (start(B) + dt.timedelta(days=3)).isoformat())
     H.psql("UPDATE quarantine SET received_at = '%s'" % (start(A) + dt.timedelta(days=3)).isoformat())
-    H.psql("INSERT INTO drivers (driver_id) VALUES ('D1'), ('D2'), ('D3')")
-    H.psql("INSERT INTO device_assignments (device_id, driver_id, valid_from, valid_to) VALUES"
-           " ('dev-a', 'D1', '%s', '%s'), ('dev-a', 'D2', '%s', NULL), ('dev-b', 'D3', '%s', NULL)"
-           % (start(A).isoformat(), MID_B.isoformat(), MID_B.isoformat(), start(A).isoformat()))
-    H.psql("UPDATE trips t SET driver_id = a.driver_id FROM device_assignments a WHERE a.device_id = t.device_id"
-           " AND t.start_time >= a.valid_from AND (a.valid_to IS NULL OR t.start_time < a.valid_to)")
+    # registered after the drives (operator commands): the stored trips follow the windows
+    iso = lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    for drv in ("D1", "D2", "D3"):
+        collector("driver", "add", drv)
+    collector("device", "assign", "dev-a", "--driver", "D1", "--from", iso(start(A)))
+    collector("device", "assign", "dev-a", "--driver", "D2", "--from", iso(MID_B))  # hands dev-a over
+    collector("device", "assign", "dev-b", "--driver", "D3", "--from", iso(start(A)))
     for ym in (A, B, C):
         collector("aggregate", "--month", mstr(ym))
     for t in TABLES:

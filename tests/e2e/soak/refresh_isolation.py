@@ -34,10 +34,7 @@ def main():
     r = S.subprocess.run([S.COLLECTOR, "--config", c.ini, "migrate"], capture_output=True, text=True)
     if r.returncode:
         S.fail("migrate: " + r.stderr)
-    S.psql("INSERT INTO drivers (driver_id) VALUES ('drv-a'), ('drv-b');"
-           "INSERT INTO devices (device_id) VALUES ('dev-a'), ('dev-b');"
-           "INSERT INTO device_assignments (device_id, driver_id, valid_from) VALUES"
-           " ('dev-a', 'drv-a', '2020-01-01'), ('dev-b', 'drv-b', '2020-01-01')")
+    S.register(c.ini, [("dev-a", "drv-a", None), ("dev-b", "drv-b", None)])
     c.start()
     t = S.NOW_MS - 3600 * 1000
     month = dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).strftime("%Y-%m")

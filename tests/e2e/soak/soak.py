@@ -750,12 +750,17 @@ def setup_db(c):
     r = subprocess.run([COLLECTOR, "--config", c.ini, "migrate"], capture_output=True, text=True)
     if r.returncode:
         fail("migrate: " + r.stderr)
-    psql("INSERT INTO drivers (driver_id, driver_age) VALUES ('drv-1', 34), ('drv-2', 51), ('drv-3', 27),"
-         " ('drv-h', 40);"
-         "INSERT INTO devices (device_id) VALUES ('car-1'), ('car-2'), ('car-3'), ('hostile-1');"
-         "INSERT INTO device_assignments (device_id, driver_id, valid_from) VALUES"
-         " ('car-1', 'drv-1', '2020-01-01'), ('car-2', 'drv-2', '2020-01-01'), ('car-3', 'drv-3', '2020-01-01'),"
-         " ('hostile-1', 'drv-h', '2020-01-01')")
+    register(c.ini, [("car-1", "drv-1", 34), ("car-2", "drv-2", 51), ("car-3", "drv-3", 27), ("hostile-1", "drv-h", 40)])
+
+
+def register(ini, fleet):
+    """Drivers, devices and assignments since 2020 with the operator commands (docs/collector.md)."""
+    for dev, drv, age in fleet:
+        for args in (["driver", "add", drv] + (["--age", str(age)] if age else []), ["device", "add", dev],
+                     ["device", "assign", dev, "--driver", drv, "--from", "2020-01-01"]):
+            r = subprocess.run([COLLECTOR, "--config", ini] + args, capture_output=True, text=True)
+            if r.returncode:
+                fail("odo-collector %s: %s" % (" ".join(args), r.stderr))
 
 
 class Restore:
