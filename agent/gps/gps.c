@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "odo/log.h"
+#include "odo/wire.h"
 
 /* Longest JSON report libgps hands back by gps_read() (its message buffer). */
 #define GPS_MSG_MAX ODO_GPS_JSON_MAX
@@ -69,10 +70,14 @@ static void deliver_tpv(struct odo_gps *g, const struct gps_fix_t *fx)
 	if (!isfinite(f.lat) || !isfinite(f.lon))
 		f.lat = f.lon = NAN;
 	f.alt_m = nan_if_not(mode >= MODE_3D, fx->altMSL);
-	f.speed_mps = fx->speed;
+	/* A receiver's glitch beyond the wire format's physical bounds is not
+	 * a measurement: passed on, it would make the trip summary unencodable. */
+	f.speed_mps = nan_if_not(fx->speed >= 0 && fx->speed <= ODO_WIRE_MAX_SPEED_MPS, fx->speed);
 	f.track_deg = fx->track;
 	f.climb_mps = fx->climb;
-	f.eph = fx->eph;
+	f.eph = nan_if_not(fx->eph >= 0 && fx->eph <= ODO_WIRE_MAX_ERR_M, fx->eph);
+	if (fabs(f.alt_m) > ODO_WIRE_MAX_ALT_M)
+		f.alt_m = NAN;
 	f.epx = fx->epx;
 	f.epy = fx->epy;
 	f.epv = fx->epv;

@@ -39,6 +39,16 @@
 #define SHARE 0.0, 1.0
 #define U63 ODO_WIRE_MAX_U63
 #define CNT ODO_WIRE_MAX_COUNT
+#define SPEED 0.0, ODO_WIRE_MAX_SPEED_MPS
+#define DIST 0.0, ODO_WIRE_MAX_DIST_M
+#define DUR 0.0, ODO_WIRE_MAX_DUR_S
+#define RPM 0.0, ODO_WIRE_MAX_RPM
+#define GABS 0.0, ODO_WIRE_MAX_G
+#define GSIGNED -ODO_WIRE_MAX_G, ODO_WIRE_MAX_G
+#define JERK 0.0, ODO_WIRE_MAX_JERK
+#define ERRM 0.0, ODO_WIRE_MAX_ERR_M
+#define ALT -ODO_WIRE_MAX_ALT_M, ODO_WIRE_MAX_ALT_M
+#define TEMP ODO_WIRE_MIN_TEMP_C, ODO_WIRE_MAX_TEMP_C
 
 const struct wire_fdesc wire__common[] = {
 	U("s", FT_U64, seq, 1, U63),
@@ -65,29 +75,29 @@ static const struct wire_fdesc trip_end_fields[] = {
 	U("trip", FT_U64, u.trip_end.trip_id, 0, U63),
 	TM("t0", u.trip_end.start_ms, 1),
 	TM("t1", u.trip_end.end_ms, 1),
-	D("dist", u.trip_end.distance_m, F_REQ, NONNEG),
-	D("odist", u.trip_end.obd_distance_m, 0, NONNEG),
-	D("dur", u.trip_end.duration_s, F_REQ, NONNEG),
-	D("mov", u.trip_end.moving_s, F_REQ, NONNEG),
-	D("idle", u.trip_end.idle_s, F_REQ, NONNEG),
-	D("vavg", u.trip_end.avg_speed_mps, F_REQ, NONNEG),
-	D("vmax", u.trip_end.max_speed_mps, F_REQ, NONNEG),
-	D("rpm", u.trip_end.avg_rpm, 0, NONNEG),
-	D("night", u.trip_end.night_m, F_REQ, NONNEG),
-	D("lnw", u.trip_end.late_night_weekend_m, F_REQ, NONNEG),
-	D("rush", u.trip_end.rush_hour_m, F_REQ, NONNEG),
-	D("heavy", u.trip_end.heavy_traffic_m, F_REQ, NONNEG),
-	D("wiper", u.trip_end.wiper_m, 0, NONNEG),
-	D("scr", u.trip_end.screen_on_s, F_REQ, NONNEG),
-	D("call", u.trip_end.handheld_call_s, F_REQ, NONNEG),
+	D("dist", u.trip_end.distance_m, F_REQ, DIST),
+	D("odist", u.trip_end.obd_distance_m, 0, DIST),
+	D("dur", u.trip_end.duration_s, F_REQ, DUR),
+	D("mov", u.trip_end.moving_s, F_REQ, DUR),
+	D("idle", u.trip_end.idle_s, F_REQ, DUR),
+	D("vavg", u.trip_end.avg_speed_mps, F_REQ, SPEED),
+	D("vmax", u.trip_end.max_speed_mps, F_REQ, SPEED),
+	D("rpm", u.trip_end.avg_rpm, 0, RPM),
+	D("night", u.trip_end.night_m, F_REQ, DIST),
+	D("lnw", u.trip_end.late_night_weekend_m, F_REQ, DIST),
+	D("rush", u.trip_end.rush_hour_m, F_REQ, DIST),
+	D("heavy", u.trip_end.heavy_traffic_m, F_REQ, DIST),
+	D("wiper", u.trip_end.wiper_m, 0, DIST),
+	D("scr", u.trip_end.screen_on_s, F_REQ, DUR),
+	D("call", u.trip_end.handheld_call_s, F_REQ, DUR),
 	U("phc", FT_U32, u.trip_end.phone_handled_count, 0, CNT),
 	U("hb", FT_U32, u.trip_end.hard_brakes, 0, CNT),
 	U("ra", FT_U32, u.trip_end.rapid_accels, 0, CNT),
 	U("hc", FT_U32, u.trip_end.harsh_corners, 0, CNT),
 	U("sw", FT_U32, u.trip_end.swerves, 0, CNT),
 	U("cr", FT_U32, u.trip_end.crashes, 0, CNT),
-	D("jerk", u.trip_end.mean_abs_jerk, 0, NONNEG), /* required in version 1, optional since 2 */
-	D("acc", u.trip_end.gps_accuracy_m, 0, NONNEG),
+	D("jerk", u.trip_end.mean_abs_jerk, 0, JERK), /* required in version 1, optional since 2 */
+	D("acc", u.trip_end.gps_accuracy_m, 0, ERRM),
 	B("dtc", u.trip_end.has_dtc),
 	B("air", u.trip_end.airbag_deployed),
 	O2("end", u.trip_end.end_reason, 0, ODO_TRIP_END_RECOVERED),
@@ -110,12 +120,12 @@ static const struct wire_fdesc trip_end_fields[] = {
 	D2("la1", u.trip_end.lat_share[0], 0, SHARE),
 	D2("la2", u.trip_end.lat_share[1], 0, SHARE),
 	D2("la3", u.trip_end.lat_share[2], 0, SHARE),
-	D2("lop", u.trip_end.lon_p95_g, 0, NONNEG),
-	D2("lap", u.trip_end.lat_p95_g, 0, NONNEG),
-	D2("vsd", u.trip_end.speed_sd_mps, 0, NONNEG),
+	D2("lop", u.trip_end.lon_p95_g, 0, GABS),
+	D2("lap", u.trip_end.lat_p95_g, 0, GABS),
+	D2("vsd", u.trip_end.speed_sd_mps, 0, SPEED),
 	FLD("ph", FT_MIL, 0, 2, OFF(u.trip_end.phone_measured), 0, 1, 0, 0, NULL),
-	D2("lmt", u.trip_end.lon_moving_s, 0, NONNEG),
-	D2("amt", u.trip_end.lat_moving_s, 0, NONNEG),
+	D2("lmt", u.trip_end.lon_moving_s, 0, DUR),
+	D2("amt", u.trip_end.lat_moving_s, 0, DUR),
 };
 
 static const struct wire_fdesc event_fields[] = {
@@ -123,10 +133,10 @@ static const struct wire_fdesc event_fields[] = {
 	U("ek", FT_U8, u.event.kind, 1, ODO_EV__MAX),
 	U("src", FT_U8, u.event.source, 0, ODO_EVSRC_PHONE),
 	U("dur", FT_I64, u.event.duration_ms, 0, ODO_WIRE_MAX_EVENT_MS),
-	D("pk", u.event.peak_g, 0, ANY), /* required unless phone distraction */
-	D("mg", u.event.mean_g, 0, ANY), /* idem */
-	D("v0", u.event.speed_before_mps, 0, NONNEG),
-	D("v1", u.event.speed_after_mps, 0, NONNEG),
+	D("pk", u.event.peak_g, 0, GSIGNED), /* required unless phone distraction */
+	D("mg", u.event.mean_g, 0, GSIGNED), /* idem */
+	D("v0", u.event.speed_before_mps, 0, SPEED),
+	D("v1", u.event.speed_after_mps, 0, SPEED),
 	D("lat", u.event.lat, 0, -90.0, 90.0),
 	D("lon", u.event.lon, 0, -180.0, 180.0),
 	D("hdg", u.event.heading_deg, F_HIEXCL, 0.0, 360.0),
@@ -138,17 +148,17 @@ static const struct wire_fdesc sample_fields[] = {
 	U("fix", FT_U8, u.sample.fix, 0, ODO_FIX_3D),
 	D("lat", u.sample.lat, 0, -90.0, 90.0),
 	D("lon", u.sample.lon, 0, -180.0, 180.0),
-	D("v", u.sample.speed_mps, 0, NONNEG),
+	D("v", u.sample.speed_mps, 0, SPEED),
 	D("hdg", u.sample.heading_deg, F_HIEXCL, 0.0, 360.0),
-	D("eph", u.sample.eph_m, 0, NONNEG),
-	D("alt", u.sample.alt_m, 0, ANY),
-	D("rpm", u.sample.rpm, 0, NONNEG),
-	D("ov", u.sample.obd_speed_mps, 0, NONNEG),
+	D("eph", u.sample.eph_m, 0, ERRM),
+	D("alt", u.sample.alt_m, 0, ALT),
+	D("rpm", u.sample.rpm, 0, RPM),
+	D("ov", u.sample.obd_speed_mps, 0, SPEED),
 	D("thr", u.sample.throttle_pct, 0, PCT),
-	D("cool", u.sample.coolant_c, 0, ANY),
+	D("cool", u.sample.coolant_c, 0, TEMP),
 	D("fuel", u.sample.fuel_pct, 0, PCT),
-	D("ax", u.sample.ax_g, 0, ANY),
-	D("ay", u.sample.ay_g, 0, ANY),
+	D("ax", u.sample.ax_g, 0, GSIGNED),
+	D("ay", u.sample.ay_g, 0, GSIGNED),
 };
 
 static const struct wire_fdesc dtc_fields[] = {
@@ -187,8 +197,8 @@ static const struct wire_fdesc status_fields[] = {
 	D2("roll", u.status.roll_deg, 0, -180.0, 180.0),
 	D2("pitch", u.status.pitch_deg, 0, -90.0, 90.0),
 	D2("yaw", u.status.yaw_deg, F_HIEXCL, -180.0, 180.0),
-	D2("calt", u.status.calib_ready_s, 0, NONNEG),
-	D2("glag", u.status.gps_lag_s, 0, NONNEG),
+	D2("calt", u.status.calib_ready_s, 0, DUR),
+	D2("glag", u.status.gps_lag_s, 0, DUR),
 	O2("gyro", u.status.gyro_state, 0, ODO_GYRO_ESTABLISHED),
 };
 
@@ -231,9 +241,9 @@ static const struct wire_fdesc crash_trace_fields[] = {
 	A2("ax", u.crash_trace.ax[0], trace_axis),
 	A2("ay", u.crash_trace.ay[0], trace_axis),
 	A2("az", u.crash_trace.az[0], trace_axis),
-	D2("v", u.crash_trace.speed_mps, 0, NONNEG),
-	D2("ov", u.crash_trace.obd_speed_mps, 0, NONNEG),
-	D2("rpm", u.crash_trace.rpm, 0, NONNEG),
+	D2("v", u.crash_trace.speed_mps, 0, SPEED),
+	D2("ov", u.crash_trace.obd_speed_mps, 0, SPEED),
+	D2("rpm", u.crash_trace.rpm, 0, RPM),
 	FLD("air", FT_MIL, 0, 2, OFF(u.crash_trace.airbag), 0, 1, 0, 0, NULL),
 	D2("lat", u.crash_trace.lat, 0, -90.0, 90.0),
 	D2("lon", u.crash_trace.lon, 0, -180.0, 180.0),

@@ -64,6 +64,22 @@
  * [ODO_WIRE_TIME_MIN_MS, now + ODO_WIRE_TIME_AHEAD_MS]. */
 #define ODO_WIRE_TIME_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
 #define ODO_WIRE_TIME_AHEAD_MS 86400000LL
+/*
+ * Physical bounds on floats, with a wide margin (wire v2; docs/wire-format.md
+ * "Bounds"): finite alone lets a hostile record carry 1e308, which overflows
+ * the collector's unit conversions and monthly sums. Within these, a sum over
+ * a million trips stays far inside a double.
+ */
+#define ODO_WIRE_MAX_SPEED_MPS 1000.0 /* speeds: GPS, OBD, averages, spreads */
+#define ODO_WIRE_MAX_DIST_M 1e9       /* distances of one trip */
+#define ODO_WIRE_MAX_DUR_S 1e9        /* durations in seconds */
+#define ODO_WIRE_MAX_RPM 1e5          /* engine speed, 1/min */
+#define ODO_WIRE_MAX_G 1000.0         /* accelerations in g, either sign */
+#define ODO_WIRE_MAX_JERK 1e5         /* m/s^3 */
+#define ODO_WIRE_MAX_ERR_M 1e7        /* GPS error estimates */
+#define ODO_WIRE_MAX_ALT_M 1e6        /* altitude, either sign */
+#define ODO_WIRE_MIN_TEMP_C (-273.15) /* temperatures */
+#define ODO_WIRE_MAX_TEMP_C 1e4
 
 enum odo_record_kind {
 	ODO_REC_TRIP_START = 1,

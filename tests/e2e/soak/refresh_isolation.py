@@ -2,10 +2,12 @@
 """collector_refresh_isolation: one driver's trips must not stop every
 driver's monthly features (found by the lifecycle soak).
 
-A trip summary the wire decoder accepts can hold a value no feature can be
-computed from: max speed 1.5e308 m/s is a finite non-negative float, stored
-as is, but the month's max_speed_mph (max * 2.2369) overflows double
-precision (SQLSTATE 22003). The ingest loop refreshed every marked (driver,
+A stored trip can hold a value no feature can be computed from. The soak
+found it with a max speed of 1.5e308 m/s, which the wire decoder then
+accepted; the decoder now refuses it (physical bounds), so this test plants
+the value in the database the way a restored or hand-edited row would: the
+month's max_speed_mph (max * 2.2369) overflows double precision (SQLSTATE
+22003). The ingest loop refreshed every marked (driver,
 month) in one statement, so that statement failed every refresh_s, for
 ever, and no driver's features were refreshed again. Now the marked pairs are
 refreshed one by one after such a failure: dev-b's driver gets its features,
@@ -38,12 +40,20 @@ def main():
     c.start()
     t = S.NOW_MS - 3600 * 1000
     month = dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).strftime("%Y-%m")
-    for dev, vmax in (("dev-a", 1.5e308), ("dev-b", 31.0)):
+    for dev in ("dev-a", "dev-b"):
         d = S.Devsim(dev)
         recs = [{"s": 1, **S.rec(1, t, trip=1)},
-                {"s": 2, **S.rec(2, t + 600000, trip=1, **S.trip_end_fields(t, t + 600000, vmax=vmax))}]
+                {"s": 2, **S.rec(2, t + 600000, trip=1, **S.trip_end_fields(t, t + 600000, vmax=31.0))}]
         d.pub(S.W.batch(dev, 1, recs, v=2, ep=7, af=0))
         S.wait_for("%s acknowledged" % dev, lambda: (7, 2) in d.acks, 30)
+    S.wait_for("both drivers' features", lambda: S.q1("SELECT count(*) FROM monthly_features WHERE month = '%s'"
+                                                       % month) == "2", 20)
+    # the poison, and both pairs marked in one statement: the next refresh meets them together
+    S.psql("UPDATE trips SET max_speed_mps = 1.5e308 WHERE device_id = 'dev-a';"
+           "UPDATE trips SET max_speed_mps = 31.0 + 0.0 WHERE device_id = 'dev-b';"
+           "DELETE FROM monthly_features;"
+           "INSERT INTO monthly_features_dirty (driver_id, month) VALUES ('drv-a', '%s'), ('drv-b', '%s')"
+           % (month, month))
     S.wait_for("drv-b's features", lambda: S.q1("SELECT total_trips FROM monthly_features WHERE driver_id = 'drv-b'"
                                                  " AND month = '%s'" % month) == "1", 20)
     expect("drv-b's max speed, mph", S.q1("SELECT round(max_speed_mph::numeric, 2) FROM monthly_features"

@@ -608,6 +608,21 @@ static void test_database_bounds(void **state)
 		u(ODO_WIRE_MAX_EVENT_MS);
 	struct odo_batch b = { .recs = g_recs, .cap = 2 };
 	assert_int_equal(odo_wire_decode_batch(g.b, g.n, NULL, &b, NULL), ODO_OK);
+	/* floats: finite is not enough (a hostile 1e306 m/s overflowed the
+	 * collector's mph conversion), each has a physical bound */
+	reset();
+	hdr(1, 1), rec(3, 1, ODO_REC_SAMPLE), t("trip"), u(1), t("fix"), u(3);
+	at = g.n;
+	t("v"), f64(1e306);
+	expect_rec(ODO_ERR_WIRE_RANGE, "recs[0].v", (long)at + 2);
+	reset();
+	hdr(1, 1), rec(3, 1, ODO_REC_SAMPLE), t("trip"), u(1), t("fix"), u(3), t("v"), f64(ODO_WIRE_MAX_SPEED_MPS);
+	assert_int_equal(odo_wire_decode_batch(g.b, g.n, NULL, &b, NULL), ODO_OK);
+	reset();
+	hdr(1, 1), rec(6, 1, ODO_REC_EVENT), t("trip"), u(1), t("ek"), u(1), t("src"), u(0), t("dur"), u(500);
+	at = g.n;
+	t("pk"), f64(-ODO_WIRE_MAX_G - 1), t("mg"), f32(-0.3f);
+	expect_rec(ODO_ERR_WIRE_RANGE, "recs[0].pk", (long)at + 3);
 	reset();
 	hdr(1, 1), rec(10, 1, ODO_REC_STATUS), t("up"), u(big), fill(9);
 	expect_rec(ODO_ERR_WIRE_RANGE, "recs[0].up", -1);
