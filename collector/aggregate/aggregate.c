@@ -16,6 +16,9 @@
  * and only finished ones (end_time set by the trip summary). The same
  * statement writes monthly_features and monthly_behaviour (CTE mb), so the
  * two tables always hold the same (driver, month) rows from the same trips.
+ * Floating-point sums add in trip_id order (sum(x ORDER BY t.trip_id)): the
+ * score update moves trip rows, so the next scan returns them in another
+ * order, and re-aggregating unchanged rows must store the same bits.
  */
 #define AGG_BODY                                                                                          \
 	" , t AS (SELECT tr.*, p.month, rd.covered AS rd_cov, rd.matched_m AS rd_m, rd.highway_m AS rd_hw,"  \
@@ -25,11 +28,14 @@
 	"     nullif(tr.mean_abs_jerk, 0) AS jerk0,"                                                          \
 	/* phone-measured ("ph", or a v1 trip with a phone state from 5 min before its start): the        \
 	 * seconds of its phone-distraction events; NULL when not measured */                               \
+	/* once measured it stays: the value is kept when the trip's events or	\
+	 * phone states have since been archived (docs/archive.md) */		\
 	"     CASE WHEN coalesce(tr.phone_measured, EXISTS (SELECT 1 FROM phone_states ps"                    \
 	"       WHERE ps.device_id = tr.device_id AND ps.t >= tr.start_time - interval '300 seconds'"         \
-	"       AND ps.t <= tr.end_time)) THEN coalesce((SELECT sum(e.duration_ms) / 1000.0 FROM events e"     \
+	"       AND ps.t <= tr.end_time)) THEN greatest(tr.phone_distraction_s,"                              \
+	"       coalesce((SELECT sum(e.duration_ms) / 1000.0 FROM events e"                                    \
 	"       WHERE e.device_id = tr.device_id AND e.epoch = tr.epoch AND e.device_trip_id = tr.device_trip_id" \
-	"       AND e.kind = 'phone_distraction'), 0) END AS pds1"                                            \
+	"       AND e.kind = 'phone_distraction'), 0)) ELSE tr.phone_distraction_s END AS pds1"               \
 	"     FROM pairs p JOIN trips tr ON tr.driver_id = p.driver_id"                                       \
 	"     AND tr.start_time >= ((p.month || '-01')::date)::timestamp AT TIME ZONE 'UTC'"               \
 	"     AND tr.start_time < ((p.month || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'" \
@@ -58,51 +64,51 @@
 	"       AND r.t < ((p.month || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'"   \
 	"     GROUP BY p.driver_id, p.month),"                                                              \
 	" f AS (SELECT t.driver_id, t.month, count(*) AS total_trips,"                                     \
-	"     sum(t.duration_s) / 3600 AS hours, sum(t.distance_m) / " M_PER_MILE " AS miles,"               \
-	"     sum(t.distance_m) AS dist, sum(t.duration_s) AS dur,"                                         \
-	"     sum(t.distance_m) / nullif(sum(t.moving_s), 0) * " MPS_TO_MPH " AS avg_speed_mph,"            \
+	"     sum(t.duration_s ORDER BY t.trip_id) / 3600 AS hours, sum(t.distance_m ORDER BY t.trip_id) / " M_PER_MILE " AS miles,"               \
+	"     sum(t.distance_m ORDER BY t.trip_id) AS dist, sum(t.duration_s ORDER BY t.trip_id) AS dur,"                                         \
+	"     sum(t.distance_m ORDER BY t.trip_id) / nullif(sum(t.moving_s ORDER BY t.trip_id), 0) * " MPS_TO_MPH " AS avg_speed_mph,"            \
 	"     max(t.max_speed_mps) * " MPS_TO_MPH " AS max_speed_mph,"                                      \
-	"     sum(t.jerk0 * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.jerk0 IS NOT NULL), 0) AS jerk," \
+	"     sum(t.jerk0 * t.duration_s ORDER BY t.trip_id) / nullif(sum(t.duration_s ORDER BY t.trip_id) FILTER (WHERE t.jerk0 IS NOT NULL), 0) AS jerk," \
 	"     sum(t.hard_brakes) AS hb, sum(t.rapid_accels) AS ra, sum(t.harsh_corners) AS hc,"             \
-	"     sum(t.swerves) AS sw, sum(t.night_m) AS night, sum(t.late_night_weekend_m) AS lnw,"            \
-	"     sum(t.rush_hour_m) AS rush, sum(t.heavy_traffic_m) AS heavy,"                                  \
-	"     sum(t.screen_on_s) FILTER (WHERE t.pds1 IS NOT NULL) AS screen,"                 \
+	"     sum(t.swerves) AS sw, sum(t.night_m ORDER BY t.trip_id) AS night, sum(t.late_night_weekend_m ORDER BY t.trip_id) AS lnw,"            \
+	"     sum(t.rush_hour_m ORDER BY t.trip_id) AS rush, sum(t.heavy_traffic_m ORDER BY t.trip_id) AS heavy,"                                  \
+	"     sum(t.screen_on_s ORDER BY t.trip_id) FILTER (WHERE t.pds1 IS NOT NULL) AS screen,"                 \
 	"     sum(t.phone_handled_count) FILTER (WHERE t.pds1 IS NOT NULL) AS handled,"        \
-	"     sum(t.handheld_call_s) FILTER (WHERE t.pds1 IS NOT NULL) AS calls,"              \
-	"     sum(t.duration_s) FILTER (WHERE t.pds1 IS NOT NULL) AS pdur,"                    \
-	"     sum(t.avg_rpm * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.avg_rpm IS NOT NULL), 0) AS rpm," \
-	"     sum(t.gps_accuracy_m * t.duration_s) / nullif(sum(t.duration_s) FILTER (WHERE t.gps_accuracy_m IS NOT NULL), 0) AS gps," \
+	"     sum(t.handheld_call_s ORDER BY t.trip_id) FILTER (WHERE t.pds1 IS NOT NULL) AS calls,"              \
+	"     sum(t.duration_s ORDER BY t.trip_id) FILTER (WHERE t.pds1 IS NOT NULL) AS pdur,"                    \
+	"     sum(t.avg_rpm * t.duration_s ORDER BY t.trip_id) / nullif(sum(t.duration_s ORDER BY t.trip_id) FILTER (WHERE t.avg_rpm IS NOT NULL), 0) AS rpm," \
+	"     sum(t.gps_accuracy_m * t.duration_s ORDER BY t.trip_id) / nullif(sum(t.duration_s ORDER BY t.trip_id) FILTER (WHERE t.gps_accuracy_m IS NOT NULL), 0) AS gps," \
 	"     bool_or(t.has_dtc) AS has_dtc, bool_or(t.airbag_deployed) AS airbag,"                         \
-	"     sum(t.rd_m) FILTER (WHERE t.rd_cov) AS rd_m, sum(t.rd_hw) FILTER (WHERE t.rd_cov) AS rd_hw,"   \
-	"     sum(t.rd_urb) FILTER (WHERE t.rd_cov) AS rd_urb, sum(t.rd_ep) FILTER (WHERE t.rd_cov) AS rd_ep," \
+	"     sum(t.rd_m ORDER BY t.trip_id) FILTER (WHERE t.rd_cov) AS rd_m, sum(t.rd_hw ORDER BY t.trip_id) FILTER (WHERE t.rd_cov) AS rd_hw,"   \
+	"     sum(t.rd_urb ORDER BY t.trip_id) FILTER (WHERE t.rd_cov) AS rd_urb, sum(t.rd_ep) FILTER (WHERE t.rd_cov) AS rd_ep," \
 	"     max(t.rd_max) FILTER (WHERE t.rd_cov) AS rd_max,"                                              \
-	"     sum(t.wiper_m) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper,"                                  \
-	"     sum(t.distance_m) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper_dist"                          \
+	"     sum(t.wiper_m ORDER BY t.trip_id) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper,"                                  \
+	"     sum(t.distance_m ORDER BY t.trip_id) FILTER (WHERE t.wiper_m IS NOT NULL) AS wiper_dist"                          \
 	"   FROM t GROUP BY t.driver_id, t.month),"                                                         \
 	" b AS (SELECT t.driver_id, t.month, count(*) AS n,"                                                  \
 	"     count(*) FILTER (WHERE t.hard_brakes_g1 IS NOT NULL) AS gn,"                                    \
-	"     sum(t.distance_m) FILTER (WHERE t.hard_brakes_g1 IS NOT NULL) AS gm,"                           \
+	"     sum(t.distance_m ORDER BY t.trip_id) FILTER (WHERE t.hard_brakes_g1 IS NOT NULL) AS gm,"                           \
 	"     sum(t.hard_brakes_g1) AS ha1, sum(t.hard_brakes_g2) AS ha2, sum(t.hard_brakes_g3) AS ha3,"      \
 	"     sum(t.rapid_accels_g1) AS ra1, sum(t.rapid_accels_g2) AS ra2, sum(t.rapid_accels_g3) AS ra3,"   \
 	"     sum(t.harsh_corners_g1) AS ha1c, sum(t.harsh_corners_g2) AS ha2c, sum(t.harsh_corners_g3) AS ha3c," \
 	"     sum(t.swerves_g1) AS sw1, sum(t.swerves_g2) AS sw2, sum(t.swerves_g3) AS sw3,"                  \
-	"     sum(t.moving_s) FILTER (WHERE t.lon_share_g1 IS NOT NULL OR t.lat_share_g1 IS NOT NULL) AS smov," \
-	"     sum(t.jerk0 * t.moving_s) / nullif(sum(t.moving_s) FILTER (WHERE t.jerk0 IS NOT NULL), 0) AS jerk," \
-	"     sum(t.lon_share_g1 * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_share_g1 IS NOT NULL), 0) AS lo1," \
-	"     sum(t.lon_share_g2 * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_share_g2 IS NOT NULL), 0) AS lo2," \
-	"     sum(t.lon_share_g3 * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_share_g3 IS NOT NULL), 0) AS lo3," \
-	"     sum(t.lat_share_g1 * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_share_g1 IS NOT NULL), 0) AS la1," \
-	"     sum(t.lat_share_g2 * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_share_g2 IS NOT NULL), 0) AS la2," \
-	"     sum(t.lat_share_g3 * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_share_g3 IS NOT NULL), 0) AS la3," \
-	"     sum(t.lon_p95_g * coalesce(t.lon_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s)) FILTER (WHERE t.lon_p95_g IS NOT NULL), 0) AS lop," \
-	"     sum(t.lat_p95_g * coalesce(t.lat_moving_s, t.moving_s)) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s)) FILTER (WHERE t.lat_p95_g IS NOT NULL), 0) AS lap," \
-	"     sum(t.speed_sd_mps * t.moving_s) / nullif(sum(t.moving_s) FILTER (WHERE t.speed_sd_mps IS NOT NULL), 0) AS vsd," \
+	"     sum(t.moving_s ORDER BY t.trip_id) FILTER (WHERE t.lon_share_g1 IS NOT NULL OR t.lat_share_g1 IS NOT NULL) AS smov," \
+	"     sum(t.jerk0 * t.moving_s ORDER BY t.trip_id) / nullif(sum(t.moving_s ORDER BY t.trip_id) FILTER (WHERE t.jerk0 IS NOT NULL), 0) AS jerk," \
+	"     sum(t.lon_share_g1 * coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lon_share_g1 IS NOT NULL), 0) AS lo1," \
+	"     sum(t.lon_share_g2 * coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lon_share_g2 IS NOT NULL), 0) AS lo2," \
+	"     sum(t.lon_share_g3 * coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lon_share_g3 IS NOT NULL), 0) AS lo3," \
+	"     sum(t.lat_share_g1 * coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lat_share_g1 IS NOT NULL), 0) AS la1," \
+	"     sum(t.lat_share_g2 * coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lat_share_g2 IS NOT NULL), 0) AS la2," \
+	"     sum(t.lat_share_g3 * coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lat_share_g3 IS NOT NULL), 0) AS la3," \
+	"     sum(t.lon_p95_g * coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lon_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lon_p95_g IS NOT NULL), 0) AS lop," \
+	"     sum(t.lat_p95_g * coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) / nullif(sum(coalesce(t.lat_moving_s, t.moving_s) ORDER BY t.trip_id) FILTER (WHERE t.lat_p95_g IS NOT NULL), 0) AS lap," \
+	"     sum(t.speed_sd_mps * t.moving_s ORDER BY t.trip_id) / nullif(sum(t.moving_s ORDER BY t.trip_id) FILTER (WHERE t.speed_sd_mps IS NOT NULL), 0) AS vsd," \
 	"     count(*) FILTER (WHERE t.lon_source = 0) AS l0, count(*) FILTER (WHERE t.lon_source = 1) AS l1," \
 	"     count(*) FILTER (WHERE t.lon_source = 2) AS l2,"                                                \
-	"     count(*) FILTER (WHERE t.pds1 IS NOT NULL) AS pn, sum(t.pds1) AS pds," \
-	"     sum(t.moving_s) FILTER (WHERE t.pds1 IS NOT NULL) AS pmov,"                      \
-	"     sum(t.distance_m) AS dist, sum(t.night_m) AS night, sum(t.late_night_weekend_m) AS lnw,"        \
-	"     sum(t.rd_sm) FILTER (WHERE t.rd_cov) AS sm, sum(t.rd_lm) FILTER (WHERE t.rd_cov) AS lm"         \
+	"     count(*) FILTER (WHERE t.pds1 IS NOT NULL) AS pn, sum(t.pds1 ORDER BY t.trip_id) AS pds," \
+	"     sum(t.moving_s ORDER BY t.trip_id) FILTER (WHERE t.pds1 IS NOT NULL) AS pmov,"                      \
+	"     sum(t.distance_m ORDER BY t.trip_id) AS dist, sum(t.night_m ORDER BY t.trip_id) AS night, sum(t.late_night_weekend_m ORDER BY t.trip_id) AS lnw,"        \
+	"     sum(t.rd_sm ORDER BY t.trip_id) FILTER (WHERE t.rd_cov) AS sm, sum(t.rd_lm ORDER BY t.trip_id) FILTER (WHERE t.rd_cov) AS lm"         \
 	"   FROM t GROUP BY t.driver_id, t.month),"                                                           \
 	" mb AS (INSERT INTO monthly_behaviour (driver_id, month, score_version, total_trips, graded_trips,"  \
 	"     graded_miles, hard_brake_g1_per_100_miles, hard_brake_g2_per_100_miles, hard_brake_g3_per_100_miles," \
