@@ -21,6 +21,7 @@
 #include "admin/admin.h"
 #include "aggregate/aggregate.h"
 #include "archive/archive.h"
+#include "alert/dispatch.h"
 #include "decode/decode.h"
 #include "ingest/mqtt.h"
 #include "ingest/tlswatch.h"
@@ -77,6 +78,7 @@ static struct db_cfg dcfg;
 static struct metrics_cfg xcfg;
 static struct odo_roads_cfg rcfg;
 static struct odo_archive_cfg acfg;
+static struct odo_alerts_cfg alcfg;
 
 static const struct odo_cfg_key collector_keys[] = {
 	ODO_CFG_S("name", struct collector_cfg, name, "odo-collector",
@@ -150,6 +152,7 @@ static const struct odo_cfg_section sections[] = {
 	{ "metrics", metrics_keys, ODO_ARRAY_LEN(metrics_keys), &xcfg },
 	{ "roads", odo_roads_cfg_keys, ODO_ROADS_NKEYS, &rcfg }, /* map matching (optional) */
 	{ "archive", odo_archive_cfg_keys, ODO_ARCHIVE_NKEYS, &acfg }, /* tiered retention */
+	{ "alerts", odo_alerts_cfg_keys, ODO_ALERTS_NKEYS, &alcfg }, /* docs/alerts.md */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -277,6 +280,7 @@ struct ingest {
 	struct odo_batch *scratch;
 	uint64_t acks_sent, rejected;
 	struct odo_cm *cm;
+	struct odo_alerts *alerts;
 };
 
 /* The receiver's UTC clock, for the decoder's time window. */
@@ -430,6 +434,23 @@ static int cmd_run(void)
 		ODO_LOG(INFO, "metrics", "serving /metrics, /livez and /readyz on %s (port %u)", xcfg.listen,
 			odo_cm_port(in.cm));
 	wo.hooks = odo_cm_writer_hooks(in.cm);
+	struct odo_alerts_opts ao = { .conninfo = dcfg.conninfo, .password = password, .name = ccfg.name,
+				      .version = ODO_VERSION, .metrics = odo_cm_registry(in.cm) };
+	rc = odo_alerts_open(&alcfg, &ao, &in.alerts, why, sizeof why);
+	if (rc) {
+		ODO_LOG(ERROR, "alerts", "%s", why[0] ? why : odo_strerror(rc));
+		odo_cm_close(in.cm);
+		odo_decode_batch_free(in.scratch);
+		return 1;
+	}
+	if (alcfg.webhook_url[0])
+		ODO_LOG(INFO, "alerts", "alerts go to the webhook %s (signed, retried for %.0f s)", alcfg.webhook_url,
+			alcfg.give_up_s);
+	else
+		ODO_LOG(INFO, "alerts", "no [alerts] webhook_url: alerts are recorded in the alerts table only");
+	wo.alert_targets = odo_alerts_targets(in.alerts);
+	wo.alert_raised = odo_alerts_raised;
+	wo.alert_ctx = in.alerts;
 	in.nw = (int)ccfg.db_connections;
 	for (int i = 0; i < in.nw && rc == ODO_OK; i++) {
 		if (i > 0)
@@ -443,6 +464,7 @@ static int cmd_run(void)
 		ODO_LOG(ERROR, "main", "start-up failed: %s", odo_strerror(rc));
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_close(in.ws[i]);
+		odo_alerts_close(in.alerts);
 		odo_cm_close(in.cm);
 		odo_decode_batch_free(in.scratch);
 		return 1;
@@ -469,15 +491,17 @@ static int cmd_run(void)
 			 * taken; the other collectors take our share meanwhile. */
 			ODO_LOG(INFO, "main", "stopping: leaving the shared subscription, committing what is queued");
 			odo_mqin_stop_intake(in.mq);
+			odo_alerts_stop(in.alerts);
 			drain_until = now + DRAIN_MS;
 			stopping = 1;
 		}
-		if (drain_until && ((writers_idle(&in) && odo_mqin_drained(in.mq)) || now >= drain_until)) {
+		if (drain_until && ((writers_idle(&in) && odo_mqin_drained(in.mq) && odo_alerts_idle(in.alerts)) ||
+				    now >= drain_until)) {
 			if (!writers_idle(&in))
 				ODO_LOG(WARN, "main", "stopping with uncommitted messages (not acked: the devices resend)");
 			break;
 		}
-		struct pollfd p[2 + MAX_WRITERS];
+		struct pollfd p[2 + MAX_WRITERS + ODO_ALERTS_MAX_FDS];
 		int n = 0, im = -1, iw[MAX_WRITERS];
 		short ev;
 		int fd;
@@ -502,6 +526,12 @@ static int cmd_run(void)
 			if (t < timeout)
 				timeout = t;
 		}
+		/* alert delivery: its database connection and webhook transfers */
+		int ia = n, na = odo_alerts_pollfds(in.alerts, p + n, ODO_ALERTS_MAX_FDS);
+		n += na;
+		int ta = odo_alerts_timeout_ms(in.alerts, now);
+		if (ta < timeout)
+			timeout = ta;
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			ODO_LOG(ERROR, "main", "poll: %s", strerror(errno));
 			break;
@@ -510,6 +540,7 @@ static int cmd_run(void)
 		odo_mqin_service(in.mq, now, im >= 0 ? p[im].revents : 0);
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_service(in.ws[i], now, iw[i] >= 0 ? p[iw[i]].revents : 0);
+		odo_alerts_service(in.alerts, now, p + ia, na);
 		/* libmicrohttpd runs after every poll, ready or not (MHD_get_timeout's contract) */
 		odo_cm_service(in.cm, (double)utc_ms() / 1000.0);
 		if (now >= next_tls) {
@@ -526,6 +557,7 @@ static int cmd_run(void)
 	odo_mqin_close(in.mq);
 	for (int i = 0; i < in.nw; i++)
 		odo_pgw_close(in.ws[i]);
+	odo_alerts_close(in.alerts);
 	odo_cm_close(in.cm);
 	odo_decode_batch_free(in.scratch);
 	return 0;

@@ -84,7 +84,7 @@ demo_register() { # DEVICE DRIVER VEHICLE MAKE MODEL YEAR AGE
 }
 
 # JSON for tools/trip-report: one device's trips, track, events, monthly row,
-# and its map matching (matched fixes, speeding episodes, per-trip summary;
+# crash traces, and its map matching (matched fixes, speeding episodes, per-trip summary;
 # the matched roads' geometry when the PostGIS road layer is there).
 demo_report_json() { # DEVICE DRIVER MONTH OUT
 	odo_psql -At -v dev="$1" -v drv="$2" -v month="$3" >"$4" <<'SQL'
@@ -140,7 +140,12 @@ SELECT json_build_object(
       'unmatched_share', round(r.unmatched_share::numeric, 3), 'highway_m', round(r.highway_m::numeric),
       'urban_m', round(r.urban_m::numeric), 'speeding_episodes', r.speeding_episodes,
       'max_over_limit_mph', round(r.max_over_limit_mph::numeric, 1)))
-      FROM trip_roads r JOIN trips t ON t.trip_id = r.trip_id WHERE t.device_id = :'dev'), '[]'::json));
+      FROM trip_roads r JOIN trips t ON t.trip_id = r.trip_id WHERE t.device_id = :'dev'), '[]'::json),
+  'crash_traces', coalesce((SELECT json_agg(json_build_object('crash_t', (extract(epoch FROM c.crash_t) * 1000)::bigint,
+      't', (extract(epoch FROM c.t) * 1000)::bigint, 'part', c.part, 'parts', c.parts, 'hz', c.hz, 'frame', c.frame,
+      'ax', c.ax, 'ay', c.ay, 'az', c.az, 'speed_mps', c.speed_mps, 'obd_speed_mps', c.obd_speed_mps, 'rpm', c.rpm,
+      'airbag', c.airbag, 'lat', c.lat, 'lon', c.lon) ORDER BY c.crash_t, c.part)
+      FROM crash_traces c WHERE c.device_id = :'dev'), '[]'::json));
 SQL
 }
 

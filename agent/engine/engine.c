@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,14 +215,22 @@ static void trace_crash(struct odo_engine *e, const struct odo_det_event *ev, co
 {
 	int rc = odo_ctrace_trigger(e->trace, ev->start_ns, r->t_ms, r->u.event.trip_id,
 	                            e->calib.ready ? (const double(*)[3])e->calib.R : NULL);
+	static const char *const src[] = {"accelerometer", "speed", "airbag signal", "accelerometer and airbag signal",
+	                                  "phone"};
+	const char *sn = ev->source < ODO_ARRAY_LEN(src) ? src[ev->source] : "?";
+	char what[96];
+	if (ev->source == ODO_EVSRC_AIRBAG)
+		snprintf(what, sizeof(what), "%s", sn);
+	else
+		snprintf(what, sizeof(what), "%s, peak %.1f g, speed change %.1f km/h", sn, ev->peak_g,
+		         odo_detect_last_dv(&e->det) * 3.6);
 	if (rc == ODO_OK)
-		ODO_LOG(WARN, "engine", "crash (source %d, peak %.1f g, speed change %.1f km/h): crash trace started, %s frame",
-		        ev->source, ev->peak_g, odo_detect_last_dv(&e->det) * 3.6,
+		ODO_LOG(WARN, "engine", "crash (%s): crash trace started, %s frame", what,
 		        e->calib.ready ? "vehicle" : "sensor");
 	else if (rc == ODO_ERR_AGAIN)
-		ODO_LOG(WARN, "engine", "crash (source %d): inside the crash trace under way", ev->source);
+		ODO_LOG(WARN, "engine", "crash (%s): inside the crash trace under way", what);
 	else if (rc == ODO_ERR_NOTFOUND && e->trace)
-		ODO_LOG(WARN, "engine", "crash (source %d): no accelerometer samples, no crash trace", ev->source);
+		ODO_LOG(WARN, "engine", "crash (%s): no accelerometer samples, no crash trace", what);
 	trace_flush(e, 0);
 }
 

@@ -299,7 +299,8 @@ static void rollback(PGconn *c)
 
 /* Raw tables keyed by device and time, erased per assignment window. */
 static const char *const RAW_TABLES[] = { "samples", "tracks", "events", "dtc_reports", "vehicle_reports",
-					  "phone_states", "device_status", "crash_traces", "trip_match_points" };
+					  "phone_states", "device_status", "crash_traces", "trip_match_points",
+					  "alerts" /* with their delivery rows (ON DELETE CASCADE) */ };
 /* Tables partitioned by month of t (maintain.c creates their partitions). */
 static const char *const PARTITIONED[] = { "samples", "tracks" };
 

@@ -73,9 +73,9 @@ int pgw__sync(struct odo_pgw *w, size_t rec)
 }
 
 /* Send one statement whose parameters are the columns of c1 (then c2), plus
- * this collector's name when `with_name`. */
-static int send_cols(struct odo_pgw *w, int tag, const char *sql, struct odo_pgcols *c1, struct odo_pgcols *c2,
-		     int with_name)
+ * this collector's name when `with_name`, plus `extra` (text) when not NULL. */
+static int send_cols_x(struct odo_pgw *w, int tag, const char *sql, struct odo_pgcols *c1, struct odo_pgcols *c2,
+		       int with_name, const char *extra)
 {
 	const char *vals[PARAM_MAX];
 	int lens[PARAM_MAX], fmts[PARAM_MAX];
@@ -98,7 +98,19 @@ static int send_cols(struct odo_pgw *w, int tag, const char *sql, struct odo_pgc
 		fmts[n] = 0;
 		types[n++] = ODO_PG_OID_TEXT;
 	}
+	if (extra) {
+		vals[n] = extra;
+		lens[n] = 0;
+		fmts[n] = 0;
+		types[n++] = ODO_PG_OID_TEXT;
+	}
 	return send_typed(w, tag, sql, n, types, vals, lens, fmts);
+}
+
+static int send_cols(struct odo_pgw *w, int tag, const char *sql, struct odo_pgcols *c1, struct odo_pgcols *c2,
+		     int with_name)
+{
+	return send_cols_x(w, tag, sql, c1, c2, with_name, NULL);
 }
 
 int pgw__decode(struct odo_pgw *w, const struct item *it)
@@ -115,7 +127,33 @@ int pgw__send_catalog(struct odo_pgw *w)
 {
 	w->pk = PK_CATALOG;
 	int rc = pgw__send_q(w, R_PARTS, SQL_PARTITIONS, 0, NULL, NULL, NULL);
+	rc = rc ? rc : pgw__send_q(w, R_RULES, SQL_ALERT_RULES, 0, NULL, NULL, NULL);
 	return rc ? rc : pgw__sync(w, 0);
+}
+
+void pgw__take_rules(struct odo_pgw *w, const PGresult *r)
+{
+	struct odo_alert_rules *rs = &w->rules;
+	rs->n = 0;
+	uint64_t bad = 0;
+	for (int i = 0; i < PQntuples(r) && PQnfields(r) >= 7; i++) {
+		char why[200];
+		if (rs->n == ODO_ALERT_MAX_RULES) {
+			ODO_LOG(ERROR, "alerts", "alert_rules: more than %d enabled rules; '%s' and the rest are not used",
+				ODO_ALERT_MAX_RULES, PQgetvalue(r, i, 0));
+			bad += (uint64_t)(PQntuples(r) - i);
+			break;
+		}
+		if (odo_alert_rule_parse(PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+					 PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+					 PQgetvalue(r, i, 6), &rs->r[rs->n], why, sizeof why) == ODO_OK) {
+			rs->n++;
+		} else {
+			bad++;
+			ODO_LOG(ERROR, "alerts", "alert_rules: %s; this rule raises nothing until it is fixed", why);
+		}
+	}
+	w->st.bad_rules = bad;
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -268,6 +306,67 @@ static void quarantine(struct odo_pgw *w, const struct item *it, size_t k, const
 	odo_pgcols_bytes(c, Q_RAW, ODO_PG_OID_BYTEA, raw, len);
 	T(Q_TOPIC, it->topic);
 	c->rows++;
+}
+
+/* The alerts record k of the decoded message raises (docs/alerts.md), into
+ * C_ALERTS: every enabled rule it fires, except a second one of the same
+ * device and rule within the rule's cooldown in this transaction (the SQL
+ * checks the stored alerts). */
+static void alerts_for(struct odo_pgw *w, const struct item *it, size_t k)
+{
+	const struct odo_record *r = &w->scratch->recs[k];
+	for (size_t i = 0; i < w->rules.n; i++) {
+		const struct odo_alert_rule *ru = &w->rules.r[i];
+		double v;
+		if (!odo_alert_match(ru, r, it->now_ms, &v))
+			continue;
+		int dup = 0;
+		for (size_t j = 0; j < w->ncand && !dup; j++) {
+			const struct pgw_alert_cand *p = &w->cand[j];
+			dup = p->unit == w->nunits && p->rule == i && ru->cooldown_s > 0 && strcmp(p->dev, it->tdev) == 0 &&
+			      llabs(p->t_ms - r->t_ms) < ru->cooldown_s * 1000;
+		}
+		if (dup)
+			continue;
+		if (w->ncand == w->cand_cap) {
+			size_t cap = w->cand_cap ? 2 * w->cand_cap : 16;
+			struct pgw_alert_cand *nc = realloc(w->cand, cap * sizeof *nc);
+			if (!nc) {
+				w->cs[C_ALERTS].col[0].b.oom = 1; /* the pipeline fails to build: retried, nothing lost */
+				return;
+			}
+			w->cand = nc;
+			w->cand_cap = cap;
+		}
+		w->cand[w->ncand++] = (struct pgw_alert_cand){ .dev = it->tdev, .rule = i, .t_ms = r->t_ms,
+								.unit = w->nunits };
+		const struct odo_alert_metric *m = odo_alert_metric_at(ru->metric);
+		struct odo_pgcols *c = &w->cs[C_ALERTS];
+		uint64_t trip = r->kind == ODO_REC_EVENT ? r->u.event.trip_id : r->kind == ODO_REC_SAMPLE ? r->u.sample.trip_id : 0;
+		odo_pgcols_text(c, AL_DEV, it->tdev);
+		odo_pgcols_i64(c, AL_EPOCH, (int64_t)it->epoch);
+		odo_pgcols_i64(c, AL_SEQ, (int64_t)r->seq);
+		odo_pgcols_i64(c, AL_T, r->t_ms);
+		odo_pgcols_i64(c, AL_KIND, r->kind);
+		if (trip)
+			odo_pgcols_i64(c, AL_TRIP, (int64_t)trip);
+		else
+			odo_pgcols_null(c, AL_TRIP, ODO_PG_OID_INT8);
+		odo_pgcols_text(c, AL_RULE, ru->name);
+		odo_pgcols_text(c, AL_METRIC, m->name);
+		odo_pgcols_text(c, AL_SEV, ru->severity);
+		odo_pgcols_dbl(c, AL_VALUE, v);
+		odo_pgcols_text(c, AL_OP, odo_alert_op_text(ru->op));
+		odo_pgcols_dbl(c, AL_THR, ru->threshold);
+		odo_pgcols_i64(c, AL_COOL, ru->cooldown_s);
+		odo_pgbuf_reset(&w->details);
+		odo_alert_details(r, &w->details);
+		if (w->details.oom)
+			c->col[0].b.oom = 1;
+		odo_pgcols_text(c, AL_DETAILS, w->details.p ? w->details.p : "{}");
+		odo_pgcols_i64(c, AL_RECV, it->now_ms);
+		c->rows++;
+	}
 }
 
 /* Add record k of the decoded message to its statement's columns.
@@ -457,6 +556,7 @@ static int add_record(struct odo_pgw *w, const struct item *it, size_t k)
 		return 0;
 	}
 	c->rows++;
+	alerts_for(w, it, k);
 	return 0;
 }
 
@@ -470,8 +570,8 @@ static int add_record(struct odo_pgw *w, const struct item *it, size_t k)
 static const int ncols_of[C__N] = {
 	[C_EPOCHS] = EP__N, [C_SAMPLES] = S__N, [C_TRACKS] = K__N,  [C_TRACK_PTS] = KP__N, [C_EVENTS] = E__N,
 	[C_DTC] = D__N,     [C_VEH] = V__N,     [C_PHONE] = P__N,   [C_STATUS] = T__N,     [C_CRASH] = CT__N,
-	[C_CRASH_PTS] = CP__N, [C_QUAR] = Q__N, [C_TSTART] = TS__N, [C_TEND] = TE__N,     [C_BATCH] = B__N,
-	[C_DEAD] = L__N,
+	[C_CRASH_PTS] = CP__N, [C_QUAR] = Q__N, [C_TSTART] = TS__N, [C_TEND] = TE__N,     [C_ALERTS] = AL__N,
+	[C_BATCH] = B__N,      [C_DEAD] = L__N,
 };
 
 static void reset_cols(struct odo_pgw *w, int from, int to)
@@ -504,6 +604,10 @@ static int send_records(struct odo_pgw *w)
 		if (w->cs[stmts[i].cs].rows)
 			rc = send_cols(w, stmts[i].tag, stmts[i].sql, &w->cs[stmts[i].cs],
 				       stmts[i].pts >= 0 ? &w->cs[stmts[i].pts] : NULL, stmts[i].name);
+	/* the alerts these records raise: in their transaction */
+	if (!rc && w->cs[C_ALERTS].rows)
+		rc = send_cols_x(w, R_ALERTS, SQL_ALERTS, &w->cs[C_ALERTS], NULL, 1,
+				 w->o.alert_targets ? w->o.alert_targets : "{}");
 	return rc;
 }
 
@@ -593,8 +697,9 @@ static int send_isolate(struct odo_pgw *w)
 	w->pk = PK_ISOLATE;
 	device_list(w);
 	int rc = ODO_OK;
+	w->ncand = 0;
 	for (size_t k = 0; k < w->scratch->n && !rc; k++) {
-		reset_cols(w, C_SAMPLES, C_TEND);
+		reset_cols(w, C_SAMPLES, C_ALERTS);
 		int q = add_record(w, it, k);
 		rc = send_locks(w);
 		rc = rc ? rc : send_records(w);
@@ -627,6 +732,7 @@ static int send_batches(struct odo_pgw *w)
 {
 	w->pk = PK_GROUP;
 	reset_cols(w, 0, C__N - 1);
+	w->ncand = 0;
 	w->g_records = 0;
 	w->lag_n = 0;
 	size_t nbatches = 0;

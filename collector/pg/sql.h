@@ -300,6 +300,36 @@ static const char SQL_DEAD[] =
 	" $11::bigint[], $12::bigint[], $13::text[]) AS u(tp, td, pl, c, nm, f, o, m, r, ep, s, k, st)"
 	" ON CONFLICT (topic_device, epoch, seq) WHERE seq IS NOT NULL DO NOTHING RETURNING reason";
 
+/*
+ * Alerts raised by this transaction's records (docs/alerts.md): one row per
+ * (device, epoch, seq, rule), none when a row of the same device and rule
+ * lies within the rule's cooldown of the record's time (the group's own
+ * candidates are thinned the same way before), and a delivery row per
+ * target ($17, a text[] literal). Returns the alerts raised now (not again
+ * on a redelivery).
+ */
+enum { AL_DEV, AL_EPOCH, AL_SEQ, AL_T, AL_KIND, AL_TRIP, AL_RULE, AL_METRIC, AL_SEV, AL_VALUE, AL_OP, AL_THR,
+       AL_COOL, AL_DETAILS, AL_RECV, AL__N };
+static const char SQL_ALERTS[] =
+	"WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+	"   $6::bigint[], $7::text[], $8::text[], $9::text[], $10::float8[], $11::text[], $12::float8[],"
+	"   $13::bigint[], $14::text[], $15::bigint[])"
+	"   AS u(d, e, s, tm, k, tr, ru, me, sv, va, op, th, cd, de, rc)),"
+	" ins AS (INSERT INTO alerts (device_id, epoch, seq, t, kind, device_trip_id, rule, metric, severity, value,"
+	"   op, threshold, details, received_at, processed_by)"
+	"   SELECT d, e, s, " TS("tm") ", k, tr, ru, me, sv, va, NULLIF(op, ''), th, de::jsonb, " TS("rc") ", $16"
+	"   FROM u WHERE cd = 0 OR NOT EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = u.d AND a.rule = u.ru"
+	"     AND a.t > " TS("u.tm") " - make_interval(secs => u.cd) AND a.t < " TS("u.tm") " + make_interval(secs => u.cd))"
+	"   ON CONFLICT (device_id, epoch, seq, rule) DO NOTHING RETURNING id, rule, device_id, seq),"
+	" del AS (INSERT INTO alert_deliveries (alert_id, target)"
+	"   SELECT ins.id, tg FROM ins CROSS JOIN unnest($17::text[]) AS tg)"
+	" SELECT rule, device_id, seq, id FROM ins";
+
+/* The enabled alert rules (read with the partitions). */
+static const char SQL_ALERT_RULES[] =
+	"SELECT name, metric, coalesce(op, ''), coalesce(threshold::text, ''), cooldown_s::text,"
+	" coalesce(max_age_s::text, ''), severity FROM alert_rules WHERE enabled ORDER BY name";
+
 /* The month partitions that exist (ingest never creates one). */
 static const char SQL_PARTITIONS[] =
 	"SELECT p.relname, c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"

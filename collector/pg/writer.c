@@ -101,6 +101,8 @@ void odo_pgw_close(struct odo_pgw *w)
 		free(w->password);
 	}
 	free(w->lag_t);
+	free(w->cand);
+	odo_pgbuf_free(&w->details);
 	free(w->conninfo);
 	free(w->name);
 	free(w);
@@ -481,6 +483,14 @@ static void take_kept(struct odo_pgw *w)
 			}
 		} else if (k->tag == R_QUAR) {
 			w->st.quarantined += (uint64_t)rows;
+		} else if (k->tag == R_ALERTS) {
+			w->st.alerts += (uint64_t)rows;
+			for (int j = 0; j < rows; j++) {
+				ODO_LOG(INFO, "alerts", "alert %s raised: %s seq %s (rule %s)", PQgetvalue(r, j, 3),
+					PQgetvalue(r, j, 1), PQgetvalue(r, j, 2), PQgetvalue(r, j, 0));
+				if (w->o.alert_raised)
+					w->o.alert_raised(w->o.alert_ctx, PQgetvalue(r, j, 0));
+			}
 		} else if (k->tag == R_CONFLICT) {
 			for (int j = 0; j < rows; j++, logged_conflicts++) {
 				w->st.conflicts++;
@@ -689,9 +699,12 @@ static void finish_pipeline(struct odo_pgw *w, int64_t now_ms)
 		if (w->units[0].failed) {
 			env_failure(w, now_ms, &w->units[0], "reading which partitions exist");
 		} else {
-			for (size_t i = 0; i < w->nkept; i++)
+			for (size_t i = 0; i < w->nkept; i++) {
 				if (w->kept[i].tag == R_PARTS)
 					pgw__take_catalog(w, w->kept[i].r);
+				else if (w->kept[i].tag == R_RULES)
+					pgw__take_rules(w, w->kept[i].r);
+			}
 			w->parts_loaded = 1;
 			w->next_catalog_ms = now_ms + PGW_CATALOG_MS;
 		}

@@ -57,6 +57,13 @@ struct odo_pgw_opts {
 	size_t max_queue_bytes;    /* ... or beyond this many bytes held (every message counted) */
 	int refresh_s;             /* incremental monthly-feature refresh period; 0 = off */
 	const struct odo_pgw_hooks *hooks; /* NULL = none (borrowed; must outlive the writer) */
+	/* Alerts (docs/alerts.md): the rules are read from alert_rules with the
+	 * partitions; a record that fires one gets its alert row, and a delivery
+	 * row per target, in its own transaction. */
+	const char *alert_targets; /* text[] literal of the delivery targets, e.g. "{webhook}"; NULL = "{}" */
+	/* After a commit: one call per alert it raised (may be NULL). */
+	void (*alert_raised)(void *ctx, const char *rule);
+	void *alert_ctx;
 };
 
 /* Called after a commit for each (device, epoch) in it, with the wire
@@ -76,6 +83,8 @@ struct odo_pgw_stats {
 	uint64_t env_failures;          /* ... failed for the environment's reasons */
 	uint64_t isolations;            /* messages written record by record */
 	uint64_t dropped;               /* dead letters the database refused (logged, gone) */
+	uint64_t alerts;                /* alerts raised (committed) */
+	uint64_t bad_rules;             /* alert_rules rows that could not be used (logged at each reload) */
 	size_t queue_msgs, queue_bytes; /* held now */
 	char last_sqlstate[6];          /* of the last failure ("" none) */
 };

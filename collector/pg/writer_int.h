@@ -11,6 +11,7 @@
 
 #include <libpq-fe.h>
 
+#include "alert/rules.h"
 #include "pg/pgarray.h"
 #include "pg/writer.h"
 
@@ -66,7 +67,7 @@ struct item {
 
 /* The column sets of one pipeline, one per statement. */
 enum { C_EPOCHS, C_SAMPLES, C_TRACKS, C_TRACK_PTS, C_EVENTS, C_DTC, C_VEH, C_PHONE, C_STATUS, C_CRASH,
-       C_CRASH_PTS, C_QUAR, C_TSTART, C_TEND, C_BATCH, C_DEAD, C__N };
+       C_CRASH_PTS, C_QUAR, C_TSTART, C_TEND, C_ALERTS, C_BATCH, C_DEAD, C__N };
 /* Scratch text buffers. */
 enum { X_DTC, X_DEVICES, X__N };
 
@@ -75,7 +76,7 @@ enum { X_DTC, X_DEVICES, X__N };
  * refreshes them one per transaction. */
 enum pipe_kind { PK_NONE, PK_GROUP, PK_ISOLATE, PK_CATALOG, PK_REFRESH, PK_REFRESH_PAIRS, PK_REFRESH_ONE };
 /* What a statement's result is kept for (until its transaction's Sync). */
-enum { R_NONE, R_CONFLICT, R_LOST, R_ACK, R_PARTS, R_DEAD, R_QUAR, R_PAIRS };
+enum { R_NONE, R_CONFLICT, R_LOST, R_ACK, R_PARTS, R_DEAD, R_QUAR, R_PAIRS, R_RULES, R_ALERTS };
 
 /* One transaction (statements up to a Sync) of the pipeline in flight. */
 struct pgw_unit {
@@ -142,6 +143,20 @@ struct odo_pgw {
 	 * (lag_n (size_t)-1: not known, out of memory) */
 	int64_t *lag_t;
 	size_t lag_n, lag_cap;
+	/* alerts: the enabled rules, and the candidates of the pipeline being
+	 * built (for the cooldown within one transaction) */
+	struct odo_alert_rules rules;
+	struct pgw_alert_cand *cand;
+	size_t ncand, cand_cap;
+	struct odo_pgbuf details;
+};
+
+/* An alert of the pipeline being built (one per transaction unit). */
+struct pgw_alert_cand {
+	const char *dev;           /* the item's device (valid while the pipeline is built) */
+	size_t rule;
+	int64_t t_ms;
+	size_t unit;               /* the transaction it belongs to */
 };
 
 /* group.c: take the next group off the queue into w->fl and send it (a
@@ -152,6 +167,8 @@ int pgw__send_group(struct odo_pgw *w) ODO_NODISCARD;
 int pgw__send_catalog(struct odo_pgw *w) ODO_NODISCARD;
 /* group.c: take the catalog result into w->parts. */
 void pgw__take_catalog(struct odo_pgw *w, const PGresult *r);
+/* group.c: take the enabled alert rules (bad rows logged, counted). */
+void pgw__take_rules(struct odo_pgw *w, const PGresult *r);
 /* group.c: one statement of the current pipeline, its result kept for `tag`. */
 int pgw__send_q(struct odo_pgw *w, int tag, const char *sql, int n, const char *const *vals, const int *lens,
 		const int *fmts) ODO_NODISCARD;

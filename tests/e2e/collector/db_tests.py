@@ -732,6 +732,12 @@ def test_privacy():
              " VALUES (%s, 5, %d, %s, 0, 1, 1, '{1}', '{52.5}', '{13.4}', '{NULL}', '{3}')" % (lit(dev), s, ts(t)))
         psql("INSERT INTO crash_traces (device_id, epoch, seq, t, tsrc, device_trip_id, crash_t, part, parts, hz, frame,"
              " ax, ay, az) VALUES (%s, 5, %d, %s, 0, 1, %s, 0, 1, 100, 0, '{1}', '{2}', '{3}')" % (lit(dev), s + 10, ts(t), ts(t)))
+        # an alert (migration 007) with its record's personal data (position), and its delivery row
+        psql("INSERT INTO alerts (device_id, epoch, seq, t, kind, rule, metric, severity, details, received_at,"
+             " processed_by) VALUES (%s, 5, %d, %s, 3, 'crash', 'crash', 'critical', '{\"lat\": 52.5}', %s, 'test')"
+             % (lit(dev), s + 10, ts(t), ts(t)))
+        psql("INSERT INTO alert_deliveries (alert_id, target) SELECT id, 'webhook' FROM alerts"
+             " WHERE device_id = %s AND seq = %d" % (lit(dev), s + 10))
         # quarantined: the device's clock said 2001; it arrived at t
         psql("INSERT INTO quarantine (device_id, epoch, seq, t, kind, reason, record, topic, processed_by, received_at)"
              " VALUES (%s, 5, %d, '2001-01-01', 4, 'test', '\\xa0', 'odo/v1/x/up', 'test', %s)" % (lit(dev), s + 20, ts(t)))
@@ -744,10 +750,11 @@ def test_privacy():
     check(count("SELECT count(*) FROM dtc_reports WHERE device_id = 'dev-a' AND t < '2026-02-15'") == 0, "drv-1 DTC reports erased")
     check(count("SELECT count(*) FROM samples WHERE device_id = 'dev-a' AND t >= '2026-02-15'") == 20, "drv-2 samples kept")
     check(count("SELECT count(*) FROM samples WHERE device_id = 'dev-b'") == 20, "drv-3 samples kept")
-    for tbl in ("tracks", "crash_traces"):
+    for tbl in ("tracks", "crash_traces", "alerts"):
         check(count("SELECT count(*) FROM %s WHERE device_id = 'dev-a' AND t < '2026-02-15'" % tbl) == 0, "drv-1 %s erased" % tbl)
         check(count("SELECT count(*) FROM %s WHERE device_id = 'dev-a' AND t > '2026-02-15'" % tbl) == 1, "drv-2 %s kept" % tbl)
         check(count("SELECT count(*) FROM %s WHERE device_id = 'dev-b'" % tbl) == 1, "drv-3 %s kept" % tbl)
+    check(count("SELECT count(*) FROM alert_deliveries") == 2, "drv-1's alert deliveries erased with its alerts")
     check(count("SELECT count(*) FROM quarantine WHERE device_id = 'dev-a' AND received_at < '2026-02-15'") == 0,
           "drv-1 quarantined records erased (by arrival)")
     check(count("SELECT count(*) FROM quarantine") == 2, "others' quarantined records kept")
@@ -780,6 +787,7 @@ def test_privacy():
     check(count("SELECT count(*) FROM pg_class WHERE relname = 'tracks_2026_01'") == 0, "old track partition dropped")
     check(count("SELECT count(*) FROM tracks") == 1, "recent track kept")
     check(count("SELECT count(*) FROM crash_traces") == 1, "only the recent crash trace kept")
+    check(count("SELECT count(*) FROM alerts") == 1, "only the recent alert kept")
     check(count("SELECT count(*) FROM quarantine") == 1, "quarantine pruned by arrival, the recent one kept")
     check(count("SELECT count(*) FROM monthly_features") == feats, "monthly features kept")
     check(count("SELECT count(*) FROM trips") == ntrips, "trips kept")
