@@ -245,6 +245,8 @@ matrix = "1 0 0  0 1 0  0 0 1"'
 	odo_psql -c "SELECT trip_id, driver_id, start_time, round(total_distance_miles::numeric,2) AS miles, round(duration_minutes::numeric,1) AS minutes, round(avg_speed_mph::numeric,1) AS avg_mph, hard_brakes, rapid_accels, harsh_corners, swerves, round(mean_abs_jerk::numeric,2) AS jerk_mps3, round(score::numeric,1) AS score, score_inputs FROM trips ORDER BY start_time"
 	echo "-- events"
 	odo_psql -c "SELECT device_id, t, kind, grade, duration_ms, round(peak_g::numeric,2) AS peak_g, round(speed_before_mps::numeric,1) AS v_before, round(speed_after_mps::numeric,1) AS v_after FROM events ORDER BY t"
+	echo "-- mounting calibration: the last status record of each live agent (docs/detection.md)"
+	odo_psql -c "SELECT DISTINCT ON (device_id) device_id, t, CASE calib_state WHEN 0 THEN 'learning' WHEN 1 THEN 'ready' WHEN 2 THEN 're-learning' END AS calibration, round(calib_confidence::numeric,2) AS confidence, round(calib_roll_deg::numeric,1) AS roll, round(calib_pitch_deg::numeric,1) AS pitch, round(calib_yaw_deg::numeric,1) AS yaw, calib_ready_s AS ready_after_s, calib_gps_lag_s AS gps_lag_s, calib_gyro_state AS gyro FROM device_status ORDER BY device_id, t DESC"
 	echo "-- dead letters (rejected messages)"
 	odo_psql -c "SELECT count(*) AS dead_letters FROM dead_letters"
 

@@ -30,6 +30,7 @@ last=$(tail -n 45 "$out/demo.log")
 check "the last lines show the monthly_features row" "grep -q 'hard_brake_rate_per_100_miles' <<<\"\$last\" && grep -q '^driver_id .*| driver-rav4' <<<\"\$last\""
 jerk=$(grep -E '^avg_jerk_rate ' <<<"$last" | awk -F'|' '{gsub(/ /, "", $2); print $2}')
 check "the RAV4 month's avg_jerk_rate is measured, not 0 ($jerk)" "awk -v v='$jerk' 'BEGIN { exit !(v != \"\" && v + 0 > 0) }'"
+check "the live agent's status records carry its calibration state (learning: no accelerometer)" "grep -Eq '^ *demo-live +\\| [^|]+\\| learning +\\|' '$out/demo.log'"
 check "the last line names the report" "tail -n 1 '$out/demo.log' | grep -q 'trip report: $out/report.html'"
 
 for rep in report-synthetic report-monaco report; do
