@@ -12,7 +12,7 @@ DEVSIM=$2
 AGENT=$3
 source "$ODO_SOURCE_DIR/tests/e2e/collector/common.sh"
 odo_tmpdir
-odo_pki_init "$ODO_TMP/pki" crash-car dev-x dev-y >/dev/null
+odo_pki_init "$ODO_TMP/pki" crash-car dev-x dev-y cut-car >/dev/null
 odo_start_mosquitto "$ODO_TMP/pki"
 odo_start_postgres
 export COLLECTOR DEVSIM AGENT ODO_PG_BIN _odo_pg_data

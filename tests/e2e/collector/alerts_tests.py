@@ -19,7 +19,14 @@ servers alerts.sh started (TLS mosquitto, PostgreSQL).
    under way (its lease held: lease_s 60); the receiver comes back, a new
    collector under the same name starts, releases that lease at once and
    delivers the alert exactly once (well before the lease would lapse).
-4. Latency: from the record's arrival at the collector to the receiver
+4. A crash near a restart (#16 item 1): the agent stops 5 s after a
+   collision (the recording ends there: what SIGTERM at ignition-off does)
+   while the collector is down; the trace's parts wait in its outbox. The
+   collector comes back, the agent restarts (live, no sources) and delivers
+   them: the crash, its alert and its trace as documented for a stop inside
+   the window - 15 s before and the 5 s after, 16 of its 24 announced parts,
+   the last one short.
+5. Latency: from the record's arrival at the collector to the receiver
    (printed; measured properly by tests/bench/collector/alert_latency.sh).
 """
 import json
@@ -52,6 +59,23 @@ def receiver():
     H.wait_for("webhook receiver listening", lambda: os.path.exists(portf), 10)
     port = int(open(portf).read())
     return p, secret, ctl, log, port
+
+
+def agent_conf(dev, live=False):
+    """The agent's configuration for device dev (outbox, state and log of its own). live: no sources
+    (a restart that only has its outbox to send)."""
+    path = os.path.join(TMP, dev + ".conf")
+    with open(path, "w") as f:
+        f.write("[agent]\ndevice_id = %s\nstate_dir = %s/%s-state\nlog_file = %s/%s.log\n" % (dev, TMP, dev, TMP, dev))
+        if live:
+            f.write("gps = false\naccel = false\nphone = false\n[can]\nenabled = false\n")
+        else:
+            f.write("[can]\ndbc = %s/agent/can/examples/example.dbc\nairbag_deployed = SRS_STATUS.AIRBAG_DEPLOYED\n"
+                    % SRC)
+        f.write("[store]\npath = %s/%s.db\n[uplink]\nport = %s\ncafile = %s/ca.crt\ncertfile = %s/devices/%s.crt\n"
+                "keyfile = %s/devices/%s.key\nbackoff_min = 0.05\nbackoff_max = 0.5\n"
+                % (TMP, dev, H.PORT, PKI, PKI, dev, PKI, dev))
+    return path
 
 
 def requests(log):
@@ -87,14 +111,7 @@ def main():
     subprocess.run([os.path.join(SRC, "tools/make-drive"), drive, "--scenario", "crash", "--start", str(start)],
                    check=True)
     truth = json.load(open(os.path.join(drive, "truth.json")))
-    conf = os.path.join(TMP, "agent.conf")
-    with open(conf, "w") as f:
-        f.write("[agent]\ndevice_id = crash-car\nstate_dir = %s/state\nlog_file = %s/agent.log\n"
-                "[can]\ndbc = %s/agent/can/examples/example.dbc\nairbag_deployed = SRS_STATUS.AIRBAG_DEPLOYED\n"
-                "[store]\npath = %s/outbox.db\n"
-                "[uplink]\nport = %s\ncafile = %s/ca.crt\ncertfile = %s/devices/crash-car.crt\n"
-                "keyfile = %s/devices/crash-car.key\nbackoff_min = 0.05\nbackoff_max = 0.5\n"
-                % (TMP, TMP, SRC, TMP, H.PORT, PKI, PKI, PKI))
+    conf = agent_conf("crash-car")
     r = subprocess.run([AGENT, "-c", conf, "--replay", drive, "--drain-timeout", "60"], capture_output=True,
                        text=True)
     if r.returncode:
@@ -236,10 +253,60 @@ def main():
     H.expect("deliveries not delivered", H.qi("SELECT count(*) FROM alert_deliveries WHERE state <> 'delivered'"), 0)
     H.expect("2xx answers per alert", max(
         len([y for y in delivered(log) if y["id"] == i]) for i in {x["id"] for x in requests(log)}), 1)
+    # ---- 4. a crash near a restart: stop 5 s after the collision, the collector away
     c2.stop()
+    cut = os.path.join(TMP, "drive-cut")
+    start = int(time.time()) - 300
+    subprocess.run([os.path.join(SRC, "tools/make-drive"), cut, "--scenario", "crash", "--start", str(start)], check=True)
+    tcut = start + {s["kind"]: s for s in json.load(open(os.path.join(cut, "truth.json")))["segments"]}["collision"][
+        "start_s"] + 5.0
+    for name in ("accel.csv", "gps.log", "can.log"):
+        path = os.path.join(cut, name)
+        keep = []
+        for line in open(path):
+            w = line.split(",")[0] if name == "accel.csv" else line.split()[0].strip("()")
+            try:
+                if float(w) > tcut:
+                    continue
+            except ValueError:
+                pass  # the CSV header
+            keep.append(line)
+        with open(path, "w") as f:
+            f.writelines(keep)
+    r = subprocess.run([AGENT, "-c", agent_conf("cut-car"), "--replay", cut, "--drain-timeout", "2"],
+                       capture_output=True, text=True)
+    H.expect("replay with the collector away: not acknowledged (exit 3)", r.returncode, 3)
+    H.expect("nothing of cut-car stored yet", H.qi("SELECT count(*) FROM crash_traces WHERE device_id = 'cut-car'"), 0)
+    c3 = H.Collector("c1", alerts=alerts_ini)
+    c3.start()
+    # the restart: live, no sources, its outbox to send
+    ag = subprocess.Popen([AGENT, "-c", agent_conf("cut-car", live=True)],
+                          stderr=open(os.path.join(TMP, "cut-live.err"), "w"))
+    try:
+        H.wait_for("cut-car's trace parts stored after the restart",
+                   lambda: H.qi("SELECT count(*) FROM crash_traces WHERE device_id = 'cut-car'") == 16, 30)
+        H.wait_for("cut-car's crash alert delivered",
+                   lambda: any(x["body"]["device"] == "cut-car" for x in delivered(log)), 20)
+    finally:
+        ag.send_signal(signal.SIGTERM)
+        ag.wait(30)
+    row = H.psql("SELECT count(*), min(parts), max(parts), min(part), max(part), sum(array_length(ax, 1)),"
+                 " (array_agg(array_length(ax, 1) ORDER BY part DESC))[1],"
+                 " round(extract(epoch FROM max(t)) - extract(epoch FROM min(crash_t)), 1),"
+                 " round(extract(epoch FROM min(crash_t)) - extract(epoch FROM min(t)), 1)"
+                 " FROM crash_traces WHERE device_id = 'cut-car'")[0]
+    n, pmin, pmax, i0, i1, total, last, after, before = row
+    H.expect("parts delivered / announced / numbered", (int(n), int(pmin), int(pmax), int(i0), int(i1)),
+             (16, 24, 24, 0, 15))
+    if not (1999 <= int(total) <= 2001 and int(last) < 128):
+        H.fail("trace samples %s (last part %s): want the 15 s before and the 5 s after at 100 Hz" % (total, last))
+    H.expect("the trace starts 15 s before the crash", float(before), 15.0)
+    H.ok("a crash 5 s before the agent stopped: 16 of 24 parts, %s samples, delivered after its restart" % total)
+    c3.stop()
     rp.terminate()
     rp.wait()
-    print("PASS: alerts raised with their records, signed, retried, deduplicated, delivered once across a restart")
+    print("PASS: alerts raised with their records, signed, retried, deduplicated, delivered once across a restart;"
+          " a trace cut by the agent's stop delivered after its restart")
 
 
 if __name__ == "__main__":
