@@ -74,6 +74,9 @@ def agent_conf(dev, live=False):
                     % SRC)
         f.write("[store]\npath = %s/%s.db\n[uplink]\nport = %s\ncafile = %s/ca.crt\ncertfile = %s/devices/%s.crt\n"
                 "keyfile = %s/devices/%s.key\nbackoff_min = 0.05\nbackoff_max = 0.5\n"
+                # a batch published while a (re)started collector is not yet subscribed is
+                # refused by the broker ("no matching subscribers"): resend it soon
+                "ack_timeout = 2\n"
                 % (TMP, dev, H.PORT, PKI, PKI, dev, PKI, dev))
     return path
 
@@ -284,7 +287,7 @@ def main():
                           stderr=open(os.path.join(TMP, "cut-live.err"), "w"))
     try:
         H.wait_for("cut-car's trace parts stored after the restart",
-                   lambda: H.qi("SELECT count(*) FROM crash_traces WHERE device_id = 'cut-car'") == 16, 30)
+                   lambda: H.qi("SELECT count(*) FROM crash_traces WHERE device_id = 'cut-car'") == 16, 60)
         H.wait_for("cut-car's crash alert delivered",
                    lambda: any(x["body"]["device"] == "cut-car" for x in delivered(log)), 20)
     finally:
