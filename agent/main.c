@@ -52,8 +52,6 @@
 #define AGENT_PATH_MAX 256
 #define AGENT_MAX_SECTIONS 24
 #define AGENT_MAX_SETS 32
-/* Replay: give the uplink a turn every this many replayed items. */
-#define AGENT_REPLAY_UPLINK_EVERY 512
 /* How often the engine is ticked (periodic samples, trip timeouts). */
 #define AGENT_ENGINE_TICK_NS (100 * ODO_NS_PER_MS)
 
@@ -126,7 +124,7 @@ struct agent {
 	struct odo_status *status;
 	struct odo_sink sink;       /* what sources deliver to: the engine's */
 
-	struct odo_loop loop;      /* live: everything; replay: uplink only */
+	struct odo_loop loop;      /* live or replay, every part */
 	int sigfd;
 	FILE *emit;                /* --emit: one line per record */
 	int64_t start_mono_ns;
@@ -295,9 +293,17 @@ static int trip_recover(void *ctx, struct odo_record *r)
 	return odo_store_trip_recover(ctx, r);
 }
 
-/* The pipeline's own timers: engine ticks and the recording's flush. */
-static void pipeline_tick(struct agent *a)
+/* The pipeline's own timers, a source like the others: engine ticks and
+ * the recording's flush. */
+static int64_t pipeline_deadline(void *self)
 {
+	struct agent *a = self;
+	return a->recorder && a->next_flush_ns < a->next_engine_ns ? a->next_flush_ns : a->next_engine_ns;
+}
+
+static void pipeline_tick(void *self)
+{
+	struct agent *a = self;
 	int64_t now = odo_clock_mono_ns(&a->pipe_clock);
 
 	if (now >= a->next_engine_ns) {
@@ -311,21 +317,10 @@ static void pipeline_tick(struct agent *a)
 	}
 }
 
-static int64_t pipeline_deadline(void *self)
-{
-	struct agent *a = self;
-	return a->recorder && a->next_flush_ns < a->next_engine_ns ? a->next_flush_ns : a->next_engine_ns;
-}
-
-static void pipeline_tick_cb(void *self)
-{
-	pipeline_tick(self);
-}
-
 static const struct odo_source_ops pipeline_ops = {
 	.name = "pipeline",
 	.deadline = pipeline_deadline,
-	.tick = pipeline_tick_cb,
+	.tick = pipeline_tick,
 };
 
 /* ---- signals ----------------------------------------------------------- */
@@ -368,25 +363,91 @@ static void service_signals(struct agent *a)
 
 /* ---- wiring ------------------------------------------------------------ */
 
+/* Sources in replay mode, fed by the replay (added to the loop last). */
+static int open_replay(struct agent *a, const char *dir)
+{
+	int rc = odo_gps_open(NULL, &a->pipe_clock, &a->sink, &a->gps);
+	if (rc == ODO_OK)
+		rc = odo_vbus_open_replay(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus);
+	if (rc == ODO_OK)
+		rc = odo_accel_open_replay(&a->pipe_clock, &a->sink, &a->accel);
+	if (rc == ODO_OK)
+		rc = odo_phone_open(NULL, &a->pipe_clock, &a->sink, &a->phone);
+	if (rc == ODO_OK) {
+		struct odo_replay_targets t = {.gps = a->gps, .vbus = a->vbus, .accel = a->accel, .phone = a->phone};
+		rc = odo_replay_open(dir, &a->pipe_clock, &t, &a->replay);
+	}
+	if (rc != ODO_OK)
+		ODO_LOG(ERROR, "replay", "cannot replay %s: %s", dir, odo_strerror(rc));
+	return rc;
+}
+
+/* Live sources, as configured; the recorder taps them. */
+static int open_live(struct agent *a, const char *record_dir)
+{
+	int rc;
+
+	if (a->cfg.gps && (rc = odo_gps_open(&a->gps_cfg, &a->pipe_clock, &a->sink, &a->gps)) != ODO_OK)
+		return rc;
+	if (a->can_cfg.enabled && (rc = odo_vbus_open(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus)) != ODO_OK) {
+		ODO_LOG(ERROR, "can", "cannot open %s: %s", a->can_cfg.interface, odo_strerror(rc));
+		return rc;
+	}
+	if (a->cfg.accel && odo_accel_open(&a->accel_cfg, NULL, &a->pipe_clock, &a->sink, &a->accel) != ODO_OK) {
+		/* Soldier on: braking and acceleration fall back to the
+		 * derivative of GPS/OBD speed (docs/detection.md). */
+		ODO_LOG(WARN, "accel", "no accelerometer: using the speed fallback");
+		a->accel = NULL;
+	}
+	if (a->cfg.phone && (rc = odo_phone_open(&a->phone_cfg, &a->pipe_clock, &a->sink, &a->phone)) != ODO_OK) {
+		ODO_LOG(ERROR, "phone", "cannot open the phone socket: %s", odo_strerror(rc));
+		return rc;
+	}
+	if (!record_dir)
+		return ODO_OK;
+	struct odo_recording_meta meta;
+	memset(&meta, 0, sizeof(meta));
+	meta.start_real_ns = odo_clock_real_ns(&a->pipe_clock);
+	snprintf(meta.device_id, sizeof(meta.device_id), "%s", a->cfg.device_id);
+	if (a->accel)
+		snprintf(meta.accel_chip, sizeof(meta.accel_chip), "%s", odo_accel_chip_name(a->accel));
+	rc = odo_recorder_open(record_dir, &meta, &a->recorder);
+	if (rc != ODO_OK) {
+		ODO_LOG(ERROR, "record", "cannot record into %s: %s", record_dir, odo_strerror(rc));
+		return rc;
+	}
+	odo_gps_set_recorder(a->gps, odo_recorder_file(a->recorder, ODO_RSTREAM_GPS));
+	odo_vbus_set_recorder(a->vbus, odo_recorder_file(a->recorder, ODO_RSTREAM_CAN));
+	odo_accel_set_recorder(a->accel, odo_recorder_file(a->recorder, ODO_RSTREAM_ACCEL));
+	odo_phone_set_recorder(a->phone, odo_recorder_file(a->recorder, ODO_RSTREAM_PHONE));
+	return ODO_OK;
+}
+
+/* Everything, in the loop in the order an instant runs it: the inputs
+ * (gps, can, accel, phone: the order of a recording's streams), the
+ * pipeline's timers, the status record (live), the replay (last), and the
+ * uplink on the system clock. */
 static int open_parts(struct agent *a, const char *replay_dir, const char *record_dir, int no_uplink)
 {
 	char path[AGENT_PATH_MAX + 32];
 	int rc;
 
-	if (replay_dir) {
-		/* The virtual clock starts at the recording's first item. */
-		odo_clock_init_virtual(&a->pipe_clock, 0, 0);
-	} else {
-		odo_clock_init_system(&a->pipe_clock);
-	}
 	odo_clock_init_system(&a->sys_clock);
+	if (replay_dir) {
+		/* REAL is the recording's (odo_replay_open); MONO starts at 1 s,
+		 * not 0, which several parts read as "never" */
+		odo_clock_init_virtual(&a->pipe_clock, 0, ODO_NS_PER_S);
+		odo_loop_init(&a->loop, &a->pipe_clock, ODO_LOOP_REPLAY);
+	} else {
+		odo_loop_init(&a->loop, &a->pipe_clock, ODO_LOOP_LIVE);
+	}
+	odo_loop_set_extra_fd(&a->loop, a->sigfd);
 
 	rc = odo_store_open(&a->store_cfg, &a->sys_clock, &a->store);
 	if (rc != ODO_OK) {
 		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->store_cfg.path, odo_strerror(rc));
 		return rc;
 	}
-
 	if (a->cfg.state_dir[0] && mkdir(a->cfg.state_dir, 0750) != 0 && errno != EEXIST)
 		ODO_LOG(WARN, "agent", "cannot create state_dir %s: %s", a->cfg.state_dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/calibration", a->cfg.state_dir);
@@ -400,91 +461,30 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 		.ctx = a->store, .next_id = trip_next_id, .checkpoint = trip_checkpoint, .recover = trip_recover};
 	(void)odo_engine_set_trip_store(a->engine, &ts);
 
-	if (replay_dir) {
-		rc = odo_gps_open(NULL, &a->pipe_clock, &a->sink, &a->gps);
-		if (rc == ODO_OK)
-			rc = odo_vbus_open_replay(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus);
-		if (rc == ODO_OK) {
-			/* phone rows are parsed by the replay and go straight to the sink */
-			struct odo_replay_targets t = {.gps = a->gps, .vbus = a->vbus, .phone = NULL, .sink = &a->sink};
-			rc = odo_replay_open(replay_dir, &a->pipe_clock, &t, &a->replay);
-		}
-		if (rc != ODO_OK) {
-			ODO_LOG(ERROR, "replay", "cannot replay %s: %s", replay_dir, odo_strerror(rc));
-			return rc;
-		}
-	} else {
-		if (a->cfg.gps) {
-			rc = odo_gps_open(&a->gps_cfg, &a->pipe_clock, &a->sink, &a->gps);
-			if (rc != ODO_OK)
-				return rc;
-			if (odo_loop_add(&a->loop, odo_gps_source(a->gps)) != ODO_OK)
-				return ODO_ERR_FULL;
-		}
-		if (a->can_cfg.enabled) {
-			rc = odo_vbus_open(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus);
-			if (rc != ODO_OK) {
-				ODO_LOG(ERROR, "can", "cannot open %s: %s", a->can_cfg.interface, odo_strerror(rc));
-				return rc;
-			}
-			if (odo_loop_add(&a->loop, odo_vbus_source(a->vbus)) != ODO_OK)
-				return ODO_ERR_FULL;
-		}
-		if (a->cfg.accel) {
-			rc = odo_accel_open(&a->accel_cfg, NULL, &a->pipe_clock, &a->sink, &a->accel);
-			if (rc != ODO_OK) {
-				/* Soldier on: braking and acceleration fall back to the
-				 * derivative of GPS/OBD speed (docs/detection.md). */
-				ODO_LOG(WARN, "accel", "no accelerometer (%s): using the speed fallback", odo_strerror(rc));
-				a->accel = NULL;
-			} else if (odo_loop_add(&a->loop, odo_accel_source(a->accel)) != ODO_OK) {
-				return ODO_ERR_FULL;
-			}
-		}
-		if (a->cfg.phone) {
-			rc = odo_phone_open(&a->phone_cfg, &a->pipe_clock, &a->sink, &a->phone);
-			if (rc != ODO_OK) {
-				ODO_LOG(ERROR, "phone", "cannot open the phone socket: %s", odo_strerror(rc));
-				return rc;
-			}
-			if (odo_loop_add(&a->loop, odo_phone_source(a->phone)) != ODO_OK)
-				return ODO_ERR_FULL;
-		}
-		if (odo_loop_add(&a->loop, (struct odo_source){.ops = &pipeline_ops, .self = a}) != ODO_OK)
-			return ODO_ERR_FULL;
-		if (record_dir) {
-			struct odo_recording_meta meta;
-
-			memset(&meta, 0, sizeof(meta));
-			meta.start_real_ns = odo_clock_real_ns(&a->pipe_clock);
-			snprintf(meta.device_id, sizeof(meta.device_id), "%s", a->cfg.device_id);
-			if (a->accel)
-				snprintf(meta.accel_chip, sizeof(meta.accel_chip), "%s", odo_accel_chip_name(a->accel));
-			rc = odo_recorder_open(record_dir, &meta, &a->recorder);
-			if (rc != ODO_OK) {
-				ODO_LOG(ERROR, "record", "cannot record into %s: %s", record_dir, odo_strerror(rc));
-				return rc;
-			}
-			if (a->gps)
-				odo_gps_set_recorder(a->gps, odo_recorder_file(a->recorder, ODO_RSTREAM_GPS));
-			if (a->vbus)
-				odo_vbus_set_recorder(a->vbus, odo_recorder_file(a->recorder, ODO_RSTREAM_CAN));
-			if (a->accel)
-				odo_accel_set_recorder(a->accel, odo_recorder_file(a->recorder, ODO_RSTREAM_ACCEL));
-			if (a->phone)
-				odo_phone_set_recorder(a->phone, odo_recorder_file(a->recorder, ODO_RSTREAM_PHONE));
-		}
-	}
-
 	if (a->cfg.uplink && !no_uplink) {
 		rc = odo_uplink_open(&a->uplink_cfg, &a->sys_clock, a->store, &a->uplink);
 		if (rc != ODO_OK) {
 			ODO_LOG(ERROR, "uplink", "cannot start the uplink: %s", odo_strerror(rc));
 			return rc;
 		}
-		if (odo_loop_add(&a->loop, odo_uplink_source(a->uplink)) != ODO_OK)
-			return ODO_ERR_FULL;
 	}
+	rc = replay_dir ? open_replay(a, replay_dir) : open_live(a, record_dir);
+	if (rc != ODO_OK)
+		return rc;
+
+	a->start_mono_ns = odo_clock_mono_ns(&a->pipe_clock);
+	a->next_engine_ns = a->start_mono_ns + AGENT_ENGINE_TICK_NS;
+	a->next_flush_ns = a->start_mono_ns + ODO_NS_PER_S;
+	rc = ODO_OK;
+	if (a->gps)
+		rc |= odo_loop_add(&a->loop, odo_gps_source(a->gps));
+	if (a->vbus)
+		rc |= odo_loop_add(&a->loop, odo_vbus_source(a->vbus));
+	if (a->accel)
+		rc |= odo_loop_add(&a->loop, odo_accel_source(a->accel));
+	if (a->phone)
+		rc |= odo_loop_add(&a->loop, odo_phone_source(a->phone));
+	rc |= odo_loop_add(&a->loop, (struct odo_source){.ops = &pipeline_ops, .self = a});
 	if (!replay_dir) {
 		struct odo_status_parts parts = {.store = a->store,
 						 .uplink = a->uplink,
@@ -492,11 +492,16 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 						 .vbus = a->vbus,
 						 .accel = a->accel,
 						 .engine = a->engine};
-		if (odo_status_open(&parts, &a->pipe_clock, a->cfg.status_period_s, put_record, a, &a->status) != ODO_OK ||
-		    odo_loop_add(&a->loop, odo_status_source(a->status)) != ODO_OK)
-			return ODO_ERR_FULL;
+		if (odo_status_open(&parts, &a->pipe_clock, a->cfg.status_period_s, put_record, a, &a->status) !=
+		    ODO_OK)
+			return ODO_ERR_NOMEM;
+		rc |= odo_loop_add(&a->loop, odo_status_source(a->status));
+	} else {
+		rc |= odo_loop_add(&a->loop, odo_replay_source(a->replay));
 	}
-	return ODO_OK;
+	if (a->uplink)
+		rc |= odo_loop_add_on(&a->loop, odo_uplink_source(a->uplink), &a->sys_clock);
+	return rc == ODO_OK ? ODO_OK : ODO_ERR_FULL;
 }
 
 static void close_parts(struct agent *a)
@@ -527,7 +532,7 @@ static int drain(struct agent *a, double seconds)
 
 	if (!a->uplink)
 		return 0;
-	odo_loop_init(&l, &a->sys_clock);
+	odo_loop_init(&l, &a->sys_clock, ODO_LOOP_SYSTEM);
 	odo_loop_set_extra_fd(&l, a->sigfd);
 	if (odo_loop_add(&l, odo_uplink_source(a->uplink)) != ODO_OK)
 		return 0;
@@ -541,45 +546,36 @@ static int drain(struct agent *a, double seconds)
 	return rc == ODO_OK;
 }
 
-static int run_live(struct agent *a)
+/* The one loop, live or replaying, until a signal or the recording's end;
+ * then the trip ends and what the link allows is sent. */
+static int run(struct agent *a, double drain_s)
 {
-	ODO_LOG(INFO, "agent", "running as %s", a->cfg.device_id);
-	while (!a->stop) {
+	struct odo_replay_stats rs;
+	uint64_t items = 0;
+
+	if (!a->replay)
+		ODO_LOG(INFO, "agent", "running as %s", a->cfg.device_id);
+	while (!a->stop && !(a->replay && odo_replay_done(a->replay))) {
 		if (odo_loop_once(&a->loop, ODO_NS_PER_S) != ODO_OK) {
 			ODO_LOG(ERROR, "agent", "poll failed: %s", strerror(errno));
 			break;
 		}
 		service_signals(a);
 	}
-	ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->cfg.shutdown_grace_s);
+	if (!a->replay)
+		ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->cfg.shutdown_grace_s);
 	odo_engine_finish(a->engine);
-	if (a->uplink && !drain(a, a->cfg.shutdown_grace_s))
-		ODO_LOG(INFO, "agent", "records left in the outbox for the next run");
-	return 0;
-}
-
-static int run_replay(struct agent *a, double drain_s)
-{
-	uint64_t items = 0;
-	int rc;
-
-	while (!a->stop) {
-		rc = odo_replay_step(a->replay);
-		if (rc == ODO_ERR_CLOSED)
-			break;
-		if (a->next_engine_ns == 0) {
-			int64_t now = odo_clock_mono_ns(&a->pipe_clock);
-			a->start_mono_ns = now;
-			a->next_engine_ns = now + AGENT_ENGINE_TICK_NS;
-		}
-		pipeline_tick(a);
-		if (++items % AGENT_REPLAY_UPLINK_EVERY == 0) {
-			/* Let the network side breathe without blocking the replay. */
-			odo_loop_once(&a->loop, 0);
-			service_signals(a);
-		}
+	/* the instant the trip ended: a replay of this recording ends there too */
+	if (a->recorder && odo_recorder_end(a->recorder, odo_clock_real_ns(&a->pipe_clock)) != ODO_OK)
+		ODO_LOG(WARN, "record", "cannot write the recording's end: %s", strerror(errno));
+	if (!a->replay) {
+		if (a->uplink && !drain(a, a->cfg.shutdown_grace_s))
+			ODO_LOG(INFO, "agent", "records left in the outbox for the next run");
+		return 0;
 	}
-	odo_engine_finish(a->engine);
+	odo_replay_stats(a->replay, &rs);
+	for (int i = 0; i < ODO_RSTREAM__COUNT; i++)
+		items += rs.items[i];
 	ODO_LOG(INFO, "replay", "replayed %" PRIu64 " items; %" PRIu64 " records (%" PRIu64 " not stored)", items,
 		a->records, a->record_errors);
 	if (a->uplink && drain_s > 0) {
@@ -751,20 +747,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "odo-agent: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
-	odo_loop_init(&a.loop, &a.sys_clock);
-	odo_loop_set_extra_fd(&a.loop, a.sigfd);
 	rc = open_parts(&a, replay_dir, record_dir, no_uplink);
 	if (rc != ODO_OK) {
 		close_parts(&a);
 		return 1;
 	}
-	if (replay_dir) {
-		rc = run_replay(&a, drain_s);
-	} else {
-		a.start_mono_ns = odo_clock_mono_ns(&a.pipe_clock);
-		a.next_engine_ns = a.start_mono_ns + AGENT_ENGINE_TICK_NS;
-		rc = run_live(&a);
-	}
+	rc = run(&a, drain_s);
 	close_parts(&a);
 	close(a.sigfd);
 	return rc;

@@ -110,10 +110,21 @@ int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
 		   const struct odo_clock *clock, const struct odo_sink *sink,
 		   struct odo_accel **out) ODO_NODISCARD;
 
+/* Replay: no device; samples come from odo_accel_feed(). clock and sink
+ * are borrowed. ODO_OK, ODO_ERR_INVAL, ODO_ERR_NOMEM. */
+int odo_accel_open_replay(const struct odo_clock *clock, const struct odo_sink *sink,
+			  struct odo_accel **out) ODO_NODISCARD;
+
 struct odo_source odo_accel_source(struct odo_accel *a);
 
-/* Read one sample now and deliver it (what each timer tick does).
- * ODO_OK or ODO_ERR_IO (counted). */
+/* Replay: deliver one recorded sample (an accel.csv row) as if read now:
+ * stamped with the clock's mono time, counted, to the sink. ODO_OK or
+ * ODO_ERR_INVAL. */
+int odo_accel_feed(struct odo_accel *a, const struct odo_accel_sample *s) ODO_NODISCARD;
+
+/* Read one sample now and deliver it (what each timer tick does) as its
+ * accel.csv row reads back, the row going to the recorder when one is set.
+ * ODO_OK or ODO_ERR_IO (counted); ODO_ERR_INVAL for a replay handle. */
 int odo_accel_read_once(struct odo_accel *a);
 
 /* Name of the driver in use ("lis3dh", "mpu6050"). */

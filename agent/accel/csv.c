@@ -11,60 +11,17 @@
 
 size_t odo_accel_csv_format(char *buf, size_t size, int64_t t, const struct odo_accel_sample *s)
 {
-	int n = s->has_gyro
-			? snprintf(buf, size, "%lld.%06lld,%.5f,%.5f,%.5f,%u,%.6f,%.6f,%.6f\n",
-				   (long long)(t / ODO_NS_PER_S), (long long)((t % ODO_NS_PER_S) / 1000), (double)s->x,
-				   (double)s->y, (double)s->z, s->saturated, (double)s->gx, (double)s->gy,
-				   (double)s->gz)
-			: snprintf(buf, size, "%lld.%06lld,%.5f,%.5f,%.5f,%u\n", (long long)(t / ODO_NS_PER_S),
-				   (long long)((t % ODO_NS_PER_S) / 1000), (double)s->x, (double)s->y, (double)s->z,
-				   s->saturated);
-	if (n < 0)
+	size_t k = odo_clock_format_unix_us(buf, size, t);
+	if (k == 0)
 		return 0;
-	return (size_t)n < size ? (size_t)n : size - 1;
-}
-
-/* "1533234567.123456" -> ns; exactly 6 fraction digits accepted as 1..9. */
-int odo__parse_unix_us(const char *s, char **end, int64_t *ns);
-int odo__parse_unix_us(const char *s, char **end, int64_t *ns)
-{
-	const char *p = s;
-	if (*p < '0' || *p > '9')
-		return -1;
-	long long sec = 0;
-	int digits = 0;
-	while (*p >= '0' && *p <= '9') {
-		if (++digits > 12)
-			return -1;
-		sec = sec * 10 + (*p++ - '0');
-	}
-	long long frac = 0;
-	int fd = 0;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9') {
-			if (fd < 9) {
-				frac = frac * 10 + (*p - '0');
-				fd++;
-			} else {
-				return -1;
-			}
-			p++;
-		}
-		if (fd == 0)
-			return -1;
-	}
-	while (fd < 9) {
-		frac *= 10;
-		fd++;
-	}
-	/* 12 digits of seconds do not all fit int64 nanoseconds (found by
-	 * tests/fuzz/inputs: signed overflow). */
-	if (sec > (INT64_MAX - 999999999) / ODO_NS_PER_S)
-		return -1;
-	*ns = sec * ODO_NS_PER_S + frac;
-	*end = (char *)p;
-	return 0;
+	int n = s->has_gyro ? snprintf(buf + k, size - k, ",%.5f,%.5f,%.5f,%u,%.6f,%.6f,%.6f\n", (double)s->x,
+				       (double)s->y, (double)s->z, s->saturated, (double)s->gx, (double)s->gy,
+				       (double)s->gz)
+			    : snprintf(buf + k, size - k, ",%.5f,%.5f,%.5f,%u\n", (double)s->x, (double)s->y,
+				       (double)s->z, s->saturated);
+	if (n < 0 || (size_t)n >= size - k)
+		return 0; /* never a truncated row */
+	return k + (size_t)n;
 }
 
 static int parse_float(const char *p, char **end, float *out)
@@ -81,11 +38,13 @@ int odo_accel_csv_parse(const char *line, int64_t *t_real_ns, struct odo_accel_s
 {
 	if (!line || !t_real_ns || !s)
 		return ODO_ERR_INVAL;
+	const char *tp;
 	char *p;
 	int64_t t;
 	struct odo_accel_sample o = { 0 };
-	if (odo__parse_unix_us(line, &p, &t) != 0 || *p++ != ',')
+	if (odo_clock_parse_unix(line, &tp, &t) != ODO_OK || *tp != ',')
 		return ODO_ERR_INVAL;
+	p = (char *)tp + 1;
 	float *ax[3] = { &o.x, &o.y, &o.z };
 	for (int i = 0; i < 3; i++) {
 		if (parse_float(p, &p, ax[i]) != 0 || *p++ != ',')

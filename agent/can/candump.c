@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "odo/clock.h"
+
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -19,30 +21,14 @@ int odo_candump_parse_line(const char *line, int64_t *t_real_ns, char ifname[IFN
 {
 	if (!line || !t_real_ns || !ifname || !f)
 		return ODO_ERR_INVAL;
-	const char *p = line;
+	const char *p = line, *t0;
+	int64_t t;
 	if (*p++ != '(')
 		return ODO_ERR_INVAL;
-	int64_t sec = 0, frac = 0;
-	int nsec = 0, nfrac = 0;
-	while (*p >= '0' && *p <= '9') {
-		if (++nsec > 12)
-			return ODO_ERR_INVAL;
-		sec = sec * 10 + (*p++ - '0');
-	}
-	if (nsec == 0 || *p++ != '.')
-		return ODO_ERR_INVAL;
-	while (*p >= '0' && *p <= '9') {
-		if (++nfrac > 9)
-			return ODO_ERR_INVAL;
-		frac = frac * 10 + (*p++ - '0');
-	}
-	if (nfrac == 0 || *p++ != ')' || *p++ != ' ')
-		return ODO_ERR_INVAL;
-	for (int i = nfrac; i < 9; i++)
-		frac *= 10;
-	/* 12 digits of seconds do not all fit int64 nanoseconds (found by
-	 * tests/fuzz/can: signed overflow on "(99999999999.0)"). */
-	if (sec > (INT64_MAX - 999999999) / 1000000000LL)
+	/* candump always writes a fraction */
+	t0 = p;
+	if (odo_clock_parse_unix(t0, &p, &t) != ODO_OK || !memchr(t0, '.', (size_t)(p - t0)) || *p++ != ')' ||
+	    *p++ != ' ')
 		return ODO_ERR_INVAL;
 	char name[IFNAMSIZ];
 	size_t nl = 0;
@@ -103,7 +89,7 @@ int odo_candump_parse_line(const char *line, int64_t *t_real_ns, char ifname[IFN
 		p++;
 	if (*p != '\0')
 		return ODO_ERR_INVAL;
-	*t_real_ns = sec * 1000000000LL + frac;
+	*t_real_ns = t;
 	memcpy(ifname, name, nl + 1);
 	*f = fr;
 	return ODO_OK;

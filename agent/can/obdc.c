@@ -35,17 +35,71 @@ static int send_functional(struct odo_vbus *vb, uint8_t sid, int pid)
 	return vbus__send(vb, &f);
 }
 
-static void start_rq(struct odo_vbus *vb, int kind, uint8_t sid, int pid, uint32_t expect)
+/* A request is in flight from now (sent, or seen in a replay). */
+static void begin_rq(struct odo_vbus *vb, int kind, uint8_t sid, int pid, uint32_t expect)
 {
-	int64_t now = vbus__now(vb);
 	vb->rq.kind = kind;
 	vb->rq.sid = sid;
 	vb->rq.pid = pid >= 0 ? (uint8_t)pid : 0;
 	vb->rq.expect = expect;
 	vb->rq.got = 0;
-	vb->rq.deadline = now + (int64_t)(vb->cfg->request_timeout_s * 1e9);
+	vb->rq.deadline = vbus__now(vb) + (int64_t)(vb->cfg->request_timeout_s * 1e9);
+}
+
+static void start_rq(struct odo_vbus *vb, int kind, uint8_t sid, int pid, uint32_t expect)
+{
+	begin_rq(vb, kind, sid, pid, expect);
 	if (send_functional(vb, sid, pid) != 0)
-		vb->rq.deadline = now; /* fails like a timeout, retried by the schedule */
+		vb->rq.deadline = vbus__now(vb); /* fails like a timeout, retried by the schedule */
+}
+
+/* The DTC cycle (01 01 for the MIL, then 03, 07, 0A) starts at step 0. */
+static void dtc_cycle_start(struct odo_vbus *vb)
+{
+	for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
+		vb->ecus[i].mil = -1;
+}
+
+int obdc__request_seen(struct odo_vbus *vb, const struct can_frame *f)
+{
+	uint32_t func = vb->cfg->addressing == ODO_CAN_ADDR_29 ? OBD_FUNC_29 : OBD_FUNC_11;
+	int n = f->can_dlc >= 2 && (f->data[0] >> 4) == 0 ? f->data[0] & 15 : 0; /* single frame */
+	int uds = -1;
+	for (int i = 0; i < vb->nuds; i++)
+		if (f->can_id == vb->uds[i].req_id)
+			uds = i;
+	if ((f->can_id != func && uds < 0) || n < 1 || n + 1 > f->can_dlc)
+		return 0;
+	uint8_t sid = f->data[1];
+	int pid = n >= 2 ? f->data[2] : -1;
+	if (uds >= 0 && sid != 0x19)
+		return 0;
+	vb->requests_seen = 1;
+	/* odo has one request in flight; a recording made otherwise may not */
+	if (vb->rq.kind != RQ_NONE)
+		obdc__complete(vb, 0);
+	if (uds >= 0) {
+		uds__begin(vb, uds);
+	} else if (sid == 0x01 && !vb->discovered && pid >= 0 && pid % 0x20 == 0) {
+		vb->disc_base = pid;
+		vb->disc_due = INT64_MAX;
+		begin_rq(vb, RQ_DISCOVER, sid, pid, pid ? supporters(vb, (uint8_t)pid) : 0);
+	} else if (sid == 0x01 && pid == 0x01) {
+		vb->dtc_step = 0;
+		dtc_cycle_start(vb);
+		begin_rq(vb, RQ_DTC, sid, pid, supporters(vb, 1));
+	} else if (sid == 0x03 || sid == 0x07 || sid == 0x0A) {
+		vb->dtc_step = sid == 0x03 ? 1 : sid == 0x07 ? 2 : 3;
+		begin_rq(vb, RQ_DTC, sid, -1, 0);
+	} else if (sid == 0x09) {
+		vb->vin_due = INT64_MAX;
+		begin_rq(vb, RQ_VIN, sid, pid, 0);
+	} else if (sid == 0x01 && pid >= 0) {
+		begin_rq(vb, RQ_PID, sid, pid, supporters(vb, (uint8_t)pid));
+	} else {
+		begin_rq(vb, RQ_PID, sid, pid, 0); /* a service odo does not decode */
+	}
+	return 1;
 }
 
 static void finish_dtc_cycle(struct odo_vbus *vb)
@@ -171,8 +225,7 @@ void obdc__schedule(struct odo_vbus *vb)
 			static const uint8_t steps[4][2] = { { 0x01, 0x01 }, { 0x03, 0 }, { 0x07, 0 }, { 0x0A, 0 } };
 			int s = vb->dtc_step;
 			if (s == 0)
-				for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
-					vb->ecus[i].mil = -1;
+				dtc_cycle_start(vb);
 			start_rq(vb, RQ_DTC, steps[s][0], s == 0 ? 1 : -1, s == 0 ? supporters(vb, 1) : 0);
 			return;
 		}
@@ -199,10 +252,11 @@ void obdc__schedule(struct odo_vbus *vb)
 			}
 }
 
-/* Live: does this response answer the request in flight? Replay: always. */
+/* Does this response answer the request in flight? (Always, in the
+ * replay of a recording without odo's requests.) */
 static int solicited(struct odo_vbus *vb, int ecu, uint8_t sid, int pid)
 {
-	if (!vb->live)
+	if (!vbus__tracks_requests(vb))
 		return 1;
 	int ok = vb->rq.kind != RQ_NONE && vb->rq.kind != RQ_UDS && vb->rq.sid == sid &&
 		 (pid < 0 || vb->rq.pid == pid);
@@ -365,7 +419,7 @@ void obdc__negative(struct odo_vbus *vb, uint32_t id, int uds, const uint8_t *d,
 	if (vbus__worth_logging(vb->ct.negative))
 		ODO_LOG(WARN, VBUS_AREA, "%s %X: negative response to service %02X: NRC %02X %s", uds >= 0 ? "UDS module" : "ECU",
 			(unsigned)(id & CAN_EFF_MASK), d[1], d[2], nrc_name(d[2]));
-	if (vb->live && vb->rq.kind != RQ_NONE && vb->rq.sid == d[1]) {
+	if (vbus__tracks_requests(vb) && vb->rq.kind != RQ_NONE && vb->rq.sid == d[1]) {
 		if (uds >= 0)
 			vb->rq.got = 1;
 		else {
@@ -398,7 +452,7 @@ void obdc__msg(struct odo_vbus *vb, int ecu, const uint8_t *d, size_t len)
 	default:
 		vbus__malformed(vb, vb->ecus[ecu].resp_id, "unknown service", d, len);
 	}
-	if (vb->live && vb->rq.kind != RQ_NONE && vb->rq.kind != RQ_UDS && vb->rq.expect &&
+	if (vbus__tracks_requests(vb) && vb->rq.kind != RQ_NONE && vb->rq.kind != RQ_UDS && vb->rq.expect &&
 	    (vb->rq.got & vb->rq.expect) == vb->rq.expect)
 		obdc__complete(vb, 0);
 }

@@ -16,18 +16,23 @@ int uds__is_deploy(const struct odo_vbus *vb, uint8_t a, uint8_t b)
 	return 0;
 }
 
-void uds__start(struct odo_vbus *vb, int i)
+void uds__begin(struct odo_vbus *vb, int i)
 {
-	static const uint8_t req[3] = { 0x19, 0x02, 0xFF }; /* reportDTCByStatusMask, all */
-	struct uds_mod *m = &vb->uds[i];
-	int64_t now = vbus__now(vb);
 	vb->rq.kind = RQ_UDS;
 	vb->rq.sid = 0x19;
 	vb->rq.pid = 0x02;
 	vb->rq.uds = i;
 	vb->rq.expect = 1;
 	vb->rq.got = 0;
-	vb->rq.deadline = now + (int64_t)(vb->cfg->request_timeout_s * 1e9);
+	vb->rq.deadline = vbus__now(vb) + (int64_t)(vb->cfg->request_timeout_s * 1e9);
+}
+
+void uds__start(struct odo_vbus *vb, int i)
+{
+	static const uint8_t req[3] = { 0x19, 0x02, 0xFF }; /* reportDTCByStatusMask, all */
+	struct uds_mod *m = &vb->uds[i];
+	int64_t now = vbus__now(vb);
+	uds__begin(vb, i);
 	int rc;
 	if (vb->kernel) {
 		rc = write(m->kfd, req, sizeof req) == (ssize_t)sizeof req ? ODO_OK : ODO_ERR_IO;
@@ -56,11 +61,11 @@ void uds__msg(struct odo_vbus *vb, int i, const uint8_t *d, size_t len)
 		vbus__malformed(vb, m->resp_id, "not a 59 02 response", d, len);
 		return;
 	}
-	if (vb->live && !(vb->rq.kind == RQ_UDS && vb->rq.uds == i)) {
+	if (vbus__tracks_requests(vb) && !(vb->rq.kind == RQ_UDS && vb->rq.uds == i)) {
 		vb->ct.unsolicited++;
 		return;
 	}
-	if (vb->live)
+	if (vbus__tracks_requests(vb))
 		vb->rq.got = 1;
 	struct odo_rec_dtc rec;
 	memset(&rec, 0, sizeof rec);

@@ -147,7 +147,7 @@ static void tp_msg(void *ctx, struct odo_isotp *l, const uint8_t *d, size_t len)
 		uds__msg(vb, (int)(tag - TAG_UDS), d, len);
 	else
 		obdc__msg(vb, (int)(tag - TAG_ECU), d, len);
-	if (vb->live && vb->rq.kind == RQ_UDS && vb->rq.got)
+	if (vbus__tracks_requests(vb) && vb->rq.kind == RQ_UDS && vb->rq.got)
 		obdc__complete(vb, 0);
 }
 
@@ -215,6 +215,9 @@ static void process(struct odo_vbus *vb, const struct can_frame *f)
 		return;
 	}
 	int64_t now = vbus__now(vb);
+	/* A replay meets odo's own requests in the recording: tracked as sent. */
+	if (!vb->live && obdc__request_seen(vb, f))
+		return;
 	/* 29-bit responders (18DAF1xx) are learnt from the bus in both modes. */
 	int e = obdc__ecu_index(vb, f->can_id, !vb->kernel || vb->cfg->addressing == ODO_CAN_ADDR_29);
 	if (e >= 0) {
@@ -334,8 +337,8 @@ static int src_pollfds(void *self, struct pollfd *pfd, int max)
 	return 1;
 }
 
-static void src_tick(void *self);
-
+/* Frames in; what they make due (the next request, a timeout) is ticked by
+ * the loop right after, at the same instant. */
 static void src_handle(void *self, const struct pollfd *pfd, int n)
 {
 	struct odo_vbus *vb = self;
@@ -352,7 +355,6 @@ static void src_handle(void *self, const struct pollfd *pfd, int n)
 		else
 			read_kernel(vb, vb->ecus[tag - TAG_ECU].kfd, (int)(tag - TAG_ECU), -1);
 	}
-	src_tick(vb);
 }
 
 static int64_t src_deadline(void *self)
@@ -366,12 +368,13 @@ static int64_t src_deadline(void *self)
 	if (!vb->kernel)
 		for (int i = 0; i < vb->nuds; i++)
 			MIN(odo_isotp_deadline(&vb->uds[i].tp));
-	if (!vb->live)
-		return d;
-	if (vb->state_ok)
+	if (vb->live && vb->state_ok)
 		MIN(vb->state_due);
+	/* a replay times out the requests the recording shows, as live */
 	if (vb->rq.kind != RQ_NONE)
 		return vb->rq.deadline < d ? vb->rq.deadline : d;
+	if (!vb->live)
+		return d;
 	if (!vb->discovered) {
 		MIN(vb->disc_due);
 	} else {
@@ -398,15 +401,13 @@ static void src_tick(void *self)
 	if (!vb->kernel)
 		for (int i = 0; i < vb->nuds; i++)
 			odo_isotp_tick(&vb->uds[i].tp, now);
-	if (!vb->live)
-		return;
-	if (vb->state_ok && now >= vb->state_due) {
+	if (vb->live && vb->state_ok && now >= vb->state_due) {
 		vb->state_due = now + (int64_t)(vb->cfg->state_period_s * 1e9);
 		busoff__check(vb, 0);
 	}
 	if (vb->rq.kind != RQ_NONE && now >= vb->rq.deadline)
 		obdc__complete(vb, 1);
-	obdc__schedule(vb);
+	obdc__schedule(vb); /* live only: sends what is due */
 }
 
 static const struct odo_source_ops vbus_ops = {

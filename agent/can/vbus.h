@@ -6,8 +6,14 @@
  * Live: a raw CAN socket (+ kernel ISO-TP sockets when selected), one epoll
  * fd exposed through `struct odo_source`; requests follow a per-PID schedule.
  * Replay: no sockets, frames are fed with odo_vbus_feed_frame() and go
- * through the same decoding (userspace ISO-TP reassembly, OBD responses
- * decoded without a request having been sent, DBC signals).
+ * through the same decoding (userspace ISO-TP reassembly, DBC signals).
+ * The requests odo sent are in the recording: a replay tracks them as the
+ * live agent did, so the same responses are solicited and the same requests
+ * time out; a recording without them (somebody else's bus) has every
+ * well-formed response decoded. In both modes the source's deadline covers
+ * the ISO-TP timers (N_Cr, N_Bs, STmin) and the request in flight, and the
+ * loop ticks it there; live adds the schedule and the controller checks.
+ * The files of this module: vbus_int.h.
  * No allocation after open. See docs/can.md.
  */
 #ifndef ODO_CAN_VBUS_H
@@ -99,8 +105,8 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 int odo_vbus_open_replay(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 			 const struct odo_sink *sink, struct odo_vbus **out) ODO_NODISCARD;
 
-/* The poll-loop interface (one epoll fd live; none in replay, where only
- * ISO-TP timers are ticked). */
+/* The poll-loop interface: one epoll fd live, none in replay; the
+ * deadline and tick as the header comment says, in both modes. */
 struct odo_source odo_vbus_source(struct odo_vbus *vb);
 
 /* Replay (or tests): process one frame as if received on ifname (NULL: any;

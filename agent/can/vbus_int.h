@@ -70,6 +70,7 @@ struct odo_vbus {
 	const struct odo_clock *clock;
 	struct odo_sink sink;
 	int live, kernel;
+	int requests_seen; /* replay: the recording holds odo's own requests */
 	int raw_fd, ep_fd;
 	FILE *rec;
 	struct odo_source_stats st;
@@ -112,6 +113,15 @@ struct odo_vbus {
 	uint8_t kbuf[ODO_ISOTP_MAX];
 };
 
+/* Whether responses are matched to the request in flight: always live; in
+ * a replay once the recording has shown one of odo's requests (a recording
+ * of somebody else's bus has none: then every well-formed response is
+ * decoded). */
+static inline int vbus__tracks_requests(const struct odo_vbus *vb)
+{
+	return vb->live || vb->requests_seen;
+}
+
 /* ---- vbus.c ---- */
 
 /* Log the 1st..5th occurrence, then each power of two. */
@@ -145,6 +155,10 @@ void obdc__schedule(struct odo_vbus *vb);
 void obdc__complete(struct odo_vbus *vb, int timed_out);
 /* A complete ISO-TP message from OBD responder `ecu`. */
 void obdc__msg(struct odo_vbus *vb, int ecu, const uint8_t *d, size_t len);
+/* Replay: when f is a request odo sent (OBD functional, or a UDS module's
+ * 19 02), start tracking it as the live agent did when it sent it; 1 when
+ * it was one, 0 when not. */
+int obdc__request_seen(struct odo_vbus *vb, const struct can_frame *f);
 /* A negative response (7F) from `id`; uds: the UDS module's index or -1. */
 void obdc__negative(struct odo_vbus *vb, uint32_t id, int uds, const uint8_t *d, size_t len);
 
@@ -154,6 +168,8 @@ void obdc__negative(struct odo_vbus *vb, uint32_t id, int uds, const uint8_t *d,
 int uds__open(struct odo_vbus *vb);
 /* Ask module i for its DTCs (19 02 FF). */
 void uds__start(struct odo_vbus *vb, int i);
+/* The request to module i is in flight (sent now, or seen in a replay). */
+void uds__begin(struct odo_vbus *vb, int i);
 /* A complete message from module i. */
 void uds__msg(struct odo_vbus *vb, int i, const uint8_t *d, size_t len);
 /* Whether DTC bytes a, b are a deployment DTC ([can] deployment_dtcs). */

@@ -61,7 +61,7 @@ struct odo_engine {
 	struct odo_engine_stats st;
 	/* time */
 	int have_gps_off;
-	int64_t gps_off_ms;
+	int64_t gps_off_ns; /* GPS UTC minus mono: independent of where mono starts */
 	/* latest inputs */
 	struct odo_gps_fix fix;
 	int64_t fix_ns;
@@ -114,7 +114,7 @@ static int64_t wall_ms(const struct odo_engine *e, int64_t ns, uint8_t *tsrc)
 {
 	if (e->have_gps_off) {
 		*tsrc = ODO_TSRC_GPS;
-		return ns / ODO_NS_PER_MS + e->gps_off_ms;
+		return (ns + e->gps_off_ns) / ODO_NS_PER_MS;
 	}
 	*tsrc = ODO_TSRC_SYSTEM;
 	int64_t real = odo_clock_real_ns(e->clock) - (odo_clock_mono_ns(e->clock) - ns);
@@ -471,7 +471,7 @@ static void sink_gps(void *ctx, const struct odo_gps_fix *f)
 	int ok = f->mode >= ODO_FIX_2D && odo_geo_valid(f->lat, f->lon);
 	if (ok && f->t_ms > 0) {
 		e->have_gps_off = 1;
-		e->gps_off_ms = f->t_ms - f->mono_ns / ODO_NS_PER_MS;
+		e->gps_off_ns = f->t_ms * ODO_NS_PER_MS - f->mono_ns;
 	}
 	if (!ok)
 		return;

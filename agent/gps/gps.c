@@ -692,13 +692,49 @@ const char *odo_gps_error(const struct odo_gps *g)
 
 static void record_line(struct odo_gps *g, const char *json, size_t len)
 {
-	if (!g->rec)
+	char t[32];
+	if (!g->rec || odo_clock_format_unix_us(t, sizeof t, odo_clock_real_ns(g->clock)) == 0)
 		return;
-	int64_t t = odo_clock_real_ns(g->clock);
 	while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == '\r'))
 		len--;
-	fprintf(g->rec, "%lld.%06lld %.*s\n", (long long)(t / ODO_NS_PER_S),
-		(long long)((t % ODO_NS_PER_S) / 1000), (int)len, json);
+	fprintf(g->rec, "%s %.*s\n", t, (int)len, json);
+}
+
+/* "YYYY-MM-DD HH:MM:SS " */
+static int is_gpspipe_date(const char *l)
+{
+	static const char pat[] = "dddd-dd-dd dd:dd:dd ";
+	for (int i = 0; pat[i]; i++) {
+		if (pat[i] == 'd' ? (l[i] < '0' || l[i] > '9') : l[i] != pat[i])
+			return 0;
+	}
+	return 1;
+}
+
+int odo_gps_log_parse(const char *line, int64_t *t_real_ns, const char **json, size_t *len, const char **why)
+{
+	const char *l = line, *p;
+	int64_t t;
+	if (!line || !t_real_ns || !json || !len || !why)
+		return ODO_ERR_INVAL;
+	/* `gpspipe -w -uu` (3.22) writes "2018-08-02 16:14:48 1533226488.299000: {";
+	 * the date/time in front of the Unix time is skipped. */
+	if (is_gpspipe_date(l))
+		l += 20;
+	if (odo_clock_parse_unix(l, &p, &t) != ODO_OK) {
+		*why = "bad receipt time";
+		return ODO_ERR_INVAL;
+	}
+	if (*p == ':') /* gpspipe -u style "<t>: " */
+		p++;
+	if (*p != ' ' || p[1] != '{') {
+		*why = "expected ' {' after the time";
+		return ODO_ERR_INVAL;
+	}
+	*t_real_ns = t;
+	*json = p + 1;
+	*len = strlen(p + 1);
+	return ODO_OK;
 }
 
 static void disconnect(struct odo_gps *g, const char *why)

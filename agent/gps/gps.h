@@ -90,7 +90,18 @@ int odo_gps_feed_json(struct odo_gps *g, const char *line, size_t len) ODO_NODIS
  */
 const char *odo_gps_error(const struct odo_gps *g);
 
-/* Write received JSON lines to f (borrowed; NULL stops recording). */
+/*
+ * One gps.log line of a drive recording, as the recorder writes it:
+ * "<receipt time, Unix s.us> <gpsd JSON report>" (gpspipe's "-uu" date
+ * prefix and "<t>:" are accepted too). *json points into line (len bytes,
+ * for odo_gps_feed_json()). ODO_OK, or ODO_ERR_INVAL with *why saying what
+ * is wrong; outputs untouched on error.
+ */
+int odo_gps_log_parse(const char *line, int64_t *t_real_ns, const char **json, size_t *len,
+		      const char **why) ODO_NODISCARD;
+
+/* Write received JSON lines to f (borrowed; NULL stops recording) in the
+ * format odo_gps_log_parse() reads. */
 void odo_gps_set_recorder(struct odo_gps *g, FILE *f);
 
 void odo_gps_stats(const struct odo_gps *g, struct odo_gps_stats *out);

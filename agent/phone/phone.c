@@ -163,6 +163,75 @@ int odo_phone_parse(const char *line, size_t len, struct odo_phone_state *out,
 	return ODO_OK;
 }
 
+size_t odo_phone_csv_format(char *buf, size_t size, int64_t t_real_ns, const struct odo_phone_state *s)
+{
+	size_t k = odo_clock_format_unix_us(buf, size, t_real_ns);
+	if (k == 0 || s->call > ODO_CALL_HANDSFREE)
+		return 0;
+	int n = snprintf(buf + k, size - k, ",%s,%s,%d\n", s->screen_on ? "on" : "off", call_names[s->call],
+			 s->handled ? 1 : 0);
+	return n > 0 && (size_t)n < size - k ? k + (size_t)n : 0;
+}
+
+/* "on"/"off", a call state, "0"/"1": the field [p, e) as an index of names, or -1. */
+static int csv_field(const char *p, const char *e, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strlen(names[i]) == (size_t)(e - p) && memcmp(names[i], p, (size_t)(e - p)) == 0)
+			return i;
+	return -1;
+}
+
+int odo_phone_csv_parse(const char *line, int64_t *t_real_ns, struct odo_phone_state *out)
+{
+	static const char *const screens[] = {"off", "on"}, *const bits[] = {"0", "1"};
+	const char *p, *e;
+	int64_t t;
+	int f[3];
+	const char *const *names[3] = {screens, call_names, bits};
+	const int counts[3] = {2, 3, 2};
+
+	if (!line || !t_real_ns || !out)
+		return ODO_ERR_INVAL;
+	if (odo_clock_parse_unix(line, &p, &t) != ODO_OK)
+		return ODO_ERR_INVAL;
+	for (int i = 0; i < 3; i++) {
+		if (*p++ != ',')
+			return ODO_ERR_INVAL;
+		for (e = p; *e && *e != ',' && *e != '\r' && *e != '\n'; e++)
+			;
+		if ((f[i] = csv_field(p, e, names[i], counts[i])) < 0)
+			return ODO_ERR_PROTOCOL;
+		p = e;
+	}
+	if (*p == '\r')
+		p++;
+	if (*p == '\n')
+		p++;
+	if (*p)
+		return ODO_ERR_INVAL;
+	*t_real_ns = t;
+	memset(out, 0, sizeof(*out));
+	out->screen_on = f[0];
+	out->call = (uint8_t)f[1];
+	out->handled = f[2];
+	return ODO_OK;
+}
+
+/* A state that was accepted: stamped, recorded, counted, to the sink. */
+static void deliver_state(struct odo_phone *p, struct odo_phone_state *s)
+{
+	s->mono_ns = odo_clock_mono_ns(p->clock);
+	if (p->rec) {
+		char row[ODO_PHONE_CSV_LINE_MAX];
+		size_t n = odo_phone_csv_format(row, sizeof row, odo_clock_real_ns(p->clock), s);
+		fwrite(row, 1, n, p->rec);
+	}
+	p->st.src.received++;
+	if (p->sink && p->sink->phone)
+		p->sink->phone(p->sink->ctx, s);
+}
+
 static int deliver(struct odo_phone *p, const char *line, size_t len, char *reason)
 {
 	struct odo_phone_state s;
@@ -172,16 +241,16 @@ static int deliver(struct odo_phone *p, const char *line, size_t len, char *reas
 		ODO_LOG(WARN, "phone", "rejected message: %s", reason);
 		return rc;
 	}
-	s.mono_ns = odo_clock_mono_ns(p->clock);
-	if (p->rec) {
-		int64_t t = odo_clock_real_ns(p->clock);
-		fprintf(p->rec, "%lld.%06lld,%s,%s,%d\n", (long long)(t / ODO_NS_PER_S),
-			(long long)((t % ODO_NS_PER_S) / 1000), s.screen_on ? "on" : "off",
-			call_names[s.call], s.handled);
-	}
-	p->st.src.received++;
-	if (p->sink && p->sink->phone)
-		p->sink->phone(p->sink->ctx, &s);
+	deliver_state(p, &s);
+	return ODO_OK;
+}
+
+int odo_phone_feed(struct odo_phone *p, const struct odo_phone_state *s)
+{
+	if (!p || !s || s->call > ODO_CALL_HANDSFREE)
+		return ODO_ERR_INVAL;
+	struct odo_phone_state c = *s;
+	deliver_state(p, &c);
 	return ODO_OK;
 }
 

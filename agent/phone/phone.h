@@ -93,8 +93,21 @@ int odo_phone_feed_line(struct odo_phone *p, const char *line, size_t len) ODO_N
 /* Write each accepted state to f as a phone.csv row (borrowed; NULL stops). */
 void odo_phone_set_recorder(struct odo_phone *p, FILE *f);
 
-/* The phone.csv header line (without newline). */
+/* The phone.csv header line (without newline), and the longest row. */
 #define ODO_PHONE_CSV_HEADER "t,screen,call,handled"
+#define ODO_PHONE_CSV_LINE_MAX 64
+
+/* One phone.csv row "t,screen,call,handled" (t = Unix s.us of receipt;
+ * on|off, none|handheld|handsfree, 0|1): the recorder writes it, a replay
+ * reads it. format returns the length (0: does not fit); parse: ODO_OK,
+ * ODO_ERR_INVAL (not such a row), ODO_ERR_PROTOCOL (a field's value is not
+ * one of its words); outputs untouched on error (mono_ns not set). */
+size_t odo_phone_csv_format(char *buf, size_t size, int64_t t_real_ns, const struct odo_phone_state *s);
+int odo_phone_csv_parse(const char *line, int64_t *t_real_ns, struct odo_phone_state *out) ODO_NODISCARD;
+
+/* Replay: deliver one recorded state as if a client had sent it now
+ * (stamped, counted, to the sink). ODO_OK or ODO_ERR_INVAL. */
+int odo_phone_feed(struct odo_phone *p, const struct odo_phone_state *s) ODO_NODISCARD;
 
 void odo_phone_stats(const struct odo_phone *p, struct odo_phone_stats *out);
 

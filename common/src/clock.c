@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <time.h>
 
 #include "odo/clock.h"
@@ -50,4 +51,46 @@ void odo_clock_set_real(struct odo_clock *c, int64_t real_ns)
 	if (real_ns > c->real_ns)
 		c->mono_ns += real_ns - c->real_ns;
 	c->real_ns = real_ns;
+}
+
+int odo_clock_parse_unix(const char *s, const char **end, int64_t *ns)
+{
+	const char *p = s;
+	int64_t sec = 0, frac = 0;
+	int nd = 0, fd = 0;
+
+	if (!s || !end || !ns)
+		return ODO_ERR_INVAL;
+	while (*p >= '0' && *p <= '9') {
+		if (++nd > 12)
+			return ODO_ERR_INVAL;
+		sec = sec * 10 + (*p++ - '0');
+	}
+	if (nd == 0)
+		return ODO_ERR_INVAL;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9') {
+			if (++fd > 9)
+				return ODO_ERR_INVAL;
+			frac = frac * 10 + (*p++ - '0');
+		}
+		if (fd == 0)
+			return ODO_ERR_INVAL;
+	}
+	for (; fd < 9; fd++)
+		frac *= 10;
+	/* 12 digits of seconds do not all fit int64 nanoseconds */
+	if (sec > (INT64_MAX - (ODO_NS_PER_S - 1)) / ODO_NS_PER_S)
+		return ODO_ERR_INVAL;
+	*ns = sec * ODO_NS_PER_S + frac;
+	*end = p;
+	return ODO_OK;
+}
+
+size_t odo_clock_format_unix_us(char *buf, size_t size, int64_t ns)
+{
+	int n = snprintf(buf, size, "%lld.%06lld", (long long)(ns / ODO_NS_PER_S),
+			 (long long)((ns % ODO_NS_PER_S) / 1000));
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }

@@ -186,7 +186,43 @@ static void answer_obd(int i, const uint8_t *q, size_t qn, int functional)
 		}
 		return;
 	}
+	if (e->stall.set && e->stall.state == 0 && q[0] == e->stall.sid && t >= e->stall.from_t && n > 7) {
+		/* wait for the tester's flow control past the stall */
+		e->stall.state = 1;
+		ecu_tp[i].n_bs_ns = (int64_t)((e->stall.secs + 1) * 1e9);
+		fprintf(stderr, "odo-ecu-sim: ECU %X stalls for %.1f s after the first frame of %02X\n",
+			(unsigned)(e->resp_id & CAN_EFF_MASK), e->stall.secs, q[0] + 0x40);
+	}
 	send_resp(0, i, r, n);
+}
+
+/* Hold the tester's flow control to a stalled ECU; 1 when f was held. */
+static int stall_hold(const struct can_frame *f, double t)
+{
+	for (int i = 0; i < sc.necus; i++) {
+		struct sim_ecu *e = &sc.ecus[i];
+		if (e->stall.state == 1 && f->can_id == e->req_id && f->can_dlc >= 1 && (f->data[0] >> 4) == 3) {
+			e->stall.fc = *f;
+			e->stall.release_t = t + e->stall.secs;
+			e->stall.state = 2;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Release a held flow control when its stall is over: the rest follows. */
+static void stall_release(double t, int64_t now)
+{
+	for (int i = 0; i < sc.necus; i++) {
+		struct sim_ecu *e = &sc.ecus[i];
+		if (e->stall.state == 2 && t >= e->stall.release_t) {
+			e->stall.state = 3;
+			odo_isotp_rx(&ecu_tp[i], &e->stall.fc, now);
+			ecu_tp[i].n_bs_ns = ODO_ISOTP_N_BS_NS;
+			fprintf(stderr, "odo-ecu-sim: ECU %X resumes\n", (unsigned)(e->resp_id & CAN_EFF_MASK));
+		}
+	}
 }
 
 static void answer_uds(int i, const uint8_t *q, size_t qn)
@@ -258,6 +294,11 @@ int main(int argc, char **argv)
 	kernel = strcmp(mode, "kernel") == 0;
 	if (scenario_load(scen, &sc) != 0)
 		return 1;
+	for (int i = 0; i < sc.necus; i++)
+		if (kernel && sc.ecus[i].stall.set) {
+			fprintf(stderr, "odo-ecu-sim: 'stall' needs --isotp user (the kernel sends the frames)\n");
+			return 2;
+		}
 	if (odo_can_raw_open(iface, &raw_fd) != 0) {
 		fprintf(stderr, "odo-ecu-sim: %s: %s\n", iface, strerror(errno));
 		return 1;
@@ -336,6 +377,8 @@ int main(int argc, char **argv)
 									answer_obd(i, f.data + 1, len, 1);
 						continue;
 					}
+					if (stall_hold(&f, now_s() - t0))
+						continue;
 					for (int i = 0; i < sc.necus; i++)
 						odo_isotp_rx(&ecu_tp[i], &f, now);
 					for (int i = 0; i < sc.nuds; i++)
@@ -355,6 +398,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (!kernel) {
+			stall_release(now_s() - t0, now);
 			for (int i = 0; i < sc.necus; i++)
 				odo_isotp_tick(&ecu_tp[i], now);
 			for (int i = 0; i < sc.nuds; i++)

@@ -180,6 +180,13 @@ int scenario_load(const char *path, struct scenario *sc)
 					FAIL("dtc: bad code '%s'", tok[i]);
 				e->ndtc[l]++;
 			}
+		} else if (strcmp(tok[0], "stall") == 0) {
+			if (nt != 5 || e->stall.set || atof(tok[4]) <= 0)
+				FAIL("stall: want 'stall ECU SID FROM_T SECONDS' (once per ECU)");
+			e->stall.set = 1;
+			e->stall.sid = (uint8_t)strtoul(tok[2], NULL, 16);
+			e->stall.from_t = atof(tok[3]);
+			e->stall.secs = atof(tok[4]);
 		} else if (strcmp(tok[0], "nrc") == 0) {
 			if (nt != 5 || e->nnrc >= SIM_MAX_NRC)
 				FAIL("nrc: want 'nrc ECU SID PID NRC' (hex)");

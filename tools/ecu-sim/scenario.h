@@ -36,6 +36,15 @@ struct sim_ecu {
 	int ndtc[3];
 	struct { uint8_t sid, pid, nrc; } nrc[SIM_MAX_NRC];
 	int nnrc;
+	/* stall: the first multi-frame answer to service sid sent at or after
+	 * from_t stops after its first frame for secs (the tester's flow
+	 * control is held back), then the rest follows */
+	struct {
+		int set, state; /* state: 0 waiting, 1 answer sent, 2 FC held, 3 done */
+		uint8_t sid;
+		double from_t, secs, release_t;
+		struct can_frame fc;
+	} stall;
 };
 
 struct sim_uds {

@@ -12,7 +12,10 @@
 #ifndef ODO_CLOCK_H
 #define ODO_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "odo/err.h"
 
 #define ODO_NS_PER_S 1000000000LL
 #define ODO_NS_PER_MS 1000000LL
@@ -40,5 +43,15 @@ void odo_clock_advance(struct odo_clock *c, int64_t delta_ns);
 /* Virtual clocks only: set REAL to real_ns and move MONO forward by the same
  * amount when real_ns is later than now (a replay following recorded UTC). */
 void odo_clock_set_real(struct odo_clock *c, int64_t real_ns);
+
+/* Unix times as drive recordings write them: "1533234567.123456".
+ * Parse at s: 1 to 12 digits of seconds, optionally '.' and 1 to 9 digits
+ * of fraction; *ns gets nanoseconds since the epoch and *end the first
+ * character after. ODO_OK, or ODO_ERR_INVAL (no digits, too many, an empty
+ * fraction, beyond int64 nanoseconds); outputs untouched on error. */
+int odo_clock_parse_unix(const char *s, const char **end, int64_t *ns) ODO_NODISCARD;
+/* Write ns (>= 0) as "S.UUUUUU" (microseconds, truncated) into buf; returns
+ * the length, or 0 when it does not fit. */
+size_t odo_clock_format_unix_us(char *buf, size_t size, int64_t ns);
 
 #endif

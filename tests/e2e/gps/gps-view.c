@@ -63,7 +63,7 @@ static int replay(const char *dir)
 	struct odo_gps *g;
 	if (odo_gps_open(NULL, &clk, &sink, &g) != ODO_OK)
 		return 1;
-	struct odo_replay_targets t = { .gps = g, .sink = &sink };
+	struct odo_replay_targets t = { .gps = g };
 	struct odo_replay *rp;
 	if (odo_replay_open(dir, &clk, &t, &rp) != ODO_OK)
 		return 1;

@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct odo_loop loop;
-	odo_loop_init(&loop, &clock);
+	odo_loop_init(&loop, &clock, ODO_LOOP_SYSTEM);
 	if (odo_loop_add(&loop, odo_uplink_source(u)) != ODO_OK)
 		return 1;
 	int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -215,7 +215,8 @@ int main(int argc, char **argv)
 	if (g_term) {
 		int64_t dl = odo_clock_mono_ns(&clock) + (int64_t)(grace * (double)ODO_NS_PER_S);
 		while ((rc = odo_uplink_flush(u, dl)) == ODO_ERR_AGAIN)
-			(void)odo_loop_once(&loop, 50 * ODO_NS_PER_MS);
+			if (odo_loop_once(&loop, 50 * ODO_NS_PER_MS) != ODO_OK)
+				break;
 		fprintf(stderr, "store-driver: flush on SIGTERM: %s\n", odo_strerror(rc));
 	}
 	struct odo_store_stats ss;

@@ -63,6 +63,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (pos < size) {
 		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
 		size_t len = nl ? (size_t)(nl - (data + pos)) + 1 : size - pos;
+		/* the line as a gps.log line of a recording too */
+		char logline[ODO_GPS_JSON_MAX + 64];
+		if (len < sizeof logline) {
+			const char *json = NULL, *why = NULL;
+			size_t jl = 0;
+			int64_t t;
+			memcpy(logline, data + pos, len);
+			logline[len] = '\0';
+			int lr = odo_gps_log_parse(logline, &t, &json, &jl, &why);
+			if (lr == ODO_OK && (!json || json < logline || json + jl != logline + strlen(logline) ||
+			                     *json != '{' || t < 0))
+				die("log line parsed to a report outside the line");
+			if (lr != ODO_OK && (lr != ODO_ERR_INVAL || !why || !why[0]))
+				die("log line refused without a reason");
+		}
 		int rc = odo_gps_feed_json(g, (const char *)data + pos, len);
 		pos += len;
 		if (rc == ODO_ERR_TOOBIG || rc == ODO_ERR_PROTOCOL)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "can/candump.h"
+#include "can/isotp.h"
 #include "can/vbus.h"
 #include "odo/log.h"
 
@@ -62,8 +63,9 @@ static void feed(struct odo_vbus *vb, const char *line)
 static void mode01_from_two_ecus(void **st)
 {
 	(void)st;
+	/* a recording without odo's requests (somebody else's bus): every
+	 * well-formed response is decoded */
 	struct odo_vbus *vb = open_replay(NULL);
-	feed(vb, "(1.0) can0 7DF#02010CCCCCCCCCCC");       /* our request: not a response */
 	feed(vb, "(1.0) can0 7E8#04410C1AF8CCCCCC");       /* 1726 rpm */
 	feed(vb, "(1.0) can0 7E9#03410D64CCCCCCCC");       /* 100 km/h */
 	feed(vb, "(1.0) can0 7EF#0541057B0D64CCCC");       /* two PIDs: 05 = 83 degC, 0D = 100 km/h */
@@ -79,11 +81,60 @@ static void mode01_from_two_ecus(void **st)
 	assert_near(cap.obd[2].value, 83, 1e-9);
 	assert_int_equal(cap.obd[3].pid, 0x0D);
 	assert_near(cap.obd[3].value, 100 / 3.6, 1e-9);
-	assert_int_equal(cap.obd[3].mono_ns, 1000 * ODO_NS_PER_S + 4 * ODO_NS_PER_MS);
+	assert_int_equal(cap.obd[3].mono_ns, 1000 * ODO_NS_PER_S + 3 * ODO_NS_PER_MS);
 	struct odo_source_stats s;
 	odo_vbus_stats(vb, &s);
 	assert_int_equal(s.received, 4);
 	assert_int_equal(s.errors, 0);
+	odo_vbus_close(vb);
+}
+
+/* A recording made by odo holds its own requests: the replay matches the
+ * responses to them and times them out as the live agent did, and its
+ * timers (request timeout, ISO-TP N_Cr) run when the loop ticks it. */
+static void requests_in_recording(void **st)
+{
+	(void)st;
+	struct odo_vbus *vb = open_replay(NULL);
+	struct odo_source src = odo_vbus_source(vb);
+	struct odo_can_counters c;
+	assert_true(src.ops->deadline(vb) == ODO_DEADLINE_NONE);
+	feed(vb, "(1.0) can0 7DF#02010CCCCCCCCCCC"); /* odo asks for the RPM */
+	int64_t rq_deadline = src.ops->deadline(vb);
+	assert_int_equal(rq_deadline, odo_clock_mono_ns(&clk) + (int64_t)(cfg.request_timeout_s * 1e9));
+	feed(vb, "(1.0) can0 7E8#04410C1AF8CCCCCC"); /* the answer */
+	feed(vb, "(1.0) can0 7E9#03410D64CCCCCCCC"); /* an answer to a question not asked */
+	assert_int_equal(cap.nobd, 1);
+	assert_int_equal(cap.obd[0].pid, 0x0C);
+	odo_vbus_counters(vb, &c);
+	assert_int_equal(c.unsolicited, 1);
+	/* nobody answers the next one: it times out when the loop ticks */
+	odo_clock_advance(&clk, ODO_NS_PER_S);
+	feed(vb, "(1.0) can0 7DF#02010DCCCCCCCCCC");
+	odo_clock_advance(&clk, ODO_NS_PER_S);
+	assert_true(src.ops->deadline(vb) <= odo_clock_mono_ns(&clk));
+	src.ops->tick(vb);
+	odo_vbus_counters(vb, &c);
+	assert_int_equal(c.timeouts, 1);
+	assert_true(src.ops->deadline(vb) == ODO_DEADLINE_NONE);
+	feed(vb, "(1.0) can0 7E8#03410D64CCCCCCCC"); /* too late */
+	assert_int_equal(cap.nobd, 1);
+	/* the VIN's first frame, then the ECU goes silent past N_Cr: the
+	 * half-received message is dropped at the tick, so the consecutive
+	 * frames that come later make no VIN (they did not live either) */
+	feed(vb, "(1.0) can0 7DF#020902CCCCCCCCCC");
+	feed(vb, "(1.0) can0 7E8#1014490201314847");
+	int64_t n_cr = odo_clock_mono_ns(&clk) + ODO_ISOTP_N_CR_NS;
+	assert_true(src.ops->deadline(vb) < n_cr); /* the request's timeout first */
+	odo_clock_advance(&clk, ODO_ISOTP_N_CR_NS);
+	src.ops->tick(vb);
+	assert_true(src.ops->deadline(vb) == ODO_DEADLINE_NONE);
+	odo_vbus_counters(vb, &c);
+	assert_int_equal(c.timeouts, 2);
+	assert_int_equal(c.malformed, 1); /* N_Cr */
+	feed(vb, "(1.0) can0 7E8#21434D3832363333");
+	feed(vb, "(1.0) can0 7E8#2241303034333532");
+	assert_int_equal(cap.nveh, 0);
 	odo_vbus_close(vb);
 }
 
@@ -231,6 +282,7 @@ static void garbage_then_still_decodes(void **st)
 	odo_clock_advance(&clk, 2 * ODO_NS_PER_S);
 	odo_vbus_source(vb).ops->tick(vb); /* expire any half-received message */
 	int before = cap.nobd;
+	feed(vb, "(1.0) can0 7DF#02010CCCCCCCCCCC"); /* (the garbage may have looked like a request) */
 	feed(vb, "(1.0) can0 7E8#04410C1AF8CCCCCC");
 	assert_int_equal(cap.nobd, before + 1);
 	assert_near(cap.obd[before < 64 ? before : 63].value, before < 64 ? 1726.0 : cap.obd[63].value, 1e-9);
@@ -284,6 +336,7 @@ int main(void)
 	odo_log_threshold = ODO_LOG_ERROR;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mode01_from_two_ecus),
+		cmocka_unit_test(requests_in_recording),
 		cmocka_unit_test(vin_dtc_negative_malformed),
 		cmocka_unit_test(uds_srs_and_dbc_roles),
 		cmocka_unit_test(addressing_29bit),

@@ -24,7 +24,8 @@
 struct rec {
 	FILE *out;
 	struct odo_clock *clk;
-	int gps, gps3, accel, phone, can;
+	int gps, gps3, accel, phone, obd;
+	uint64_t can; /* frames the bus source took */
 };
 
 static void s_gps(void *ctx, const struct odo_gps_fix *f)
@@ -52,14 +53,13 @@ static void s_phone(void *ctx, const struct odo_phone_state *p)
 		p->screen_on, p->call, p->handled);
 }
 
-static void s_can(void *ctx, const struct can_frame *f, const char *ifname)
+/* CAN frames reach the sink through the bus source's decoding (vbus.c). */
+static void s_obd(void *ctx, const struct odo_obd_value *v)
 {
 	struct rec *r = ctx;
-	r->can++;
-	fprintf(r->out, "can %lld %s %03X %u", (long long)odo_clock_real_ns(r->clk), ifname, f->can_id, f->len);
-	for (int i = 0; i < f->len; i++)
-		fprintf(r->out, " %02X", f->data[i]);
-	fputc('\n', r->out);
+	r->obd++;
+	fprintf(r->out, "obd %lld %lld %X %02X %.3f\n", (long long)odo_clock_real_ns(r->clk), (long long)v->mono_ns,
+		v->ecu, v->pid, v->value);
 }
 
 static void write_file(const char *dir, const char *name, const char *text)
@@ -82,10 +82,17 @@ static char *replay_dir(const char *dir, struct rec *r, struct odo_replay_stats 
 	memset(r, 0, sizeof *r);
 	r->out = open_memstream(&buf, &len);
 	r->clk = &clk;
-	struct odo_sink sink = { .ctx = r, .gps = s_gps, .accel = s_accel, .phone = s_phone };
-	struct odo_gps *g;
-	assert_int_equal(odo_gps_open(NULL, &clk, &sink, &g), ODO_OK);
-	struct odo_replay_targets t = { .gps = g, .sink = &sink, .can_feed = s_can, .can_ctx = r };
+	/* every stream through its own source, in replay mode */
+	static struct odo_can_cfg ccfg;
+	struct odo_cfg_section sec = { "can", odo_can_cfg_keys, odo_can_cfg_nkeys, &ccfg };
+	struct odo_cfg_error err;
+	assert_int_equal(odo_config_defaults(&sec, 1, &err), ODO_OK);
+	struct odo_sink sink = { .ctx = r, .gps = s_gps, .accel = s_accel, .phone = s_phone, .obd = s_obd };
+	struct odo_replay_targets t;
+	assert_int_equal(odo_gps_open(NULL, &clk, &sink, &t.gps), ODO_OK);
+	assert_int_equal(odo_vbus_open_replay(&ccfg, &clk, &sink, &t.vbus), ODO_OK);
+	assert_int_equal(odo_accel_open_replay(&clk, &sink, &t.accel), ODO_OK);
+	assert_int_equal(odo_phone_open(NULL, &clk, &sink, &t.phone), ODO_OK);
 	struct odo_replay *rp;
 	assert_int_equal(odo_replay_open(dir, &clk, &t, &rp), ODO_OK);
 	int rc;
@@ -95,7 +102,13 @@ static char *replay_dir(const char *dir, struct rec *r, struct odo_replay_stats 
 	assert_int_equal(odo_replay_step(rp), ODO_ERR_CLOSED);
 	odo_replay_stats(rp, st);
 	odo_replay_close(rp);
-	odo_gps_close(g);
+	struct odo_can_counters cc;
+	odo_vbus_counters(t.vbus, &cc);
+	r->can = cc.frames;
+	odo_gps_close(t.gps);
+	odo_vbus_close(t.vbus);
+	odo_accel_close(t.accel);
+	odo_phone_close(t.phone);
 	fclose(r->out);
 	return buf;
 }
@@ -164,10 +177,9 @@ static void test_merge_and_corrupt(void **state)
 		"acc 10000000000 1000 0.10000 0.20000 9.80000 0\n"
 		"gps 10500000000 500001000 0 2 1.000000000 2.000000000 nan nan\n"
 		"phone 10550000000 550001000 1 1 1\n"
-		"can 10600000000 can0 7E8 4 03 41 0D 20\n"
+		"obd 10600000000 600001000 7E8 0D 8.889\n"
 		"acc 10900000000 900001000 1.50000 -2.50000 9.80000 1\n"
 		"gps 11000000000 1000001000 0 3 1.100000000 2.100000000 nan nan\n"
-		"can 11100000000 can0 123 0\n"
 		"gps 12000000000 2000001000 0 1 nan nan nan nan\n";
 	/* (MONO starts at 1000 ns and moves with the recording's REAL time.) */
 	assert_string_equal(out, want);
@@ -238,9 +250,11 @@ static void test_recorder_roundtrip(void **state)
 	struct rec r;
 	struct odo_replay_stats st;
 	char *out = replay_dir(dir, &r, &st);
-	assert_string_equal(out, "phone 1700000000250000000 1000 1 2 0\n"
-				 "acc 1700000000260000000 10001000 0.50000 -0.25000 9.75000 0\n"
-				 "gps 1700000000300000000 50001000 0 2 3.500000000 4.500000000 nan nan\n");
+	/* the replay's clock starts at the recording's start (meta.conf), where
+	 * the live agent's timers started: MONO 1000 ns there */
+	assert_string_equal(out, "phone 1700000000250000000 250001000 1 2 0\n"
+				 "acc 1700000000260000000 260001000 0.50000 -0.25000 9.75000 0\n"
+				 "gps 1700000000300000000 300001000 0 2 3.500000000 4.500000000 nan nan\n");
 	free(out);
 	const char *names[] = { "gps.log", "can.log", "accel.csv", "phone.csv", "meta.conf" };
 	for (int i = 0; i < 5; i++) {
@@ -285,7 +299,7 @@ struct obdrec {
 	int speed, rpm, cruise_ok;
 };
 
-static void s_obd(void *ctx, const struct odo_obd_value *v)
+static void s_obd_count(void *ctx, const struct odo_obd_value *v)
 {
 	struct obdrec *o = ctx;
 	int64_t t = odo_clock_real_ns(o->clk) / ODO_NS_PER_S - 1715673600LL;
@@ -308,10 +322,10 @@ static void test_drive_vbus(void **state)
 	struct odo_clock clk;
 	odo_clock_init_virtual(&clk, 0, 0);
 	struct obdrec o = { .clk = &clk };
-	struct odo_sink sink = { .ctx = &o, .obd = s_obd };
+	struct odo_sink sink = { .ctx = &o, .obd = s_obd_count };
 	struct odo_vbus *vb;
 	assert_int_equal(odo_vbus_open_replay(&cfg, &clk, &sink, &vb), ODO_OK);
-	struct odo_replay_targets t = { .vbus = vb, .sink = &sink };
+	struct odo_replay_targets t = { .vbus = vb };
 	struct odo_replay *rp;
 	assert_int_equal(odo_replay_open(ODO_SOURCE_DIR "/tests/data/drives/synthetic-1", &clk, &t, &rp), ODO_OK);
 	while (odo_replay_step(rp) == ODO_OK)

@@ -160,6 +160,11 @@ int main(int argc, char **argv)
 				perror("poll");
 				return 1;
 			}
+			/* timers that came due before the input, as odo-agent's
+			 * loop runs them, so that --replay of the recording
+			 * decides the same answers solicited */
+			if (s.ops->deadline(s.self) <= odo_clock_mono_ns(&clk))
+				s.ops->tick(s.self);
 			if (r > 0)
 				s.ops->handle(s.self, pfd, n);
 			if (s.ops->deadline(s.self) <= odo_clock_mono_ns(&clk))
