@@ -21,10 +21,19 @@ static void live_now(struct odo_loop *l, int64_t *mono, int64_t *real)
 	*real = trunc_us(odo_clock_real_ns(&l->sys));
 }
 
-/* Live: the clock to an instant read with live_now(), REAL = MONO + off_ns
- * (the offset re-taken when the system clock was stepped). */
+/* Live: the clock to an instant read with live_now(): MONO is the
+ * system's shifted by mono_shift_ns (< 1 s, fixed at the start) so that
+ * REAL - MONO = off_ns is a whole number of seconds, as in a replay
+ * (odo_replay_open): what is aligned on MONO (100 ms slots, ms) falls
+ * alike in both. The offset is re-taken when the system clock was stepped. */
 static void live_sync(struct odo_loop *l, int64_t m, int64_t r, int first)
 {
+	if (first) {
+		l->mono_shift_ns = (r - m) % ODO_NS_PER_S;
+		if (l->mono_shift_ns < 0)
+			l->mono_shift_ns += ODO_NS_PER_S;
+	}
+	m += l->mono_shift_ns;
 	int64_t off = r - m;
 	int64_t d = off - l->off_ns;
 
@@ -45,6 +54,7 @@ void odo_loop_init(struct odo_loop *l, struct odo_clock *clock, enum odo_loop_mo
 	l->extra_fd = -1;
 	l->extra_ready = 0;
 	l->off_ns = 0;
+	l->mono_shift_ns = 0;
 	l->stuck = 0;
 	odo_clock_init_system(&l->sys);
 	if (mode == ODO_LOOP_LIVE) {
@@ -151,9 +161,9 @@ static int poll_timeout_ms(struct odo_loop *l, int64_t max_wait_ns)
 		int64_t d = deadline_of(e);
 		if (d == ODO_DEADLINE_NONE)
 			continue;
-		/* live: the loop clock's MONO is the system's */
+		/* live: the loop clock's MONO is the system's, shifted */
 		const struct odo_clock *c = e->clock ? e->clock : l->mode == ODO_LOOP_LIVE ? &l->sys : l->clock;
-		int64_t w = d - odo_clock_mono_ns(c);
+		int64_t w = d - odo_clock_mono_ns(c) - (!e->clock && l->mode == ODO_LOOP_LIVE ? l->mono_shift_ns : 0);
 		if (w < wait)
 			wait = w > 0 ? w : 0;
 	}
@@ -200,7 +210,7 @@ int odo_loop_once(struct odo_loop *l, int64_t max_wait_ns)
 		 * own deadlines, however long they take; the inputs are at it */
 		int64_t r;
 		live_now(l, &now, &r);
-		run_due(l, now);
+		run_due(l, now + l->mono_shift_ns);
 		live_sync(l, now, r, 0);
 		now = odo_clock_mono_ns(l->clock);
 	} else if (l->mode == ODO_LOOP_REPLAY) {

@@ -11,9 +11,10 @@
  *           longer than max_wait), then runs every timer that came due, in
  *           deadline order and each at its own deadline (the clock set
  *           there), then sets the clock to the system's now (microseconds;
- *           REAL = MONO + an offset re-taken only when the system clock is
- *           stepped), dispatches the revents of that instant, and runs what
- *           the inputs made due at that instant.
+ *           REAL = MONO + a whole number of seconds, as in a replay, the
+ *           offset re-taken only when the system clock is stepped),
+ *           dispatches the revents of that instant, and runs what the
+ *           inputs made due at that instant.
  *   replay  never sleeps: each round advances the clock to the earliest
  *           deadline of all sources (the replay's next item is one of them)
  *           and runs everything due there.
@@ -56,7 +57,8 @@ struct odo_loop {
 	struct odo_clock *clock;
 	enum odo_loop_mode mode;
 	struct odo_clock sys; /* live: what the clock follows */
-	int64_t off_ns;       /* live: REAL - MONO */
+	int64_t off_ns;        /* live: REAL - MONO, whole seconds */
+	int64_t mono_shift_ns; /* live: MONO - the system's MONO, < 1 s */
 	struct odo_loop_entry src[ODO_LOOP_MAX_SOURCES];
 	int nsrc;
 	int extra_fd; /* e.g. a signalfd; -1 when none */

@@ -346,10 +346,14 @@ static void src_handle(void *self, const struct pollfd *pfd, int n)
 		return;
 	struct epoll_event ev[ODO_CAN_MAX_ECUS + ODO_CAN_MAX_UDS + 1];
 	int k = epoll_wait(vb->ep_fd, ev, (int)ODO_ARRAY_LEN(ev), 0);
+	/* The raw socket first: the frames a kernel ISO-TP message was made of
+	 * are recorded at the instant the message is decoded, as far as the
+	 * kernel has queued them (a replay decodes from those frames). */
+	read_raw(vb);
 	for (int i = 0; i < k; i++) {
 		uint32_t tag = ev[i].data.u32;
 		if (tag == TAG_RAW)
-			read_raw(vb);
+			continue;
 		else if (tag >= TAG_UDS)
 			read_kernel(vb, vb->uds[tag - TAG_UDS].kfd, -1, (int)(tag - TAG_UDS));
 		else

@@ -297,8 +297,13 @@ int odo_replay_open(const char *dir, struct odo_clock *clock, const struct odo_r
 	 * recording from there. */
 	if (first >= 0 && (!start || rp->s[first].t < start))
 		start = rp->s[first].t;
-	if (start)
-		odo_clock_init_virtual(clock, start, odo_clock_mono_ns(clock));
+	/* MONO moved on to REAL's place in its second: REAL - MONO is a whole
+	 * number of seconds, as live (loop.c), so what is aligned on MONO
+	 * (100 ms slots, milliseconds) falls alike in both */
+	if (start) {
+		int64_t m = odo_clock_mono_ns(clock), r = (start - m) % ODO_NS_PER_S;
+		odo_clock_init_virtual(clock, start, m + (r < 0 ? r + ODO_NS_PER_S : r));
+	}
 	rp->last_t = INT64_MIN;
 	*out = rp;
 	return ODO_OK;

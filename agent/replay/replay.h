@@ -111,7 +111,8 @@ struct odo_replay;
  * Open the recording in `dir` for replay on the virtual clock `clock`
  * (borrowed): REAL is set to the recording's start ([recording] start, the
  * instant the live agent's timers started from), or to the first item when
- * that is earlier or the start not known; MONO stays where it stands.
+ * that is earlier or the start not known; MONO moves on (less than 1 s) so
+ * that REAL - MONO is a whole number of seconds, as live (loop.h).
  * targets is copied. meta.conf gives start and end; one that cannot be
  * parsed is logged and ignored. Returns ODO_OK,
  * ODO_ERR_INVAL, ODO_ERR_NOMEM, ODO_ERR_NOTFOUND (dir has none of the files).

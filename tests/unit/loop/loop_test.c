@@ -178,6 +178,8 @@ static void live_timers_run_at_their_deadlines(void **state)
 	int64_t t0 = odo_clock_mono_ns(&clk);
 	assert_int_equal(t0 % 1000, 0);
 	assert_int_equal(odo_clock_real_ns(&clk) % 1000, 0);
+	/* REAL - MONO whole seconds, as in a replay */
+	assert_int_equal((odo_clock_real_ns(&clk) - t0) % ODO_NS_PER_S, 0);
 	int64_t drift = odo_clock_real_ns(&clk) - odo_clock_real_ns(&sys);
 	assert_true(drift > -ODO_LOOP_CLOCK_STEP_NS && drift < ODO_LOOP_CLOCK_STEP_NS);
 	/* two timers that came due while the loop was busy, and an input */

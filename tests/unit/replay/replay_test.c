@@ -174,14 +174,15 @@ static void test_merge_and_corrupt(void **state)
 		if (!strstr(logtxt, reports[i]))
 			fail_msg("log lacks '%s':\n%s", reports[i], logtxt);
 	const char *want =
-		"acc 10000000000 1000 0.10000 0.20000 9.80000 0\n"
-		"gps 10500000000 500001000 0 2 1.000000000 2.000000000 nan nan\n"
-		"phone 10550000000 550001000 1 1 1\n"
-		"obd 10600000000 600001000 7E8 0D 8.889\n"
-		"acc 10900000000 900001000 1.50000 -2.50000 9.80000 1\n"
-		"gps 11000000000 1000001000 0 3 1.100000000 2.100000000 nan nan\n"
-		"gps 12000000000 2000001000 0 1 nan nan nan nan\n";
-	/* (MONO starts at 1000 ns and moves with the recording's REAL time.) */
+		"acc 10000000000 1000000000 0.10000 0.20000 9.80000 0\n"
+		"gps 10500000000 1500000000 0 2 1.000000000 2.000000000 nan nan\n"
+		"phone 10550000000 1550000000 1 1 1\n"
+		"obd 10600000000 1600000000 7E8 0D 8.889\n"
+		"acc 10900000000 1900000000 1.50000 -2.50000 9.80000 1\n"
+		"gps 11000000000 2000000000 0 3 1.100000000 2.100000000 nan nan\n"
+		"gps 12000000000 3000000000 0 1 nan nan nan nan\n";
+	/* (MONO starts at 1000 ns, moves on to REAL's place in its second -
+	 * REAL - MONO whole seconds, as live - and then with REAL.) */
 	assert_string_equal(out, want);
 	assert_int_equal(st.items[ODO_RSTREAM_GPS], 4);
 	assert_int_equal(st.corrupt[ODO_RSTREAM_GPS], 3);
@@ -251,10 +252,11 @@ static void test_recorder_roundtrip(void **state)
 	struct odo_replay_stats st;
 	char *out = replay_dir(dir, &r, &st);
 	/* the replay's clock starts at the recording's start (meta.conf), where
-	 * the live agent's timers started: MONO 1000 ns there */
-	assert_string_equal(out, "phone 1700000000250000000 250001000 1 2 0\n"
-				 "acc 1700000000260000000 260001000 0.50000 -0.25000 9.75000 0\n"
-				 "gps 1700000000300000000 300001000 0 2 3.500000000 4.500000000 nan nan\n");
+	 * the live agent's timers started: MONO 1 s there (REAL - MONO whole
+	 * seconds) */
+	assert_string_equal(out, "phone 1700000000250000000 1250000000 1 2 0\n"
+				 "acc 1700000000260000000 1260000000 0.50000 -0.25000 9.75000 0\n"
+				 "gps 1700000000300000000 1300000000 0 2 3.500000000 4.500000000 nan nan\n");
 	free(out);
 	const char *names[] = { "gps.log", "can.log", "accel.csv", "phone.csv", "meta.conf" };
 	for (int i = 0; i < 5; i++) {

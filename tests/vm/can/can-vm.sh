@@ -90,7 +90,23 @@ grep -q 'negative response to service 01: NRC 31 requestOutOfRange' /tmp/err.txt
 # The recording replays through the same decoding to the same RPM series and DTC/VIN lines.
 obd-probe --config /tmp/can.conf --replay /tmp/rec.log > /tmp/replay.txt 2>/dev/null
 awk -v e=$E1 '$1=="obd" && $2=="ecu="e && $3=="pid=0C"{split($4,a,"="); print a[2]}' /tmp/replay.txt > /tmp/rpm2
-cmp /tmp/rpm /tmp/rpm2 || fail "replayed RPM series differs"
+if [ "$MODE" = user ]; then
+	cmp /tmp/rpm /tmp/rpm2 || fail "replayed RPM series differs"
+else
+	# Kernel ISO-TP: live decodes the kernel socket's messages, the replay
+	# the raw frames the recording holds, which the raw socket may stamp a
+	# little later (docs/inputs.md, "Replay equals live"): an answer that
+	# straddles its request's timeout is solicited live and not in the
+	# replay. So: the replayed series is the live one in order, less at
+	# most the answers the replay counted unsolicited beyond live.
+	unsol() { sed -n 's/^stats .*unsolicited=\([0-9]*\).*/\1/p' "$1"; }
+	extra=$(( $(unsol /tmp/replay.txt) - $(unsol /tmp/out.txt) ))
+	awk -v extra="$extra" 'BEGIN { i = 0; n = 0; m = 0 } NR == FNR { live[n++] = $1; next }
+		{ while (i < n && live[i] != $1) i++; if (i == n) bad = 1; else i++; m++ }
+		END { printf "replayed %d of %d live RPM values, %d answers more unsolicited\n", m, n, extra
+		      exit !(!bad && n - m >= 0 && n - m <= (extra > 0 ? extra : 0)) }' /tmp/rpm /tmp/rpm2 ||
+		fail "replayed RPM series is not the live one"
+fi
 grep -qx "vin ecu=$E1 vin=1HGCM82633A004352" /tmp/replay.txt || fail "replay: VIN"
 grep -qx "dtc ecu=$E1 mil=-1 stored=P0301,P0420 pending= permanent=P0301 airbag=0" /tmp/replay.txt ||
 	grep -qx "dtc ecu=$E1 mil=1 stored=P0301,P0420 pending= permanent=P0301 airbag=0" /tmp/replay.txt || fail "replay: DTCs"

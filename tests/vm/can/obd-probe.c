@@ -1,8 +1,10 @@
 /*
  * obd-probe — VM test driver for agent/can: opens odo_vbus live with a
- * config's [can] section, runs a poll loop over odo_vbus_source for N
- * seconds and prints every sink delivery as one line; or replays a candump
- * log through the same decoding (--replay) and prints the same lines.
+ * config's [can] section, runs the agent's loop (agent/loop.h, live mode)
+ * over odo_vbus_source for N seconds and prints every sink delivery as one
+ * line; or replays a candump log through the same decoding (--replay),
+ * ticking the source's timers that came due before each frame, and prints
+ * the same lines.
  *
  *   obd-probe --config FILE --seconds N [--record LOG]
  *   obd-probe --config FILE --replay LOG
@@ -20,6 +22,7 @@
 
 #include "can/candump.h"
 #include "can/vbus.h"
+#include "loop.h"
 #include "odo/log.h"
 
 static void p_obd(void *c, const struct odo_obd_value *v)
@@ -128,7 +131,11 @@ int main(int argc, char **argv)
 		fclose(f);
 		printf("replay bad_lines=%lu\n", bad);
 	} else {
-		odo_clock_init_system(&clk);
+		/* the agent's loop: timers at their deadlines before the inputs
+		 * of a wake-up, inputs stamped with the wake-up instant, so that
+		 * --replay of the recording decides the same answers solicited */
+		struct odo_loop loop;
+		odo_loop_init(&loop, &clk, ODO_LOOP_LIVE);
 		if ((rc = odo_vbus_open(&cfg, &clk, &sink, &vb)) != ODO_OK) {
 			fprintf(stderr, "obd-probe: open: %s\n", odo_strerror(rc));
 			return 1;
@@ -143,33 +150,14 @@ int main(int argc, char **argv)
 			odo_vbus_set_recorder(vb, rf);
 		}
 		printf("isotp=%s\n", odo_vbus_kernel_isotp(vb) ? "kernel" : "user");
-		struct odo_source s = odo_vbus_source(vb);
+		if (odo_loop_add(&loop, odo_vbus_source(vb)) != ODO_OK)
+			return 1;
 		int64_t end = odo_clock_mono_ns(&clk) + (int64_t)(seconds * 1e9);
-		for (;;) {
-			int64_t now = odo_clock_mono_ns(&clk);
-			if (now >= end)
-				break;
-			struct pollfd pfd[ODO_SOURCE_MAX_FDS];
-			int n = s.ops->pollfds(s.self, pfd, ODO_SOURCE_MAX_FDS);
-			int64_t dl = s.ops->deadline(s.self);
-			if (dl > end)
-				dl = end;
-			int ms = dl <= now ? 0 : (int)((dl - now + 999999) / 1000000);
-			int r = poll(pfd, (nfds_t)n, ms);
-			if (r < 0 && errno != EINTR) {
+		while (odo_clock_mono_ns(&clk) < end)
+			if (odo_loop_once(&loop, end - odo_clock_mono_ns(&clk)) != ODO_OK) {
 				perror("poll");
 				return 1;
 			}
-			/* timers that came due before the input, as odo-agent's
-			 * loop runs them, so that --replay of the recording
-			 * decides the same answers solicited */
-			if (s.ops->deadline(s.self) <= odo_clock_mono_ns(&clk))
-				s.ops->tick(s.self);
-			if (r > 0)
-				s.ops->handle(s.self, pfd, n);
-			if (s.ops->deadline(s.self) <= odo_clock_mono_ns(&clk))
-				s.ops->tick(s.self);
-		}
 		if (rf)
 			fclose(rf);
 	}
