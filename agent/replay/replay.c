@@ -72,7 +72,7 @@ static int accel_parse(const char *line, int64_t *t, union item *it, const char 
 {
 	int rc = odo_accel_csv_parse(line, t, &it->accel);
 	if (rc != ODO_OK)
-		*why = "not an accel.csv row (t,x,y,z,saturated[,gx,gy,gz])";
+		*why = "not an accel.csv row (t,x,y,z,saturated)";
 	return rc;
 }
 
