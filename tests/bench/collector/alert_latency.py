@@ -15,6 +15,7 @@ arrival) to the receiver's arrival: the quantity the issue bounds at 2 s.
 Prints a Markdown table for docs/benchmarks.md; fails only when an alert
 is missing (timings are reported, not asserted).
 """
+import atexit
 import json
 import os
 import statistics
@@ -47,11 +48,14 @@ def main():
         f.write("ok\n")
     rp = subprocess.Popen([sys.executable, os.path.join(SRC, "tests/e2e/collector/webhook_receiver.py"),
                            "--secret-file", secret, "--log", log, "--control", ctl, "--port-file", portf])
+    atexit.register(lambda: rp.poll() is None and (rp.kill(), rp.wait()))
     H.wait_for("receiver", lambda: os.path.exists(portf), 10)
     port = int(open(portf).read())
     c = H.Collector("bench", alerts="webhook_url = http://127.0.0.1:%d/a\nwebhook_secret_file = %s\n" % (port, secret))
+    atexit.register(lambda: c.proc is not None and c.proc.poll() is None and (c.proc.kill(), c.proc.wait()))
     c.start()
     dev = H.Device("bench-car")
+    atexit.register(lambda: dev.proc.poll() is None and (dev.proc.kill(), dev.proc.wait()))
     pub_t, ack_t = {}, {}
     for i in range(1, N + 1):
         now = int(time.time() * 1000)

@@ -29,6 +29,7 @@ servers alerts.sh started (TLS mosquitto, PostgreSQL).
 5. Latency: from the record's arrival at the collector to the receiver
    (printed; measured properly by tests/bench/collector/alert_latency.sh).
 """
+import atexit
 import json
 import os
 import signal
@@ -42,6 +43,23 @@ import wirelib as W  # noqa: E402
 
 AGENT = os.environ["AGENT"]
 TMP, SRC, PKI = H.TMP, H.SRC, H.PKI
+_procs = []  # what this script started: stopped however it ends (servers.sh stops only its own)
+
+
+def _reap():
+    for p in _procs:
+        obj = getattr(p, "proc", p)
+        if obj is not None and obj.poll() is None:
+            obj.kill()
+            obj.wait()
+
+
+atexit.register(_reap)
+
+
+def track(p):
+    _procs.append(p)
+    return p
 
 
 def receiver():
@@ -54,8 +72,8 @@ def receiver():
         f.write("fail 2\n")
     log = os.path.join(TMP, "webhook.jsonl")
     portf = os.path.join(TMP, "webhook.port")
-    p = subprocess.Popen([sys.executable, os.path.join(SRC, "tests/e2e/collector/webhook_receiver.py"),
-                          "--secret-file", secret, "--log", log, "--control", ctl, "--port-file", portf])
+    p = track(subprocess.Popen([sys.executable, os.path.join(SRC, "tests/e2e/collector/webhook_receiver.py"),
+                                "--secret-file", secret, "--log", log, "--control", ctl, "--port-file", portf]))
     H.wait_for("webhook receiver listening", lambda: os.path.exists(portf), 10)
     port = int(open(portf).read())
     return p, secret, ctl, log, port
@@ -103,7 +121,7 @@ def main():
     rp, secret, ctl, log, port = receiver()
     alerts_ini = ("webhook_url = http://127.0.0.1:%d/odo/alerts\nwebhook_secret_file = %s\nbackoff_min_s = 0.2\n"
                   "backoff_max_s = 1\npoll_s = 0.2\ntimeout_s = 2\nlease_s = 60\n" % (port, secret))
-    c1 = H.Collector("c1", alerts=alerts_ini)
+    c1 = track(H.Collector("c1", alerts=alerts_ini))
     c1.start()
     H.on_fail(lambda: print("---- receiver\n" + "\n".join(json.dumps({k: r[k] for k in r if k != "body"})
                                                           for r in requests(log)[-20:])))
@@ -200,7 +218,7 @@ def main():
 
     # ---- 2. deduplication per (device, epoch, seq)
     set_mode(ctl, "ok")
-    dev = H.Device("dev-x")
+    dev = track(H.Device("dev-x"))
     now = int(time.time() * 1000)
     crash = W.record(3, 3, now - 2000, trip=4, ek=6, src=0, dur=90, pk=-9.5, mg=-4.0)
     msg = W.batch("dev-x", 1, [W.sample(1, now - 4000, trip=4, v=12.0), W.sample(2, now - 3000, trip=4, v=12.0),
@@ -220,7 +238,7 @@ def main():
 
     # ---- 3. a collector restart with an undelivered alert
     set_mode(ctl, "down")
-    dev = H.Device("dev-y")
+    dev = track(H.Device("dev-y"))
     now = int(time.time() * 1000)
     dev.pub(W.batch("dev-y", 1, [W.record(3, 1, now - 1000, trip=2, ek=6, src=2, dur=0, pk=0.0, mg=0.0)],
                     v=2, ep=78, af=0))
@@ -239,7 +257,7 @@ def main():
              H.psql("SELECT d.state, d.lease_by, d.lease_until > now() + interval '30 s' FROM alert_deliveries d"
                     " JOIN alerts a ON a.id = d.alert_id WHERE a.device_id = 'dev-y'"), [["pending", "c1", "t"]])
     set_mode(ctl, "ok")
-    c2 = H.Collector("c1", alerts=alerts_ini)  # the same name: it releases the lease the killed one held
+    c2 = track(H.Collector("c1", alerts=alerts_ini))  # the same name: it releases the lease the killed one held
     c2.start()
     H.wait_for("dev-y's alert delivered after the restart (the 60 s lease released, not lapsed)",
                lambda: any(x["body"]["device"] == "dev-y" for x in delivered(log)), 20)
@@ -280,11 +298,11 @@ def main():
                        capture_output=True, text=True)
     H.expect("replay with the collector away: not acknowledged (exit 3)", r.returncode, 3)
     H.expect("nothing of cut-car stored yet", H.qi("SELECT count(*) FROM crash_traces WHERE device_id = 'cut-car'"), 0)
-    c3 = H.Collector("c1", alerts=alerts_ini)
+    c3 = track(H.Collector("c1", alerts=alerts_ini))
     c3.start()
     # the restart: live, no sources, its outbox to send
-    ag = subprocess.Popen([AGENT, "-c", agent_conf("cut-car", live=True)],
-                          stderr=open(os.path.join(TMP, "cut-live.err"), "w"))
+    ag = track(subprocess.Popen([AGENT, "-c", agent_conf("cut-car", live=True)],
+                                stderr=open(os.path.join(TMP, "cut-live.err"), "w")))
     try:
         H.wait_for("cut-car's trace parts stored after the restart",
                    lambda: H.qi("SELECT count(*) FROM crash_traces WHERE device_id = 'cut-car'") == 16, 60)
