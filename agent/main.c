@@ -1,15 +1,17 @@
 /*
- * odo-agent — entry point: configuration, wiring, and the run modes.
+ * odo-agent — entry point: the command line, the wiring of the parts, and
+ * the one run (the configuration is conf.c, the device status status.c).
  *
  *   live      sources (gpsd, CAN, accelerometer, phone) -> engine -> outbox -> uplink,
- *             all driven by one poll loop on the system clock;
+ *             all driven by one discrete-event loop (loop.h) following the
+ *             system clock;
  *   --record  the same, with every source's raw input also written to a
  *             drive-recording directory (docs/inputs.md);
- *   --replay  a recording drives the very same engine on a virtual clock, as
- *             fast as the CPU allows; the outbox and uplink run on the system
- *             clock alongside, and after the drive the agent keeps sending
- *             until the collector has acknowledged everything (or the drain
- *             timeout passes).
+ *   --replay  the same loop, the recording one more source, on a virtual
+ *             clock as fast as the CPU allows; the outbox and uplink run on
+ *             the system clock alongside, and after the drive the agent keeps
+ *             sending until the collector has acknowledged everything (or the
+ *             drain timeout passes).
  *
  * Signals: SIGTERM/SIGINT end the trip, flush what the link allows within
  * [agent] shutdown_grace_s and exit 0; SIGHUP reopens the log file and
@@ -18,7 +20,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,84 +29,25 @@
 #include <unistd.h>
 
 #include "odo/clock.h"
-#include "odo/config.h"
 #include "odo/err.h"
 #include "odo/log.h"
-#include "odo/ltime.h"
 #include "odo/wire.h"
 
-#include "accel/accel.h"
-#include "can/vbus.h"
-#include "engine/engine.h"
-#include "gps/gps.h"
+#include "conf.h"
 #include "loop.h"
-#include "phone/phone.h"
 #include "replay/replay.h"
 #include "status.h"
-#include "store/store.h"
-#include "uplink/uplink.h"
 
 #ifndef ODO_VERSION
 #define ODO_VERSION "0"
 #endif
 
-#define AGENT_PATH_MAX 256
-#define AGENT_MAX_SECTIONS 24
 #define AGENT_MAX_SETS 32
 /* How often the engine is ticked (periodic samples, trip timeouts). */
 #define AGENT_ENGINE_TICK_NS (100 * ODO_NS_PER_MS)
 
-/* Section [agent]. */
-struct agent_cfg {
-	char device_id[ODO_DEVICE_ID_MAX + 1];
-	char state_dir[AGENT_PATH_MAX];
-	char timezone[ODO_TZ_NAME_MAX];
-	int log_level;
-	char log_file[AGENT_PATH_MAX];
-	double status_period_s;
-	double shutdown_grace_s;
-	int gps, accel, phone, uplink;
-};
-
-static const char *const level_choices[] = {"error", "warn", "info", "debug", NULL};
-
-static const struct odo_cfg_key agent_cfg_keys[] = {
-	{.key = "device_id", .type = ODO_CFG_STR, .offset = offsetof(struct agent_cfg, device_id),
-	 .size = sizeof(((struct agent_cfg *)0)->device_id), .required = 1, .min = 1, .max = 0,
-	 .help = "this gateway's id ([A-Za-z0-9._-], the CN of its certificate)"},
-	ODO_CFG_S("state_dir", struct agent_cfg, state_dir, "/var/lib/odo",
-		  "directory for persistent state (calibration); the outbox path is [store] path"),
-	ODO_CFG_S("timezone", struct agent_cfg, timezone, "UTC",
-		  "IANA time zone of the vehicle's region, for rush-hour and late-night features"),
-	{.key = "log_level", .type = ODO_CFG_ENUM, .offset = offsetof(struct agent_cfg, log_level), .def = "info",
-	 .choices = level_choices, .min = 1, .max = 0, .help = "error, warn, info or debug", .reloadable = 1},
-	{.key = "log_file", .type = ODO_CFG_STR, .offset = offsetof(struct agent_cfg, log_file),
-	 .size = sizeof(((struct agent_cfg *)0)->log_file), .def = "", .min = 1, .max = 0,
-	 .help = "append logs to this file instead of stderr (reopened on SIGHUP)", .reloadable = 1},
-	ODO_CFG_D("status_period_s", struct agent_cfg, status_period_s, "60", 1, 86400,
-		  "period of the device-status record"),
-	ODO_CFG_D("shutdown_grace_s", struct agent_cfg, shutdown_grace_s, "10", 0, 3600,
-		  "on SIGTERM, keep sending the backlog this long before exiting"),
-	ODO_CFG_B("gps", struct agent_cfg, gps, "true", "read GPS from gpsd ([gps])"),
-	ODO_CFG_B("accel", struct agent_cfg, accel, "true", "read the I2C accelerometer ([accel])"),
-	ODO_CFG_B("phone", struct agent_cfg, phone, "true", "listen for the companion phone ([phone])"),
-	ODO_CFG_B("uplink", struct agent_cfg, uplink, "true", "send records to the broker ([uplink])"),
-};
-
 struct agent {
-	/* configuration */
-	char config_path[AGENT_PATH_MAX];
-	struct agent_cfg cfg;
-	struct odo_gps_cfg gps_cfg;
-	struct odo_can_cfg can_cfg;
-	struct odo_accel_cfg accel_cfg;
-	struct odo_phone_cfg phone_cfg;
-	struct odo_engine_cfg engine_cfg;
-	struct odo_store_cfg store_cfg;
-	struct odo_uplink_cfg uplink_cfg;
-	struct odo_cfg_section secs[AGENT_MAX_SECTIONS];
-	size_t nsecs;
-	struct odo_tz tz;
+	struct odo_agent_conf conf;
 
 	/* clocks: `pipe` drives sources and the engine (virtual in replay),
 	 * `sys` drives the outbox and the network */
@@ -134,101 +76,29 @@ struct agent {
 	int stop, reload;
 };
 
-/* ---- configuration ---------------------------------------------------- */
-
-static void add_section(struct agent *a, const char *name, const struct odo_cfg_key *keys, size_t n,
-			void *dest)
-{
-	if (a->nsecs >= AGENT_MAX_SECTIONS)
-		return;
-	a->secs[a->nsecs++] = (struct odo_cfg_section){.name = name, .keys = keys, .nkeys = n, .dest = dest};
-}
-
-static void build_sections(struct agent *a)
-{
-	a->nsecs = 0;
-	add_section(a, "agent", agent_cfg_keys, ODO_ARRAY_LEN(agent_cfg_keys), &a->cfg);
-	add_section(a, "gps", odo_gps_cfg_keys, odo_gps_cfg_nkeys, &a->gps_cfg);
-	add_section(a, "can", odo_can_cfg_keys, odo_can_cfg_nkeys, &a->can_cfg);
-	add_section(a, "accel", odo_accel_cfg_keys, odo_accel_cfg_nkeys, &a->accel_cfg);
-	add_section(a, "phone", odo_phone_cfg_keys, odo_phone_cfg_nkeys, &a->phone_cfg);
-	odo_engine_cfg_sections(&a->engine_cfg, &a->secs[a->nsecs]);
-	a->nsecs += ODO_ENGINE_CFG_NSECTIONS;
-	add_section(a, "store", odo_store_cfg_keys, odo_store_cfg_nkeys, &a->store_cfg);
-	add_section(a, "uplink", odo_uplink_cfg_keys, odo_uplink_cfg_nkeys, &a->uplink_cfg);
-}
-
-static int load_config(struct agent *a, const char *const *sets, int nsets)
-{
-	struct odo_cfg_error err;
-	int rc;
-
-	build_sections(a);
-	if (a->config_path[0])
-		rc = odo_config_parse_file(a->config_path, a->secs, a->nsecs, &err);
-	else
-		rc = odo_config_defaults(a->secs, a->nsecs, &err);
-	for (int i = 0; rc == ODO_OK && i < nsets; i++)
-		rc = odo_config_set_arg(a->secs, a->nsecs, sets[i], &err);
-	if (rc != ODO_OK) {
-		fprintf(stderr, "odo-agent: %s\n", err.msg);
-		return rc;
-	}
-	if (!a->config_path[0] && !a->cfg.device_id[0]) {
-		fprintf(stderr, "odo-agent: no configuration: give --config FILE (or --set agent.device_id=...)\n");
-		return ODO_ERR_CONFIG;
-	}
-	char why[160];
-	if (odo_detect_cfg_check(&a->engine_cfg.detect, why, sizeof(why)) != ODO_OK) {
-		fprintf(stderr, "odo-agent: %s\n", why);
-		return ODO_ERR_CONFIG;
-	}
-	if (!odo_wire_device_id_valid(a->cfg.device_id)) {
-		fprintf(stderr, "odo-agent: [agent] device_id '%s' is not a valid device id "
-				"(1-64 of A-Z a-z 0-9 . _ -)\n", a->cfg.device_id);
-		return ODO_ERR_CONFIG;
-	}
-	if (!a->uplink_cfg.device_id[0]) {
-		snprintf(a->uplink_cfg.device_id, sizeof(a->uplink_cfg.device_id), "%s", a->cfg.device_id);
-	} else if (strcmp(a->uplink_cfg.device_id, a->cfg.device_id) != 0) {
-		fprintf(stderr, "odo-agent: [uplink] device_id '%s' differs from [agent] device_id '%s'\n",
-			a->uplink_cfg.device_id, a->cfg.device_id);
-		return ODO_ERR_CONFIG;
-	}
-	rc = odo_tz_load(&a->tz, a->cfg.timezone, NULL);
-	if (rc != ODO_OK) {
-		fprintf(stderr, "odo-agent: [agent] timezone '%s': %s\n", a->cfg.timezone, odo_strerror(rc));
-		return ODO_ERR_CONFIG;
-	}
-	return ODO_OK;
-}
-
 /* SIGHUP: reopen the log and apply the reloadable settings. */
 static void reload(struct agent *a)
 {
-	struct agent fresh;
-	struct odo_cfg_error err;
+	static struct odo_agent_conf fresh; /* large: not on the stack */
+	struct odo_agent_cfg *cur = &a->conf.agent;
+	char why[ODO_CFG_ERR_MAX];
+	int rc = odo_agent_conf_reread(&a->conf, &fresh, why, sizeof(why));
 
-	memset(&fresh, 0, sizeof(fresh));
-	snprintf(fresh.config_path, sizeof(fresh.config_path), "%s", a->config_path);
-	build_sections(&fresh);
-	if (!a->config_path[0] || odo_config_parse_file(fresh.config_path, fresh.secs, fresh.nsecs, &err) != ODO_OK) {
-		if (a->config_path[0])
-			ODO_LOG(WARN, "agent", "SIGHUP: keeping the running configuration: %s", err.msg);
-		odo_log_reopen(a->cfg.log_file);
+	if (rc != ODO_OK) {
+		if (rc != ODO_ERR_NOTFOUND)
+			ODO_LOG(WARN, "agent", "SIGHUP: keeping the running configuration: %s", why);
+		odo_log_reopen(cur->log_file);
 		return;
 	}
-	a->cfg.log_level = fresh.cfg.log_level;
-	memcpy(a->cfg.log_file, fresh.cfg.log_file, sizeof(a->cfg.log_file));
-	odo_log_threshold = a->cfg.log_level;
-	if (odo_log_reopen(a->cfg.log_file) != ODO_OK)
-		ODO_LOG(WARN, "agent", "SIGHUP: cannot reopen log file %s: %s", a->cfg.log_file, strerror(errno));
-	if (!fresh.uplink_cfg.device_id[0])
-		memcpy(fresh.uplink_cfg.device_id, a->uplink_cfg.device_id, sizeof(fresh.uplink_cfg.device_id));
-	if (a->uplink && odo_uplink_reload(a->uplink, &fresh.uplink_cfg) != ODO_OK)
+	cur->log_level = fresh.agent.log_level;
+	memcpy(cur->log_file, fresh.agent.log_file, sizeof(cur->log_file));
+	odo_log_threshold = cur->log_level;
+	if (odo_log_reopen(cur->log_file) != ODO_OK)
+		ODO_LOG(WARN, "agent", "SIGHUP: cannot reopen log file %s: %s", cur->log_file, strerror(errno));
+	if (a->uplink && odo_uplink_reload(a->uplink, &fresh.uplink) != ODO_OK)
 		ODO_LOG(WARN, "agent", "SIGHUP: uplink settings not applied");
 	ODO_LOG(INFO, "agent", "SIGHUP: log reopened, settings reloaded (log_level %s)",
-		level_choices[a->cfg.log_level]);
+		odo_agent_log_levels[cur->log_level]);
 }
 
 /* ---- records ----------------------------------------------------------- */
@@ -368,7 +238,7 @@ static int open_replay(struct agent *a, const char *dir)
 {
 	int rc = odo_gps_open(NULL, &a->pipe_clock, &a->sink, &a->gps);
 	if (rc == ODO_OK)
-		rc = odo_vbus_open_replay(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus);
+		rc = odo_vbus_open_replay(&a->conf.can, &a->pipe_clock, &a->sink, &a->vbus);
 	if (rc == ODO_OK)
 		rc = odo_accel_open_replay(&a->pipe_clock, &a->sink, &a->accel);
 	if (rc == ODO_OK)
@@ -387,19 +257,19 @@ static int open_live(struct agent *a, const char *record_dir)
 {
 	int rc;
 
-	if (a->cfg.gps && (rc = odo_gps_open(&a->gps_cfg, &a->pipe_clock, &a->sink, &a->gps)) != ODO_OK)
+	if (a->conf.agent.gps && (rc = odo_gps_open(&a->conf.gps, &a->pipe_clock, &a->sink, &a->gps)) != ODO_OK)
 		return rc;
-	if (a->can_cfg.enabled && (rc = odo_vbus_open(&a->can_cfg, &a->pipe_clock, &a->sink, &a->vbus)) != ODO_OK) {
-		ODO_LOG(ERROR, "can", "cannot open %s: %s", a->can_cfg.interface, odo_strerror(rc));
+	if (a->conf.can.enabled && (rc = odo_vbus_open(&a->conf.can, &a->pipe_clock, &a->sink, &a->vbus)) != ODO_OK) {
+		ODO_LOG(ERROR, "can", "cannot open %s: %s", a->conf.can.interface, odo_strerror(rc));
 		return rc;
 	}
-	if (a->cfg.accel && odo_accel_open(&a->accel_cfg, NULL, &a->pipe_clock, &a->sink, &a->accel) != ODO_OK) {
+	if (a->conf.agent.accel && odo_accel_open(&a->conf.accel, NULL, &a->pipe_clock, &a->sink, &a->accel) != ODO_OK) {
 		/* Soldier on: braking and acceleration fall back to the
 		 * derivative of GPS/OBD speed (docs/detection.md). */
 		ODO_LOG(WARN, "accel", "no accelerometer: using the speed fallback");
 		a->accel = NULL;
 	}
-	if (a->cfg.phone && (rc = odo_phone_open(&a->phone_cfg, &a->pipe_clock, &a->sink, &a->phone)) != ODO_OK) {
+	if (a->conf.agent.phone && (rc = odo_phone_open(&a->conf.phone, &a->pipe_clock, &a->sink, &a->phone)) != ODO_OK) {
 		ODO_LOG(ERROR, "phone", "cannot open the phone socket: %s", odo_strerror(rc));
 		return rc;
 	}
@@ -408,7 +278,7 @@ static int open_live(struct agent *a, const char *record_dir)
 	struct odo_recording_meta meta;
 	memset(&meta, 0, sizeof(meta));
 	meta.start_real_ns = odo_clock_real_ns(&a->pipe_clock);
-	snprintf(meta.device_id, sizeof(meta.device_id), "%s", a->cfg.device_id);
+	snprintf(meta.device_id, sizeof(meta.device_id), "%s", a->conf.agent.device_id);
 	if (a->accel)
 		snprintf(meta.accel_chip, sizeof(meta.accel_chip), "%s", odo_accel_chip_name(a->accel));
 	rc = odo_recorder_open(record_dir, &meta, &a->recorder);
@@ -429,7 +299,7 @@ static int open_live(struct agent *a, const char *record_dir)
  * uplink on the system clock. */
 static int open_parts(struct agent *a, const char *replay_dir, const char *record_dir, int no_uplink)
 {
-	char path[AGENT_PATH_MAX + 32];
+	char path[ODO_AGENT_PATH_MAX + 32];
 	int rc;
 
 	odo_clock_init_system(&a->sys_clock);
@@ -443,15 +313,15 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 	}
 	odo_loop_set_extra_fd(&a->loop, a->sigfd);
 
-	rc = odo_store_open(&a->store_cfg, &a->sys_clock, &a->store);
+	rc = odo_store_open(&a->conf.store, &a->sys_clock, &a->store);
 	if (rc != ODO_OK) {
-		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->store_cfg.path, odo_strerror(rc));
+		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->conf.store.path, odo_strerror(rc));
 		return rc;
 	}
-	if (a->cfg.state_dir[0] && mkdir(a->cfg.state_dir, 0750) != 0 && errno != EEXIST)
-		ODO_LOG(WARN, "agent", "cannot create state_dir %s: %s", a->cfg.state_dir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/calibration", a->cfg.state_dir);
-	rc = odo_engine_open(&a->engine_cfg, &a->pipe_clock, &a->tz, put_record, a, path, &a->engine);
+	if (a->conf.agent.state_dir[0] && mkdir(a->conf.agent.state_dir, 0750) != 0 && errno != EEXIST)
+		ODO_LOG(WARN, "agent", "cannot create state_dir %s: %s", a->conf.agent.state_dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/calibration", a->conf.agent.state_dir);
+	rc = odo_engine_open(&a->conf.engine, &a->pipe_clock, &a->conf.tz, put_record, a, path, &a->engine);
 	if (rc != ODO_OK) {
 		ODO_LOG(ERROR, "engine", "cannot start the engine: %s", odo_strerror(rc));
 		return rc;
@@ -461,8 +331,8 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 		.ctx = a->store, .next_id = trip_next_id, .checkpoint = trip_checkpoint, .recover = trip_recover};
 	(void)odo_engine_set_trip_store(a->engine, &ts);
 
-	if (a->cfg.uplink && !no_uplink) {
-		rc = odo_uplink_open(&a->uplink_cfg, &a->sys_clock, a->store, &a->uplink);
+	if (a->conf.agent.uplink && !no_uplink) {
+		rc = odo_uplink_open(&a->conf.uplink, &a->sys_clock, a->store, &a->uplink);
 		if (rc != ODO_OK) {
 			ODO_LOG(ERROR, "uplink", "cannot start the uplink: %s", odo_strerror(rc));
 			return rc;
@@ -492,7 +362,7 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 						 .vbus = a->vbus,
 						 .accel = a->accel,
 						 .engine = a->engine};
-		if (odo_status_open(&parts, &a->pipe_clock, a->cfg.status_period_s, put_record, a, &a->status) !=
+		if (odo_status_open(&parts, &a->pipe_clock, a->conf.agent.status_period_s, put_record, a, &a->status) !=
 		    ODO_OK)
 			return ODO_ERR_NOMEM;
 		rc |= odo_loop_add(&a->loop, odo_status_source(a->status));
@@ -554,7 +424,7 @@ static int run(struct agent *a, double drain_s)
 	uint64_t items = 0;
 
 	if (!a->replay)
-		ODO_LOG(INFO, "agent", "running as %s", a->cfg.device_id);
+		ODO_LOG(INFO, "agent", "running as %s", a->conf.agent.device_id);
 	while (!a->stop && !(a->replay && odo_replay_done(a->replay))) {
 		if (odo_loop_once(&a->loop, ODO_NS_PER_S) != ODO_OK) {
 			ODO_LOG(ERROR, "agent", "poll failed: %s", strerror(errno));
@@ -563,13 +433,13 @@ static int run(struct agent *a, double drain_s)
 		service_signals(a);
 	}
 	if (!a->replay)
-		ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->cfg.shutdown_grace_s);
+		ODO_LOG(INFO, "agent", "stopping: ending the trip, flushing for up to %.0f s", a->conf.agent.shutdown_grace_s);
 	odo_engine_finish(a->engine);
 	/* the instant the trip ended: a replay of this recording ends there too */
 	if (a->recorder && odo_recorder_end(a->recorder, odo_clock_real_ns(&a->pipe_clock)) != ODO_OK)
 		ODO_LOG(WARN, "record", "cannot write the recording's end: %s", strerror(errno));
 	if (!a->replay) {
-		if (a->uplink && !drain(a, a->cfg.shutdown_grace_s))
+		if (a->uplink && !drain(a, a->conf.agent.shutdown_grace_s))
 			ODO_LOG(INFO, "agent", "records left in the outbox for the next run");
 		return 0;
 	}
@@ -622,10 +492,10 @@ static void usage(FILE *f)
 static int print_mount_state(struct agent *a)
 {
 	static struct odo_calib c;
-	char path[AGENT_PATH_MAX + 16];
+	char path[ODO_AGENT_PATH_MAX + 16];
 	int line = 0;
-	snprintf(path, sizeof(path), "%s/calibration", a->cfg.state_dir);
-	if (odo_calib_init(&c, &a->engine_cfg.calib) != ODO_OK) {
+	snprintf(path, sizeof(path), "%s/calibration", a->conf.agent.state_dir);
+	if (odo_calib_init(&c, &a->conf.engine.calib) != ODO_OK) {
 		fprintf(stderr, "odo-agent: [calib] matrix is not a rotation\n");
 		return 1;
 	}
@@ -677,7 +547,7 @@ int main(int argc, char **argv)
 	a.sigfd = -1;
 	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': snprintf(a.config_path, sizeof(a.config_path), "%s", optarg); break;
+		case 'c': snprintf(a.conf.path, sizeof(a.conf.path), "%s", optarg); break;
 		case O_SET:
 			if (nsets >= AGENT_MAX_SETS) {
 				fprintf(stderr, "odo-agent: too many --set\n");
@@ -705,22 +575,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (print_ref) {
-		build_sections(&a);
-		return odo_config_print_reference(stdout, "odo-agent", a.secs, a.nsecs) == ODO_OK ? 0 : 1;
+		odo_agent_conf_sections(&a.conf);
+		return odo_config_print_reference(stdout, "odo-agent", a.conf.secs, a.conf.nsecs) == ODO_OK ? 0 : 1;
 	}
 	if (replay_dir && record_dir) {
 		fprintf(stderr, "odo-agent: --record and --replay exclude each other\n");
 		return 2;
 	}
-	if (load_config(&a, sets, nsets) != ODO_OK)
+	char why[ODO_CFG_ERR_MAX];
+	if (odo_agent_conf_load(&a.conf, sets, nsets, why, sizeof(why)) != ODO_OK) {
+		fprintf(stderr, "odo-agent: %s\n", why);
 		return 1;
+	}
 	if (check_only) {
 		printf("odo-agent: configuration OK\n");
 		return 0;
 	}
 	if (print_mount)
 		return print_mount_state(&a);
-	odo_log_threshold = a.cfg.log_level;
+	odo_log_threshold = a.conf.agent.log_level;
 	if (log_level) {
 		int l = odo_log_level_parse(log_level);
 		if (l < 0) {
@@ -729,8 +602,8 @@ int main(int argc, char **argv)
 		}
 		odo_log_threshold = l;
 	}
-	if (odo_log_reopen(a.cfg.log_file) != ODO_OK)
-		fprintf(stderr, "odo-agent: cannot open log file %s: %s\n", a.cfg.log_file, strerror(errno));
+	if (odo_log_reopen(a.conf.agent.log_file) != ODO_OK)
+		fprintf(stderr, "odo-agent: cannot open log file %s: %s\n", a.conf.agent.log_file, strerror(errno));
 	if (emit_path) {
 		a.emit = fopen(emit_path, "w");
 		if (!a.emit) {
