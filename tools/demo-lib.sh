@@ -78,6 +78,12 @@ demo_register() { # DEVICE DRIVER VEHICLE MAKE MODEL YEAR AGE
 	"${c[@]}" driver add "$2" --persona commuter --age "$7" --years-licensed 12 --vehicle-age $((2026 - $6)) \
 		--vehicle-make "$4" --vehicle-model "$5" --prior-at-fault-accidents 0 --prior-claims 0 \
 		--prior-violations 0 --data-source odo --account-created 2017-01-01 --policy-start 2017-01-01
+	demo_register_vehicle "$@"
+}
+
+# Another vehicle and device for a driver demo_register added already.
+demo_register_vehicle() { # DEVICE DRIVER VEHICLE MAKE MODEL YEAR
+	local c=("$COLLECTOR" --config "$ODO_TMP/collector.conf")
 	"${c[@]}" vehicle add "$3" --make "$4" --model "$5" --year "$6"
 	"${c[@]}" device add "$1"
 	"${c[@]}" device assign "$1" --driver "$2" --vehicle "$3" --from 2000-01-01

@@ -23,8 +23,9 @@ demo_collector_conf "$conf" roads-e2e
 "$COLLECTOR" --config "$conf" migrate 2>/dev/null
 "$COLLECTOR" --config "$conf" roads import "$ROOT/tests/data/osm/monaco.osm.pbf" --country FR >/dev/null 2>&1 ||
 	fail "roads import"
-for d in syn-city syn-moto syn-off; do
-	demo_register "$d" drv-syn "veh-$d" Generic Sedan 2020 30 >/dev/null
+demo_register syn-city drv-syn veh-syn-city Generic Sedan 2020 30 >/dev/null
+for d in syn-moto syn-off; do
+	demo_register_vehicle "$d" drv-syn "veh-$d" Generic Sedan 2020 >/dev/null
 done
 "$COLLECTOR" --config "$conf" run >"$ODO_TMP/collector.log" 2>&1 &
 odo_track_pid $!
