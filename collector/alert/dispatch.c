@@ -86,17 +86,17 @@ static const char SQL_COUNT[] = "SELECT count(*) FROM alert_deliveries WHERE sta
 /* Metrics (docs/metrics.md). */
 enum { F_RAISED, F_DELIVERIES, F_LATENCY, F_PENDING, F__N };
 static const struct odo_metric_desc DESC[F__N] = {
-	[F_RAISED] = { "odo_collector_alerts_raised_total", "Alerts this collector raised (committed with their record), by rule",
-		       ODO_METRIC_COUNTER, 1, { "rule" }, .max_series = 64 },
-	[F_DELIVERIES] = { "odo_collector_alert_deliveries_total",
-			   "Webhook attempts by result: delivered (2xx), retry (failed, tried again later), failed (given up)",
-			   ODO_METRIC_COUNTER, 1, { "result" } },
-	[F_LATENCY] = { "odo_collector_alert_delivery_seconds",
-			"From the arrival of the record that raised an alert to the webhook's 2xx answer",
-			ODO_METRIC_HISTOGRAM, 0, { 0 }, 14,
-			{ 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600 } },
-	[F_PENDING] = { "odo_collector_alert_deliveries_pending",
-			"Deliveries waiting in the database (every collector's; counted every 10 s)", ODO_METRIC_GAUGE },
+	[F_RAISED] = { .name = "odo_collector_alerts_raised_total", .help = "Alerts this collector raised (committed with their record), by rule",
+		       .type = ODO_METRIC_COUNTER, .nlabels = 1, .labels = { "rule" }, .max_series = 64 },
+	[F_DELIVERIES] = { .name = "odo_collector_alert_deliveries_total",
+			   .help = "Webhook attempts by result: delivered (2xx), retry (failed, tried again later), failed (given up)",
+			   .type = ODO_METRIC_COUNTER, .nlabels = 1, .labels = { "result" } },
+	[F_LATENCY] = { .name = "odo_collector_alert_delivery_seconds",
+			.help = "From the arrival of the record that raised an alert to the webhook's 2xx answer",
+			.type = ODO_METRIC_HISTOGRAM, .nlabels = 0, .labels = { 0 }, .nbuckets = 14,
+			.buckets = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600 } },
+	[F_PENDING] = { .name = "odo_collector_alert_deliveries_pending",
+			.help = "Deliveries waiting in the database (every collector's; counted every 10 s)", .type = ODO_METRIC_GAUGE },
 };
 
 struct xfer {

@@ -20,7 +20,8 @@ struct odo_http {
 	unsigned port;
 };
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's error callback: the format is the library's own. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	char msg[256];
