@@ -375,6 +375,12 @@ static void trip_started(struct odo_engine *e, int started)
 		}
 	}
 	odo_trip_set_id(&e->trip, id);
+	/* The trip began when the motion did, before the report that showed it;
+	 * its wall time is the engine's for that instant, so the start record
+	 * and the end's start_ms are the same millisecond (the trip's own
+	 * difference of truncated times could carry one more). */
+	uint8_t tsrc;
+	odo_trip_set_start_ms(&e->trip, wall_ms(e, e->trip.start_ns, &tsrc));
 	emit_trip_start(e);
 	checkpoint(e, now_ns(e) > e->trip.start_ns ? now_ns(e) : e->trip.start_ns);
 }

@@ -81,6 +81,12 @@ void odo_trip_set_id(struct odo_trip *t, uint64_t id)
 		t->s.trip_id = id;
 }
 
+void odo_trip_set_start_ms(struct odo_trip *t, int64_t start_ms)
+{
+	if (t->open)
+		t->start_ms = start_ms;
+}
+
 static void begin(struct odo_trip *t, int64_t start_ns, int64_t start_ms)
 {
 	/* Every optional value absent (NaN / -1) as the wire table says: a

@@ -83,6 +83,9 @@ void odo_trip_cfg_defaults(struct odo_trip_cfg *c);
 void odo_trip_init(struct odo_trip *t, const struct odo_trip_cfg *cfg, const struct odo_tz *tz);
 /* The id of the trip that just started (call when an input returned 1). */
 void odo_trip_set_id(struct odo_trip *t, uint64_t id);
+/* The wall time of the trip's start (start_ns) as the caller stamps its
+ * records, so the start record and the end's start_ms agree. */
+void odo_trip_set_start_ms(struct odo_trip *t, int64_t start_ms);
 
 /* Inputs. Each returns 1 when a trip STARTED on this input (the caller
  * emits TRIP_START with odo_trip_id()). t_ms = UTC ms of the input. */

@@ -229,6 +229,46 @@ static void test_drive(void **state)
 	unlink(statep);
 }
 
+/* A trip started by motion begins when the motion did, before the speed
+ * that showed it: its start record carries the very time its end reports,
+ * whatever the sub-millisecond phase of the clocks (found by the soak: the
+ * two differed by 1 ms when the phases carried). */
+static void test_trip_start_time_rounding(void **state)
+{
+	(void)state;
+	nrec = 0;
+	struct odo_clock clk;
+	odo_clock_init_virtual(&clk, BASE_MS * ODO_NS_PER_MS + 700000, 0); /* system clock at +0.7 ms */
+	struct odo_engine *e;
+	assert_int_equal(odo_engine_open(NULL, &clk, NULL, collect, NULL, NULL, &e), ODO_OK);
+	struct odo_sink sk = odo_engine_sink(e);
+	/* 3 m/s from 1.0009 s; the start test passes 5.0005 s into the motion,
+	 * where the phases (0.9 + 0.5 + 0.7 ms) carry past a millisecond */
+	for (int i = 0; i < 40; i++) {
+		int64_t ns = 1000900000 + (i == 0 ? 0 : 5000500000LL + (int64_t)(i - 1) * 1000000000);
+		odo_clock_advance(&clk, ns - odo_clock_mono_ns(&clk));
+		struct odo_obd_value o = {.mono_ns = ns, .pid = ODO_OBD_SPEED, .value = i < 20 ? 3 : 0};
+		sk.obd(sk.ctx, &o);
+		odo_engine_tick(e);
+	}
+	odo_engine_finish(e);
+	const struct odo_record *ts = NULL, *te = NULL;
+	for (int i = 0; i < nrec; i++) {
+		if (recs[i].kind == ODO_REC_TRIP_START)
+			ts = &recs[i];
+		if (recs[i].kind == ODO_REC_TRIP_END)
+			te = &recs[i];
+	}
+	assert_non_null(ts);
+	assert_non_null(te);
+	assert_int_equal(ts->tsrc, ODO_TSRC_SYSTEM);
+	printf("trip start record %lld, end says %lld\n", (long long)(ts->t_ms - BASE_MS),
+	       (long long)(te->u.trip_end.start_ms - BASE_MS));
+	assert_int_equal(ts->t_ms, BASE_MS + 1001); /* 1000.9 ms + 0.7 ms */
+	assert_int_equal(te->u.trip_end.start_ms, ts->t_ms);
+	odo_engine_close(e);
+}
+
 /* No accelerometer: braking from the derivative of speed (source SPEED). */
 static void test_no_accel_fallback(void **state)
 {
@@ -499,6 +539,7 @@ int main(void)
 	    cmocka_unit_test(test_crash_needs_100hz),
 	    cmocka_unit_test(test_drive),
 	    cmocka_unit_test(test_no_accel_fallback),
+	    cmocka_unit_test(test_trip_start_time_rounding),
 	    cmocka_unit_test(test_trip_store),
 	    cmocka_unit_test(test_bad_args),
 	};
