@@ -160,21 +160,31 @@ int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *connin
 			return status(c);
 		}
 	} else if (!strcmp(cmd, "match")) {
-		long long done = 0;
+		long long done = 0, kept = 0;
+		char kept_why[WHY_MAX] = "";
 		if (trip) {
 			rc = odo_roads_match_trip(c, cfg, trip, why);
 			done = rc == ODO_OK;
+			if (rc == ODO_ERR_AGAIN) {
+				kept = 1;
+				snprintf(kept_why, sizeof kept_why, "%s", why);
+				rc = ODO_OK;
+			}
 		} else {
-			rc = odo_roads_match_pending(c, cfg, stale, limit, &done, why);
+			rc = odo_roads_match_pending(c, cfg, stale, limit, &done, &kept, kept_why, why);
 		}
+		if (kept)
+			ODO_LOG(WARN, "roads", "%lld trip(s) kept their earlier result: %s%s", kept, kept_why,
+				kept > 1 ? " (the first of them)" : "");
 		if (!rc)
 			ODO_LOG(INFO, "roads", "%lld trip(s) matched", done);
 	} else if (!strcmp(cmd, "follow")) {
 		ODO_LOG(INFO, "roads", "matching finished trips every %.0f s", cfg->poll_s);
 		rc = ODO_OK;
 		while (!*stop && !rc) {
-			long long done = 0;
-			rc = odo_roads_match_pending(c, cfg, 0, 100, &done, why);
+			long long done = 0, kept = 0;
+			char kept_why[WHY_MAX];
+			rc = odo_roads_match_pending(c, cfg, 0, 100, &done, &kept, kept_why, why);
 			if (done)
 				ODO_LOG(INFO, "roads", "%lld trip(s) matched", done);
 			if (rc && PQstatus(c) == CONNECTION_BAD) {

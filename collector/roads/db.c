@@ -190,6 +190,29 @@ static int load_points(PGconn *c, struct trip_ctx *t, char *why)
 	return ODO_OK;
 }
 
+/* A trip whose track is gone from the database (its months archived, see
+ * docs/archive.md) but that was matched from a track before keeps that
+ * result: re-matching it now would replace good features with "no track".
+ * Returns ODO_ERR_AGAIN (why says so) when a result is kept, ODO_OK when
+ * the trip never had a track to match. */
+static int kept_without_track(PGconn *c, const char *trip_id, char *why)
+{
+	const char *v[1] = { trip_id };
+	PGresult *r = PQexecParams(c,
+		"SELECT to_char(matched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM trip_roads"
+		" WHERE trip_id = $1 AND coalesce(null_reason, '') NOT LIKE 'no track%'", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_err(c, r, why, "reading the trip's previous match");
+	int kept = PQntuples(r) > 0;
+	if (kept)
+		snprintf(why, WHY_MAX,
+			 "trip %s: its track is no longer in the database (archived?); the result matched at %s UTC"
+			 " is kept (restore the track's months first: `odo-collector archive restore --table tracks`)",
+			 trip_id, PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return kept ? ODO_ERR_AGAIN : ODO_OK;
+}
+
 /* lat, lon (and radius) arrays of the track as parameters */
 static int point_arrays(const struct trip_ctx *t, struct sbuf *la, struct sbuf *lo, struct sbuf *ra)
 {
@@ -483,6 +506,8 @@ int odo_roads_match_trip(PGconn *c, const struct odo_roads_cfg *cfg, const char 
 	t.have_layer = t.import_id > 0;
 	if (!rc)
 		rc = load_points(c, &t, why);
+	if (!rc && t.n < 2 && (rc = kept_without_track(c, trip_id, why)) != ODO_OK)
+		goto out;
 	if (!rc && t.have_layer && t.n >= 2)
 		rc = load_graph(c, &t, why);
 	if (!rc && t.have_layer && t.n >= 2 && t.g.n_edges > 0)
@@ -522,9 +547,10 @@ out:
 }
 
 int odo_roads_match_pending(PGconn *c, const struct odo_roads_cfg *cfg, int stale, long long limit,
-			    long long *done, char *why)
+			    long long *done, long long *kept, char *kept_why, char *why)
 {
-	*done = 0;
+	*done = *kept = 0;
+	kept_why[0] = '\0';
 	long long current = 0;
 	int rc = layer_present(c, &current, why);
 	if (rc)
@@ -552,6 +578,10 @@ int odo_roads_match_pending(PGconn *c, const struct odo_roads_cfg *cfg, int stal
 		rc = odo_roads_match_trip(c, cfg, PQgetvalue(r, i, 0), why);
 		if (rc == ODO_ERR_NOTFOUND) {
 			rc = ODO_OK; /* deleted meanwhile */
+		} else if (rc == ODO_ERR_AGAIN) {
+			if (!(*kept)++)
+				snprintf(kept_why, WHY_MAX, "%s", why);
+			rc = ODO_OK;
 		} else if (rc == ODO_ERR_DB && PQstatus(c) == CONNECTION_OK) {
 			/* this trip failed (its result stays as it was and it is tried
 			 * again next time); the others still get matched */

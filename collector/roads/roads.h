@@ -93,14 +93,18 @@ void odo_roads_cfg_defaults(struct odo_roads_cfg *c);
 
 /* Match one finished trip (by trips.trip_id) and store its per-point
  * results, episodes and summary, replacing any earlier result; marks the
- * driver's month dirty. ODO_ERR_NOTFOUND: no such finished trip. */
+ * driver's month dirty. ODO_ERR_NOTFOUND: no such finished trip.
+ * ODO_ERR_AGAIN: the trip's track is no longer in the database (archived)
+ * but an earlier result was matched from it: that result is kept, `why`
+ * says so. */
 int odo_roads_match_trip(PGconn *c, const struct odo_roads_cfg *cfg, const char *trip_id, char *why) ODO_NODISCARD;
 
 /* Match every finished trip that has no result yet (or, with `stale`, whose
  * result predates the current road import); at most `limit` trips (0 = all).
- * *done = trips matched. */
+ * *done = trips matched; *kept = trips whose track is gone that kept their
+ * earlier result (`kept_why`, WHY_MAX bytes: the first of them). */
 int odo_roads_match_pending(PGconn *c, const struct odo_roads_cfg *cfg, int stale, long long limit,
-			    long long *done, char *why) ODO_NODISCARD;
+			    long long *done, long long *kept, char *kept_why, char *why) ODO_NODISCARD;
 
 /* `odo-collector roads ...` (cli.c): import, match, follow, status. argv[0]
  * is "roads". `stop` is set by the caller's signal handler (follow ends).

@@ -108,6 +108,22 @@ grep -q "3 trip(s) matched" "$ODO_TMP/match3.log" || { cat "$ODO_TMP/match3.log"
 [ "$(snap)" = "$before" ] || fail "re-matching after the update changed the results"
 [ "$(q "SELECT count(DISTINCT import_id) FROM trip_roads WHERE import_id IS NOT NULL")" = 1 ] || fail "import ids"
 ok "map update: --stale re-matched every trip, same results"
+# a trip whose track months were archived (its track rows gone) keeps the
+# result matched from its track at the next map update: never "no track"
+gone=$(q "SELECT trip_id FROM trip_roads WHERE covered ORDER BY trip_id LIMIT 1")
+[ -n "$gone" ] || fail "no covered trip to archive"
+q "DELETE FROM tracks k USING trips t WHERE t.trip_id = '$gone' AND k.device_id = t.device_id
+   AND k.epoch = t.epoch AND k.device_trip_id = t.device_trip_id" >/dev/null
+C roads import "$PBF" --country FR 2>/dev/null >/dev/null
+C roads match --stale 2>"$ODO_TMP/match4.log"
+grep -q "2 trip(s) matched" "$ODO_TMP/match4.log" || { cat "$ODO_TMP/match4.log"; fail "--stale with an archived track"; }
+grep -q "1 trip(s) kept their earlier result: trip $gone: its track is no longer in the database" "$ODO_TMP/match4.log" ||
+	{ cat "$ODO_TMP/match4.log"; fail "the kept trip is not reported"; }
+[ "$(snap)" = "$before" ] || fail "--stale with an archived track changed the results"
+C roads match --trip "$gone" 2>"$ODO_TMP/match5.log"
+grep -q "kept their earlier result" "$ODO_TMP/match5.log" || { cat "$ODO_TMP/match5.log"; fail "match --trip of an archived track"; }
+[ "$(snap)" = "$before" ] || fail "match --trip with an archived track changed the results"
+ok "archived track: --stale and --trip keep the result matched from it (was: replaced by 'no track')"
 # the worker: `roads follow` matches trips as they arrive, survives a database
 # restart, and stops on SIGTERM
 cat >>"$ODO_TMP/collector.ini" <<INI
