@@ -74,6 +74,11 @@ int odo_agent_conf_load(struct odo_agent_conf *c, const char *const *sets, int n
 	}
 	if (odo_detect_cfg_check(&c->engine.detect, why, whysz) != ODO_OK)
 		return ODO_ERR_CONFIG;
+	if (strcmp(c->agent.device_id, ODO_AGENT_PLACEHOLDER_ID) == 0) {
+		snprintf(why, whysz, "[agent] device_id is still the placeholder '%s' of the shipped configuration: set it"
+				     " to the CN of this gateway's certificate", ODO_AGENT_PLACEHOLDER_ID);
+		return ODO_ERR_CONFIG;
+	}
 	if (!odo_wire_device_id_valid(c->agent.device_id)) {
 		snprintf(why, whysz, "[agent] device_id '%s' is not a valid device id "
 				"(1-64 of A-Z a-z 0-9 . _ -)", c->agent.device_id);

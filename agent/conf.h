@@ -22,6 +22,8 @@
 #include "uplink/uplink.h"
 
 #define ODO_AGENT_PATH_MAX 256
+/* The shipped configurations' device id: refused until it is replaced. */
+#define ODO_AGENT_PLACEHOLDER_ID "unset-device"
 #define ODO_AGENT_MAX_SECTIONS 24
 
 /* Section [agent]. */
@@ -62,7 +64,8 @@ void odo_agent_conf_sections(struct odo_agent_conf *c);
  * Load c->path (only the defaults when it is ""), then the --set
  * overrides sets[0..nsets) (odo_config_set_arg), then what no single
  * section can check: a configuration at all, the detectors' thresholds,
- * the device id, [uplink] device_id against [agent]'s, the time zone.
+ * the device id (not the placeholder), [uplink] device_id against [agent]'s,
+ * the time zone.
  * Returns ODO_OK, or ODO_ERR_CONFIG with why (file:line where there is
  * one) set.
  */

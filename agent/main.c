@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include "conf.h"
 #include "loop.h"
 #include "replay/replay.h"
+#include "check.h"
 #include "status.h"
 
 #ifndef ODO_VERSION
@@ -297,7 +299,7 @@ static int open_live(struct agent *a, const char *record_dir)
  * (gps, can, accel, phone: the order of a recording's streams), the
  * pipeline's timers, the status record (live), the replay (last), and the
  * uplink on the system clock. */
-static int open_parts(struct agent *a, const char *replay_dir, const char *record_dir, int no_uplink)
+static int open_parts(struct agent *a, const char *replay_dir, const char *record_dir, int no_uplink, int with_state)
 {
 	char path[ODO_AGENT_PATH_MAX + 32];
 	int rc;
@@ -318,10 +320,17 @@ static int open_parts(struct agent *a, const char *replay_dir, const char *recor
 		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->conf.store.path, odo_strerror(rc));
 		return rc;
 	}
-	if (a->conf.agent.state_dir[0] && mkdir(a->conf.agent.state_dir, 0750) != 0 && errno != EEXIST)
+	/* A replay starts from nothing and saves nothing: the gateway's learnt
+	 * mount in [agent] state_dir is not its business, unless --with-state. */
+	const int use_state = !replay_dir || with_state;
+	if (use_state && a->conf.agent.state_dir[0] && mkdir(a->conf.agent.state_dir, 0750) != 0 && errno != EEXIST)
 		ODO_LOG(WARN, "agent", "cannot create state_dir %s: %s", a->conf.agent.state_dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/calibration", a->conf.agent.state_dir);
-	rc = odo_engine_open(&a->conf.engine, &a->pipe_clock, &a->conf.tz, put_record, a, path, &a->engine);
+	if (replay_dir)
+		ODO_LOG(INFO, "replay", "%s", use_state ? "with the calibration state of [agent] state_dir (--with-state)"
+							: "a fresh calibration, nothing saved ([agent] state_dir untouched)");
+	rc = odo_engine_open(&a->conf.engine, &a->pipe_clock, &a->conf.tz, put_record, a, use_state ? path : NULL,
+			     &a->engine);
 	if (rc != ODO_OK) {
 		ODO_LOG(ERROR, "engine", "cannot start the engine: %s", odo_strerror(rc));
 		return rc;
@@ -471,13 +480,17 @@ static void usage(FILE *f)
 		"      --set SECTION.KEY=VAL override one configuration value (repeatable; keys\n"
 		"                            marked secret are refused)\n"
 		"      --record DIR          also write every input to the drive recording DIR\n"
-		"      --replay DIR          drive the pipeline from the recording DIR on a virtual clock\n"
+		"      --replay DIR          drive the pipeline from the recording DIR on a virtual clock; it\n"
+		"                            starts from a fresh calibration and leaves [agent] state_dir alone\n"
+		"      --with-state          with --replay: load and save the calibration in [agent] state_dir\n"
 		"      --drain-timeout S     after --replay, keep sending until acknowledged, at most S seconds\n"
 		"                            (default 120; 0 = do not wait)\n"
 		"      --no-uplink           store records in the outbox but do not connect to the broker\n"
 		"      --emit FILE           also write each record as a line 'seq kind t_ms tsrc cbor-hex'\n"
 		"      --log-level LEVEL     error, warn, info or debug (overrides [agent] log_level)\n"
-		"      --check-config        parse the configuration, report problems, exit\n"
+		"      --check-config        parse the configuration and check, as the current user, every file\n"
+		"                            it names (certificates, outbox and state directories, DBC); run it\n"
+		"                            as the service's user: sudo -u odo odo-agent --check-config ...\n"
 		"      --print-config-reference  print every configuration key (Markdown) and exit\n"
 		"      --print-mount         print the learnt sensor mount (the calibration state file) and exit\n"
 		"  -V, --version             print the version and exit\n"
@@ -518,14 +531,44 @@ static int print_mount_state(struct agent *a)
 	return 0;
 }
 
+/* --check-config beyond parsing: every file the configuration names, as the
+ * current user (check.h). Returns the exit status. */
+static int check_config(struct agent *a)
+{
+	const struct odo_agent_conf *c = &a->conf;
+	const int up = c->agent.uplink, can = c->can.enabled;
+	const struct odo_check_item items[] = {
+		{ "agent", "state_dir", c->agent.state_dir, ODO_CHECK_WRITE_DIR },
+		{ "agent", "log_file", c->agent.log_file, ODO_CHECK_WRITE_FILE },
+		{ "store", "path", c->store.path, ODO_CHECK_WRITE_FILE },
+		{ "uplink", "cafile", up ? c->uplink.cafile : "", ODO_CHECK_READ },
+		{ "uplink", "certfile", up ? c->uplink.certfile : "", ODO_CHECK_READ },
+		{ "uplink", "keyfile", up ? c->uplink.keyfile : "", ODO_CHECK_READ },
+		{ "uplink", "keypass_file", up ? c->uplink.keypass_file : "", ODO_CHECK_SECRET },
+		{ "can", "interface", can ? c->can.interface : "", ODO_CHECK_CAN_IF },
+		{ "can", "dbc", can ? c->can.dbc : "", ODO_CHECK_READ },
+		{ "accel", "device", c->agent.accel ? c->accel.device : "", ODO_CHECK_DEVICE },
+		{ "phone", "token_file", c->agent.phone && c->phone.tcp_port ? c->phone.token_file : "", ODO_CHECK_SECRET },
+	};
+	int problems = odo_check_files(items, ODO_ARRAY_LEN(items), stdout);
+	struct passwd *pw = getpwuid(geteuid());
+	if (problems) {
+		printf("odo-agent: %d problem(s) (checked as user %s)\n", problems, pw ? pw->pw_name : "?");
+		return 1;
+	}
+	printf("odo-agent: configuration OK (files checked as user %s)\n", pw ? pw->pw_name : "?");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct agent a; /* large (config, tz tables): not on the stack */
 	const char *replay_dir = NULL, *record_dir = NULL, *emit_path = NULL, *log_level = NULL;
 	const char *sets[AGENT_MAX_SETS];
-	int nsets = 0, no_uplink = 0, check_only = 0, print_ref = 0, print_mount = 0, rc, opt;
+	int nsets = 0, no_uplink = 0, check_only = 0, print_ref = 0, print_mount = 0, with_state = 0, rc, opt;
 	double drain_s = 120;
-	enum { O_SET = 256, O_RECORD, O_REPLAY, O_DRAIN, O_NOUPLINK, O_EMIT, O_LOGLEVEL, O_CHECK, O_REF, O_MOUNT };
+	enum { O_SET = 256, O_RECORD, O_REPLAY, O_DRAIN, O_NOUPLINK, O_EMIT, O_LOGLEVEL, O_CHECK, O_REF, O_MOUNT,
+	       O_STATE };
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"set", required_argument, NULL, O_SET},
@@ -538,6 +581,7 @@ int main(int argc, char **argv)
 		{"check-config", no_argument, NULL, O_CHECK},
 		{"print-config-reference", no_argument, NULL, O_REF},
 		{"print-mount", no_argument, NULL, O_MOUNT},
+		{"with-state", no_argument, NULL, O_STATE},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -564,6 +608,7 @@ int main(int argc, char **argv)
 		case O_CHECK: check_only = 1; break;
 		case O_REF: print_ref = 1; break;
 		case O_MOUNT: print_mount = 1; break;
+		case O_STATE: with_state = 1; break;
 		case 'V': printf("odo-agent %s\n", ODO_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -587,10 +632,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "odo-agent: %s\n", why);
 		return 1;
 	}
-	if (check_only) {
-		printf("odo-agent: configuration OK\n");
-		return 0;
-	}
+	if (check_only)
+		return check_config(&a);
 	if (print_mount)
 		return print_mount_state(&a);
 	odo_log_threshold = a.conf.agent.log_level;
@@ -620,7 +663,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "odo-agent: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
-	rc = open_parts(&a, replay_dir, record_dir, no_uplink);
+	if (with_state && !replay_dir) {
+		fprintf(stderr, "odo-agent: --with-state goes with --replay (a live run always keeps its state)\n");
+		return 2;
+	}
+	rc = open_parts(&a, replay_dir, record_dir, no_uplink, with_state);
 	if (rc != ODO_OK) {
 		close_parts(&a);
 		return 1;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # agent_config_reference: docs/config.md is what --print-config-reference
 # prints, byte for byte; --check-config accepts a good file and names the
-# file and line of each kind of bad input.
+# file and line of each kind of bad input, and every file the configuration
+# names that the current user cannot use (#17), and the placeholder id.
 # Usage: config.sh /path/to/odo-agent
 set -euo pipefail
 : "${ODO_SOURCE_DIR:?}"
@@ -34,7 +35,9 @@ check() {
 	grep -qF -- "$want" "$name.out" || bad "$name: output lacks '$want': $(cat "$name.out")"
 }
 
-# 2. A good file (comments, blank lines, several sections).
+# 2. A good file (comments, blank lines, several sections), with the files it names.
+mkdir -p pki
+for f in ca.crt device.crt device.key; do echo "-----BEGIN X-----" >"pki/$f"; done
 cat >good.conf <<CONF
 # a gateway
 [agent]
@@ -46,8 +49,40 @@ status_period_s = 30
 brake_g2 = 0.3
 [store]
 path = $ODO_TMP/outbox.db
+[can]
+interface = can-not-here
+[uplink]
+cafile = $ODO_TMP/pki/ca.crt
+certfile = $ODO_TMP/pki/device.crt
+keyfile = $ODO_TMP/pki/device.key
 CONF
-check good 0 "configuration OK"
+check good 0 "configuration OK (files checked as user $(id -un))"
+# a CAN interface that is not there (yet) is a note, not a problem
+check good 0 "note: [can] interface can-not-here: not there now"
+
+# 2b. The files the configuration names (#17): missing, unreadable by the
+#     user who runs the check, a directory that cannot be written; the
+#     shipped placeholder id. Each is named, and the check fails.
+sed "s|^certfile = .*|certfile = $ODO_TMP/pki/missing.crt|" good.conf >nocert.conf
+check nocert 1 "[uplink] certfile $ODO_TMP/pki/missing.crt: No such file or directory"
+grep -q "configuration OK" nocert.out && bad "nocert: says OK"
+sed "s|^path = .*|path = $ODO_TMP/no-such-dir/outbox.db|" good.conf >nostore.conf
+check nostore 1 "[store] path $ODO_TMP/no-such-dir/outbox.db: its directory $ODO_TMP/no-such-dir: No such file or directory"
+sed "s|^device_id = .*|device_id = unset-device|" good.conf >placeholder.conf
+check placeholder 1 "[agent] device_id is still the placeholder 'unset-device' of the shipped configuration"
+if id nobody >/dev/null 2>&1; then
+	chmod 0600 pki/device.key
+	chmod 0755 "$ODO_TMP" pki
+	rc=0
+	runuser -u nobody -- "$AGENT" --check-config -c good.conf --set agent.state_dir=/tmp \
+		--set store.path=/tmp/odo-check-$$.db >nobody.out 2>&1 || rc=$?
+	[ $rc = 1 ] || bad "a key the user cannot read: exit $rc"
+	grep -qF "[uplink] keyfile $ODO_TMP/pki/device.key: Permission denied" nobody.out ||
+		bad "unreadable key not named: $(cat nobody.out)"
+	grep -qF "1 problem(s) (checked as user nobody)" nobody.out || bad "not checked as nobody: $(cat nobody.out)"
+else
+	bad "no user 'nobody' to check readability as another user"
+fi
 
 # 3. Each kind of mistake, alone: file:line and what is wrong.
 printf '[agent]\ndevice_id = gw-1\n\nbogus_key = 1\n' >unknown.conf

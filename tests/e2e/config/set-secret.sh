@@ -54,7 +54,9 @@ for prog in agent collector accuracy; do
 	expect "$prog-value" nz "--set: bad value for '${key#*.}' in [${key%%.*}]: 'fast' is not" \
 		"${run[@]}" --set "$key=fast" "${tail[@]}"
 done
-expect agent-ok 0 "configuration OK" "$AGENT" --check-config --set agent.device_id=gw-1 --set detect.brake_g2=0.4
+# (no uplink: --check-config would ask for the certificates; the outbox and state in this test's directory)
+expect agent-ok 0 "configuration OK" "$AGENT" --check-config --set agent.device_id=gw-1 --set detect.brake_g2=0.4 \
+	--set agent.uplink=false --set agent.state_dir="$ODO_TMP/state" --set store.path="$ODO_TMP/outbox.db"
 
 # 3. The collector's generated reference is the documented one, and marks the secret.
 "$COLLECTOR" --print-config-reference >collector-config.md

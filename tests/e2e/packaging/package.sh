@@ -194,10 +194,19 @@ agent=$tmp/odo-agent/usr/bin/odo-agent
 out=$("${run[@]}" "$agent" --version)
 [ "$out" = "odo-agent $version" ] || fail "--version printed '$out'"
 
-# The packaged default configuration and every board's pass the agent's own check;
+# The packaged default configuration and every board's: the agent's own check
+# refuses the placeholder device id they ship with, and passes them once the id
+# is set and the files they name exist (here: stand-ins in this test's directory);
 # a broken one is refused (the check can fail).
+mkdir -p "$tmp/chk"
+for f in ca.crt device.crt device.key; do echo x >"$tmp/chk/$f"; done
+files=(--set agent.state_dir="$tmp/chk" --set store.path="$tmp/chk/outbox.db" --set uplink.cafile="$tmp/chk/ca.crt"
+       --set uplink.certfile="$tmp/chk/device.crt" --set uplink.keyfile="$tmp/chk/device.key" --set accel.device=/dev/null)
 for cfg in "$tmp/odo-agent/etc/odo/agent.conf" "$src"/boards/*/agent.conf; do
-	"${run[@]}" "$agent" --config "$cfg" --check-config >/dev/null || fail "--check-config rejects $cfg"
+	! "${run[@]}" "$agent" --config "$cfg" --check-config >"$tmp/chk/out" 2>&1 || fail "--check-config accepted the placeholder in $cfg"
+	grep -q "placeholder 'unset-device'" "$tmp/chk/out" || fail "$cfg: the placeholder is not named: $(cat "$tmp/chk/out")"
+	"${run[@]}" "$agent" --config "$cfg" --set agent.device_id=pkg-test "${files[@]}" --check-config >"$tmp/chk/out" 2>&1 ||
+		fail "--check-config rejects $cfg: $(cat "$tmp/chk/out")"
 done
 n=$(ls "$src"/boards/*/agent.conf | wc -l)
 [ "$n" -ge 3 ] || fail "only $n board configurations"

@@ -51,7 +51,8 @@ def replay(rec, name, state):
     with open(conf, "w") as f:
         f.write("[agent]\ndevice_id = quat-%s\nstate_dir = %s\nlog_level = info\n[store]\npath = %s/outbox.db\n"
                 % (name, state, d))
-    p = subprocess.run([agent, "-c", conf, "--replay", rec, "--no-uplink", "--emit", os.path.join(d, "emit.txt")],
+    p = subprocess.run([agent, "-c", conf, "--replay", rec, "--with-state", "--no-uplink", "--emit",
+                        os.path.join(d, "emit.txt")],
                        capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit("replay %s failed (%d): %s" % (name, p.returncode, p.stderr[-2000:]))
