@@ -265,12 +265,12 @@ static int open_live(struct agent *a, const char *record_dir)
 		ODO_LOG(ERROR, "can", "cannot open %s: %s", a->conf.can.interface, odo_strerror(rc));
 		return rc;
 	}
-	if (a->conf.agent.accel && odo_accel_open(&a->conf.accel, NULL, &a->pipe_clock, &a->sink, &a->accel) != ODO_OK) {
-		/* Soldier on: braking and acceleration fall back to the
-		 * derivative of GPS/OBD speed (docs/detection.md). */
-		ODO_LOG(WARN, "accel", "no accelerometer: using the speed fallback");
-		a->accel = NULL;
-	}
+	/* An accelerometer not there (yet) is waited for (accel.h); meanwhile
+	 * braking and acceleration come from the derivative of GPS/OBD speed
+	 * (docs/detection.md). */
+	if (a->conf.agent.accel &&
+	    (rc = odo_accel_open_live(&a->conf.accel, &a->pipe_clock, &a->sink, &a->accel)) != ODO_OK)
+		return rc;
 	if (a->conf.agent.phone && (rc = odo_phone_open(&a->conf.phone, &a->pipe_clock, &a->sink, &a->phone)) != ODO_OK) {
 		ODO_LOG(ERROR, "phone", "cannot open the phone socket: %s", odo_strerror(rc));
 		return rc;

@@ -119,15 +119,28 @@ void odo_i2c_dev_close(struct odo_i2c *bus)
 
 /* ---- the source ---- */
 
+/* Waiting for the chip (odo_accel_open_live): retried every 1 s at first,
+ * doubling to 30 s; a chip that stops answering for this many reads in a
+ * row (one second at the configured rate) is taken as gone. */
+#define ACCEL_RETRY_MIN_NS (1000LL * ODO_NS_PER_MS)
+#define ACCEL_RETRY_MAX_NS (30000LL * ODO_NS_PER_MS)
+#define ACCEL_WHY_MAX 160
+
 struct odo_accel {
 	const struct odo_clock *clock;
 	const struct odo_sink *sink;
+	const struct odo_accel_cfg *cfg; /* borrowed */
 	const struct odo_accel_driver *drv;
 	struct odo_accel_dev dev;
 	int own_bus;
 	int tfd;
 	FILE *rec;
 	struct odo_accel_stats st;
+	/* live, waiting for the bus or the chip (drv == NULL) */
+	int waiting, absent_said;
+	int64_t next_try_ns, gap_ns;
+	uint64_t errors_in_row;
+	char why[ACCEL_WHY_MAX];
 };
 
 static int try_chip(struct odo_accel *a, const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
@@ -138,7 +151,7 @@ static int try_chip(struct odo_accel *a, const struct odo_accel_cfg *cfg, const 
 	} else {
 		int rc = odo_i2c_dev_open(cfg->device, addr, &a->dev.bus);
 		if (rc != ODO_OK) {
-			ODO_LOG(ERROR, "accel", "%s: %s", cfg->device, strerror(errno));
+			snprintf(a->why, sizeof a->why, "%s: %s", cfg->device, strerror(errno));
 			return rc;
 		}
 		a->own_bus = 1;
@@ -153,18 +166,13 @@ static int try_chip(struct odo_accel *a, const struct odo_accel_cfg *cfg, const 
 	return ODO_ERR_NOTFOUND;
 }
 
-int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
-		   const struct odo_clock *clock, const struct odo_sink *sink, struct odo_accel **out)
+/* Find the chip, set it up, arm the timer. ODO_OK, or an error with a->why
+ * set (nothing left open). */
+static int start(struct odo_accel *a, const struct odo_i2c *bus)
 {
-	if (!cfg || !clock || !out || cfg->rate_hz < 1 || cfg->chip < 0 || cfg->chip > ODO_ACCEL_MPU6050)
-		return ODO_ERR_INVAL;
-	struct odo_accel *a = calloc(1, sizeof *a);
-	if (!a)
-		return ODO_ERR_NOMEM;
-	a->clock = clock;
-	a->sink = sink;
-	a->tfd = -1;
+	const struct odo_accel_cfg *cfg = a->cfg;
 	int rc = ODO_ERR_NOTFOUND;
+	a->why[0] = '\0';
 	for (int i = 0; odo_accel_drivers[i] && !a->drv; i++) {
 		const struct odo_accel_driver *drv = odo_accel_drivers[i];
 		if (cfg->chip != ODO_ACCEL_AUTO && strcmp(drv->name, chip_names[cfg->chip]) != 0)
@@ -175,39 +183,124 @@ int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
 				continue;
 			rc = try_chip(a, cfg, bus, drv, addr);
 			if (rc == ODO_ERR_IO)
-				goto fail;
+				return rc;
 		}
 	}
 	if (!a->drv) {
-		ODO_LOG(ERROR, "accel", "no %s accelerometer answered on %s",
-			chip_names[cfg->chip], bus ? "the bus" : cfg->device);
-		rc = ODO_ERR_NOTFOUND;
-		goto fail;
+		snprintf(a->why, sizeof a->why, "no %s accelerometer answered on %s", chip_names[cfg->chip],
+			 bus ? "the bus" : cfg->device);
+		return ODO_ERR_NOTFOUND;
 	}
 	if (a->drv->setup(&a->dev, (int)cfg->range_g, (int)cfg->rate_hz) != 0) {
-		ODO_LOG(ERROR, "accel", "%s setup failed: %s", a->drv->name, strerror(errno));
+		snprintf(a->why, sizeof a->why, "%s setup failed: %s", a->drv->name, strerror(errno));
 		rc = ODO_ERR_IO;
 		goto fail;
 	}
 	/* Pacing only: sample times come from the injected clock. */
 	a->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (a->tfd < 0) {
-		rc = ODO_ERR_IO;
-		goto fail;
-	}
 	long period_ns = (long)(ODO_NS_PER_S / cfg->rate_hz);
 	struct itimerspec its = { .it_interval = { 0, period_ns }, .it_value = { 0, period_ns } };
-	if (timerfd_settime(a->tfd, 0, &its, NULL) != 0) {
+	if (a->tfd < 0 || timerfd_settime(a->tfd, 0, &its, NULL) != 0) {
+		snprintf(a->why, sizeof a->why, "timerfd: %s", strerror(errno));
 		rc = ODO_ERR_IO;
 		goto fail;
 	}
+	a->errors_in_row = 0;
 	ODO_LOG(INFO, "accel", "%s, ±%d g, %lld Hz%s", a->drv->name, a->dev.range_g, cfg->rate_hz,
 		a->dev.bus.no_block ? ", byte reads (adapter has no I2C block reads)" : "");
-	*out = a;
 	return ODO_OK;
 fail:
-	odo_accel_close(a);
+	if (a->tfd >= 0)
+		close(a->tfd);
+	a->tfd = -1;
+	if (a->own_bus)
+		odo_i2c_dev_close(&a->dev.bus);
+	a->own_bus = 0;
+	a->drv = NULL;
 	return rc;
+}
+
+/* Back to waiting for the chip (it stopped answering, or the bus went). */
+static void stop(struct odo_accel *a)
+{
+	if (a->tfd >= 0)
+		close(a->tfd);
+	a->tfd = -1;
+	if (a->own_bus)
+		odo_i2c_dev_close(&a->dev.bus);
+	a->own_bus = 0;
+	a->drv = NULL;
+}
+
+static struct odo_accel *alloc_accel(const struct odo_accel_cfg *cfg, const struct odo_clock *clock,
+				     const struct odo_sink *sink)
+{
+	struct odo_accel *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->clock = clock;
+	a->sink = sink;
+	a->cfg = cfg;
+	a->tfd = -1;
+	return a;
+}
+
+static int cfg_ok(const struct odo_accel_cfg *cfg)
+{
+	return cfg && cfg->rate_hz >= 1 && cfg->chip >= 0 && cfg->chip <= ODO_ACCEL_MPU6050;
+}
+
+int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
+		   const struct odo_clock *clock, const struct odo_sink *sink, struct odo_accel **out)
+{
+	if (!cfg_ok(cfg) || !clock || !out)
+		return ODO_ERR_INVAL;
+	struct odo_accel *a = alloc_accel(cfg, clock, sink);
+	if (!a)
+		return ODO_ERR_NOMEM;
+	int rc = start(a, bus);
+	if (rc != ODO_OK) {
+		ODO_LOG(ERROR, "accel", "%s", a->why);
+		odo_accel_close(a);
+		return rc;
+	}
+	*out = a;
+	return ODO_OK;
+}
+
+static void wait_for_chip(struct odo_accel *a, int64_t now)
+{
+	if (!a->absent_said) {
+		a->absent_said = 1;
+		ODO_LOG(WARN, "accel", "%s: events come from the speed signal until the accelerometer is there;"
+			" retrying every %.0f s at first, then every %.0f s", a->why, (double)ACCEL_RETRY_MIN_NS / 1e9,
+			(double)ACCEL_RETRY_MAX_NS / 1e9);
+	} else {
+		ODO_LOG(DEBUG, "accel", "%s; retrying", a->why);
+	}
+	a->waiting = 1;
+	a->next_try_ns = now + a->gap_ns;
+	a->gap_ns = a->gap_ns * 2 > ACCEL_RETRY_MAX_NS ? ACCEL_RETRY_MAX_NS : a->gap_ns * 2;
+}
+
+int odo_accel_open_live(const struct odo_accel_cfg *cfg, const struct odo_clock *clock,
+			const struct odo_sink *sink, struct odo_accel **out)
+{
+	if (!cfg_ok(cfg) || !clock || !out)
+		return ODO_ERR_INVAL;
+	struct odo_accel *a = alloc_accel(cfg, clock, sink);
+	if (!a)
+		return ODO_ERR_NOMEM;
+	a->gap_ns = ACCEL_RETRY_MIN_NS;
+	if (start(a, NULL) != ODO_OK)
+		wait_for_chip(a, odo_clock_mono_ns(clock));
+	*out = a;
+	return ODO_OK;
+}
+
+int odo_accel_present(const struct odo_accel *a)
+{
+	return a && a->drv;
 }
 
 /* Stamp with the clock, count, hand to the sink. */
@@ -241,12 +334,24 @@ int odo_accel_read_once(struct odo_accel *a)
 		return ODO_ERR_INVAL;
 	struct odo_accel_sample s = { 0 };
 	if (a->drv->read(&a->dev, &s) != 0) {
+		int err = errno;
 		a->st.src.errors++;
+		a->errors_in_row++;
 		if (a->st.src.errors % ACCEL_ERR_LOG_EVERY == 1)
 			ODO_LOG(WARN, "accel", "%s read failed (%s), %llu errors so far", a->drv->name,
-				strerror(errno), (unsigned long long)a->st.src.errors);
+				strerror(err), (unsigned long long)a->st.src.errors);
+		if (a->gap_ns && a->errors_in_row >= (uint64_t)a->cfg->rate_hz) {
+			/* a second of failed reads: the chip or its bus is gone; wait for it */
+			snprintf(a->why, sizeof a->why, "%s on %s stopped answering (%s)", a->drv->name, a->cfg->device,
+				 strerror(err));
+			stop(a);
+			a->absent_said = 0;
+			a->gap_ns = ACCEL_RETRY_MIN_NS;
+			wait_for_chip(a, odo_clock_mono_ns(a->clock));
+		}
 		return ODO_ERR_IO;
 	}
+	a->errors_in_row = 0;
 	/* The sample goes on as its accel.csv row reads back: a replay of the
 	 * recording then delivers exactly these values (5 decimals of m/s^2,
 	 * 6 of rad/s, far below any chip's resolution). */
@@ -298,13 +403,25 @@ static void accel_handle(void *self, const struct pollfd *pfd, int n)
 
 static int64_t accel_deadline(void *self)
 {
-	(void)self;
-	return ODO_DEADLINE_NONE;
+	struct odo_accel *a = self;
+	return a->waiting ? a->next_try_ns : ODO_DEADLINE_NONE;
 }
 
+/* Live and waiting: look for the chip again. */
 static void accel_tick(void *self)
 {
-	(void)self;
+	struct odo_accel *a = self;
+	int64_t now = odo_clock_mono_ns(a->clock);
+	if (!a->waiting || now < a->next_try_ns)
+		return;
+	if (start(a, NULL) == ODO_OK) {
+		a->waiting = 0;
+		a->absent_said = 0;
+		a->gap_ns = ACCEL_RETRY_MIN_NS;
+		ODO_LOG(INFO, "accel", "the accelerometer is there: events from its samples");
+		return;
+	}
+	wait_for_chip(a, now);
 }
 
 static const struct odo_source_ops accel_ops = {

@@ -110,6 +110,20 @@ int odo_accel_open(const struct odo_accel_cfg *cfg, const struct odo_i2c *bus,
 		   const struct odo_clock *clock, const struct odo_sink *sink,
 		   struct odo_accel **out) ODO_NODISCARD;
 
+/*
+ * The agent's live accelerometer: as odo_accel_open() on cfg->device, but a
+ * bus or chip that is not there (yet) is no error: the handle waits for it
+ * (logged once, retried every 1 s doubling to 30 s) and starts reading when
+ * it answers; a chip that stops answering (a second of failed reads) is
+ * waited for again. cfg, clock and sink are borrowed. ODO_OK, ODO_ERR_INVAL,
+ * ODO_ERR_NOMEM.
+ */
+int odo_accel_open_live(const struct odo_accel_cfg *cfg, const struct odo_clock *clock,
+			const struct odo_sink *sink, struct odo_accel **out) ODO_NODISCARD;
+
+/* 1 when a chip is being read (0: waiting for it, or a replay handle). */
+int odo_accel_present(const struct odo_accel *a);
+
 /* Replay: no device; samples come from odo_accel_feed(). clock and sink
  * are borrowed. ODO_OK, ODO_ERR_INVAL, ODO_ERR_NOMEM. */
 int odo_accel_open_replay(const struct odo_clock *clock, const struct odo_sink *sink,

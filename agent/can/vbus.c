@@ -170,35 +170,6 @@ static void tp_event(void *ctx, struct odo_isotp *l, enum odo_isotp_event ev)
 
 /* ---- frame path --------------------------------------------------------- */
 
-static int ep_add(struct odo_vbus *vb, int fd, uint32_t tag);
-
-/* Kernel ISO-TP socket for OBD responder i: receives on its response id,
- * sends flow control on its physical request id (29-bit: 18DAF1xx and
- * 18DAxxF1, CAN_EFF_FLAG set). */
-static int ecu_kernel_open(struct odo_vbus *vb, int i)
-{
-	const struct odo_can_cfg *cfg = vb->cfg;
-	struct ecu *e = &vb->ecus[i];
-	int rc = odo_can_isotp_open(cfg->interface, e->req_id, e->resp_id, (uint8_t)cfg->isotp_bs,
-	                         (uint8_t)cfg->isotp_stmin, &e->kfd);
-	if (rc == ODO_OK && ep_add(vb, e->kfd, TAG_ECU + (unsigned)i) != 0)
-		rc = ODO_ERR_IO;
-	if (rc != ODO_OK) {
-		int err = errno;
-		if (e->kfd >= 0)
-			close(e->kfd);
-		e->kfd = -1;
-		e->kfd_failed = 1;
-		ODO_LOG(WARN, VBUS_AREA, "%s: kernel ISO-TP socket %X: %s", cfg->interface,
-		        (unsigned)(e->resp_id & CAN_EFF_MASK), strerror(err));
-		return rc;
-	}
-	if (cfg->addressing == ODO_CAN_ADDR_29)
-		ODO_LOG(INFO, VBUS_AREA, "ECU %X: kernel ISO-TP, flow control on %X",
-		        (unsigned)(e->resp_id & CAN_EFF_MASK), (unsigned)(e->req_id & CAN_EFF_MASK));
-	return ODO_OK;
-}
-
 static void process(struct odo_vbus *vb, const struct can_frame *f)
 {
 	vb->ct.frames++;
@@ -227,7 +198,7 @@ static void process(struct odo_vbus *vb, const struct can_frame *f)
 			/* Kernel ISO-TP, 29-bit: a new ECU's first frames were read here;
 			 * once its message is complete, the kernel takes it over. */
 			if (vb->kernel && !ec->tp.rx_active && !ec->kfd_failed)
-				ecu_kernel_open(vb, e);
+				attach__kernel_open(vb, e);
 		}
 		return;
 	}
@@ -259,6 +230,12 @@ static void read_raw(struct odo_vbus *vb)
 			vb->mm[i].msg_hdr.msg_flags = 0;
 		}
 		int n = recvmmsg(vb->raw_fd, vb->mm, ODO_CAN_RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0 && (errno == ENODEV || errno == ENXIO)) {
+			/* The interface is gone (the adapter unplugged): closed and
+			 * waited for by the tick right after (attach.c). */
+			vb->lost = errno;
+			return;
+		}
 		if (n < 0 && errno == ENETDOWN) {
 			/* The interface went down (our bus-off restart, or an operator):
 			 * the socket says so once and stays bound. Not a frame error. */
@@ -330,7 +307,7 @@ static void read_kernel(struct odo_vbus *vb, int fd, int ecu, int uds)
 static int src_pollfds(void *self, struct pollfd *pfd, int max)
 {
 	struct odo_vbus *vb = self;
-	if (!vb->live || max < 1)
+	if (!vb->live || !vb->attached || vb->lost || max < 1)
 		return 0;
 	pfd[0].fd = vb->ep_fd;
 	pfd[0].events = POLLIN;
@@ -365,6 +342,8 @@ static int64_t src_deadline(void *self)
 {
 	struct odo_vbus *vb = self;
 	int64_t d = ODO_DEADLINE_NONE;
+	if (vb->live && (!vb->attached || vb->lost))
+		return attach__deadline(vb); /* nothing else until the interface is there */
 #define MIN(x) do { int64_t _x = (x); if (_x < d) d = _x; } while (0)
 	for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
 		if (vb->ecus[i].kfd < 0)
@@ -399,6 +378,8 @@ static void src_tick(void *self)
 {
 	struct odo_vbus *vb = self;
 	int64_t now = vbus__now(vb);
+	if (vb->live && !attach__tick(vb, now))
+		return;
 	for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
 		if (vb->ecus[i].kfd < 0)
 			odo_isotp_tick(&vb->ecus[i].tp, now);
@@ -514,12 +495,6 @@ fail:
 	odo_vbus_close(vb);
 	return rc;
 }
-static int ep_add(struct odo_vbus *vb, int fd, uint32_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
-	return epoll_ctl(vb->ep_fd, EPOLL_CTL_ADD, fd, &ev);
-}
-
 int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 		  const struct odo_sink *sink, struct odo_vbus **out)
 {
@@ -527,55 +502,19 @@ int odo_vbus_open(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
 	int rc = open_common(cfg, clock, sink, 1, &vb);
 	if (rc != ODO_OK)
 		return rc;
-	int kernel = 0;
-	if (cfg->isotp == ODO_ISOTP_KERNEL) {
-		if (!odo_can_isotp_available()) {
-			ODO_LOG(ERROR, VBUS_AREA, "[can] isotp = kernel but this kernel has no CAN_ISOTP (modprobe can-isotp)");
-			rc = ODO_ERR_UNSUPPORTED;
-			goto fail;
-		}
-		kernel = 1;
-	} else if (cfg->isotp == ODO_ISOTP_AUTO) {
-		kernel = odo_can_isotp_available();
+	if (cfg->isotp == ODO_ISOTP_KERNEL && !odo_can_isotp_available() && errno != EAFNOSUPPORT) {
+		/* (a kernel without any CAN support is an adapter not there yet) */
+		ODO_LOG(ERROR, VBUS_AREA, "[can] isotp = kernel but this kernel has no CAN_ISOTP (modprobe can-isotp)");
+		odo_vbus_close(vb);
+		return ODO_ERR_UNSUPPORTED;
 	}
-	vb->kernel = kernel;
-	rc = odo_can_raw_open(cfg->interface, &vb->raw_fd);
-	if (rc != ODO_OK) {
-		ODO_LOG(ERROR, VBUS_AREA, "%s: cannot open raw CAN socket: %s", cfg->interface, strerror(errno));
-		goto fail;
+	/* The interface now, or later (attach.c). */
+	if ((rc = attach__first(vb)) != ODO_OK) {
+		odo_vbus_close(vb);
+		return rc;
 	}
-	vb->ep_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (vb->ep_fd < 0 || ep_add(vb, vb->raw_fd, TAG_RAW) != 0) {
-		rc = ODO_ERR_IO;
-		goto fail;
-	}
-	if (kernel) {
-		/* 11-bit: the eight responders 7E8..7EF are known in advance. 29-bit:
-		 * sockets open as ECUs answer (ecu_kernel_open() from process()). */
-		for (int i = 0; cfg->addressing == ODO_CAN_ADDR_11 && i < ODO_CAN_MAX_ECUS; i++)
-			if ((rc = ecu_kernel_open(vb, i)) != ODO_OK)
-				goto fail;
-		for (int i = 0; i < vb->nuds; i++) {
-			struct uds_mod *m = &vb->uds[i];
-			rc = odo_can_isotp_open(cfg->interface, m->req_id, m->resp_id, (uint8_t)cfg->isotp_bs,
-					     (uint8_t)cfg->isotp_stmin, &m->kfd);
-			if (rc != ODO_OK || ep_add(vb, m->kfd, TAG_UDS + (unsigned)i) != 0) {
-				ODO_LOG(ERROR, VBUS_AREA, "%s: kernel ISO-TP socket for UDS %s: %s", cfg->interface, m->name,
-					strerror(errno));
-				rc = rc != ODO_OK ? rc : ODO_ERR_IO;
-				goto fail;
-			}
-		}
-	}
-	busoff__open(vb);
-	ODO_LOG(INFO, VBUS_AREA, "%s: OBD-II %s-bit, %s ISO-TP, %d PIDs scheduled, %d UDS modules%s%s", cfg->interface,
-		cfg->addressing == ODO_CAN_ADDR_29 ? "29" : "11", kernel ? "kernel" : "userspace", vb->npoll, vb->nuds,
-		vb->dbc ? ", DBC " : "", vb->dbc ? cfg->dbc : "");
 	*out = vb;
 	return ODO_OK;
-fail:
-	odo_vbus_close(vb);
-	return rc;
 }
 
 int odo_vbus_open_replay(const struct odo_can_cfg *cfg, const struct odo_clock *clock,
@@ -611,16 +550,7 @@ void odo_vbus_close(struct odo_vbus *vb)
 {
 	if (!vb)
 		return;
-	for (int i = 0; i < ODO_CAN_MAX_ECUS; i++)
-		if (vb->ecus[i].kfd >= 0)
-			close(vb->ecus[i].kfd);
-	for (int i = 0; i < vb->nuds; i++)
-		if (vb->uds[i].kfd >= 0)
-			close(vb->uds[i].kfd);
-	if (vb->raw_fd >= 0)
-		close(vb->raw_fd);
-	if (vb->ep_fd >= 0)
-		close(vb->ep_fd);
+	attach__close(vb);
 	odo_dbc_close(vb->dbc);
 	free(vb);
 }

@@ -72,6 +72,12 @@ struct odo_vbus {
 	int live, kernel;
 	int requests_seen; /* replay: the recording holds odo's own requests */
 	int raw_fd, ep_fd;
+	/* the interface (attach.c): sockets open, or waiting for it */
+	int attached;
+	int lost; /* errno of a read that found the interface gone; 0: not lost */
+	int absent_said;
+	int64_t attach_next_ns, attach_gap_ns;
+	uint64_t attach_failures;
 	FILE *rec;
 	struct odo_source_stats st;
 	struct odo_can_counters ct;
@@ -141,6 +147,27 @@ void vbus__malformed(struct odo_vbus *vb, uint32_t id, const char *why, const ui
 /* Configuration lists: hex CAN id; comma-separated items through fn. 0 / -1. */
 int vbus__parse_hex(const char *s, const char *end, uint32_t *out);
 int vbus__each_item(const char *list, int (*fn)(struct odo_vbus *, const char *, size_t), struct odo_vbus *vb);
+
+/* ---- attach.c ---- */
+
+/* 1 when errno `err` says the interface is not there (now): wait for it. */
+int attach__absent(int err);
+/* Live: open the interface's sockets (raw, epoll, kernel ISO-TP) and start
+ * the bus session over; the interface not there is not an error: logged,
+ * retried from attach__tick(). ODO_OK, or another error (logged). */
+int attach__first(struct odo_vbus *vb);
+/* Open the sockets now. ODO_OK; otherwise nothing is left open and errno
+ * says why. */
+int attach__open(struct odo_vbus *vb);
+/* Close every socket (the bus then waits for the interface). */
+void attach__close(struct odo_vbus *vb);
+/* The kernel ISO-TP socket of OBD responder i. ODO_OK or an error (logged;
+ * the responder stays on the userspace ISO-TP). */
+int attach__kernel_open(struct odo_vbus *vb, int i);
+/* Live: when to call attach__tick() (ODO_DEADLINE_NONE while attached). */
+int64_t attach__deadline(const struct odo_vbus *vb);
+/* Live: close a lost interface, retry an absent one. 1 when attached. */
+int attach__tick(struct odo_vbus *vb, int64_t now);
 
 /* ---- obdc.c ---- */
 

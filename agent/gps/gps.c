@@ -29,6 +29,7 @@ struct odo_gps {
 	int64_t next_try_ns; /* mono; when to (re)connect */
 	int64_t backoff_ms;
 	int ever_connected;
+	int absent_said; /* "gpsd not reachable" logged for this absence */
 	FILE *rec;
 	struct odo_gps_stats st;
 	char msg[GPS_MSG_MAX + 1];
@@ -745,6 +746,7 @@ static void disconnect(struct odo_gps *g, const char *why)
 		g->cfg.port, why, (long long)g->backoff_ms);
 	(void)gps_close(&g->gd);
 	g->connected = 0;
+	g->absent_said = 1; /* said just now */
 	g->next_try_ns = odo_clock_mono_ns(g->clock) + g->backoff_ms * ODO_NS_PER_MS;
 }
 
@@ -753,8 +755,16 @@ static void try_connect(struct odo_gps *g)
 	int64_t now = odo_clock_mono_ns(g->clock);
 	if (gps_open(g->cfg.host, g->cfg.port, &g->gd) != 0) {
 		g->st.connect_failures++;
-		ODO_LOG(DEBUG, "gps", "gpsd %s:%s: %s; retry in %lld ms", g->cfg.host, g->cfg.port,
-			gps_errstr(errno), (long long)g->backoff_ms);
+		/* gpsd not there (yet): said once, then retried quietly */
+		if (!g->absent_said) {
+			g->absent_said = 1;
+			ODO_LOG(WARN, "gps", "gpsd %s:%s not reachable (%s): no position until it is; retrying every"
+				" %.1f s at first, then every %.0f s", g->cfg.host, g->cfg.port, gps_errstr(errno),
+				(double)g->backoff_ms / 1e3, (double)g->cfg.reconnect_max_ms / 1e3);
+		} else {
+			ODO_LOG(DEBUG, "gps", "gpsd %s:%s: %s; retry in %lld ms", g->cfg.host, g->cfg.port,
+				gps_errstr(errno), (long long)g->backoff_ms);
+		}
 		g->next_try_ns = now + g->backoff_ms * ODO_NS_PER_MS;
 		g->backoff_ms *= 2;
 		if (g->backoff_ms > g->cfg.reconnect_max_ms)
@@ -775,6 +785,7 @@ static void try_connect(struct odo_gps *g)
 	if (g->ever_connected)
 		g->st.reconnects++;
 	g->ever_connected = 1;
+	g->absent_said = 0;
 	g->backoff_ms = g->cfg.reconnect_min_ms;
 	g->next_try_ns = ODO_DEADLINE_NONE;
 	ODO_LOG(INFO, "gps", "connected to gpsd %s:%s", g->cfg.host, g->cfg.port);

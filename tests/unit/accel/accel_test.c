@@ -218,6 +218,35 @@ static void test_mpu6050(void **st)
 	}
 }
 
+/* #17: the agent's live accelerometer on a bus that is not there: no error,
+ * nothing polled, tried again after 1 s, doubling up to 30 s. */
+static void test_live_bus_absent(void **st)
+{
+	(void)st;
+	struct odo_clock c;
+	odo_clock_init_virtual(&c, 0, ODO_NS_PER_S);
+	struct odo_sink sink = { .accel = on_accel };
+	struct odo_accel_cfg k = cfg(ODO_ACCEL_AUTO);
+	strcpy(k.device, "/nonexistent/i2c-9");
+	struct odo_accel *a = NULL;
+	assert_int_equal(odo_accel_open_live(&k, &c, &sink, &a), ODO_OK);
+	assert_non_null(a);
+	assert_int_equal(odo_accel_present(a), 0);
+	struct odo_source src = odo_accel_source(a);
+	struct pollfd p[2];
+	int64_t gap = ODO_NS_PER_S;
+	for (int i = 0; i < 7; i++) {
+		assert_int_equal(src.ops->pollfds(a, p, 2), 0);
+		assert_int_equal(src.ops->deadline(a), odo_clock_mono_ns(&c) + gap);
+		odo_clock_advance(&c, gap);
+		src.ops->tick(a);
+		gap = gap * 2 > 30 * ODO_NS_PER_S ? 30 * ODO_NS_PER_S : gap * 2;
+	}
+	assert_int_equal(src.ops->deadline(a), odo_clock_mono_ns(&c) + 30 * ODO_NS_PER_S);
+	assert_int_equal(odo_accel_read_once(a), ODO_ERR_INVAL); /* no chip: nothing read */
+	odo_accel_close(a);
+}
+
 static void test_probe_failures(void **st)
 {
 	(void)st;
@@ -278,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_lis3dh_byte_reads),
 		cmocka_unit_test(test_mpu6050),
 		cmocka_unit_test(test_probe_failures),
+		cmocka_unit_test(test_live_bus_absent),
 		cmocka_unit_test(test_csv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

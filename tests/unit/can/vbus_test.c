@@ -323,12 +323,34 @@ static void bad_config_is_refused(void **st)
 		struct odo_vbus *vb = (struct odo_vbus *)1;
 		assert_int_equal(odo_vbus_open_replay(&cfg, &clk, &sink, &vb), ODO_ERR_CONFIG);
 	}
+	odo_vbus_close(NULL);
+}
+
+/* #17: a live bus whose interface is not there (an adapter not plugged in,
+ * can0 not created, no CAN in the kernel) is no start-up error: the bus
+ * polls nothing and retries after 1 s, doubling up to 30 s. */
+static void absent_interface_is_waited_for(void **st)
+{
+	(void)st;
 	config(NULL);
 	struct odo_vbus *vb = NULL;
 	strcpy(cfg.interface, "nonexistent0");
-	assert_int_equal(odo_vbus_open(&cfg, &clk, &sink, &vb), ODO_ERR_IO);
-	assert_null(vb);
-	odo_vbus_close(NULL);
+	odo_clock_init_virtual(&clk, 1700000000LL * ODO_NS_PER_S, 1000 * ODO_NS_PER_S);
+	assert_int_equal(odo_vbus_open(&cfg, &clk, &sink, &vb), ODO_OK);
+	assert_non_null(vb);
+	struct odo_source src = odo_vbus_source(vb);
+	struct pollfd p[4];
+	assert_int_equal(src.ops->pollfds(vb, p, 4), 0);
+	int64_t gap = ODO_NS_PER_S;
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(src.ops->deadline(vb), odo_clock_mono_ns(&clk) + gap);
+		odo_clock_advance(&clk, gap);
+		src.ops->tick(vb); /* tries again: still not there */
+		assert_int_equal(src.ops->pollfds(vb, p, 4), 0);
+		gap = gap * 2 > 30 * ODO_NS_PER_S ? 30 * ODO_NS_PER_S : gap * 2;
+	}
+	assert_int_equal(src.ops->deadline(vb), odo_clock_mono_ns(&clk) + 30 * ODO_NS_PER_S);
+	odo_vbus_close(vb);
 }
 
 int main(void)
@@ -343,6 +365,7 @@ int main(void)
 		cmocka_unit_test(garbage_then_still_decodes),
 		cmocka_unit_test(recorder_writes_candump),
 		cmocka_unit_test(bad_config_is_refused),
+		cmocka_unit_test(absent_interface_is_waited_for),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
