@@ -2,8 +2,14 @@
  * odo-collector — MQTT/TLS ingest into PostgreSQL, acknowledged end to end;
  * monthly driver features; erasure and retention.
  *
- *   odo-collector [--config FILE] run|migrate|aggregate --month YYYY-MM|
- *                 forget --driver ID|retention --days N
+ *   odo-collector [--config FILE] run|migrate|maintain|aggregate --month YYYY-MM|
+ *                 forget --driver ID|retention --days N|consent set ...|roles|roads ...
+ *
+ * Each command connects as the database role it needs (docs/security.md
+ * "Database roles"): migrate, maintain and roads import as the owner; run
+ * as odo_ingest (and odo_aggregate for the feature refresh); aggregate and
+ * roads match/follow/status as odo_aggregate; forget, retention and consent
+ * as odo_privacy. [db] <role>_user and <role>_password_file name each.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,6 +36,7 @@
 #include "odo/clock.h"
 #include "odo/log.h"
 #include "pg/maintain.h"
+#include "pg/roles.h"
 #include "pg/writer.h"
 #include "roads/roads.h"
 
@@ -70,12 +77,24 @@ struct db_cfg {
 	char conninfo[PATH_MAX_LEN];
 	char password_file[PATH_MAX_LEN];
 	char password_env[NAME_MAX_LEN];
+	/* per role (enum db_role): the login role and its password file */
+	char user[5][NAME_MAX_LEN];
+	char role_password_file[5][PATH_MAX_LEN];
 };
+
+struct privacy_cfg {
+	int require_consent;
+};
+
+/* The roles the commands log in as. */
+enum db_role { ROLE_OWNER, ROLE_INGEST, ROLE_AGGREGATE, ROLE_PRIVACY, ROLE_READER, ROLE__N };
+static const char *const role_names[ROLE__N] = { "owner", "ingest", "aggregate", "privacy", "reader" };
 
 static struct collector_cfg ccfg;
 static struct mqtt_cfg mcfg;
 static struct db_cfg dcfg;
 static struct metrics_cfg xcfg;
+static struct privacy_cfg pcfg;
 static struct odo_roads_cfg rcfg;
 static struct odo_archive_cfg acfg;
 static struct odo_alerts_cfg alcfg;
@@ -132,6 +151,26 @@ static const struct odo_cfg_key db_keys[] = {
 		  "file holding the database password (else password_env, else libpq's own means)"),
 	ODO_CFG_S("password_env", struct db_cfg, password_env, "ODO_DB_PASSWORD",
 		  "environment variable holding the database password"),
+#define ROLE_KEYS(i, name, what, grp)                                                                       \
+	ODO_CFG_S(name "_user", struct db_cfg, user[i], "",                                                 \
+		  "login role for " what " (a member of " grp "; empty: the conninfo's user)"),             \
+		ODO_CFG_S(name "_password_file", struct db_cfg, role_password_file[i], "",                  \
+			  "file holding that role's password (empty: password_file / password_env)")
+	ROLE_KEYS(ROLE_OWNER, "owner", "migrate, maintain and roads import", "the schema owner"),
+	ROLE_KEYS(ROLE_INGEST, "ingest", "run", ODO_ROLE_INGEST),
+	ROLE_KEYS(ROLE_AGGREGATE, "aggregate", "the feature refresh in run, aggregate and roads match/follow",
+		  ODO_ROLE_AGGREGATE),
+	ROLE_KEYS(ROLE_PRIVACY, "privacy",
+		  "forget, retention, consent and registration (driver, vehicle, device add|set|assign|unassign)",
+		  ODO_ROLE_PRIVACY),
+	ROLE_KEYS(ROLE_READER, "reader", "device list", ODO_ROLE_READER),
+#undef ROLE_KEYS
+};
+
+static const struct odo_cfg_key privacy_keys[] = {
+	ODO_CFG_B("require_consent", struct privacy_cfg, require_consent, "false",
+		  "keep no personal record (positions, events, trips, tracks, phone) of a driver without consent,"
+		  " and compute features only for consenting drivers (docs/collector.md)"),
 };
 
 static const struct odo_cfg_key metrics_keys[] = {
@@ -150,6 +189,7 @@ static const struct odo_cfg_section sections[] = {
 	{ "mqtt", mqtt_keys, ODO_ARRAY_LEN(mqtt_keys), &mcfg },
 	{ "db", db_keys, ODO_ARRAY_LEN(db_keys), &dcfg },
 	{ "metrics", metrics_keys, ODO_ARRAY_LEN(metrics_keys), &xcfg },
+	{ "privacy", privacy_keys, ODO_ARRAY_LEN(privacy_keys), &pcfg },
 	{ "roads", odo_roads_cfg_keys, ODO_ROADS_NKEYS, &rcfg }, /* map matching (optional) */
 	{ "archive", odo_archive_cfg_keys, ODO_ARCHIVE_NKEYS, &acfg }, /* tiered retention */
 	{ "alerts", odo_alerts_cfg_keys, ODO_ALERTS_NKEYS, &alcfg }, /* docs/alerts.md */
@@ -178,10 +218,11 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run                     ingest from MQTT into PostgreSQL, acknowledge (default)\n"
 		"  migrate                 apply the schema migrations not yet applied\n"
-		"  maintain                create the month partitions of the stored time window (also at run)\n"
+		"  maintain                create the month partitions ahead, drop emptied old ones (as the owner)\n"
 		"  aggregate --month YYYY-MM   recompute monthly_features for that month\n"
-		"  forget --driver ID      erase a driver's personal data and raw records (audited)\n"
+		"  forget --driver ID      erase a driver's personal data and raw records, for good (audited)\n"
 		"  retention --days N      prune raw records older than N days (aggregates kept)\n"
+		"  roles                   print the database privilege matrix (docs/security.md)\n"
 		"  roads import FILE.osm.pbf [--country CC] | match [--trip ID|--stale] | follow | status\n"
 		"  archive run [--keep-rows] | restore --month YYYY-MM [--table T] | verify [--month M] | list\n"
 		"                          road layer (PostGIS), map matching, speeding (docs/deploy.md)\n"
@@ -196,8 +237,9 @@ static void usage(FILE *f)
 		"  -h, --help              this text and the configuration keys\n"
 		"  -V, --version           print the version\n"
 		"\n"
-		"The database password is read from [db] password_file or the variable named by\n"
-		"[db] password_env (default ODO_DB_PASSWORD), never from the command line.\n\n"
+		"Each command logs in as the role it needs ([db] owner_user, ingest_user, aggregate_user,\n"
+		"privacy_user, reader_user). Passwords are read from [db] <role>_password_file, else password_file or\n"
+		"the variable named by [db] password_env (default ODO_DB_PASSWORD), never from the command line.\n\n"
 		"configuration keys:\n");
 	for (size_t s = 0; s < ODO_ARRAY_LEN(sections); s++)
 		for (size_t k = 0; k < sections[s].nkeys; k++)
@@ -205,39 +247,60 @@ static void usage(FILE *f)
 				sections[s].keys[k].help, sections[s].keys[k].def ? sections[s].keys[k].def : "-");
 }
 
-static char password[SECRET_MAX];
+/* Passwords of the roles a command uses, read at start, wiped once connected. */
+static char passwords[ROLE__N][SECRET_MAX];
 
-static int load_password(void)
+static void wipe_passwords(void)
 {
-	int rc = odo_config_read_secret(dcfg.password_file, dcfg.password_env, password, sizeof password);
-	if (rc == ODO_ERR_NOTFOUND) {
-		password[0] = '\0'; /* libpq's own means: .pgpass, peer/cert auth */
+	volatile char *p = &passwords[0][0];
+	for (size_t i = 0; i < sizeof passwords; i++)
+		p[i] = 0;
+}
+
+static int load_password(enum db_role role)
+{
+	const char *file = dcfg.role_password_file[role][0] ? dcfg.role_password_file[role] : dcfg.password_file;
+	const char *env = dcfg.role_password_file[role][0] ? NULL : dcfg.password_env;
+	int rc = odo_config_read_secret(file, env, passwords[role], sizeof passwords[role]);
+	if (rc == ODO_ERR_NOTFOUND && !file[0]) {
+		passwords[role][0] = '\0'; /* libpq's own means: .pgpass, peer/cert auth */
 		return ODO_OK;
 	}
 	if (rc)
-		ODO_LOG(ERROR, "db", "cannot read the database password (%s): %s",
-			dcfg.password_file[0] ? dcfg.password_file : dcfg.password_env, odo_strerror(rc));
+		ODO_LOG(ERROR, "db", "cannot read the %s role's database password (%s): %s", role_names[role],
+			file[0] ? file : env, rc == ODO_ERR_NOTFOUND ? "No such file or directory" : odo_strerror(rc));
 	return rc;
 }
 
-static PGconn *db_connect(void)
+/* libpq "options" for every connection: the consent requirement the SQL reads. */
+static const char *conn_options(void)
 {
-	/* a bounded connect: `run` calls this at start (maintain) before its loop */
-	const char *kw[] = { "dbname", "password", "application_name", "connect_timeout", NULL };
-	const char *val[] = { dcfg.conninfo, password[0] ? password : NULL, "odo-collector", "10", NULL };
-	if (!password[0]) {
-		kw[1] = "application_name";
-		val[1] = "odo-collector";
-		kw[2] = "connect_timeout";
-		val[2] = "10";
-		kw[3] = NULL;
-	}
+	return pcfg.require_consent ? "-c odo.require_consent=on" : "-c odo.require_consent=off";
+}
+
+static PGconn *db_connect(enum db_role role)
+{
+	/* keywords after dbname override the connection string's */
+	char app[48];
+	snprintf(app, sizeof app, "odo-collector (%s)", role_names[role]);
+	const char *kw[8], *val[8];
+	int n = 0;
+	kw[n] = "dbname", val[n++] = dcfg.conninfo;
+	if (dcfg.user[role][0])
+		kw[n] = "user", val[n++] = dcfg.user[role];
+	if (passwords[role][0])
+		kw[n] = "password", val[n++] = passwords[role];
+	kw[n] = "options", val[n++] = conn_options();
+	kw[n] = "application_name", val[n++] = app;
+	kw[n] = "connect_timeout", val[n++] = "10";
+	kw[n] = NULL, val[n] = NULL;
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
 		char why[256];
 		snprintf(why, sizeof why, "%s", PQerrorMessage(c));
 		why[strcspn(why, "\n")] = '\0';
-		ODO_LOG(ERROR, "db", "cannot connect: %s", why);
+		ODO_LOG(ERROR, "db", "cannot connect as the %s role%s%s: %s", role_names[role],
+			dcfg.user[role][0] ? " " : "", dcfg.user[role], why);
 		PQfinish(c);
 		return NULL;
 	}
@@ -248,26 +311,37 @@ static PGconn *db_connect(void)
 
 static int maintain(PGconn *c, char *why)
 {
-	int created = 0;
-	int rc = odo_maintain(c, (int)ccfg.partition_months_back, (int)ccfg.partition_months_ahead, &created, why);
+	int created = 0, dropped = 0;
+	int rc = odo_maintain(c, (int)ccfg.partition_months_back, (int)ccfg.partition_months_ahead, &created,
+			      &dropped, why);
 	if (!rc)
-		ODO_LOG(INFO, "maintain", "partitions for %lld month(s) back and %lld ahead: %d created",
-			ccfg.partition_months_back, ccfg.partition_months_ahead, created);
+		ODO_LOG(INFO, "maintain", "partitions for %lld month(s) back and %lld ahead: %d created, %d empty"
+			" one(s) before the window dropped", ccfg.partition_months_back, ccfg.partition_months_ahead,
+			created, dropped);
 	return rc;
 }
 
-/* At start the collector runs maintain itself, so a fresh install has its
- * window; where its role may not create tables (the hardening planned for
- * the schema owner's timer), it says so and ingests anyway. */
+/* Partitions are the owner's job (`maintain`: its timer, and `migrate`).
+ * Only a single-role installation, where the ingesting role owns the
+ * tables, still gets them at start, as before the roles were split. */
 static void run_maintain_at_start(void)
 {
-	PGconn *c = db_connect();
+	PGconn *c = db_connect(ROLE_INGEST);
 	if (!c)
 		return; /* the writer keeps trying to connect and says why */
-	char why[256] = "";
-	if (maintain(c, why))
-		ODO_LOG(WARN, "maintain", "cannot create partitions at start (%s); records of months without one go"
-			" to quarantine until `odo-collector maintain` runs", why);
+	PGresult *r = PQexec(c, "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class"
+				" WHERE oid = to_regclass('samples')");
+	int owner = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (owner) {
+		char why[256] = "";
+		if (maintain(c, why))
+			ODO_LOG(WARN, "maintain", "cannot create partitions at start (%s); records of months without one"
+				" go to quarantine until `odo-collector maintain` runs", why);
+	} else {
+		ODO_LOG(INFO, "maintain", "ingesting as a role that does not own the schema: partitions are"
+			" `odo-collector maintain`'s (as the owner, from its timer)");
+	}
 	PQfinish(c);
 }
 
@@ -277,6 +351,7 @@ struct ingest {
 	struct odo_mqin *mq;
 	struct odo_pgw *ws[MAX_WRITERS];
 	int nw;
+	struct odo_pgw *refresh; /* the feature refresh's connection (aggregate role); NULL: none */
 	struct odo_batch *scratch;
 	uint64_t acks_sent, rejected;
 	struct odo_cm *cm;
@@ -368,20 +443,22 @@ static void log_stats(const struct ingest *in)
 		st.shed += one.shed, st.shed_bytes += one.shed_bytes, st.commits += one.commits;
 		st.failures += one.failures, st.env_failures += one.env_failures, st.isolations += one.isolations;
 		st.dropped += one.dropped, st.queue_msgs += one.queue_msgs, st.queue_bytes += one.queue_bytes;
+		st.erased_drops += one.erased_drops, st.consent_drops += one.consent_drops;
 		if (one.last_sqlstate[0])
 			memcpy(st.last_sqlstate, one.last_sqlstate, sizeof st.last_sqlstate);
 	}
 	ODO_LOG(INFO, "stats",
 		"collector=%s batches=%llu records=%llu dead=%llu dead_records=%llu poison=%llu conflicts=%llu"
 		" quarantined=%llu lost_ranges=%llu lost_seqs=%llu shed=%llu shed_bytes=%llu commits=%llu failures=%llu"
-		" env_failures=%llu isolations=%llu dropped=%llu queue_msgs=%zu queue_bytes=%zu last_sqlstate=%s"
-		" acks=%llu",
+		" env_failures=%llu isolations=%llu dropped=%llu erased_drops=%llu consent_drops=%llu queue_msgs=%zu"
+		" queue_bytes=%zu last_sqlstate=%s acks=%llu",
 		ccfg.name, (unsigned long long)st.batches, (unsigned long long)st.records, (unsigned long long)st.dead,
 		(unsigned long long)st.dead_records, (unsigned long long)st.poison, (unsigned long long)st.conflicts,
 		(unsigned long long)st.quarantined, (unsigned long long)st.lost_ranges, (unsigned long long)st.lost_seqs,
 		(unsigned long long)st.shed, (unsigned long long)st.shed_bytes, (unsigned long long)st.commits,
 		(unsigned long long)st.failures, (unsigned long long)st.env_failures, (unsigned long long)st.isolations,
-		(unsigned long long)st.dropped, st.queue_msgs, st.queue_bytes,
+		(unsigned long long)st.dropped, (unsigned long long)st.erased_drops,
+		(unsigned long long)st.consent_drops, st.queue_msgs, st.queue_bytes,
 		st.last_sqlstate[0] ? st.last_sqlstate : "-", (unsigned long long)in->acks_sent);
 }
 
@@ -394,7 +471,9 @@ static int cmd_run(void)
 	run_maintain_at_start();
 	struct odo_pgw_opts wo = {
 		.conninfo = dcfg.conninfo,
-		.password = password,
+		.password = passwords[ROLE_INGEST],
+		.user = dcfg.user[ROLE_INGEST],
+		.options = conn_options(),
 		.name = ccfg.name,
 		.max_group_rows = (size_t)ccfg.max_group_rows,
 		.commit_ms = (int)ccfg.commit_ms,
@@ -434,8 +513,10 @@ static int cmd_run(void)
 		ODO_LOG(INFO, "metrics", "serving /metrics, /livez and /readyz on %s (port %u)", xcfg.listen,
 			odo_cm_port(in.cm));
 	wo.hooks = odo_cm_writer_hooks(in.cm);
-	struct odo_alerts_opts ao = { .conninfo = dcfg.conninfo, .password = password, .name = ccfg.name,
-				      .version = ODO_VERSION, .metrics = odo_cm_registry(in.cm) };
+	/* alert delivery claims and settles its rows as the ingesting role */
+	struct odo_alerts_opts ao = { .conninfo = dcfg.conninfo, .password = passwords[ROLE_INGEST],
+				      .user = dcfg.user[ROLE_INGEST], .name = ccfg.name, .version = ODO_VERSION,
+				      .metrics = odo_cm_registry(in.cm) };
 	rc = odo_alerts_open(&alcfg, &ao, &in.alerts, why, sizeof why);
 	if (rc) {
 		ODO_LOG(ERROR, "alerts", "%s", why[0] ? why : odo_strerror(rc));
@@ -452,19 +533,30 @@ static int cmd_run(void)
 	wo.alert_raised = odo_alerts_raised;
 	wo.alert_ctx = in.alerts;
 	in.nw = (int)ccfg.db_connections;
-	for (int i = 0; i < in.nw && rc == ODO_OK; i++) {
-		if (i > 0)
-			wo.refresh_s = 0; /* one connection refreshes features */
+	wo.refresh_s = 0;
+	for (int i = 0; i < in.nw && rc == ODO_OK; i++)
 		rc = odo_pgw_open(&wo, on_ack, &in, &in.ws[i]);
+	/* The feature refresh writes feature tables: its own connection, as the
+	 * aggregate role; it never takes a batch. */
+	if (rc == ODO_OK && ccfg.refresh_s > 0) {
+		struct odo_pgw_opts ro = wo;
+		ro.password = passwords[ROLE_AGGREGATE];
+		ro.user = dcfg.user[ROLE_AGGREGATE];
+		ro.refresh_s = (int)ccfg.refresh_s;
+		ro.hooks = NULL;
+		ro.alert_targets = NULL;
+		ro.alert_raised = NULL;
+		rc = odo_pgw_open(&ro, on_ack, &in, &in.refresh);
 	}
 	if (rc == ODO_OK)
 		rc = odo_mqin_open(&mo, on_msg, &in, &in.mq);
-	memset(password, 0, sizeof password);
+	wipe_passwords();
 	if (rc) {
 		ODO_LOG(ERROR, "main", "start-up failed: %s", odo_strerror(rc));
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_close(in.ws[i]);
 		odo_alerts_close(in.alerts);
+		odo_pgw_close(in.refresh);
 		odo_cm_close(in.cm);
 		odo_decode_batch_free(in.scratch);
 		return 1;
@@ -501,8 +593,8 @@ static int cmd_run(void)
 				ODO_LOG(WARN, "main", "stopping with uncommitted messages (not acked: the devices resend)");
 			break;
 		}
-		struct pollfd p[2 + MAX_WRITERS + ODO_ALERTS_MAX_FDS];
-		int n = 0, im = -1, iw[MAX_WRITERS];
+		struct pollfd p[3 + MAX_WRITERS + ODO_ALERTS_MAX_FDS];
+		int n = 0, im = -1, ir = -1, iw[MAX_WRITERS];
 		short ev;
 		int fd;
 		if ((fd = odo_mqin_socket(in.mq, &ev)) >= 0) {
@@ -532,6 +624,15 @@ static int cmd_run(void)
 		int ta = odo_alerts_timeout_ms(in.alerts, now);
 		if (ta < timeout)
 			timeout = ta;
+		if (in.refresh) {
+			if ((fd = odo_pgw_socket(in.refresh, &ev)) >= 0) {
+				p[n] = (struct pollfd){ .fd = fd, .events = ev };
+				ir = n++;
+			}
+			int t = odo_pgw_timeout_ms(in.refresh, now);
+			if (t < timeout)
+				timeout = t;
+		}
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR) {
 			ODO_LOG(ERROR, "main", "poll: %s", strerror(errno));
 			break;
@@ -541,6 +642,8 @@ static int cmd_run(void)
 		for (int i = 0; i < in.nw; i++)
 			odo_pgw_service(in.ws[i], now, iw[i] >= 0 ? p[iw[i]].revents : 0);
 		odo_alerts_service(in.alerts, now, p + ia, na);
+		if (in.refresh)
+			odo_pgw_service(in.refresh, now, ir >= 0 ? p[ir].revents : 0);
 		/* libmicrohttpd runs after every poll, ready or not (MHD_get_timeout's contract) */
 		odo_cm_service(in.cm, (double)utc_ms() / 1000.0);
 		if (now >= next_tls) {
@@ -558,6 +661,7 @@ static int cmd_run(void)
 	for (int i = 0; i < in.nw; i++)
 		odo_pgw_close(in.ws[i]);
 	odo_alerts_close(in.alerts);
+	odo_pgw_close(in.refresh);
 	odo_cm_close(in.cm);
 	odo_decode_batch_free(in.scratch);
 	return 0;
@@ -565,19 +669,32 @@ static int cmd_run(void)
 
 /* ---- the one-shot commands ---------------------------------------------- */
 
-/* The operator commands' connections (collector/admin). */
+/* The role each one-shot command logs in as. */
+static enum db_role role_of(const char *cmd)
+{
+	if (!strcmp(cmd, "migrate") || !strcmp(cmd, "maintain") || !strcmp(cmd, "archive"))
+		return ROLE_OWNER;
+	if (!strcmp(cmd, "aggregate"))
+		return ROLE_AGGREGATE;
+	return ROLE_PRIVACY; /* forget, retention */
+}
+
+/* The operator commands' connections (collector/admin): registration and
+ * consent as the privacy role, `device list` as the reader; the password
+ * of that role only, read when the command asks for its connection. */
 static PGconn *admin_connect(void *ctx, enum odo_admin_login login)
 {
-	(void)ctx, (void)login;
-	PGconn *c = db_connect();
-	memset(password, 0, sizeof password);
+	(void)ctx;
+	enum db_role role = login == ODO_ADMIN_LOGIN_READER ? ROLE_READER : ROLE_PRIVACY;
+	PGconn *c = load_password(role) ? NULL : db_connect(role);
+	wipe_passwords();
 	return c;
 }
 
 static int cmd_db(const char *cmd, const char *arg)
 {
-	PGconn *c = db_connect();
-	memset(password, 0, sizeof password);
+	PGconn *c = db_connect(role_of(cmd));
+	wipe_passwords();
 	if (!c)
 		return 1;
 	char why[256] = "";
@@ -586,10 +703,18 @@ static int cmd_db(const char *cmd, const char *arg)
 	if (strcmp(cmd, "maintain") == 0) {
 		rc = maintain(c, why);
 	} else if (strcmp(cmd, "migrate") == 0) {
-		int applied = 0;
-		rc = odo_migrate(c, &applied, why);
+		/* the owner: the roles first (it may create them), the
+		 * migrations, the privilege matrix, then the partition window */
+		int applied = 0, granted = 0;
+		rc = odo_roles_ensure(c, why);
+		rc = rc ? rc : odo_migrate(c, &applied, why);
 		if (!rc)
 			ODO_LOG(INFO, "migrate", "%d migration(s) applied", applied);
+		rc = rc ? rc : odo_roles_apply(c, &granted, why);
+		if (!rc)
+			ODO_LOG(INFO, "migrate", "privileges of %s, %s, %s and %s applied (%d grants)", odo_roles[0],
+				odo_roles[1], odo_roles[2], odo_roles[3], granted);
+		rc = rc ? rc : maintain(c, why);
 	} else if (strcmp(cmd, "aggregate") == 0) {
 		rc = odo_agg_month(c, arg, &rows, why);
 		if (!rc)
@@ -705,7 +830,38 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	odo_log_threshold = lvl;
-	if (load_password())
+	if (strcmp(cmd, "roles") == 0) {
+		odo_roles_print(stdout);
+		return 0;
+	}
+	/* usage errors before any secret is read */
+	static const char *const known[] = { "run", "ingest", "migrate", "maintain", "roads", "archive", "aggregate",
+					     "forget", "retention" };
+	int is_known = admin_argv != NULL;
+	for (size_t i = 0; i < ODO_ARRAY_LEN(known); i++)
+		is_known |= strcmp(cmd, known[i]) == 0;
+	if (!is_known) {
+		fprintf(stderr, "odo-collector: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	const char *need = !strcmp(cmd, "aggregate") && !month	   ? "aggregate needs --month YYYY-MM"
+			   : !strcmp(cmd, "forget") && !driver	   ? "forget needs --driver ID"
+			   : !strcmp(cmd, "retention") && !days	   ? "retention needs --days N"
+									   : NULL;
+	if (need) {
+		fprintf(stderr, "odo-collector: %s\n", need);
+		return 2;
+	}
+	/* the passwords of the roles this command logs in as */
+	int roads_owner = roads_argc > 1 && strcmp(roads_argv[1], "import") == 0;
+	if (strcmp(cmd, "run") == 0 || strcmp(cmd, "ingest") == 0)
+		rc = load_password(ROLE_INGEST) || (ccfg.refresh_s > 0 && load_password(ROLE_AGGREGATE));
+	else if (strcmp(cmd, "roads") == 0)
+		rc = load_password(roads_owner ? ROLE_OWNER : ROLE_AGGREGATE);
+	else if (!admin_argv) /* the operator commands read theirs when they connect */
+		rc = load_password(role_of(cmd));
+	if (rc)
 		return 1;
 
 	struct sigaction sa;
@@ -724,46 +880,41 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "migrate") == 0 || strcmp(cmd, "maintain") == 0)
 		return cmd_db(cmd, NULL);
 	if (strcmp(cmd, "roads") == 0) {
-		PGconn *c = db_connect();
+		/* import builds the road layer (DDL, PostGIS): the owner; the rest map-match as odo_aggregate */
+		enum db_role role = roads_owner ? ROLE_OWNER : ROLE_AGGREGATE;
+		PGconn *c = db_connect(role);
 		if (!c)
 			return 1;
-		int st = odo_roads_cli(c, &rcfg, dcfg.conninfo, password, ccfg.name, roads_argc, roads_argv,
-				       (volatile int *)&stop_requested);
-		memset(password, 0, sizeof password);
+		int st = odo_roads_cli(c, &rcfg, dcfg.conninfo, dcfg.user[role], passwords[role], ccfg.name, roads_argc,
+				       roads_argv, (volatile int *)&stop_requested);
+		wipe_passwords();
+		if (st == 0 && roads_owner) {
+			/* the new layer's tables: readable by map matching */
+			char why[256] = "";
+			int granted = 0;
+			if (odo_roles_apply(c, &granted, why)) {
+				ODO_LOG(ERROR, "roads", "privileges on the road layer: %s", why);
+				st = 1;
+			}
+		}
 		PQfinish(c);
 		return st;
 	}
 	if (strcmp(cmd, "archive") == 0) {
-		PGconn *c = db_connect();
-		memset(password, 0, sizeof password);
+		/* archive moves raw records out and back (TRUNCATE, DELETE, INSERT): the owner */
+		PGconn *c = db_connect(ROLE_OWNER);
+		wipe_passwords();
 		if (!c)
 			return 1;
 		int st = odo_archive_cli(c, &acfg, ccfg.name, roads_argc, roads_argv);
 		PQfinish(c);
 		return st;
 	}
-	if (strcmp(cmd, "aggregate") == 0) {
-		if (!month) {
-			fprintf(stderr, "odo-collector: aggregate needs --month YYYY-MM\n");
-			return 2;
-		}
+	if (strcmp(cmd, "aggregate") == 0)
 		return cmd_db(cmd, month);
-	}
-	if (strcmp(cmd, "forget") == 0) {
-		if (!driver) {
-			fprintf(stderr, "odo-collector: forget needs --driver ID\n");
-			return 2;
-		}
+	if (strcmp(cmd, "forget") == 0)
 		return cmd_db(cmd, driver);
-	}
-	if (strcmp(cmd, "retention") == 0) {
-		if (!days) {
-			fprintf(stderr, "odo-collector: retention needs --days N\n");
-			return 2;
-		}
+	if (strcmp(cmd, "retention") == 0)
 		return cmd_db(cmd, days);
-	}
-	fprintf(stderr, "odo-collector: unknown command '%s'\n", cmd);
-	usage(stderr);
-	return 2;
+	return 2; /* not reached: checked above */
 }

@@ -211,22 +211,31 @@
 	"   pct_miles_in_rain_or_snow = EXCLUDED.pct_miles_in_rain_or_snow,"                                \
 	"   pct_miles_in_heavy_traffic = EXCLUDED.pct_miles_in_heavy_traffic, created_at = EXCLUDED.created_at"
 
+/* With [privacy] require_consent (the connection's odo.require_consent),
+ * features are computed only for drivers whose consent is granted now. */
+#define CONSENT_OK(d)                                                                                    \
+	" (coalesce(current_setting('odo.require_consent', true), '') <> 'on'"                          \
+	"   OR " d " IN (SELECT driver_id FROM drivers WHERE consent = 'granted'))"
+
 static const char SQL_AGG_MONTH[] =
 	"WITH pairs AS (SELECT DISTINCT driver_id, $1::text AS month FROM trips"
 	"   WHERE driver_id IS NOT NULL AND end_time IS NOT NULL"
 	"   AND start_time >= (($1::text || '-01')::date)::timestamp AT TIME ZONE 'UTC'"
-	"   AND start_time < (($1::text || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC')"
+	"   AND start_time < (($1::text || '-01')::date + interval '1 month')::timestamp AT TIME ZONE 'UTC'"
+	"   AND" CONSENT_OK("driver_id") ")"
 	AGG_BODY;
 
 static const char SQL_AGG_DIRTY[] =
-	"WITH pairs AS (DELETE FROM monthly_features_dirty RETURNING driver_id, month)" AGG_BODY;
+	"WITH marks AS (DELETE FROM monthly_features_dirty RETURNING driver_id, month),"
+	" pairs AS (SELECT * FROM marks WHERE" CONSENT_OK("driver_id") ")" AGG_BODY;
 
 static const char SQL_AGG_DIRTY_PAIRS[] =
 	"SELECT driver_id, month FROM monthly_features_dirty ORDER BY driver_id, month LIMIT 1000";
 
 static const char SQL_AGG_PAIR[] =
-	"WITH pairs AS (DELETE FROM monthly_features_dirty WHERE driver_id = $1 AND month = $2"
-	"   RETURNING driver_id, month)" AGG_BODY;
+	"WITH marks AS (DELETE FROM monthly_features_dirty WHERE driver_id = $1 AND month = $2"
+	"   RETURNING driver_id, month),"
+	" pairs AS (SELECT * FROM marks WHERE" CONSENT_OK("driver_id") ")" AGG_BODY;
 
 const char *odo_agg_refresh_dirty_sql(void)
 {
@@ -297,21 +306,51 @@ static void rollback(PGconn *c)
 	PQclear(PQexec(c, "ROLLBACK"));
 }
 
-/* Raw tables keyed by device and time, erased per assignment window. */
+/* Raw tables with (device_id, epoch, seq, t), erased per window; those with
+ * received_at are also matched by arrival. */
+static const struct {
+	const char *table;
+	int received_at;
+} RAW[] = { { "samples", 0 },	  { "tracks", 1 },	 { "events", 0 },	  { "dtc_reports", 0 },
+	    { "vehicle_reports", 0 }, { "phone_states", 0 }, { "device_status", 0 }, { "crash_traces", 1 },
+	    { "quarantine", 1 },      { "alerts", 1 } /* with their delivery rows (ON DELETE CASCADE) */ };
+/* Raw tables retention prunes by t (trip_match_points: by its fixes' t). */
 static const char *const RAW_TABLES[] = { "samples", "tracks", "events", "dtc_reports", "vehicle_reports",
 					  "phone_states", "device_status", "crash_traces", "trip_match_points",
 					  "alerts" /* with their delivery rows (ON DELETE CASCADE) */ };
-/* Tables partitioned by month of t (maintain.c creates their partitions). */
-static const char *const PARTITIONED[] = { "samples", "tracks" };
 
+/* x (the table's alias) falls in tombstone e: its time in the window, or its
+ * (epoch, seq) in a range the collector committed while the window was open. */
+#define IN_WINDOW(col) " (x." col " >= e.t_from AND x." col " < e.t_to)"
+#define IN_RANGES(seq)                                                                                   \
+	" EXISTS (SELECT 1 FROM erasure_ranges r WHERE r.erasure_id = e.id AND r.epoch = x.epoch"        \
+	" AND x." seq " BETWEEN r.seq_lo AND r.seq_hi)"
+
+/*
+ * Erasure (issue 13 finding 5), one transaction:
+ *  1. the rows of the driver's devices are locked in device order, as the
+ *     writer locks them, so no batch commits half before, half after;
+ *  2. tombstones: one `erasures` row per assignment window (an open one ends
+ *     now), and the sequence ranges of every batch committed inside it
+ *     (`erasure_ranges`, merged), whatever the records' own clocks said;
+ *  3. every row of those devices matching a tombstone (time in the window,
+ *     arrival in the window, or seq in a range) is deleted from every raw
+ *     table, the quarantine and the dead letters; the driver's trips,
+ *     features, consent and driver row; assignments keep device history;
+ *  4. one data_audit row. The writer drops later arrivals that match.
+ */
 int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *rows, char *why)
 {
 	*rows = 0;
 	const char *v[1] = { driver };
-	char sql[512];
+	char sql[1024];
 	int rc = run(c, "BEGIN", 0, NULL, NULL, why);
 	if (rc)
 		return rc;
+	rc = run(c, "SELECT 1 FROM devices WHERE device_id IN (SELECT device_id FROM device_assignments"
+		    " WHERE driver_id = $1) ORDER BY device_id FOR UPDATE", 1, v, NULL, why);
+	if (rc)
+		goto fail;
 	PGresult *r = PQexecParams(c, "SELECT driver_id FROM drivers WHERE driver_id = $1 FOR UPDATE", 1, NULL, v,
 				   NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -333,42 +372,84 @@ int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *
 		rc = ODO_ERR_NOTFOUND;
 		goto fail;
 	}
-	for (size_t i = 0; i < ODO_ARRAY_LEN(RAW_TABLES); i++) {
+	/* 2. tombstones */
+	r = PQexecParams(c, "WITH e AS (INSERT INTO erasures (device_id, t_from, t_to)"
+			    " SELECT device_id, valid_from, greatest(coalesce(valid_to, now()), valid_from + interval '1 ms')"
+			    " FROM device_assignments WHERE driver_id = $1 RETURNING id)"
+			    " SELECT coalesce('{' || string_agg(id::text, ',') || '}', '{}'), count(*) FROM e",
+			 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		rc = db_fail(r, c, why);
+		goto fail;
+	}
+	char ids[4096];
+	if (strlen(PQgetvalue(r, 0, 0)) >= sizeof ids) {
+		PQclear(r);
+		snprintf(why, WHY_MAX, "driver '%s' has too many assignment windows for one forget", driver);
+		rc = ODO_ERR_TOOBIG;
+		goto fail;
+	}
+	snprintf(ids, sizeof ids, "%s", PQgetvalue(r, 0, 0));
+	long long windows = atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	const char *iv[1] = { ids };
+	/* the ranges committed inside each window, merged (gaps and islands) */
+	rc = run(c, "WITH b AS (SELECT e.id, b.device_id, b.epoch, b.seq_lo, b.seq_hi FROM erasures e"
+		    "   JOIN batches b ON b.device_id = e.device_id AND b.committed_at >= e.t_from"
+		    "   AND b.committed_at < e.t_to WHERE e.id = ANY($1::bigint[])),"
+		    " m AS (SELECT *, max(seq_hi) OVER (PARTITION BY id, device_id, epoch ORDER BY seq_lo, seq_hi"
+		    "   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev FROM b),"
+		    " g AS (SELECT *, sum(CASE WHEN prev IS NULL OR seq_lo > prev + 1 THEN 1 ELSE 0 END)"
+		    "   OVER (PARTITION BY id, device_id, epoch ORDER BY seq_lo, seq_hi) AS grp FROM m)"
+		    " INSERT INTO erasure_ranges (erasure_id, device_id, epoch, seq_lo, seq_hi)"
+		    " SELECT id, device_id, epoch, min(seq_lo), max(seq_hi) FROM g GROUP BY id, device_id, epoch, grp"
+		    " ON CONFLICT DO NOTHING", 1, iv, NULL, why);
+	if (rc)
+		goto fail;
+	/* 3. the rows */
+	for (size_t i = 0; i < ODO_ARRAY_LEN(RAW); i++) {
 		/* table names from the constant list above, never from input */
 		snprintf(sql, sizeof sql,
-			 "DELETE FROM %s x USING device_assignments a WHERE a.driver_id = $1"
-			 " AND x.device_id = a.device_id AND x.t >= a.valid_from"
-			 " AND (a.valid_to IS NULL OR x.t < a.valid_to)", RAW_TABLES[i]);
-		if ((rc = run(c, sql, 1, v, rows, why)))
+			 "DELETE FROM %s x USING erasures e WHERE e.id = ANY($1::bigint[]) AND x.device_id = e.device_id"
+			 " AND (" IN_WINDOW("t") "%s OR" IN_RANGES("seq") ")",
+			 RAW[i].table, RAW[i].received_at ? " OR" IN_WINDOW("received_at") : "");
+		if ((rc = run(c, sql, 1, iv, rows, why)))
 			goto fail;
 	}
+	static const char *const by_tombstone[] = {
+		"DELETE FROM dead_letters x USING erasures e WHERE e.id = ANY($1::bigint[])"
+		" AND x.topic_device = e.device_id AND (" IN_WINDOW("received_at") " OR (x.seq IS NOT NULL AND"
+		IN_RANGES("seq") "))",
+		"DELETE FROM trips x USING erasures e WHERE e.id = ANY($1::bigint[]) AND x.device_id = e.device_id"
+		" AND (" IN_WINDOW("start_time") " OR" IN_RANGES("start_seq") " OR" IN_RANGES("end_seq") ")",
+		"DELETE FROM trip_match_points x USING erasures e WHERE e.id = ANY($1::bigint[])"
+		" AND x.device_id = e.device_id AND" IN_WINDOW("t"),
+	};
+	for (size_t i = 0; i < ODO_ARRAY_LEN(by_tombstone); i++)
+		if ((rc = run(c, by_tombstone[i], 1, iv, rows, why)))
+			goto fail;
 	static const char *const per_driver[] = {
-		"DELETE FROM dead_letters x USING device_assignments a WHERE a.driver_id = $1"
-		" AND x.topic_device = a.device_id AND x.received_at >= a.valid_from"
-		" AND (a.valid_to IS NULL OR x.received_at < a.valid_to)",
-		/* a quarantined record's t is what its device's clock said: go by arrival */
-		"DELETE FROM quarantine x USING device_assignments a WHERE a.driver_id = $1"
-		" AND x.device_id = a.device_id AND x.received_at >= a.valid_from"
-		" AND (a.valid_to IS NULL OR x.received_at < a.valid_to)",
-		"DELETE FROM trips x USING device_assignments a WHERE a.driver_id = $1"
-		" AND x.device_id = a.device_id AND x.start_time >= a.valid_from"
-		" AND (a.valid_to IS NULL OR x.start_time < a.valid_to)",
 		"DELETE FROM trips WHERE driver_id = $1",
 		"DELETE FROM monthly_features WHERE driver_id = $1",
 		"DELETE FROM monthly_behaviour WHERE driver_id = $1",
 		"DELETE FROM monthly_features_dirty WHERE driver_id = $1",
+		"DELETE FROM driver_consent WHERE driver_id = $1",
 		"UPDATE device_assignments SET driver_id = NULL WHERE driver_id = $1",
 		"DELETE FROM drivers WHERE driver_id = $1",
 	};
 	for (size_t i = 0; i < ODO_ARRAY_LEN(per_driver); i++)
 		if ((rc = run(c, per_driver[i], 1, v, strncmp(per_driver[i], "UPDATE", 6) == 0 ? NULL : rows, why)))
 			goto fail;
-	char n[32];
+	/* 4. the audit */
+	char n[32], detail[256];
 	snprintf(n, sizeof n, "%lld", *rows);
-	const char *av[3] = { driver, n, by };
+	snprintf(detail, sizeof detail,
+		 "personal data, trips, features and raw records erased; %lld tombstone(s) %.100s keep later"
+		 " arrivals out", windows, ids);
+	const char *av[4] = { driver, n, by, detail };
 	rc = run(c, "INSERT INTO data_audit (action, driver_id, rows_deleted, detail, performed_by)"
-		    " VALUES ('forget', $1, $2::bigint, 'personal data, trips, features and raw records erased', $3)",
-		 3, av, NULL, why);
+		    " VALUES ('forget', $1, $2::bigint, $4, $3)",
+		 4, av, NULL, why);
 	if (rc)
 		goto fail;
 	return run(c, "COMMIT", 0, NULL, NULL, why);
@@ -391,42 +472,8 @@ int odo_retention(PGconn *c, int days, const char *by, long long *rows, char *wh
 	int rc = run(c, "BEGIN", 0, NULL, NULL, why);
 	if (rc)
 		return rc;
-	/* Whole month partitions that end before the cutoff are dropped. */
-	for (size_t p = 0; p < ODO_ARRAY_LEN(PARTITIONED); p++) {
-		const char *pv[2] = { d, PARTITIONED[p] };
-		PGresult *r = PQexecParams(c,
-			"SELECT c.relname, y, m FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,"
-			" LATERAL (SELECT substr(c.relname, length($2::text) + 2, 4)::int AS y,"
-			"   substr(c.relname, length($2::text) + 7, 2)::int AS m) ym"
-			" WHERE i.inhparent = $2::regclass AND c.relname ~ ('^' || $2::text || '_[0-9]{4}_[0-9]{2}$')"
-			" AND (make_date(y, m, 1) + interval '1 month')::timestamp AT TIME ZONE 'UTC'"
-			"     <= now() - make_interval(days => $1::int)", 2, NULL, pv, NULL, NULL, 0);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			rc = db_fail(r, c, why);
-			goto fail;
-		}
-		for (int i = 0; i < PQntuples(r); i++) {
-			int y = atoi(PQgetvalue(r, i, 1)), m = atoi(PQgetvalue(r, i, 2));
-			if (y < 1 || y > 9999 || m < 1 || m > 12)
-				continue;
-			/* names from the constant list and integers only */
-			snprintf(sql, sizeof sql, "SELECT count(*) FROM %s_%04d_%02d", PARTITIONED[p], y, m);
-			PGresult *n = PQexec(c, sql);
-			if (PQresultStatus(n) != PGRES_TUPLES_OK) {
-				PQclear(r);
-				rc = db_fail(n, c, why);
-				goto fail;
-			}
-			*rows += atoll(PQgetvalue(n, 0, 0));
-			PQclear(n);
-			snprintf(sql, sizeof sql, "DROP TABLE %s_%04d_%02d", PARTITIONED[p], y, m);
-			if ((rc = run(c, sql, 0, NULL, NULL, why))) {
-				PQclear(r);
-				goto fail;
-			}
-		}
-		PQclear(r);
-	}
+	/* Rows only: dropping the month partitions they leave empty is DDL, the
+	 * owner's (`maintain` drops empty ones before its window). */
 	for (size_t i = 0; i < ODO_ARRAY_LEN(RAW_TABLES); i++) {
 		snprintf(sql, sizeof sql, "DELETE FROM %s WHERE t < now() - make_interval(days => $1::int)",
 			 RAW_TABLES[i]);

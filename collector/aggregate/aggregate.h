@@ -30,16 +30,20 @@ const char *odo_agg_refresh_dirty_sql(void);
 const char *odo_agg_dirty_pairs_sql(void);
 const char *odo_agg_refresh_pair_sql(void);
 
-/* Erase a driver: trips, monthly features, raw records of the devices
- * assigned to them during their assignments, dead letters of those devices
- * in those windows, the drivers row (assignments keep device/vehicle history
- * with driver_id NULL); writes a data_audit row. One transaction.
+/* Erase a driver for good (issue 13 finding 5): tombstones for each of
+ * their assignment windows (the window and the sequence ranges committed in
+ * it), then every row matching them by record time, arrival time or seq in
+ * every raw table, the quarantine and the dead letters; their trips,
+ * monthly features and behaviour, consent and drivers row (assignments keep
+ * device/vehicle history with driver_id NULL); one data_audit row. One
+ * transaction, holding the devices' row locks like the writer. The writer
+ * drops records that match a tombstone when they arrive later.
  * ODO_ERR_NOTFOUND when the driver is unknown. */
 int odo_forget_driver(PGconn *c, const char *driver, const char *by, long long *rows, char *why) ODO_NODISCARD;
 
 /* Delete raw records (samples, events, phone, status, vehicle and DTC
  * reports, dead letters, acknowledged batch ranges) older than `days`
- * days; whole sample partitions are dropped. Trips and monthly features are
+ * days (rows only: `maintain` drops the month partitions left empty). Trips and monthly features are
  * kept. Writes a data_audit row. */
 int odo_retention(PGconn *c, int days, const char *by, long long *rows, char *why) ODO_NODISCARD;
 

@@ -129,7 +129,7 @@ struct csock {
 
 struct odo_alerts {
 	struct odo_alerts_cfg c;
-	char *conninfo, *password, *name;
+	char *conninfo, *password, *name, *user;
 	char ua[96];
 	char secret[SECRET_MAX];
 	size_t secret_len;
@@ -262,7 +262,9 @@ int odo_alerts_open(const struct odo_alerts_cfg *c, const struct odo_alerts_opts
 	a->conninfo = strdup(o->conninfo);
 	a->name = strdup(o->name);
 	a->password = o->password && o->password[0] ? strdup(o->password) : NULL;
-	if (!a->conninfo || !a->name || (o->password && o->password[0] && !a->password)) {
+	a->user = o->user && o->user[0] ? strdup(o->user) : NULL;
+	if (!a->conninfo || !a->name || (o->password && o->password[0] && !a->password) ||
+	    (o->user && o->user[0] && !a->user)) {
 		odo_alerts_close(a);
 		return ODO_ERR_NOMEM;
 	}
@@ -319,6 +321,7 @@ void odo_alerts_close(struct odo_alerts *a)
 	memset(a->secret, 0, sizeof a->secret);
 	odo_pgcols_free(&a->cols);
 	free(a->out);
+	free(a->user);
 	free(a->conninfo);
 	free(a->name);
 	free(a);
@@ -363,15 +366,17 @@ static void db_down(struct odo_alerts *a, int64_t now, const char *why)
 
 static void db_connect(struct odo_alerts *a, int64_t now)
 {
-	const char *kw[] = { "dbname", "password", "application_name", "connect_timeout", NULL };
-	const char *val[] = { a->conninfo, a->password, "odo-collector-alerts", "10", NULL };
-	if (!a->password) {
-		kw[1] = "application_name";
-		val[1] = "odo-collector-alerts";
-		kw[2] = "connect_timeout";
-		val[2] = "10";
-		kw[3] = NULL;
-	}
+	/* keywords after dbname override the connection string's */
+	const char *kw[6], *val[6];
+	int n = 0;
+	kw[n] = "dbname", val[n++] = a->conninfo;
+	if (a->user)
+		kw[n] = "user", val[n++] = a->user;
+	if (a->password)
+		kw[n] = "password", val[n++] = a->password;
+	kw[n] = "application_name", val[n++] = "odo-collector-alerts";
+	kw[n] = "connect_timeout", val[n++] = "10";
+	kw[n] = NULL, val[n] = NULL;
 	a->conn = PQconnectStartParams(kw, val, 1);
 	if (!a->conn || PQstatus(a->conn) == CONNECTION_BAD) {
 		if (a->conn)

@@ -57,6 +57,7 @@ extern const struct odo_cfg_key odo_alerts_cfg_keys[ODO_ALERTS_NKEYS];
 
 struct odo_alerts_opts {
 	const char *conninfo, *password; /* as the writers' */
+	const char *user;                /* the role (the writers': odo_ingest); NULL or "": the conninfo's */
 	const char *name;                /* [collector] name: the lease holder (unique per process) */
 	const char *version;             /* User-Agent */
 	struct odo_metrics *metrics;     /* families added here (may be NULL) */

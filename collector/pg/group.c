@@ -371,11 +371,29 @@ static void alerts_for(struct odo_pgw *w, const struct item *it, size_t k)
 
 /* Add record k of the decoded message to its statement's columns.
  * Returns 1 when it went to quarantine, 0 when to its table. */
+/* Every record (and refused record: t_ms, kind < 0) of the group, for SQL_DROPS. */
+static void add_arrival(struct odo_pgw *w, const char *dev, uint64_t epoch, uint64_t seq, int64_t t_ms, int kind)
+{
+	struct odo_pgcols *c = &w->cs[C_ARRIVE];
+	odo_pgcols_text(c, A_DEV, dev);
+	odo_pgcols_i64(c, A_EPOCH, (int64_t)epoch);
+	odo_pgcols_i64(c, A_SEQ, (int64_t)seq);
+	if (kind >= 0) {
+		odo_pgcols_i64(c, A_T, t_ms);
+		odo_pgcols_i64(c, A_KIND, kind);
+	} else {
+		odo_pgcols_null(c, A_T, ODO_PG_OID_INT8);
+		odo_pgcols_null(c, A_KIND, ODO_PG_OID_INT8);
+	}
+	c->rows++;
+}
+
 static int add_record(struct odo_pgw *w, const struct item *it, size_t k)
 {
 	const struct odo_record *r = &w->scratch->recs[k];
 	const char *dev = it->tdev;
 	struct odo_pgcols *c;
+	add_arrival(w, dev, it->epoch, r->seq, r->t_ms, r->kind);
 	switch (r->kind) {
 	case ODO_REC_SAMPLE: {
 		if (!has_partition(w, PART_SAMPLES, r->t_ms)) {
@@ -572,6 +590,7 @@ static const int ncols_of[C__N] = {
 	[C_DTC] = D__N,     [C_VEH] = V__N,     [C_PHONE] = P__N,   [C_STATUS] = T__N,     [C_CRASH] = CT__N,
 	[C_CRASH_PTS] = CP__N, [C_QUAR] = Q__N, [C_TSTART] = TS__N, [C_TEND] = TE__N,     [C_ALERTS] = AL__N,
 	[C_BATCH] = B__N,      [C_DEAD] = L__N,
+	[C_ARRIVE] = A__N,
 };
 
 static void reset_cols(struct odo_pgw *w, int from, int to)
@@ -587,6 +606,7 @@ static int send_records(struct odo_pgw *w)
 		int cs, pts, tag, name;
 		const char *sql;
 	} stmts[] = {
+		{ C_ARRIVE, -1, R_DROPS, 1, SQL_DROPS }, /* first: what the statements below leave out */
 		{ C_SAMPLES, -1, R_NONE, 0, SQL_SAMPLES },
 		{ C_TRACKS, C_TRACK_PTS, R_NONE, 0, SQL_TRACKS },
 		{ C_EVENTS, -1, R_NONE, 0, SQL_EVENTS },
@@ -700,6 +720,7 @@ static int send_isolate(struct odo_pgw *w)
 	w->ncand = 0;
 	for (size_t k = 0; k < w->scratch->n && !rc; k++) {
 		reset_cols(w, C_SAMPLES, C_ALERTS);
+		reset_cols(w, C_ARRIVE, C_ARRIVE);
 		int q = add_record(w, it, k);
 		rc = send_locks(w);
 		rc = rc ? rc : send_records(w);
@@ -795,6 +816,7 @@ static int send_batches(struct odo_pgw *w)
 		}
 		for (size_t b = 0; b < it->nbad; b++) {
 			const struct odo_wire_bad *pb = &it->bad[b];
+			add_arrival(w, it->tdev, it->epoch, pb->seq, 0, -1);
 			struct dead_row d = { .topic = it->topic, .tdev = it->tdev, .raw = it->raw + pb->off, .len = pb->len,
 					      .code = pb->err.code, .field = pb->err.field, .msg = pb->err.msg,
 					      .reason = "record", .offset = (long long)pb->err.offset,

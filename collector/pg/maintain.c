@@ -26,9 +26,11 @@ static int ok(PGresult *r)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, char *why)
+int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int *dropped, char *why)
 {
 	*created = 0;
+	if (dropped)
+		*dropped = 0;
 	if (months_back < 0 || months_ahead < 0) {
 		snprintf(why, WHY_MAX, "the partition window must not be negative");
 		return ODO_ERR_INVAL;
@@ -72,6 +74,49 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, cha
 			PQclear(r);
 			(*created)++;
 		}
+	}
+	/* Partitions before the window that retention left empty: dropped
+	 * (DDL is the owner's; retention, as odo_privacy, deletes rows only).
+	 * A partition that still holds rows is kept whatever its age. */
+	for (size_t t = 0; t < ODO_ARRAY_LEN(PARTITIONED); t++) {
+		const char *v[2] = { PARTITIONED[t], "" };
+		char first[16];
+		int m0 = now_m - months_back;
+		snprintf(first, sizeof first, "%04d_%02d", m0 / 12, m0 % 12 + 1);
+		v[1] = first;
+		r = PQexecParams(c, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+				    " WHERE i.inhparent = $1::text::regclass AND c.relname ~ ('^' || $1::text || '_[0-9]{4}_[0-9]{2}$')"
+				    " AND substr(c.relname, length($1::text) + 2) < $2::text ORDER BY 1", 2, NULL, v, NULL, NULL, 0);
+		if (!ok(r))
+			return fail(c, r, why, PARTITIONED[t]);
+		for (int i = 0; i < PQntuples(r); i++) {
+			char name[64], sql[160];
+			int y, mo;
+			/* names of the form maintain creates, rebuilt from integers */
+			if (sscanf(PQgetvalue(r, i, 0) + strlen(PARTITIONED[t]), "_%4d_%2d", &y, &mo) != 2)
+				continue;
+			snprintf(name, sizeof name, "%s_%04d_%02d", PARTITIONED[t], y, mo);
+			snprintf(sql, sizeof sql, "SELECT NOT EXISTS (SELECT 1 FROM %s)", name);
+			PGresult *e = PQexec(c, sql);
+			if (!ok(e)) {
+				PQclear(r);
+				return fail(c, e, why, name);
+			}
+			int empty = PQgetvalue(e, 0, 0)[0] == 't';
+			PQclear(e);
+			if (!empty)
+				continue;
+			snprintf(sql, sizeof sql, "DROP TABLE %s", name);
+			e = PQexec(c, sql);
+			if (!ok(e)) {
+				PQclear(r);
+				return fail(c, e, why, name);
+			}
+			PQclear(e);
+			if (dropped)
+				(*dropped)++;
+		}
+		PQclear(r);
 	}
 	r = PQexec(c, "COMMIT");
 	if (!ok(r))

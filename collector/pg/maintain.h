@@ -6,9 +6,9 @@
  * quarantine"), so no device clock can make the collector create tables.
  *
  * Idempotent (CREATE TABLE IF NOT EXISTS, one transaction, serialised by an
- * advisory lock), safe to run while collectors ingest. Today the collector
- * runs it at start with its own role; a timer running it as the schema
- * owner (and a collector role without DDL rights) is the planned hardening.
+ * advisory lock), safe to run while collectors ingest. It runs as the schema
+ * owner (the only role with DDL rights: docs/security.md "Database roles"),
+ * from `migrate` and from odo-collector-maintain.timer (daily).
  */
 #ifndef ODO_COLLECTOR_MAINTAIN_H
 #define ODO_COLLECTOR_MAINTAIN_H
@@ -19,8 +19,10 @@
 
 /* Ensure a partition of every partitioned table for each month from
  * `months_back` months before the current UTC month (database clock) to
- * `months_ahead` months after it. *created = partitions created now.
+ * `months_ahead` months after it, and drop the empty ones before that
+ * window (retention deletes rows; a partition with rows is never dropped).
+ * *created / *dropped (may be NULL) = partitions created / dropped now.
  * ODO_ERR_INVAL for a negative window, ODO_ERR_DB (why: 256 bytes) otherwise. */
-int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, char *why) ODO_NODISCARD;
+int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int *dropped, char *why) ODO_NODISCARD;
 
 #endif

@@ -9,11 +9,37 @@
  *
  * Every raw row is keyed by (device_id, epoch, seq) and inserted with
  * ON CONFLICT DO NOTHING, so a redelivered record changes nothing.
+ *
+ * Privacy (migration 004, docs/collector.md "Privacy: erasure and
+ * consent"): every record statement keeps only the rows DROP_WHY() says
+ * nothing against: not of an erased (device, window) — its time in a
+ * tombstone's window, or its (epoch, seq) in a tombstone's ranges — and,
+ * with odo.require_consent on (the connection's [privacy] require_consent),
+ * not a personal record of a driver without consent at its time.
+ * SQL_DROPS records the dropped ones (arrival_drops) and counts them, with
+ * the same expression, in the same transaction: forget and consent changes
+ * take the devices' row locks the transaction holds (SQL_LOCK), so both see
+ * the same tombstones.
  */
 #ifndef ODO_COLLECTOR_PG_SQL_H
 #define ODO_COLLECTOR_PG_SQL_H
 
 #define TS(x) "to_timestamp(" x "::double precision / 1000)"
+
+/* Wire record kinds holding personal data (positions, driving, phone use):
+ * trip start/end, event, sample, phone, track, crash trace. Status (device
+ * health), DTC and VIN reports are kept without consent. */
+#define PERSONAL_KINDS "(1, 2, 3, 4, 7, 9, 10)"
+#define REQUIRE_CONSENT "coalesce(current_setting('odo.require_consent', true), '') = 'on'"
+/* Why a record must not be stored (NULL: store it). d, e, s: device, epoch,
+ * seq; t: its time (NULL for a record the decoder refused); personal: SQL
+ * boolean. */
+#define DROP_WHY(d, e, s, t, personal)                                                              \
+	"(CASE WHEN EXISTS (SELECT 1 FROM erasure_ranges xr WHERE xr.device_id = " d " AND xr.epoch = " e \
+	" AND " s " BETWEEN xr.seq_lo AND xr.seq_hi) OR EXISTS (SELECT 1 FROM erasures xw"                 \
+	" WHERE xw.device_id = " d " AND " t " >= xw.t_from AND " t " < xw.t_to) THEN 'erased'"          \
+	" WHEN " personal " AND " REQUIRE_CONSENT " AND NOT odo_consented(" d ", " t ") THEN 'no consent' END)"
+#define KEEP(d, e, s, t, personal) " " DROP_WHY(d, e, s, t, personal) " IS NULL"
 /* trip_id = '<device>:<epoch as 16 lowercase hex digits>:<device trip id>' (docs/wire-format.md) */
 #define TRIP_ID(d, e, tr) d " || ':' || lpad(to_hex(" e "), 16, '0') || ':' || " tr
 
@@ -42,7 +68,7 @@ static const char SQL_SAMPLES[] =
 	" $7::bigint[], $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
 	" $14::float8[], $15::float8[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[])"
 	" AS u(d, e, s, tm, ts, tr, fx, la, lo, sp, hd, ep, al, rp, ob, th, co, fu, ax, ay)"
-	" ON CONFLICT DO NOTHING";
+	" WHERE" KEEP("d", "e", "s", TS("tm"), "true") " ON CONFLICT DO NOTHING";
 
 enum { E_DEV, E_EPOCH, E_SEQ, E_T, E_TSRC, E_TRIP, E_KIND, E_SRC, E_DUR, E_PEAK, E_MEAN, E_SB, E_SA, E_LAT,
        E_LON, E_HEAD, E_GRADE, E__N };
@@ -54,7 +80,7 @@ static const char SQL_EVENTS[] =
 	" $7::text[], $8::bigint[], $9::bigint[], $10::float8[], $11::float8[], $12::float8[], $13::float8[],"
 	" $14::float8[], $15::float8[], $16::float8[], $17::bigint[])"
 	" AS u(d, e, s, tm, ts, tr, k, sr, du, pk, mn, sb, sa, la, lo, hd, gr)"
-	" ON CONFLICT DO NOTHING";
+	" WHERE" KEEP("d", "e", "s", TS("tm"), "true") " ON CONFLICT DO NOTHING";
 
 enum { D_DEV, D_EPOCH, D_SEQ, D_T, D_ECU, D_MIL, D_ST, D_PE, D_PM, D_AIR, D__N };
 static const char SQL_DTC[] =
@@ -63,19 +89,22 @@ static const char SQL_DTC[] =
 	" coalesce(string_to_array(NULLIF(c1, ''), ','), '{}'), coalesce(string_to_array(NULLIF(c2, ''), ','), '{}'),"
 	" coalesce(string_to_array(NULLIF(c3, ''), ','), '{}'), a"
 	" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[],"
-	" $8::text[], $9::text[], $10::boolean[]) AS u(d, ep, s, tm, e, m, c1, c2, c3, a) ON CONFLICT DO NOTHING";
+	" $8::text[], $9::text[], $10::boolean[]) AS u(d, ep, s, tm, e, m, c1, c2, c3, a)"
+	" WHERE" KEEP("d", "ep", "s", TS("tm"), "false") " ON CONFLICT DO NOTHING";
 
 enum { V_DEV, V_EPOCH, V_SEQ, V_T, V_VIN, V_ECU, V__N };
 static const char SQL_VEHICLE[] =
 	"INSERT INTO vehicle_reports (device_id, epoch, seq, t, vin, ecu)"
 	" SELECT d, ep, s, " TS("tm") ", NULLIF(v, ''), e FROM unnest($1::text[], $2::bigint[], $3::bigint[],"
-	" $4::bigint[], $5::text[], $6::bigint[]) AS u(d, ep, s, tm, v, e) ON CONFLICT DO NOTHING";
+	" $4::bigint[], $5::text[], $6::bigint[]) AS u(d, ep, s, tm, v, e)"
+	" WHERE" KEEP("d", "ep", "s", TS("tm"), "false") " ON CONFLICT DO NOTHING";
 
 enum { P_DEV, P_EPOCH, P_SEQ, P_T, P_SCR, P_CALL, P_HND, P__N };
 static const char SQL_PHONE[] =
 	"INSERT INTO phone_states (device_id, epoch, seq, t, screen_on, call, handled)"
 	" SELECT d, e, s, " TS("tm") ", so, c, h FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[],"
-	" $5::boolean[], $6::bigint[], $7::boolean[]) AS u(d, e, s, tm, so, c, h) ON CONFLICT DO NOTHING";
+	" $5::boolean[], $6::bigint[], $7::boolean[]) AS u(d, e, s, tm, so, c, h)"
+	" WHERE" KEEP("d", "e", "s", TS("tm"), "true") " ON CONFLICT DO NOTHING";
 
 enum { T_DEV, T_EPOCH, T_SEQ, T_T, T_UP, T_OD, T_OA, T_EV, T_RC, T_CE, T_GE, T_AE, T_FIX, T_CS, T_CAL,
        T_CALQ, T_ROLL, T_PITCH, T_YAW, T_CALT, T_GLAG, T_GYRO, T__N };
@@ -88,7 +117,8 @@ static const char SQL_STATUS[] =
 	" $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],"
 	" $14::bigint[], $15::bigint[], $16::float8[], $17::float8[], $18::float8[], $19::float8[], $20::float8[],"
 	" $21::float8[], $22::bigint[])"
-	" AS u(d, e, s, tm, up, od, oa, ev, rc, ce, ge, ae, fx, cs, cl, cq, ro, pi, ya, ct, gl, gy) ON CONFLICT DO NOTHING";
+	" AS u(d, e, s, tm, up, od, oa, ev, rc, ce, ge, ae, fx, cs, cl, cq, ro, pi, ya, ct, gl, gy)"
+	" WHERE" KEEP("d", "e", "s", TS("tm"), "false") " ON CONFLICT DO NOTHING";
 
 /* Tracks: one row per record (K_*), its points flattened (KP_*: record
  * index, point index, values), aggregated back into arrays in order. */
@@ -103,7 +133,8 @@ static const char SQL_TRACKS[] =
 	" SELECT r.d, r.e, r.s, " TS("r.tm") ", r.ts, r.tr, r.n, array_agg(p.tp ORDER BY p.k),"
 	" array_agg(p.la ORDER BY p.k), array_agg(p.lo ORDER BY p.k), array_agg(p.sp ORDER BY p.k),"
 	" array_agg(p.eh ORDER BY p.k)"
-	" FROM r JOIN p ON p.i = r.i GROUP BY r.i, r.d, r.e, r.s, r.tm, r.ts, r.tr, r.n ON CONFLICT DO NOTHING";
+	" FROM r JOIN p ON p.i = r.i WHERE" KEEP("r.d", "r.e", "r.s", TS("r.tm"), "true")
+	" GROUP BY r.i, r.d, r.e, r.s, r.tm, r.ts, r.tr, r.n ON CONFLICT DO NOTHING";
 
 /* Crash-trace parts: one row per part (CT_*), samples flattened (CP_*). */
 enum { CT_IDX, CT_DEV, CT_EPOCH, CT_SEQ, CT_T, CT_TSRC, CT_TRIP, CT_CRASH, CT_PART, CT_PARTS, CT_HZ, CT_FRAME,
@@ -122,7 +153,7 @@ static const char SQL_CRASH_TRACES[] =
 	" array_agg(p.ax::smallint ORDER BY p.k), array_agg(p.ay::smallint ORDER BY p.k),"
 	" array_agg(p.az::smallint ORDER BY p.k), r.sp, r.ob, r.rp, CASE WHEN r.ai < 0 THEN NULL ELSE r.ai = 1 END,"
 	" r.la, r.lo"
-	" FROM r JOIN p ON p.i = r.i"
+	" FROM r JOIN p ON p.i = r.i WHERE" KEEP("r.d", "r.e", "r.s", TS("r.tm"), "true")
 	" GROUP BY r.i, r.d, r.e, r.s, r.tm, r.ts, r.tr, r.ct, r.pa, r.np, r.hz, r.fr, r.sp, r.ob, r.rp, r.ai, r.la, r.lo"
 	" ON CONFLICT DO NOTHING";
 
@@ -132,6 +163,7 @@ static const char SQL_QUARANTINE[] =
 	"INSERT INTO quarantine (device_id, epoch, seq, t, kind, reason, record, topic, processed_by)"
 	" SELECT d, e, s, " TS("tm") ", k, r, raw, tp, $9 FROM unnest($1::text[], $2::bigint[], $3::bigint[],"
 	" $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::text[]) AS u(d, e, s, tm, k, r, raw, tp)"
+	" WHERE" KEEP("d", "e", "s", TS("tm"), "k IN " PERSONAL_KINDS)
 	" ON CONFLICT (device_id, epoch, seq) DO NOTHING RETURNING seq";
 
 #define DRIVER_AT(dev, ts)                                                                          \
@@ -160,7 +192,8 @@ enum { TS_DEV, TS_EPOCH, TS_TRIP, TS_SEQ, TS_T, TS_LAT, TS_LON, TS_RAW, TS_TOPIC
 static const char SQL_TRIP_START[] =
 	"WITH u AS (SELECT *, 1 AS k FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
 	"   $6::float8[], $7::float8[], $8::bytea[], $9::text[]) AS u(d, e, tr, s, tm, la, lo, raw, tp)),"
-	" w AS (SELECT DISTINCT ON (d, e, tr) * FROM u ORDER BY d, e, tr, s),"
+	" w AS (SELECT DISTINCT ON (d, e, tr) * FROM u WHERE" KEEP("d", "e", "s", TS("tm"), "true")
+	"   ORDER BY d, e, tr, s),"
 	" ins AS (INSERT INTO trips AS x (trip_id, driver_id, start_time, device_id, epoch, device_trip_id,"
 	"   start_seq, start_lat, start_lon)"
 	"   SELECT " TRIP_ID("d", "e", "tr") ", " DRIVER_AT("d", TS("tm")) ", " TS("tm") ", d, e, tr, s, la, lo"
@@ -197,7 +230,8 @@ static const char SQL_TRIP_END[] =
 	"   AS u(d, e, tr, s, st, en, di, ob, du, mv, id, av, mx, rp, ni, lw, ru, hv, wi, sc, ca, hn, hb, ra, hc, sw,"
 	"   cr, je, gp, dt, ai, er, ls, hb1, hb2, hb3, ra1, ra2, ra3, hc1, hc2, hc3, sw1, sw2, sw3, lo1, lo2, lo3,"
 	"   la1, la2, la3, lop, lap, vsd, ph, lmt, amt, raw, tp)),"
-	" w AS (SELECT DISTINCT ON (d, e, tr) * FROM u ORDER BY d, e, tr, s),"
+	" w AS (SELECT DISTINCT ON (d, e, tr) * FROM u WHERE" KEEP("d", "e", "s", TS("st"), "true")
+	"   ORDER BY d, e, tr, s),"
 	" ins AS (INSERT INTO trips AS x (trip_id, driver_id, start_time, end_time, total_distance_miles,"
 	"   avg_speed_mph, duration_minutes, device_id, epoch, device_trip_id, end_seq, distance_m, obd_distance_m,"
 	"   duration_s, moving_s, idle_s, avg_speed_mps, max_speed_mps, avg_rpm, night_m, late_night_weekend_m,"
@@ -289,15 +323,20 @@ static const char SQL_ACK[] =
 	" WHERE x.device_id = n.device_id AND x.epoch = n.epoch RETURNING x.device_id, x.epoch, x.acked";
 
 /* Refused messages (seq NULL) and refused records (seq set: once each).
- * Returns the reason of each row inserted now. */
+ * Returns the reason of each row inserted now. A refused record of an
+ * erased (device, window) is not kept (SQL_DROPS counts it); with consent
+ * required, a dead letter of a device whose driver has not consented now
+ * keeps no payload (its CBOR may hold positions). */
 enum { L_TOPIC, L_TDEV, L_PAY, L_CODE, L_NAME, L_FIELD, L_OFF, L_MSG, L_REASON, L_EPOCH, L_SEQ, L_KIND,
        L_STATE, L__N };
 static const char SQL_DEAD[] =
 	"INSERT INTO dead_letters (topic, topic_device, payload, error_code, error_name, field, byte_offset,"
 	" message, reason, epoch, seq, kind, sqlstate, processed_by)"
-	" SELECT tp, NULLIF(td, ''), pl, c, nm, f, o, m, r, ep, s, k, st, $14 FROM unnest($1::text[], $2::text[],"
+	" SELECT tp, NULLIF(td, ''), CASE WHEN " REQUIRE_CONSENT " AND NOT odo_consented(td, now()) THEN '\\x'::bytea"
+	" ELSE pl END, c, nm, f, o, m, r, ep, s, k, st, $14 FROM unnest($1::text[], $2::text[],"
 	" $3::bytea[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],"
 	" $11::bigint[], $12::bigint[], $13::text[]) AS u(tp, td, pl, c, nm, f, o, m, r, ep, s, k, st)"
+	" WHERE s IS NULL OR" KEEP("td", "ep", "s", "NULL::timestamptz", "false")
 	" ON CONFLICT (topic_device, epoch, seq) WHERE seq IS NOT NULL DO NOTHING RETURNING reason";
 
 /*
@@ -318,8 +357,9 @@ static const char SQL_ALERTS[] =
 	" ins AS (INSERT INTO alerts (device_id, epoch, seq, t, kind, device_trip_id, rule, metric, severity, value,"
 	"   op, threshold, details, received_at, processed_by)"
 	"   SELECT d, e, s, " TS("tm") ", k, tr, ru, me, sv, va, NULLIF(op, ''), th, de::jsonb, " TS("rc") ", $16"
-	"   FROM u WHERE cd = 0 OR NOT EXISTS (SELECT 1 FROM alerts a WHERE a.device_id = u.d AND a.rule = u.ru"
-	"     AND a.t > " TS("u.tm") " - make_interval(secs => u.cd) AND a.t < " TS("u.tm") " + make_interval(secs => u.cd))"
+	"   FROM u WHERE" KEEP("d", "e", "s", TS("tm"), "k IN " PERSONAL_KINDS) " AND (cd = 0 OR NOT EXISTS"
+	"   (SELECT 1 FROM alerts a WHERE a.device_id = u.d AND a.rule = u.ru"
+	"     AND a.t > " TS("u.tm") " - make_interval(secs => u.cd) AND a.t < " TS("u.tm") " + make_interval(secs => u.cd)))"
 	"   ON CONFLICT (device_id, epoch, seq, rule) DO NOTHING RETURNING id, rule, device_id, seq),"
 	" del AS (INSERT INTO alert_deliveries (alert_id, target)"
 	"   SELECT ins.id, tg FROM ins CROSS JOIN unnest($17::text[]) AS tg)"
@@ -329,6 +369,19 @@ static const char SQL_ALERTS[] =
 static const char SQL_ALERT_RULES[] =
 	"SELECT name, metric, coalesce(op, ''), coalesce(threshold::text, ''), cooldown_s::text,"
 	" coalesce(max_age_s::text, ''), severity FROM alert_rules WHERE enabled ORDER BY name";
+
+/* Records of the group an erasure or a missing consent keeps out: noted
+ * once each in arrival_drops (no content), counted per reason, redeliveries
+ * included. t and k are NULL for a record the decoder refused. */
+enum { A_DEV, A_EPOCH, A_SEQ, A_T, A_KIND, A__N };
+static const char SQL_DROPS[] =
+	"WITH u AS (SELECT d, e, s, k," DROP_WHY("d", "e", "s", TS("tm"), "k IN " PERSONAL_KINDS) " AS why"
+	"   FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(d, e, s, tm, k)),"
+	" x AS (SELECT * FROM u WHERE why IS NOT NULL),"
+	" ins AS (INSERT INTO arrival_drops (device_id, epoch, seq, kind, reason, processed_by)"
+	"   SELECT DISTINCT ON (d, e, s) d, e, s, k, why, $6 FROM x ORDER BY d, e, s"
+	"   ON CONFLICT (device_id, epoch, seq) DO NOTHING)"
+	" SELECT why, count(*) FROM x GROUP BY why";
 
 /* The month partitions that exist (ingest never creates one). */
 static const char SQL_PARTITIONS[] =

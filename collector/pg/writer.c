@@ -28,8 +28,11 @@ int odo_pgw_open(const struct odo_pgw_opts *o, odo_pgw_ack_fn ack, void *ctx, st
 	w->o = *o;
 	w->conninfo = strdup(o->conninfo);
 	w->name = strdup(o->name);
+	w->user = o->user && o->user[0] ? strdup(o->user) : NULL;
+	w->options = o->options && o->options[0] ? strdup(o->options) : NULL;
 	w->password = o->password && o->password[0] ? strdup(o->password) : NULL;
 	if (!w->conninfo || !w->name || (o->password && o->password[0] && !w->password) ||
+	    (o->user && o->user[0] && !w->user) || (o->options && o->options[0] && !w->options) ||
 	    odo_decode_batch_alloc(&w->scratch) != ODO_OK) {
 		odo_pgw_close(w);
 		return ODO_ERR_NOMEM;
@@ -103,6 +106,8 @@ void odo_pgw_close(struct odo_pgw *w)
 	free(w->lag_t);
 	free(w->cand);
 	odo_pgbuf_free(&w->details);
+	free(w->user);
+	free(w->options);
 	free(w->conninfo);
 	free(w->name);
 	free(w);
@@ -363,16 +368,19 @@ static void go_down(struct odo_pgw *w, int64_t now_ms, const char *why)
 
 static void start_connect(struct odo_pgw *w, int64_t now_ms)
 {
-	const char *kw[] = { "dbname", "password", "application_name", "connect_timeout", NULL };
-	const char *val[] = { w->conninfo, w->password, "odo-collector", "10", NULL };
-	if (!w->password) {
-		kw[1] = "application_name";
-		val[1] = "odo-collector";
-		kw[2] = "connect_timeout";
-		val[2] = "10";
-		kw[3] = NULL;
-		val[3] = NULL;
-	}
+	/* keywords after dbname override what the connection string says */
+	const char *kw[8], *val[8];
+	int n = 0;
+	kw[n] = "dbname", val[n++] = w->conninfo;
+	if (w->user)
+		kw[n] = "user", val[n++] = w->user;
+	if (w->password)
+		kw[n] = "password", val[n++] = w->password;
+	if (w->options)
+		kw[n] = "options", val[n++] = w->options;
+	kw[n] = "application_name", val[n++] = "odo-collector";
+	kw[n] = "connect_timeout", val[n++] = "10";
+	kw[n] = NULL, val[n] = NULL;
 	w->conn = PQconnectStartParams(kw, val, 1);
 	if (!w->conn || PQstatus(w->conn) == CONNECTION_BAD) {
 		go_down(w, now_ms, w->conn ? PQerrorMessage(w->conn) : "out of memory");
@@ -464,7 +472,7 @@ static unsigned long long ull(const PGresult *r, int row, int col)
 /* Results kept for committed transactions: trip conflicts, lost ranges, acks. */
 static void take_kept(struct odo_pgw *w)
 {
-	size_t logged_conflicts = 0;
+	size_t logged_conflicts = 0, logged_drops = 0;
 	for (size_t i = 0; i < w->nkept; i++) {
 		const struct pgw_kept *k = &w->kept[i];
 		if (w->units[k->unit].failed)
@@ -490,6 +498,19 @@ static void take_kept(struct odo_pgw *w)
 					PQgetvalue(r, j, 1), PQgetvalue(r, j, 2), PQgetvalue(r, j, 0));
 				if (w->o.alert_raised)
 					w->o.alert_raised(w->o.alert_ctx, PQgetvalue(r, j, 0));
+			}
+		} else if (k->tag == R_DROPS) {
+			for (int j = 0; j < rows; j++) {
+				int erased = strcmp(PQgetvalue(r, j, 0), "erased") == 0;
+				unsigned long long n = ull(r, j, 1);
+				if (erased)
+					w->st.erased_drops += n;
+				else
+					w->st.consent_drops += n;
+				if (logged_drops++ < PGW_LOG_ROWS)
+					ODO_LOG(INFO, "db", "%llu record(s) dropped on arrival: %s (recorded in arrival_drops)",
+						n, erased ? "of an erased driver's device and window" :
+							    "personal data of a driver without consent");
 			}
 		} else if (k->tag == R_CONFLICT) {
 			for (int j = 0; j < rows; j++, logged_conflicts++) {

@@ -50,6 +50,8 @@ struct odo_pgw_hooks {
 struct odo_pgw_opts {
 	const char *conninfo;      /* libpq connection string (no password in it) */
 	const char *password;      /* NULL or the secret read from a file/env */
+	const char *user;          /* NULL or "": the conninfo's; else the role to log in as */
+	const char *options;       /* NULL or libpq "options" (-c odo.require_consent=on) */
 	const char *name;          /* this collector, stored in processed_by */
 	size_t max_group_rows;     /* flush when this many records are queued */
 	int commit_ms;             /* ... or when the oldest waited this long */
@@ -85,6 +87,8 @@ struct odo_pgw_stats {
 	uint64_t dropped;               /* dead letters the database refused (logged, gone) */
 	uint64_t alerts;                /* alerts raised (committed) */
 	uint64_t bad_rules;             /* alert_rules rows that could not be used (logged at each reload) */
+	uint64_t erased_drops;          /* records of an erased (device, window) dropped on arrival */
+	uint64_t consent_drops;         /* personal records of a driver without consent, dropped */
 	size_t queue_msgs, queue_bytes; /* held now */
 	char last_sqlstate[6];          /* of the last failure ("" none) */
 };

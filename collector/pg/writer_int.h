@@ -67,7 +67,7 @@ struct item {
 
 /* The column sets of one pipeline, one per statement. */
 enum { C_EPOCHS, C_SAMPLES, C_TRACKS, C_TRACK_PTS, C_EVENTS, C_DTC, C_VEH, C_PHONE, C_STATUS, C_CRASH,
-       C_CRASH_PTS, C_QUAR, C_TSTART, C_TEND, C_ALERTS, C_BATCH, C_DEAD, C__N };
+       C_CRASH_PTS, C_QUAR, C_TSTART, C_TEND, C_ALERTS, C_BATCH, C_DEAD, C_ARRIVE, C__N };
 /* Scratch text buffers. */
 enum { X_DTC, X_DEVICES, X__N };
 
@@ -76,7 +76,7 @@ enum { X_DTC, X_DEVICES, X__N };
  * refreshes them one per transaction. */
 enum pipe_kind { PK_NONE, PK_GROUP, PK_ISOLATE, PK_CATALOG, PK_REFRESH, PK_REFRESH_PAIRS, PK_REFRESH_ONE };
 /* What a statement's result is kept for (until its transaction's Sync). */
-enum { R_NONE, R_CONFLICT, R_LOST, R_ACK, R_PARTS, R_DEAD, R_QUAR, R_PAIRS, R_RULES, R_ALERTS };
+enum { R_NONE, R_CONFLICT, R_LOST, R_ACK, R_PARTS, R_DEAD, R_QUAR, R_PAIRS, R_RULES, R_ALERTS, R_DROPS };
 
 /* One transaction (statements up to a Sync) of the pipeline in flight. */
 struct pgw_unit {
@@ -102,7 +102,7 @@ struct pgw_months {
 
 struct odo_pgw {
 	struct odo_pgw_opts o;
-	char *conninfo, *password, *name;
+	char *conninfo, *password, *name, *user, *options;
 	odo_pgw_ack_fn ack;
 	void *ctx;
 	PGconn *conn;

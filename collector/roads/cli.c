@@ -110,8 +110,8 @@ static int status(PGconn *c)
 	return 0;
 }
 
-int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *conninfo, const char *password,
-		  const char *by, int argc, char **argv, volatile int *stop)
+int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *conninfo, const char *user,
+		  const char *password, const char *by, int argc, char **argv, volatile int *stop)
 {
 	if (argc < 2) {
 		usage();
@@ -146,7 +146,7 @@ int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *connin
 			usage();
 			return 2;
 		}
-		struct odo_roads_import_opts o = { .pbf = file, .conninfo = conninfo, .password = password,
+		struct odo_roads_import_opts o = { .pbf = file, .conninfo = conninfo, .user = user, .password = password,
 						   .osm2pgsql = cfg->osm2pgsql, .fallback_country = country, .by = by };
 		long long id = 0;
 		struct timespec t0, t1;

@@ -66,6 +66,8 @@ static int run_osm2pgsql(const struct odo_roads_import_opts *o, char *why)
 	if (pid == 0) {
 		if (o->password && o->password[0])
 			setenv("PGPASSWORD", o->password, 1);
+		if (o->user && o->user[0])
+			setenv("PGUSER", o->user, 1); /* used where the connection string names none */
 		execvp(prog, (char *const *)argv);
 		fprintf(stderr, "odo-collector: cannot run %s: %s (install osm2pgsql: tools/bootstrap)\n", prog,
 			strerror(errno));

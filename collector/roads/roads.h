@@ -49,6 +49,7 @@ int odo_maxspeed_parse(const char *s, struct odo_maxspeed *out) ODO_NODISCARD;
 struct odo_roads_import_opts {
 	const char *pbf;              /* the OSM extract (.osm.pbf) */
 	const char *conninfo;         /* libpq conninfo (no password) */
+	const char *user;             /* the role to log in as, or "": the conninfo's */
 	const char *password;         /* or "" */
 	const char *osm2pgsql;        /* program, default "osm2pgsql" */
 	const char *fallback_country; /* ISO code for ways outside any complete country polygon, or "" */
@@ -109,7 +110,7 @@ int odo_roads_match_pending(PGconn *c, const struct odo_roads_cfg *cfg, int stal
 /* `odo-collector roads ...` (cli.c): import, match, follow, status. argv[0]
  * is "roads". `stop` is set by the caller's signal handler (follow ends).
  * Returns the process exit status. */
-int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *conninfo, const char *password,
-		  const char *by, int argc, char **argv, volatile int *stop);
+int odo_roads_cli(PGconn *c, const struct odo_roads_cfg *cfg, const char *conninfo, const char *user,
+		  const char *password, const char *by, int argc, char **argv, volatile int *stop);
 
 #endif

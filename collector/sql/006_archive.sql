@@ -35,10 +35,10 @@ CREATE TABLE archive_parts (
 );
 
 -- Archive runs, restores, expiries and erasures in archives are audited
--- like forget and retention.
+-- like forget and retention (and consent changes, migration 004).
 ALTER TABLE data_audit DROP CONSTRAINT data_audit_action_check;
 ALTER TABLE data_audit ADD CONSTRAINT data_audit_action_check
-    CHECK (action IN ('forget', 'retention', 'archive', 'archive restore', 'archive expire', 'forget archive'));
+    CHECK (action IN ('forget', 'retention', 'consent', 'archive', 'archive restore', 'archive expire', 'forget archive'));
 
 -- The archive selects a month of each table by its time column.
 CREATE INDEX IF NOT EXISTS vehicle_reports_t ON vehicle_reports (t);

@@ -69,6 +69,8 @@ if(ODO_BUILD_COLLECTOR)
   install(FILES ${pkgdir}/collector.conf DESTINATION /etc/odo PERMISSIONS ${ODO_CONF_MODE} COMPONENT collector)
   install(FILES ${pkgdir}/odo-collector.service ${pkgdir}/odo-collector-roads.service
           ${pkgdir}/odo-collector-archive.service ${pkgdir}/odo-collector-archive.timer
+          ${pkgdir}/odo-collector-migrate.service ${pkgdir}/odo-collector-maintain.service
+          ${pkgdir}/odo-collector-maintain.timer
           DESTINATION /lib/systemd/system COMPONENT collector)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/collector/sql/ DESTINATION ${CMAKE_INSTALL_DATADIR}/odo/sql
           COMPONENT collector FILES_MATCHING PATTERN "*.sql")

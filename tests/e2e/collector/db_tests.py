@@ -704,8 +704,8 @@ def test_privacy():
     collector("aggregate", "--month", "2026-01")
     collector("aggregate", "--month", "2026-02")
     now = dt.datetime.now(UTC)
-    psql("CREATE TABLE samples_2026_01 PARTITION OF samples FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')")
-    psql("CREATE TABLE samples_2026_02 PARTITION OF samples FOR VALUES FROM ('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00')")
+    psql("CREATE TABLE IF NOT EXISTS samples_2026_01 PARTITION OF samples FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')")
+    psql("CREATE TABLE IF NOT EXISTS samples_2026_02 PARTITION OF samples FOR VALUES FROM ('2026-02-01 00:00:00+00') TO ('2026-03-01 00:00:00+00')")
     ym = now.strftime("%Y_%m")
     nxt = (now.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
     psql("CREATE TABLE IF NOT EXISTS samples_%s PARTITION OF samples FOR VALUES FROM ('%s-01 00:00:00+00') TO ('%s 00:00:00+00')"
@@ -723,7 +723,7 @@ def test_privacy():
             psql("INSERT INTO events (device_id, seq, t, tsrc, device_trip_id, kind, source, duration_ms) VALUES (%s, %d, %s, 0, 1, 'hard_brake', 0, 500)"
                  % (lit(dev), seq, ts(tt)))
     # the wire v2 tables (migration 002): tracks partitioned like samples, crash traces, quarantine
-    psql("CREATE TABLE tracks_2026_01 PARTITION OF tracks FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')")
+    psql("CREATE TABLE IF NOT EXISTS tracks_2026_01 PARTITION OF tracks FOR VALUES FROM ('2026-01-01 00:00:00+00') TO ('2026-02-01 00:00:00+00')")
     psql("CREATE TABLE IF NOT EXISTS tracks_%s PARTITION OF tracks FOR VALUES FROM ('%s-01 00:00:00+00') TO ('%s 00:00:00+00')"
          % (ym, now.strftime("%Y-%m"), nxt.strftime("%Y-%m-%d")))
     for dev, t, s in [("dev-a", dt.datetime(2026, 1, 10, tzinfo=UTC), 900), ("dev-b", dt.datetime(2026, 1, 12, tzinfo=UTC), 901),
@@ -782,9 +782,15 @@ def test_privacy():
     check(count("SELECT count(*) FROM samples WHERE t < now() - interval '30 days'") == 0, "no old sample remains")
     check(count("SELECT count(*) FROM events WHERE t < now() - interval '30 days'") == 0, "no old event remains")
     check(count("SELECT count(*) FROM events") == 20, "recent events kept")
+    # retention (odo_privacy) deletes rows; the empty month partitions before
+    # maintain's window are dropped by maintain (the owner: DDL)
+    check(count("SELECT count(*) FROM pg_class WHERE relname IN ('samples_2026_01', 'samples_2026_02')") == 2,
+          "retention issues no DDL: the emptied partitions are still there")
+    collector("--set", "collector.partition_months_back=1", "maintain")
     check(count("SELECT count(*) FROM pg_class WHERE relname IN ('samples_2026_01', 'samples_2026_02')") == 0,
-          "old sample partitions dropped")
+          "old sample partitions dropped by maintain")
     check(count("SELECT count(*) FROM pg_class WHERE relname = 'tracks_2026_01'") == 0, "old track partition dropped")
+    check(count("SELECT count(*) FROM pg_class WHERE relname = 'samples_%s'" % ym) == 1, "the current one kept")
     check(count("SELECT count(*) FROM tracks") == 1, "recent track kept")
     check(count("SELECT count(*) FROM crash_traces") == 1, "only the recent crash trace kept")
     check(count("SELECT count(*) FROM alerts") == 1, "only the recent alert kept")

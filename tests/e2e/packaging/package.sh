@@ -143,10 +143,15 @@ check_doc() {
 # silent with the unit's programs taken from the package.
 check_unit() {
 	local pkg=$1 u=$2 dup out
-	dup=$(grep -Ev '^(#|$|\[)' "$u" | grep -Ev '^(ExecStart|ExecStartPre|SystemCallFilter|ReadWritePaths)=' | sort | uniq -d)
+	dup=$(grep -Ev '^(#|$|\[)' "$u" | grep -Ev '^(ExecStart|ExecStartPre|SystemCallFilter|ReadWritePaths|LoadCredential)=' | sort | uniq -d)
 	[ -z "$dup" ] || fail "$pkg: $(basename "$u") repeats: $dup"
 	mkdir -p "$tmp/units"
-	sed -e "s|/usr/bin/odo|$tmp/$pkg/usr/bin/odo|g; s|/usr/sbin/odo|$tmp/$pkg/usr/sbin/odo|g" "$u" >"$tmp/units/$(basename "$u")"
+	# the package's other units beside it, so that its dependencies resolve
+	local o
+	for o in "$(dirname "$u")"/*.service "$(dirname "$u")"/*.timer; do
+		[ -e "$o" ] || continue
+		sed -e "s|/usr/bin/odo|$tmp/$pkg/usr/bin/odo|g; s|/usr/sbin/odo|$tmp/$pkg/usr/sbin/odo|g" "$o" >"$tmp/units/$(basename "$o")"
+	done
 	out=$(systemd-analyze verify "$tmp/units/$(basename "$u")" 2>&1) || fail "$pkg: systemd-analyze verify: $out"
 	[ -z "$out" ] || fail "$pkg: systemd-analyze verify $(basename "$u"): $out"
 }
@@ -243,23 +248,41 @@ echo "replay under ${run[*]:-native}: $(wc -l <"$tmp/p/out.txt") records, identi
 if [ "$arch" = amd64 ]; then
 	check_deb odo-collector odo-collector /etc/odo/collector.conf odo-collector.service
 	exposure odo-collector odo-collector.service 1.6
-	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-roads.service"
-	exposure odo-collector odo-collector-roads.service 1.6
-	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-archive.service"
-	check_unit odo-collector "$tmp/odo-collector/lib/systemd/system/odo-collector-archive.timer"
-	exposure odo-collector odo-collector-archive.service 1.6
-	grep -qx 'ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf archive run' \
-		"$tmp/odo-collector/lib/systemd/system/odo-collector-archive.service" || fail "archive unit"
-	grep -qx 'OnCalendar=daily' "$tmp/odo-collector/lib/systemd/system/odo-collector-archive.timer" ||
-		fail "odo-collector: the archive timer is not daily"
-	grep -q '^ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf roads follow' \
-		"$tmp/odo-collector/lib/systemd/system/odo-collector-roads.service" || fail "map-matching unit"
+	units=$tmp/odo-collector/lib/systemd/system
+	for u in odo-collector-roads.service odo-collector-migrate.service odo-collector-maintain.service \
+		 odo-collector-maintain.timer odo-collector-archive.service odo-collector-archive.timer; do
+		check_unit odo-collector "$units/$u"
+	done
+	for u in odo-collector-roads.service odo-collector-migrate.service odo-collector-maintain.service \
+		 odo-collector-archive.service; do
+		exposure odo-collector "$u" 1.6
+	done
+	grep -qx 'OnCalendar=daily' "$units/odo-collector-archive.timer" || fail "odo-collector: the archive timer is not daily"
+	grep -q '^ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf --set db.aggregate_password_file=%d/db-aggregate roads follow' \
+		"$units/odo-collector-roads.service" || fail "map-matching unit"
+	# Least privilege (issue 13 item 3): each unit gets only its role's
+	# credential; the schema owner's units run as a user of their own; the
+	# daily timer keeps the partitions ahead.
+	grep -qx 'OnCalendar=daily' "$units/odo-collector-maintain.timer" || fail "the maintain timer is not daily"
+	for u in migrate maintain archive; do
+		cmd=$u; [ $u = archive ] && cmd="archive run"
+		grep -qx "ExecStart=/usr/bin/odo-collector --config /etc/odo/collector.conf --set db.owner_password_file=%d/db-owner $cmd" \
+			"$units/odo-collector-$u.service" || fail "odo-collector-$u.service does not run $u as the owner"
+		grep -qx 'User=odo-dbowner' "$units/odo-collector-$u.service" || fail "odo-collector-$u.service: not its own user"
+		grep -qx 'LoadCredential=db-owner:/etc/odo/db/owner.password' "$units/odo-collector-$u.service" ||
+			fail "odo-collector-$u.service: no owner credential"
+	done
+	! grep -q 'owner' <(grep -v '^#' "$units/odo-collector.service") || fail "the ingest unit sees the owner's credential"
+	grep -q '^ExecStart=.* --set db.ingest_password_file=%d/db-ingest --set db.aggregate_password_file=%d/db-aggregate run$' \
+		"$units/odo-collector.service" || fail "the collector unit does not run with its roles' credentials"
+	grep -qx 'Requires=odo-collector-migrate.service' "$units/odo-collector.service" ||
+		fail "the collector unit does not migrate (as the owner) first"
+	grep -q 'adduser --system .*odo-dbowner' "$tmp/odo-collector.ctl/postinst" || fail "postinst: no odo-dbowner user"
+	grep -q 'odo-collector-maintain.timer' "$tmp/odo-collector.ctl/postinst" || fail "postinst: timer not enabled"
 	coll=$tmp/odo-collector/usr/bin/odo-collector
 	out=$("$coll" --version)
 	[ "$out" = "odo-collector $version" ] || fail "collector --version printed '$out'"
 	ls "$tmp"/odo-collector/usr/share/odo/sql/*.sql >/dev/null || fail "collector: no SQL migrations shipped"
-	grep -q '^ExecStartPre=/usr/bin/odo-collector --config /etc/odo/collector.conf migrate' \
-		"$tmp/odo-collector/lib/systemd/system/odo-collector.service" || fail "collector unit does not migrate"
 	# odo-collector has no --check-config: `aggregate` without --month parses the
 	# whole configuration first and then stops with this usage error, touching
 	# nothing. A configuration error stops it earlier with another message.
