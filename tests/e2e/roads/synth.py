@@ -343,7 +343,8 @@ def load(path, driver="drv-syn", copy=0):
     doc = json.load(open(path))
     shift = copy * 3600000
     register_driver(driver)
-    psql("CREATE TABLE IF NOT EXISTS tracks_synth_2026_03 PARTITION OF tracks"
+    # the name maintain gives it (migrate may have made it already)
+    psql("CREATE TABLE IF NOT EXISTS tracks_2026_03 PARTITION OF tracks"
          " FOR VALUES FROM ('2026-03-01 00:00+00') TO ('2026-04-01 00:00+00')")
     for n, d in enumerate(doc["drives"], 1):
         dev = d["device"] + ("-%d" % copy if copy else "")
