@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 
 #include "odo/files.h"
 #include "odo/log.h"
@@ -43,6 +44,9 @@ const struct odo_cfg_key odo_uplink_cfg_keys[] = {
 	  .help = "file holding the key's passphrase; empty: unencrypted key or $ODO_KEY_PASSPHRASE" },
 	ODO_CFG_I("keepalive", struct odo_uplink_cfg, keepalive, "30", 5, 3600, "MQTT keepalive, seconds"),
 	RELOAD_D("ack_timeout", ack_timeout, "30", 0.1, 86400, "seconds to wait for the collector's ack before resending"),
+	RELOAD_D("nosub_retry", nosub_retry, "2", 0, 86400,
+		 "seconds before resending when the broker says no collector received a batch (MQTT 5 PUBACK 0x10: "
+		 "the collectors are restarting); doubles while it lasts, at most ack_timeout; 0 = wait ack_timeout"),
 	RELOAD_D("connect_timeout", connect_timeout, "15", 0.1, 600, "seconds from connect attempt to CONNACK"),
 	RELOAD_I("max_inflight", max_inflight, "8", 1, ODO_UPLINK_MAX_INFLIGHT, "batches out without an end-to-end ack"),
 	RELOAD_I("max_batch_records", max_batch_records, "256", 1, ODO_WIRE_MAX_RECORDS, "records per batch"),
@@ -81,6 +85,8 @@ struct odo_uplink {
 	uint64_t prng;
 	uint64_t batch_no; /* batches picked, for the fresh lane */
 	uint64_t acked;    /* highest ack applied (store's, at open) */
+	int64_t nosub_ns;  /* resend the window then: a batch reached no collector (0 = none) */
+	unsigned nosub_n;  /* such refusals since the last ack, for the doubling */
 
 	struct sent_batch win[WINDOW_MAX];
 	int nwin;
@@ -139,6 +145,7 @@ static void requeue_window(struct odo_uplink *u)
 		ODO_LOG(WARN, AREA, "cannot requeue records in flight");
 	u->nwin = 0;
 	u->st.inflight = 0;
+	u->nosub_ns = 0;
 }
 
 static void link_lost(struct odo_uplink *u, const char *why)
@@ -193,6 +200,24 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc, const mosquitt
 	link_lost(u, rc == 0 ? "disconnected" : mosquitto_strerror(rc));
 }
 
+/* The broker took a batch but no collector was subscribed to receive it
+ * (a restart of every collector, or the shared subscription not yet
+ * renewed): no ack can come, so the window is resent soon rather than after
+ * ack_timeout — nosub_retry, doubling while it lasts, at most ack_timeout. */
+static void no_subscriber(struct odo_uplink *u, const struct sent_batch *b)
+{
+	u->st.no_subscribers++;
+	if (u->nosub_ns || !(u->cfg.nosub_retry > 0))
+		return;
+	double d = u->cfg.nosub_retry * (double)(1u << (u->nosub_n < 16 ? u->nosub_n : 16));
+	if (d > u->cfg.ack_timeout)
+		d = u->cfg.ack_timeout;
+	u->nosub_n++;
+	u->nosub_ns = now_ns(u) + (int64_t)(d * (double)ODO_NS_PER_S);
+	ODO_LOG(WARN, AREA, "batch %" PRIu64 "..%" PRIu64 " reached no collector (no matching subscribers): resending in %.1f s",
+		b->first, b->last, d);
+}
+
 static void on_publish(struct mosquitto *m, void *obj, int mid, int rc, const mosquitto_property *props)
 {
 	(void)m;
@@ -202,7 +227,9 @@ static void on_publish(struct mosquitto *m, void *obj, int mid, int rc, const mo
 		if (u->win[i].mid == mid && !u->win[i].puback) {
 			u->win[i].puback = 1;
 			u->st.pubacks++;
-			if (rc != 0)
+			if (rc == MQTT_RC_NO_MATCHING_SUBSCRIBERS)
+				no_subscriber(u, &u->win[i]);
+			else if (rc != 0)
 				ODO_LOG(WARN, AREA, "broker refused batch %" PRIu64 "..%" PRIu64 ": %s",
 					u->win[i].first, u->win[i].last, mosquitto_reason_string(rc));
 			break;
@@ -219,6 +246,7 @@ static void apply_ack(struct odo_uplink *u, uint64_t n)
 		return;
 	}
 	u->st.acks++;
+	u->nosub_n = 0;
 	if (n > u->st.last_ack)
 		u->st.last_ack = n;
 	if (n > u->acked)
@@ -410,9 +438,11 @@ static int64_t ack_deadline(const struct odo_uplink *u)
 	for (int i = 0; i < u->nwin; i++)
 		if (u->win[i].ackable_ns != 0 && u->win[i].ackable_ns < t)
 			t = u->win[i].ackable_ns;
-	if (t == ODO_DEADLINE_NONE)
-		return t;
-	return t + (int64_t)(u->cfg.ack_timeout * (double)ODO_NS_PER_S);
+	if (t != ODO_DEADLINE_NONE)
+		t += (int64_t)(u->cfg.ack_timeout * (double)ODO_NS_PER_S);
+	if (u->nosub_ns && u->nosub_ns < t)
+		t = u->nosub_ns;
+	return t;
 }
 
 /* A batch the collector could have acknowledged for ack_timeout has not
@@ -423,6 +453,11 @@ static void check_ack_timeout(struct odo_uplink *u)
 	int64_t d = ack_deadline(u);
 	if (d == ODO_DEADLINE_NONE || now_ns(u) < d)
 		return;
+	if (u->nosub_ns && now_ns(u) >= u->nosub_ns) {
+		ODO_LOG(WARN, AREA, "resending %d batch(es) that may have reached no collector", u->nwin);
+		requeue_window(u);
+		return;
+	}
 	u->st.ack_timeouts++;
 	ODO_LOG(WARN, AREA, "no ack within %.1f s: resending %d batch(es)", u->cfg.ack_timeout, u->nwin);
 	requeue_window(u);
@@ -565,6 +600,7 @@ int odo_uplink_reload(struct odo_uplink *u, const struct odo_uplink_cfg *cfg)
 	    cfg->fresh_every < 0)
 		return ODO_ERR_INVAL;
 	u->cfg.ack_timeout = cfg->ack_timeout;
+	u->cfg.nosub_retry = cfg->nosub_retry;
 	u->cfg.connect_timeout = cfg->connect_timeout;
 	u->cfg.backoff_min = cfg->backoff_min;
 	u->cfg.backoff_max = cfg->backoff_max;

@@ -50,6 +50,7 @@ struct odo_uplink_cfg {
 	char keypass_file[ODO_UPLINK_PATH_MAX]; /* "" = key not encrypted (or $ODO_KEY_PASSPHRASE) */
 	long long keepalive;
 	double ack_timeout;
+	double nosub_retry;          /* 0 = a batch no collector received waits ack_timeout */
 	double connect_timeout;
 	long long max_inflight;      /* batches without an end-to-end ack */
 	long long max_batch_records;
@@ -81,6 +82,7 @@ struct odo_uplink_stats {
 	uint64_t acks;             /* end-to-end acks applied */
 	uint64_t last_ack;
 	uint64_t ack_timeouts;     /* times the window was requeued */
+	uint64_t no_subscribers;   /* PUBACKs "no matching subscribers": no collector received a batch */
 	uint64_t bad_acks;         /* undecodable, or for another device */
 	uint64_t ack_errors;       /* protocol errors, nothing deleted: another wire version or
 				    * epoch, or beyond the last seq the outbox handed out */

@@ -24,7 +24,7 @@ store_setup() {
 	PLOG="$ODO_TMP/produced.log"
 	DB="$ODO_TMP/outbox.db"
 	: >"$SINK_OUT"
-	sink_start
+	[ -n "${STORE_NO_SINK:-}" ] || sink_start
 }
 
 sink_start() {

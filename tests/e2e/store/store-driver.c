@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 	snprintf(ucfg.host, sizeof(ucfg.host), "127.0.0.1");
 	ucfg.keepalive = 10;
 	ucfg.ack_timeout = 3;
+	ucfg.nosub_retry = 2;
 	ucfg.connect_timeout = 5;
 	ucfg.max_inflight = 8;
 	ucfg.max_batch_records = 100;
@@ -226,9 +227,9 @@ int main(int argc, char **argv)
 			"store-driver: produced up to %" PRIu64 ", put errors %" PRIu64 ", depth %" PRIu64
 			", evicted %" PRIu64 ", rejected %" PRIu64 ", last seq %" PRIu64 ", acked %" PRIu64
 			"; connects %" PRIu64 ", reconnects %" PRIu64 ", batches %" PRIu64 ", records sent %" PRIu64
-			", acks %" PRIu64 ", ack timeouts %" PRIu64 "\n",
+			", acks %" PRIu64 ", ack timeouts %" PRIu64 ", no subscribers %" PRIu64 "\n",
 			i - 1, put_errors, ss.depth, ss.evicted, ss.rejected, ss.last_seq, ss.acked, us.connects,
-			us.reconnects, us.batches_sent, us.records_sent, us.acks, us.ack_timeouts);
+			us.reconnects, us.batches_sent, us.records_sent, us.acks, us.ack_timeouts, us.no_subscribers);
 	odo_uplink_close(u);
 	odo_store_close(st);
 	close(logfd);
