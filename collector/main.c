@@ -546,6 +546,7 @@ static int cmd_run(void)
 		ro.hooks = NULL;
 		ro.alert_targets = NULL;
 		ro.alert_raised = NULL;
+		ro.no_alerts = 1;
 		rc = odo_pgw_open(&ro, on_ack, &in, &in.refresh);
 	}
 	if (rc == ODO_OK)

@@ -127,7 +127,8 @@ int pgw__send_catalog(struct odo_pgw *w)
 {
 	w->pk = PK_CATALOG;
 	int rc = pgw__send_q(w, R_PARTS, SQL_PARTITIONS, 0, NULL, NULL, NULL);
-	rc = rc ? rc : pgw__send_q(w, R_RULES, SQL_ALERT_RULES, 0, NULL, NULL, NULL);
+	if (!w->o.no_alerts)
+		rc = rc ? rc : pgw__send_q(w, R_RULES, SQL_ALERT_RULES, 0, NULL, NULL, NULL);
 	return rc ? rc : pgw__sync(w, 0);
 }
 

@@ -66,6 +66,9 @@ struct odo_pgw_opts {
 	/* After a commit: one call per alert it raised (may be NULL). */
 	void (*alert_raised)(void *ctx, const char *rule);
 	void *alert_ctx;
+	/* 1: raises no alerts and does not read alert_rules (the feature-refresh
+	 * connection, whose role odo_aggregate may not read them) */
+	int no_alerts;
 };
 
 /* Called after a commit for each (device, epoch) in it, with the wire

@@ -31,6 +31,8 @@ login roles that are members of the group roles migrate grants:
                without consent keep no payload; `consent set` refuses an
                unknown driver
 """
+import atexit
+import json
 import os
 import re
 import signal
@@ -99,6 +101,7 @@ def _stop_all():
 
 
 H.on_fail(_stop_all)
+atexit.register(_stop_all)
 
 
 def device(dev):
@@ -142,6 +145,37 @@ class Collector(H.Collector):
         if r.returncode != 0:
             fail("odo-collector %s: %s" % (" ".join(args), r.stderr.strip()))
         return r.stderr
+
+
+def webhook(fail_first=0):
+    """The alert tests' webhook receiver (verifies every signature); returns the [alerts] section and its log."""
+    secret = os.path.join(TMP, "webhook.key")
+    with open(secret, "w") as f:
+        f.write("odo-security-test-webhook-secret\n")
+    os.chmod(secret, 0o600)
+    ctl, log, portf = (os.path.join(TMP, "webhook." + x) for x in ("ctl", "jsonl", "port"))
+    with open(ctl, "w") as f:
+        f.write("fail %d\n" % fail_first)
+    p = subprocess.Popen([sys.executable, os.path.join(SRC, "tests/e2e/collector/webhook_receiver.py"),
+                          "--secret-file", secret, "--log", log, "--control", ctl, "--port-file", portf])
+    LIVE.append(p)
+    wait_for("webhook receiver listening", lambda: os.path.exists(portf), 10)
+    port = int(open(portf).read())
+    ini = ("webhook_url = http://127.0.0.1:%d/odo/alerts\nwebhook_secret_file = %s\nbackoff_min_s = 0.2\n"
+           "backoff_max_s = 1\npoll_s = 0.2\ntimeout_s = 2\n" % (port, secret))
+    return ini, log
+
+
+def webhook_requests(log):
+    try:
+        return [json.loads(line) for line in open(log)]
+    except FileNotFoundError:
+        return []
+
+
+def crash(s, t, trip):
+    """A crash event from the accelerometer: raises the shipped 'crash' alert (migration 007)."""
+    return W.record(3, s, t, trip=trip, ek=6, src=0, dur=90, pk=-9.5, mg=-4.0)
 
 
 def pwfile(role):
@@ -214,7 +248,7 @@ def drive(s0, t0, trip, n_samples=5):
 
 
 TABLES = ["samples", "events", "tracks", "crash_traces", "phone_states", "dtc_reports", "vehicle_reports",
-          "device_status", "quarantine", "arrival_drops"]
+          "device_status", "quarantine", "alerts", "arrival_drops"]
 
 
 def counts(dev):
@@ -224,6 +258,8 @@ def counts(dev):
     n["trips"] = qi("SELECT count(*) FROM trips WHERE device_id = '%s'" % dev)
     n["dead_letters"] = qi("SELECT count(*) FROM dead_letters WHERE topic_device = '%s'" % dev)
     n["trip_match_points"] = qi("SELECT count(*) FROM trip_match_points WHERE device_id = '%s'" % dev)
+    n["alert_deliveries"] = qi("SELECT count(*) FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id"
+                               " WHERE a.device_id = '%s'" % dev)
     return n
 
 
@@ -319,7 +355,8 @@ def test_roles():
     with open(os.path.join(PGDATA, "pg_hba.conf"), "w") as f:
         f.write("local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
     psql("SELECT pg_reload_conf()")
-    c = Collector("c1", tcp=True)
+    alerts_ini, wlog = webhook(fail_first=1)
+    c = Collector("c1", tcp=True, alerts=alerts_ini)
     # the owner may not create roles: a clear error until an administrator made them
     r = c.run("migrate")
     if r.returncode == 0 or "odo_ingest" not in r.stderr or "may not create roles" not in r.stderr:
@@ -350,14 +387,24 @@ def test_roles():
     d = device("dev-e")
     recs, last = drive(1, t0, 1)
     recs.append(W.sample(last + 1, NOW_MS - 400 * DAY))  # no partition: quarantine
+    recs.append(crash(last + 2, t0 + 30000, 1))  # an alert, delivered by the collector as odo_ingest
     d.pub(W.batch("dev-e", 1, recs, v=2, ep=7, af=0))
-    d.wait(last + 1, ep=7)
+    d.wait(last + 2, ep=7)
     n = counts("dev-e")
     for t in ("samples", "events", "tracks", "crash_traces", "phone_states", "dtc_reports", "vehicle_reports",
-              "device_status", "quarantine", "trips"):
+              "device_status", "quarantine", "trips", "alerts", "alert_deliveries"):
         if n[t] < 1:
             fail("ingest as odo_ingest stored nothing in %s: %r" % (t, n))
-    ok("the whole ingest path as odo_ingest (every table, quarantine, ack)", n)
+    ok("the whole ingest path as odo_ingest (every table, quarantine, an alert, ack)", n)
+    # alert delivery: claimed, failed once (503), retried and settled on its own connection as odo_ingest
+    wait_for("the crash alert delivered", lambda: q1("SELECT state || ' ' || attempts FROM alert_deliveries")
+             == "delivered 2", 20)
+    reqs = webhook_requests(wlog)
+    expect("webhook requests (503, then 200), signatures valid", [(x["status"], x["sig_ok"]) for x in reqs],
+           [(503, True), (200, True)])
+    expect("the delivery connection's login", psql("SELECT DISTINCT usename FROM pg_stat_activity"
+                                                   " WHERE application_name = 'odo-collector-alerts'"),
+           [[LOGINS["ingest"]]])
     wait_for("monthly_features refreshed as odo_aggregate",
              lambda: qi("SELECT count(*) FROM monthly_features WHERE driver_id = 'drv-e'") == 1, 20)
     ok("feature refresh as odo_aggregate")
@@ -437,7 +484,8 @@ def test_roles():
 def test_erasure():
     setup_owner()
     create_roles()
-    c = Collector("c1")
+    alerts_ini, _ = webhook()
+    c = Collector("c1", alerts=alerts_ini)
     migrate(c)
     since = NOW_MS - 2 * DAY
     seed_drivers([("drv-e", "dev-e"), ("drv-k", "dev-k")], since)
@@ -448,6 +496,8 @@ def test_erasure():
     # an unset clock: 1970 (the decoder's time window refuses them: dead letters with their CBOR)
     recs += [W.sample(last + 1, 1000, lat=48.1371, lon=11.5754), W.sample(last + 2, 2000, lat=48.1372, lon=11.5755)]
     recs.append(W.sample(last + 3, NOW_MS - 400 * DAY))  # before the partitions: quarantine
+    recs.append(crash(last + 4, t0 + 30000, 1))  # an alert (its details hold the position) and its delivery
+    last += 1
     b1 = W.batch("dev-e", 1, recs, v=2, ep=7, af=0)
     recs2, last2 = drive(last + 4, t0 + HOUR, 2)
     b2 = W.batch("dev-e", last + 4, recs2, v=2, ep=7, af=last + 3)
@@ -488,6 +538,8 @@ def test_erasure():
     de.wait(last2, ep=7)
     # a late upload: new records from inside the erased window (a gateway that was offline)
     late, llast = drive(last2 + 1, t0 + 2 * HOUR, 3)
+    late.append(crash(llast + 1, t0 + 2 * HOUR + 30000, 3))
+    llast += 1
     de.pub(W.batch("dev-e", last2 + 1, late, v=2, ep=7, af=last2))
     de.wait(llast, ep=7)
     time.sleep(1.5)
