@@ -272,10 +272,28 @@ int agent_open(struct agent *a, const char *replay_dir, const char *record_dir, 
 	}
 	odo_loop_set_extra_fd(&a->loop, a->sigfd);
 
-	rc = odo_store_open(&a->conf.store, &a->sys_clock, &a->store);
+	char why[512];
+	rc = odo_store_open_why(&a->conf.store, &a->sys_clock, &a->store, why, sizeof why);
 	if (rc != ODO_OK) {
-		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->conf.store.path, odo_strerror(rc));
+		ODO_LOG(ERROR, "store", "cannot open the outbox %s: %s", a->conf.store.path, why);
 		return rc;
+	}
+	struct odo_store_stats ss;
+	if (odo_store_stats(a->store, &ss) == ODO_OK && ss.key_id) {
+		ODO_LOG(INFO, "store", "outbox %s: records sealed with AES-256-GCM, key id %08" PRIx32 " ([store] key_file)",
+			a->conf.store.path, ss.key_id);
+		if (ss.old_key_at_open)
+			ODO_LOG(WARN, "store",
+				"%" PRIu64 " record(s) sealed with [store] old_key_file's key wait to be sent; keep that "
+				"file until this count is 0 at a start",
+				ss.old_key_at_open);
+		if (ss.plain_at_open)
+			ODO_LOG(WARN, "store",
+				"%" PRIu64 " record(s) from before key_file was set are stored in plaintext until "
+				"acknowledged",
+				ss.plain_at_open);
+	} else if (a->conf.store.key_file[0] == '\0') {
+		ODO_LOG(INFO, "store", "outbox %s: records stored in plaintext (no [store] key_file)", a->conf.store.path);
 	}
 	/* A replay starts from nothing and saves nothing: the gateway's learnt
 	 * mount in [agent] state_dir is not its business, unless --with-state. */

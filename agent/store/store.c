@@ -2,6 +2,7 @@
  * odo-agent — the SQLite outbox. See store.h and docs/store-and-forward.md.
  */
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,13 +13,23 @@
 
 #include <sqlite3.h>
 
+#include <openssl/crypto.h>
+
 const struct odo_cfg_key odo_store_cfg_keys[] = {
 	ODO_CFG_S("path", struct odo_store_cfg, path, "/var/lib/odo/outbox.db",
 		  "SQLite file of the outbox (WAL mode; -wal and -shm files beside it)"),
 	ODO_CFG_I("max_bytes", struct odo_store_cfg, max_bytes, "67108864", 0, 1e12,
-		  "cap on the stored CBOR bytes, 0 = none; samples are evicted first when it is reached"),
+		  "cap on the stored record bytes (CBOR; sealed: 28 more per record), 0 = none; samples are evicted "
+		  "first when it is reached"),
 	ODO_CFG_I("max_records", struct odo_store_cfg, max_records, "1000000", 0, 1e12,
 		  "cap on the stored records, 0 = none; samples are evicted first when it is reached"),
+	ODO_CFG_S("key_file", struct odo_store_cfg, key_file, "",
+		  "encryption at rest: AES-256 key file (64 hex digits, `openssl rand -hex 32`, mode 0600 or 0400, "
+		  "else the agent refuses to start naming it); every record is then sealed with AES-256-GCM; "
+		  "empty = records stored in plaintext (docs/store-and-forward.md \"Encryption at rest\")"),
+	ODO_CFG_S("old_key_file", struct odo_store_cfg, old_key_file, "",
+		  "the key being rotated out (same format): records sealed with it are still read and sent, "
+		  "none is sealed with it; remove it once they are acknowledged (the agent logs how many)"),
 };
 const size_t odo_store_cfg_nkeys = ODO_ARRAY_LEN(odo_store_cfg_keys);
 
@@ -56,13 +67,13 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[S_META_SET] = "UPDATE meta SET value = ?2 WHERE key = ?1",
-	[S_INSERT] = "INSERT INTO outbox(seq, kind, prio, t_ms, tsrc, sent, body) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)",
+	[S_INSERT] = "INSERT INTO outbox(seq, kind, prio, t_ms, tsrc, sent, body, kid) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)",
 	[S_VICTIM] = "SELECT seq, length(body), sent FROM outbox WHERE prio <= ?1 ORDER BY prio, seq LIMIT 1",
 	[S_DELETE_ONE] = "DELETE FROM outbox WHERE seq = ?1",
 	[S_FIRST_CRASH] = "SELECT seq FROM outbox WHERE prio = 2 AND sent = 0 ORDER BY seq LIMIT 1",
 	[S_FIRST_UNSENT] = "SELECT seq FROM outbox WHERE sent = 0 ORDER BY seq LIMIT 1",
 	[S_LAST_UNSENT] = "SELECT seq FROM outbox WHERE sent = 0 ORDER BY seq DESC LIMIT 1",
-	[S_WALK_FWD] = "SELECT seq, sent, prio, body FROM outbox WHERE seq >= ?1 ORDER BY seq",
+	[S_WALK_FWD] = "SELECT seq, sent, prio, body, kind, t_ms, tsrc, kid FROM outbox WHERE seq >= ?1 ORDER BY seq",
 	[S_WALK_BACK] = "SELECT seq, sent, length(body) FROM outbox WHERE seq <= ?1 ORDER BY seq DESC",
 	[S_PREV] = "SELECT max(seq) FROM outbox WHERE seq < ?1",
 	[S_MARK_SENT] = "UPDATE outbox SET sent = 1 WHERE seq BETWEEN ?1 AND ?2",
@@ -71,19 +82,20 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_ACK_SUM] = "SELECT count(*), coalesce(sum(length(body)), 0), coalesce(sum(prio = 2), 0), coalesce(sum(sent), 0) FROM outbox WHERE seq <= ?1",
 	[S_ACK_DELETE] = "DELETE FROM outbox WHERE seq <= ?1",
 	[S_OLDEST] = "SELECT t_ms FROM outbox ORDER BY seq LIMIT 1",
-	[S_TRIP_OPEN] = "INSERT OR REPLACE INTO trip_open(trip_id, body) VALUES(?1, ?2)",
-	[S_TRIP_UPDATE] = "UPDATE trip_open SET body = ?2 WHERE trip_id = ?1",
+	[S_TRIP_OPEN] = "INSERT OR REPLACE INTO trip_open(trip_id, body, kid) VALUES(?1, ?2, ?3)",
+	[S_TRIP_UPDATE] = "UPDATE trip_open SET body = ?2, kid = ?3 WHERE trip_id = ?1",
 	[S_TRIP_CLOSE] = "DELETE FROM trip_open WHERE trip_id = ?1",
-	[S_TRIP_FIRST] = "SELECT trip_id, body FROM trip_open ORDER BY trip_id LIMIT 1",
+	[S_TRIP_FIRST] = "SELECT trip_id, body, kid FROM trip_open ORDER BY trip_id LIMIT 1",
 };
 
-/* Schema version 2. Sequence numbers are the rowid (INTEGER PRIMARY KEY).
+/* Schema version 3. Sequence numbers are the rowid (INTEGER PRIMARY KEY).
  * meta also holds 'epoch' (inserted with its random value by create()) and
  * 'trip_next'. trip_open holds the open trip's checkpoint: one encoded
- * trip_end record (end reason "recovered") per trip started and not ended. */
-static const char schema_v2[] =
+ * trip_end record (end reason "recovered") per trip started and not ended.
+ * kid: the id of the key a body is sealed with, 0 = plaintext (seal.c). */
+static const char schema_v3[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
-	"INSERT INTO schema_version VALUES(2);"
+	"INSERT INTO schema_version VALUES(3);"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO meta VALUES('seq_reserved', 0), ('evicted', 0), ('acked', 0), ('trip_next', 1);"
 	"CREATE TABLE outbox("
@@ -93,10 +105,11 @@ static const char schema_v2[] =
 	" t_ms INTEGER NOT NULL,"
 	" tsrc INTEGER NOT NULL,"
 	" sent INTEGER NOT NULL DEFAULT 0,"
-	" body BLOB NOT NULL);"
+	" body BLOB NOT NULL,"
+	" kid INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX outbox_prio ON outbox(prio, seq);"
 	"CREATE INDEX outbox_sent ON outbox(sent, seq);"
-	"CREATE TABLE trip_open(trip_id INTEGER PRIMARY KEY, body BLOB NOT NULL);";
+	"CREATE TABLE trip_open(trip_id INTEGER PRIMARY KEY, body BLOB NOT NULL, kid INTEGER NOT NULL DEFAULT 0);";
 
 /* Version 1 (the wire version 1 agent's) to 2, in place: the outbox keeps
  * its records and sequence numbers as epoch 0 (what a collector knew of
@@ -106,6 +119,12 @@ static const char migrate_v1_v2[] =
 	"INSERT INTO meta VALUES('epoch', 0), ('trip_next', 4294967296);"
 	"CREATE TABLE trip_open(trip_id INTEGER PRIMARY KEY, body BLOB NOT NULL);"
 	"UPDATE schema_version SET version = 2;";
+
+/* Version 2 to 3: the key id of every body; what is stored is plaintext. */
+static const char migrate_v2_v3[] =
+	"ALTER TABLE outbox ADD COLUMN kid INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE trip_open ADD COLUMN kid INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE schema_version SET version = 3;";
 
 struct odo_store {
 	sqlite3 *db;
@@ -121,9 +140,13 @@ struct odo_store {
 	uint64_t evicted;   /* persistent counter */
 	uint64_t depth, bytes, crash_depth, inflight;
 	uint64_t rejected, write_errors, put, ack_errors;
+	uint64_t plain_at_open, old_at_open, unreadable;
 
+	struct store_seal *seal; /* NULL: records stored in plaintext */
 	uint8_t rec_buf[ODO_WIRE_MAX_RECORD_BYTES];
 	uint8_t trip_buf[ODO_WIRE_MAX_RECORD_BYTES]; /* the open trip's checkpoint */
+	uint8_t seal_buf[ODO_WIRE_MAX_RECORD_BYTES + STORE_SEAL_OVERHEAD];
+	uint8_t trip_seal_buf[ODO_WIRE_MAX_RECORD_BYTES + STORE_SEAL_OVERHEAD];
 	uint8_t batch_buf[ODO_STORE_BATCH_BYTES_MAX];
 };
 
@@ -270,7 +293,7 @@ static int migrate(struct odo_store *st)
 			return rc;
 		if ((rc = set_sync(st, 1)) != ODO_OK)
 			return rc;
-		rc = exec_tx(st->db, schema_v2, epoch, 1);
+		rc = exec_tx(st->db, schema_v3, epoch, 1);
 		(void)set_sync(st, 0);
 		return rc;
 	}
@@ -278,10 +301,13 @@ static int migrate(struct odo_store *st)
 	if (sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	if (version == 1) {
+	if (version == 1 || version == 2) {
 		if ((rc = set_sync(st, 1)) != ODO_OK)
 			return rc;
-		rc = exec_tx(st->db, migrate_v1_v2, 0, 0);
+		if (version == 1)
+			rc = exec_tx(st->db, migrate_v1_v2, 0, 0);
+		if (rc == ODO_OK)
+			rc = exec_tx(st->db, migrate_v2_v3, 0, 0);
 		(void)set_sync(st, 0);
 		return rc;
 	}
@@ -358,11 +384,128 @@ static int quick_check(struct odo_store *st)
 	return ok ? ODO_OK : ODO_ERR_DB;
 }
 
+/* The schema version of an existing file; 0 for a new one. */
+static int64_t file_version(struct odo_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT version FROM schema_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* One table's key ids: each must be a key this handle holds and its oldest
+ * body must authenticate with it. Reads only. */
+static int check_kids(struct odo_store *st, const struct odo_store_cfg *cfg, uint64_t epoch, int trips, char *why,
+		      size_t whysz)
+{
+	sqlite3_stmt *g = NULL, *one = NULL;
+	int rc = sqlite3_prepare_v2(st->db,
+				    trips ? "SELECT kid, count(*), min(trip_id) FROM trip_open GROUP BY kid"
+					  : "SELECT kid, count(*), min(seq) FROM outbox GROUP BY kid",
+				    -1, &g, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(st->db,
+					trips ? "SELECT body, trip_id, 0, 0, 0, 0 FROM trip_open WHERE trip_id = ?1"
+					      : "SELECT body, seq, kind, prio, tsrc, t_ms FROM outbox WHERE seq = ?1",
+					-1, &one, NULL);
+	const char *path = cfg->path;
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(g);
+		snprintf(why, whysz, "outbox %s: %s", path, sqlite3_errmsg(st->db));
+		return ODO_ERR_DB;
+	}
+	const char *what = trips ? "open trip checkpoint(s)" : "record(s)";
+	rc = ODO_OK;
+	while (rc == ODO_OK && sqlite3_step(g) == SQLITE_ROW) {
+		uint32_t kid = (uint32_t)sqlite3_column_int64(g, 0);
+		long long n = sqlite3_column_int64(g, 1);
+		int64_t first = sqlite3_column_int64(g, 2);
+		if (kid == 0) {
+			if (st->seal && !trips)
+				st->plain_at_open = (uint64_t)n;
+			continue;
+		}
+		if (!st->seal) {
+			snprintf(why, whysz,
+				 "outbox %s holds %lld %s sealed with key id %08x and [store] key_file is not set: "
+				 "set it to that key's file (nothing was changed)",
+				 path, n, what, kid);
+			rc = ODO_ERR_CONFIG;
+			break;
+		}
+		if (!store__seal_knows(st->seal, kid)) {
+			snprintf(why, whysz,
+				 "outbox %s holds %lld %s sealed with key id %08x, which is not the key in [store] "
+				 "key_file %s (id %08x)%s%s: the wrong key file? (nothing was changed)",
+				 path, n, what, kid, cfg->key_file, store__seal_kid(st->seal),
+				 cfg->old_key_file[0] ? " or old_key_file " : "", cfg->old_key_file);
+			rc = ODO_ERR_CONFIG;
+			break;
+		}
+		if (kid != store__seal_kid(st->seal))
+			st->old_at_open += (uint64_t)n; /* records and open trips' checkpoints */
+		sqlite3_bind_int64(one, 1, first);
+		if (sqlite3_step(one) == SQLITE_ROW) {
+			uint8_t aad[STORE_AAD_MAX];
+			size_t alen = trips ? store__aad_trip(aad, epoch, (uint64_t)first, kid)
+					    : store__aad_row(aad, epoch, (uint64_t)first, sqlite3_column_int(one, 2),
+							     sqlite3_column_int(one, 3), sqlite3_column_int(one, 4),
+							     sqlite3_column_int64(one, 5), kid);
+			const uint8_t *body = sqlite3_column_blob(one, 0);
+			size_t blen = (size_t)sqlite3_column_bytes(one, 0), m = 0;
+			if (!body || store__unseal(st->seal, kid, aad, alen, body, blen, st->rec_buf, sizeof st->rec_buf,
+						   &m) != ODO_OK) {
+				snprintf(why, whysz,
+					 "outbox %s: %s %lld, sealed with key id %08x, does not authenticate with the key "
+					 "of that id in %s: a wrong key file or a damaged outbox (nothing was changed)",
+					 path, trips ? "trip checkpoint" : "record seq", (long long)first, kid,
+					 kid == store__seal_kid(st->seal) ? cfg->key_file : cfg->old_key_file);
+				rc = ODO_ERR_CONFIG;
+			}
+			OPENSSL_cleanse(st->rec_buf, sizeof st->rec_buf);
+		}
+		sqlite3_reset(one);
+	}
+	sqlite3_finalize(g);
+	sqlite3_finalize(one);
+	return rc;
+}
+
+static int check_keys(struct odo_store *st, const struct odo_store_cfg *cfg, char *why, size_t whysz)
+{
+	sqlite3_stmt *s = NULL;
+	uint64_t epoch = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = 'epoch'", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		epoch = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	int rc = check_kids(st, cfg, epoch, 0, why, whysz);
+	return rc ? rc : check_kids(st, cfg, epoch, 1, why, whysz);
+}
+
 int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *clock, struct odo_store **out)
 {
-	if (!cfg || !clock || !out || cfg->path[0] == '\0' || cfg->max_bytes < 0 || cfg->max_records < 0)
+	char why[8];
+	return odo_store_open_why(cfg, clock, out, why, sizeof why);
+}
+
+int odo_store_open_why(const struct odo_store_cfg *cfg, const struct odo_clock *clock, struct odo_store **out,
+		       char *why, size_t whysz)
+{
+	if (why && whysz)
+		why[0] = '\0';
+	if (!cfg || !clock || !out || !why || whysz == 0 || cfg->path[0] == '\0' || cfg->max_bytes < 0 ||
+	    cfg->max_records < 0)
 		return ODO_ERR_INVAL;
 	*out = NULL;
+	if (cfg->old_key_file[0] && !cfg->key_file[0]) {
+		snprintf(why, whysz, "[store] old_key_file is set without key_file: rotation reads the old key and "
+				     "seals with the new one");
+		return ODO_ERR_CONFIG;
+	}
 	struct odo_store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return ODO_ERR_NOMEM;
@@ -370,9 +513,30 @@ int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *cloc
 	st->max_bytes = (uint64_t)cfg->max_bytes;
 	st->max_records = (uint64_t)cfg->max_records;
 
-	int rc = map_sqlite(sqlite3_open_v2(cfg->path, &st->db,
-					    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-					    NULL));
+	/* The keys first: a missing or unusable key file touches no file. */
+	int rc = ODO_OK;
+	if (cfg->key_file[0]) {
+		struct store_key cur = { 0 }, old = { 0 };
+		rc = store__key_load("[store] key_file", cfg->key_file, &cur, why, whysz);
+		if (rc == ODO_OK && cfg->old_key_file[0])
+			rc = store__key_load("[store] old_key_file", cfg->old_key_file, &old, why, whysz);
+		if (rc == ODO_OK && cfg->old_key_file[0] && old.id == cur.id) {
+			snprintf(why, whysz, "[store] old_key_file %s holds the same key as key_file %s", cfg->old_key_file,
+				 cfg->key_file);
+			rc = ODO_ERR_CONFIG;
+		}
+		if (rc == ODO_OK && (rc = store__seal_new(&cur, cfg->old_key_file[0] ? &old : NULL, &st->seal)) != ODO_OK)
+			snprintf(why, whysz, "[store] key_file %s: OpenSSL cannot set up AES-256-GCM", cfg->key_file);
+		OPENSSL_cleanse(&cur, sizeof cur);
+		OPENSSL_cleanse(&old, sizeof old);
+		if (rc != ODO_OK) {
+			free(st);
+			return rc;
+		}
+	}
+
+	rc = map_sqlite(sqlite3_open_v2(cfg->path, &st->db,
+					SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL));
 	if (rc != ODO_OK) {
 		rc = ODO_ERR_DB;
 		goto fail;
@@ -390,6 +554,9 @@ int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *cloc
 	sqlite3_exec(st->db, "PRAGMA journal_size_limit=4194304", NULL, NULL, NULL);
 	if ((rc = quick_check(st)) != ODO_OK)
 		goto fail;
+	/* Every key id stored must be one of ours, before anything is written. */
+	if (file_version(st) >= 3 && (rc = check_keys(st, cfg, why, whysz)) != ODO_OK)
+		goto fail;
 	if ((rc = migrate(st)) != ODO_OK)
 		goto fail;
 	for (int i = 0; i < S__COUNT; i++) {
@@ -404,9 +571,13 @@ int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *cloc
 	*out = st;
 	return ODO_OK;
 fail:
+	if (!why[0])
+		snprintf(why, whysz, "outbox %s: %s", cfg->path,
+			 rc == ODO_ERR_UNSUPPORTED ? "written by a newer agent (schema version)" : odo_strerror(rc));
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
+	store__seal_free(st->seal);
 	free(st);
 	return rc;
 }
@@ -455,6 +626,28 @@ int odo_store_put(struct odo_store *st, struct odo_record *r)
 	if (rc != ODO_OK) {
 		r->seq = 0;
 		return ODO_ERR_INVAL;
+	}
+
+	/* Sealed (issue 13 item 6): bound to this row (epoch, seq, kind, class,
+	 * time, key id), so a body cannot be moved to another row. */
+	const uint8_t *body = st->rec_buf, *ck_body = st->trip_buf;
+	uint32_t kid = store__seal_kid(st->seal);
+	if (st->seal) {
+		uint8_t aad[STORE_AAD_MAX];
+		size_t alen = store__aad_row(aad, st->epoch, seq, r->kind, prio, r->tsrc, r->t_ms, kid);
+		rc = store__seal(st->seal, aad, alen, st->rec_buf, size, st->seal_buf, sizeof st->seal_buf, &size);
+		if (rc == ODO_OK && ck_size) {
+			alen = store__aad_trip(aad, st->epoch, r->u.trip_start.trip_id, kid);
+			rc = store__seal(st->seal, aad, alen, st->trip_buf, ck_size, st->trip_seal_buf,
+					 sizeof st->trip_seal_buf, &ck_size);
+		}
+		if (rc != ODO_OK) {
+			st->write_errors++;
+			r->seq = 0;
+			return rc;
+		}
+		body = st->seal_buf;
+		ck_body = st->trip_seal_buf;
 	}
 
 	int reserve = seq > st->reserved;
@@ -515,7 +708,8 @@ int odo_store_put(struct odo_store *st, struct odo_record *r)
 	sqlite3_bind_int(ins, 3, prio);
 	sqlite3_bind_int64(ins, 4, r->t_ms);
 	sqlite3_bind_int(ins, 5, r->tsrc);
-	sqlite3_bind_blob(ins, 6, st->rec_buf, (int)size, SQLITE_STATIC);
+	sqlite3_bind_blob(ins, 6, body, (int)size, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 7, kid);
 	rc = run(ins);
 	sqlite3_clear_bindings(ins);
 	if (rc != ODO_OK)
@@ -526,7 +720,8 @@ int odo_store_put(struct odo_store *st, struct odo_record *r)
 	if (r->kind == ODO_REC_TRIP_START) {
 		sqlite3_stmt *t = st->st[S_TRIP_OPEN];
 		sqlite3_bind_int64(t, 1, (int64_t)r->u.trip_start.trip_id);
-		sqlite3_bind_blob(t, 2, st->trip_buf, (int)ck_size, SQLITE_STATIC);
+		sqlite3_bind_blob(t, 2, ck_body, (int)ck_size, SQLITE_STATIC);
+		sqlite3_bind_int64(t, 3, kid);
 		rc = run(t);
 		sqlite3_clear_bindings(t);
 	} else if (r->kind == ODO_REC_TRIP_END) {
@@ -610,6 +805,8 @@ int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_by
 	if (max_bytes == 0 || max_bytes > sizeof(st->batch_buf))
 		max_bytes = sizeof(st->batch_buf);
 
+again:
+	b->crash = 0;
 	uint64_t start = 0;
 	int rc = ODO_ERR_NOTFOUND;
 	if (st->crash_depth > 0 && pick != ODO_STORE_STRICT)
@@ -634,23 +831,58 @@ int odo_store_next_batch(struct odo_store *st, size_t max_records, size_t max_by
 	sqlite3_bind_int64(s, 1, (int64_t)start);
 	size_t n = 0, len = 0;
 	uint64_t last = start;
+	int64_t bad = 0; /* a sealed record that does not authenticate */
+	int bad_prio = 0;
+	size_t bad_len = 0;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (sqlite3_column_int(s, 1) != 0 || n >= max_records)
 			break;
-		const void *body = sqlite3_column_blob(s, 3);
+		const uint8_t *body = sqlite3_column_blob(s, 3);
 		size_t blen = (size_t)sqlite3_column_bytes(s, 3);
-		if (len + blen > max_bytes && n > 0)
+		uint32_t kid = (uint32_t)sqlite3_column_int64(s, 7);
+		size_t plen = !kid ? blen : blen > STORE_SEAL_OVERHEAD ? blen - STORE_SEAL_OVERHEAD : 0;
+		if (len + plen > max_bytes && n > 0)
 			break;
-		if (len + blen > sizeof(st->batch_buf) || !body)
+		if (len + plen > sizeof(st->batch_buf) || !body)
 			break; /* cannot happen: records are at most ODO_WIRE_MAX_RECORD_BYTES */
-		memcpy(st->batch_buf + len, body, blen);
-		len += blen;
-		last = (uint64_t)sqlite3_column_int64(s, 0);
+		int64_t seq = sqlite3_column_int64(s, 0);
+		if (kid == 0) {
+			memcpy(st->batch_buf + len, body, blen);
+		} else {
+			uint8_t aad[STORE_AAD_MAX];
+			size_t alen = store__aad_row(aad, st->epoch, (uint64_t)seq, sqlite3_column_int(s, 4),
+						     sqlite3_column_int(s, 2), sqlite3_column_int(s, 6),
+						     sqlite3_column_int64(s, 5), kid);
+			if (store__unseal(st->seal, kid, aad, alen, body, blen, st->batch_buf + len,
+					  sizeof st->batch_buf - len, &plen) != ODO_OK) {
+				bad = seq;
+				bad_prio = sqlite3_column_int(s, 2);
+				bad_len = blen;
+				break;
+			}
+		}
+		len += plen;
+		last = (uint64_t)seq;
 		n++;
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return map_sqlite(rc);
+	if (n == 0 && bad) {
+		/* Tampered with or damaged (the keys were checked at open): it can
+		 * never be sent; dropped and counted (stats unreadable), not retried. */
+		sqlite3_bind_int64(st->st[S_DELETE_ONE], 1, bad);
+		if ((rc = run(st->st[S_DELETE_ONE])) != ODO_OK) {
+			st->write_errors++;
+			return rc;
+		}
+		st->unreadable++;
+		st->depth -= st->depth ? 1 : 0;
+		st->bytes -= bad_len < st->bytes ? bad_len : st->bytes;
+		if (bad_prio == ODO_PRIO_CRASH && st->crash_depth)
+			st->crash_depth--;
+		goto again;
+	}
 	if (n == 0)
 		return ODO_ERR_NOTFOUND;
 
@@ -807,12 +1039,24 @@ int odo_store_trip_checkpoint(struct odo_store *st, const struct odo_record *tri
 	size_t size = 0;
 	if (odo_wire_encode_record(&ck, st->trip_buf, sizeof(st->trip_buf), &size) != ODO_OK)
 		return ODO_ERR_INVAL;
+	const uint8_t *body = st->trip_buf;
+	uint32_t kid = store__seal_kid(st->seal);
+	if (st->seal) {
+		uint8_t aad[STORE_AAD_MAX];
+		size_t alen = store__aad_trip(aad, st->epoch, ck.u.trip_end.trip_id, kid);
+		int src = store__seal(st->seal, aad, alen, st->trip_buf, size, st->trip_seal_buf,
+				      sizeof st->trip_seal_buf, &size);
+		if (src != ODO_OK)
+			return src;
+		body = st->trip_seal_buf;
+	}
 	int rc = set_sync(st, 1);
 	if (rc != ODO_OK)
 		return rc;
 	sqlite3_stmt *u = st->st[S_TRIP_UPDATE];
 	sqlite3_bind_int64(u, 1, (int64_t)ck.u.trip_end.trip_id);
-	sqlite3_bind_blob(u, 2, st->trip_buf, (int)size, SQLITE_STATIC);
+	sqlite3_bind_blob(u, 2, body, (int)size, SQLITE_STATIC);
+	sqlite3_bind_int64(u, 3, kid);
 	rc = run(u);
 	sqlite3_clear_bindings(u);
 	(void)set_sync(st, 0);
@@ -836,8 +1080,17 @@ int odo_store_trip_recover(struct odo_store *st, struct odo_record *trip_end)
 		return rc == SQLITE_DONE ? ODO_ERR_NOTFOUND : map_sqlite(rc);
 	}
 	int64_t id = sqlite3_column_int64(q, 0);
-	const void *body = sqlite3_column_blob(q, 1);
+	const uint8_t *body = sqlite3_column_blob(q, 1);
 	size_t len = (size_t)sqlite3_column_bytes(q, 1);
+	uint32_t kid = (uint32_t)sqlite3_column_int64(q, 2);
+	if (body && kid) {
+		uint8_t aad[STORE_AAD_MAX];
+		size_t alen = store__aad_trip(aad, st->epoch, (uint64_t)id, kid);
+		if (store__unseal(st->seal, kid, aad, alen, body, len, st->trip_buf, sizeof st->trip_buf, &len) == ODO_OK)
+			body = st->trip_buf;
+		else
+			body = NULL;
+	}
 	rc = body ? odo_wire_decode_record(body, len, trip_end, NULL) : ODO_ERR_WIRE_MALFORMED;
 	sqlite3_reset(q);
 	if (rc != ODO_OK || trip_end->kind != ODO_REC_TRIP_END || trip_end->u.trip_end.trip_id != (uint64_t)id) {
@@ -880,6 +1133,10 @@ int odo_store_stats(struct odo_store *st, struct odo_store_stats *s)
 	s->epoch = st->epoch;
 	s->trip_next = st->trip_next;
 	s->ack_errors = st->ack_errors;
+	s->key_id = store__seal_kid(st->seal);
+	s->plain_at_open = st->plain_at_open;
+	s->old_key_at_open = st->old_at_open;
+	s->unreadable = st->unreadable;
 	sqlite3_stmt *q = st->st[S_OLDEST];
 	int rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
@@ -907,5 +1164,10 @@ void odo_store_close(struct odo_store *st)
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(st->st[i]);
 	sqlite3_close(st->db);
+	store__seal_free(st->seal);
+	/* the last records' plaintext */
+	OPENSSL_cleanse(st->rec_buf, sizeof st->rec_buf);
+	OPENSSL_cleanse(st->trip_buf, sizeof st->trip_buf);
+	OPENSSL_cleanse(st->batch_buf, sizeof st->batch_buf);
 	free(st);
 }

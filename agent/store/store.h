@@ -32,7 +32,9 @@
 #define ODO_STORE_SEQ_BLOCK 4096
 /* Bytes of CBOR one batch may carry (leaves room for the batch header). */
 #define ODO_STORE_BATCH_BYTES_MAX (ODO_WIRE_MAX_MESSAGE - 256)
-#define ODO_STORE_SCHEMA_VERSION 2 /* version 1 files are migrated in place (epoch 0) */
+/* Version 3 adds the key id of every stored body (0: plaintext; encryption
+ * at rest, docs/store-and-forward.md); versions 1 and 2 are migrated in place. */
+#define ODO_STORE_SCHEMA_VERSION 3
 /* The first trip id of an outbox migrated from version 1: above every id a
  * version 1 agent handed out (it restarted at 1 on every start). */
 #define ODO_STORE_V1_TRIP_BASE 4294967296ULL
@@ -49,6 +51,8 @@ struct odo_store_cfg {
 	char path[ODO_STORE_PATH_MAX]; /* SQLite file */
 	long long max_bytes;           /* cap on stored CBOR bytes; 0 = none */
 	long long max_records;         /* cap on stored records; 0 = none */
+	char key_file[ODO_STORE_PATH_MAX];     /* AES-256 key (64 hex digits, mode 0600): seal every record; "" = plain */
+	char old_key_file[ODO_STORE_PATH_MAX]; /* the key being rotated out: read only, until its records drained */
 };
 
 extern const struct odo_cfg_key odo_store_cfg_keys[];
@@ -73,6 +77,10 @@ struct odo_store_stats {
 	uint64_t epoch;          /* wire "ep" */
 	uint64_t trip_next;      /* the next trip id */
 	uint64_t ack_errors;     /* acks refused since open: beyond the last seq handed out */
+	uint32_t key_id;         /* id of the key new records are sealed with; 0 = stored in plaintext */
+	uint64_t plain_at_open;  /* with a key: records found in plaintext at open (from before it) */
+	uint64_t old_key_at_open; /* records (and open trips' checkpoints) sealed with old_key_file's key at open */
+	uint64_t unreadable;     /* sealed records that did not authenticate, dropped since open */
 };
 
 /* A batch as odo_store_next_batch() hands it out. `cbor` points into the
@@ -107,6 +115,17 @@ int odo_store_prio_of(const struct odo_record *r);
  * ODO_ERR_UNSUPPORTED (a newer schema version), ODO_ERR_IO (no randomness). */
 int odo_store_open(const struct odo_store_cfg *cfg, const struct odo_clock *clock,
 		   struct odo_store **out) ODO_NODISCARD;
+/* The same, with the reason of a failure in `why` (naming the file). With
+ * cfg->key_file set every record is sealed (AES-256-GCM) with that key;
+ * the outbox may also hold records in plaintext (from before) and sealed
+ * with cfg->old_key_file's key (rotation): both are read until acknowledged.
+ * Before anything is written, the key files are read (a missing file, a
+ * mode giving group or others access, or not a key: ODO_ERR_NOTFOUND /
+ * ODO_ERR_CONFIG / ODO_ERR_INVAL) and every key id the outbox holds must be
+ * one of them, its oldest record authenticating (else ODO_ERR_CONFIG): a
+ * wrong or missing key is refused and nothing in the outbox changes. */
+int odo_store_open_why(const struct odo_store_cfg *cfg, const struct odo_clock *clock, struct odo_store **out,
+		       char *why, size_t whysz) ODO_NODISCARD;
 
 /* Store one record: assigns r->seq, fills r->t_ms from the real clock with
  * tsrc SYSTEM when r->t_ms is 0, encodes and inserts it, evicting by class

@@ -3,6 +3,9 @@
 #   1. records/s into the outbox (odo_store_put: encode, evict check, insert,
 #      one commit per record) next to raw SQLite inserts of the same rows
 #      (same schema, WAL, synchronous=NORMAL, one commit per row);
+#   1b. the encrypted outbox ([store] key_file: AES-256-GCM per record,
+#      issue 13 item 6) next to the plain outbox: put, and read back
+#      (odo_store_next_batch of 100 + ack until empty), same run, same rows;
 #   2. backlog drain rate through the uplink to a local TLS mosquitto with
 #      end-to-end acks from the ack-sink (fdatasync per batch) next to raw
 #      libmosquitto QoS 1 publishes of equally sized messages (no acks, no
@@ -27,12 +30,21 @@ odo_start_mosquitto "$ODO_TMP/pki"
 P="$ODO_TMP/pki"
 
 # Three rounds, interleaved, fresh files each; the best of each is kept.
-t_put=1e9 t_sql=1e9
+(umask 077 && openssl rand -hex 32 >"$ODO_TMP/outbox.key")
+t_put=1e9 t_sql=1e9 t_seal=1e9 t_rd=1e9 t_rds=1e9
 for r in 1 2 3; do
 	read -r _ _ t avg < <("$B" put "$ODO_TMP/put$r.db" "$N")
 	t_put=$(python3 -c "print(min($t_put, $t))")
 	read -r _ _ t < <("$B" sqlite "$ODO_TMP/raw$r.db" "$N")
 	t_sql=$(python3 -c "print(min($t_sql, $t))")
+	read -r _ _ t avg_sealed < <("$B" put "$ODO_TMP/sealed$r.db" "$N" "$ODO_TMP/outbox.key")
+	t_seal=$(python3 -c "print(min($t_seal, $t))")
+	read -r _ n t < <("$B" read "$ODO_TMP/put$r.db")
+	[ "$n" = "$N" ] || odo_die "read $n of $N records back from the plain outbox"
+	t_rd=$(python3 -c "print(min($t_rd, $t))")
+	read -r _ n t < <("$B" read "$ODO_TMP/sealed$r.db" "$ODO_TMP/outbox.key")
+	[ "$n" = "$N" ] || odo_die "read $n of $N records back from the sealed outbox"
+	t_rds=$(python3 -c "print(min($t_rds, $t))")
 done
 
 # The shipped broker policy must carry set_tcp_nodelay true (issue #16 item 5);
@@ -83,9 +95,9 @@ size=$((avg * BATCH + 40))
 read -r _ n3 t_raw < <("$B" rawpub "$PORT_SHIPPED" "$P/ca.crt" "$P/devices/dev-bench.crt" "$P/devices/dev-bench.key" \
 	dev-bench "$msgs" "$size")
 
-python3 - "$N" "$t_put" "$t_sql" "$t_drain" "$t_nagle" "$msgs" "$t_raw" "$BATCH" "$size" <<'PY'
+python3 - "$N" "$t_put" "$t_sql" "$t_drain" "$t_nagle" "$msgs" "$t_raw" "$BATCH" "$size" "$t_seal" "$t_rd" "$t_rds" "$avg" "$avg_sealed" <<'PY'
 import sys
-n, t_put, t_sql, t_drain, t_nagle, msgs, t_raw, batch, size = sys.argv[1:]
+n, t_put, t_sql, t_drain, t_nagle, msgs, t_raw, batch, size, t_seal, t_rd, t_rds, avg, avg_s = sys.argv[1:]
 n = int(n); msgs = int(msgs); batch = int(batch)
 put = n / float(t_put); sql = n / float(t_sql)
 drain = n / float(t_drain); nagle = n / float(t_nagle); raw = msgs * batch / float(t_raw)
@@ -94,4 +106,7 @@ print(f"|---|---:|---|---:|---:|")
 print(f"| outbox put ({n} samples, 1 commit each) | {put:,.0f} | raw SQLite insert, same schema/WAL/NORMAL | {sql:,.0f} | {put/sql:.2f} |")
 print(f"| backlog drain via uplink, e2e acked ({n} records, batches of {batch}) | {drain:,.0f} | raw libmosquitto QoS 1 publish, {msgs} x {size} B | {raw:,.0f} | {drain/raw:.2f} |")
 print(f"| backlog drain, shipped broker policy (set_tcp_nodelay true) | {drain:,.0f} | same drain, same policy with set_tcp_nodelay false (Nagle on) | {nagle:,.0f} | {drain/nagle:.2f} |")
+seal = n / float(t_seal); rd = n / float(t_rd); rds = n / float(t_rds)
+print(f"| outbox put, sealed (AES-256-GCM, {avg_s} B stored per sample) | {seal:,.0f} | the plain outbox put above ({avg} B per sample) | {put:,.0f} | {seal/put:.2f} |")
+print(f"| outbox read back + ack, sealed (batches of 100, opened) | {rds:,.0f} | the same from the plain outbox | {rd:,.0f} | {rds/rd:.2f} |")
 PY

@@ -1,7 +1,10 @@
 /*
  * store-bench — measurements for tests/bench/store/bench.sh.
  *
- *   store-bench put DIR N      N samples through odo_store_put (one commit each)
+ *   store-bench put DB N [KEY] N samples through odo_store_put (one commit each);
+ *                              with KEY, a sealed outbox ([store] key_file = KEY)
+ *   store-bench read DB [KEY]  every record of DB out through odo_store_next_batch
+ *                              (100 per batch; sealed: opened) and odo_store_ack
  *   store-bench sqlite DIR N   baseline: the same rows (same schema, WAL,
  *                              synchronous=NORMAL, one commit each) inserted
  *                              with one prepared statement, payload pre-encoded
@@ -43,15 +46,51 @@ static struct odo_record sample(uint64_t i)
 	return r;
 }
 
-static int cmd_put(const char *path, long n, int fill)
+static struct odo_store *open_store(const char *path, const char *key, struct odo_clock *clock)
 {
-	struct odo_clock clock;
-	odo_clock_init_system(&clock);
+	odo_clock_init_system(clock);
 	struct odo_store_cfg cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	snprintf(cfg.path, sizeof(cfg.path), "%s", path);
+	if (key)
+		snprintf(cfg.key_file, sizeof(cfg.key_file), "%s", key);
 	struct odo_store *st = NULL;
-	if (odo_store_open(&cfg, &clock, &st) != ODO_OK)
+	char why[512];
+	if (odo_store_open_why(&cfg, clock, &st, why, sizeof why) != ODO_OK) {
+		fprintf(stderr, "store-bench: %s\n", why);
+		return NULL;
+	}
+	return st;
+}
+
+static int cmd_read(const char *path, const char *key)
+{
+	struct odo_clock clock;
+	struct odo_store *st = open_store(path, key, &clock);
+	if (!st)
+		return 1;
+	double t0 = now_s();
+	long n = 0;
+	struct odo_store_batch b;
+	int rc;
+	while ((rc = odo_store_next_batch(st, 100, 0, ODO_STORE_STRICT, &b)) == ODO_OK) {
+		n += (long)b.n;
+		if (odo_store_ack(st, b.last) != ODO_OK)
+			return 1;
+	}
+	double dt = now_s() - t0;
+	odo_store_close(st);
+	if (rc != ODO_ERR_NOTFOUND)
+		return 1;
+	printf("outbox_read %ld %.6f\n", n, dt);
+	return 0;
+}
+
+static int cmd_put(const char *path, long n, int fill, const char *key)
+{
+	struct odo_clock clock;
+	struct odo_store *st = open_store(path, key, &clock);
+	if (!st)
 		return 1;
 	double t0 = now_s();
 	for (long i = 0; i < n; i++) {
@@ -158,10 +197,12 @@ static int cmd_rawpub(int port, const char *ca, const char *cert, const char *ke
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[1], "put") == 0)
-		return cmd_put(argv[2], atol(argv[3]), 0);
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "put") == 0)
+		return cmd_put(argv[2], atol(argv[3]), 0, argc == 5 ? argv[4] : NULL);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "read") == 0)
+		return cmd_read(argv[2], argc == 4 ? argv[3] : NULL);
 	if (argc == 4 && strcmp(argv[1], "fill") == 0)
-		return cmd_put(argv[2], atol(argv[3]), 1);
+		return cmd_put(argv[2], atol(argv[3]), 1, NULL);
 	if (argc == 4 && strcmp(argv[1], "sqlite") == 0)
 		return cmd_sqlite(argv[2], atol(argv[3]));
 	if (argc == 9 && strcmp(argv[1], "rawpub") == 0)
