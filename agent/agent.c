@@ -287,11 +287,14 @@ int agent_open(struct agent *a, const char *replay_dir, const char *record_dir, 
 				"%" PRIu64 " record(s) sealed with [store] old_key_file's key wait to be sent; keep that "
 				"file until this count is 0 at a start",
 				ss.old_key_at_open);
-		if (ss.plain_at_open)
+		if (ss.resealed_at_open)
+			ODO_LOG(INFO, "store", "%" PRIu64 " record(s) stored in plaintext before key_file was set: sealed in place",
+				ss.resealed_at_open);
+		if (ss.plain_at_open > ss.resealed_at_open)
 			ODO_LOG(WARN, "store",
-				"%" PRIu64 " record(s) from before key_file was set are stored in plaintext until "
-				"acknowledged",
-				ss.plain_at_open);
+				"%" PRIu64 " record(s) from before key_file was set could not be sealed in place: stored in "
+				"plaintext until acknowledged",
+				ss.plain_at_open - ss.resealed_at_open);
 	} else if (a->conf.store.key_file[0] == '\0') {
 		ODO_LOG(INFO, "store", "outbox %s: records stored in plaintext (no [store] key_file)", a->conf.store.path);
 	}

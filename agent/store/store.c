@@ -140,7 +140,7 @@ struct odo_store {
 	uint64_t evicted;   /* persistent counter */
 	uint64_t depth, bytes, crash_depth, inflight;
 	uint64_t rejected, write_errors, put, ack_errors;
-	uint64_t plain_at_open, old_at_open, unreadable;
+	uint64_t plain_at_open, old_at_open, unreadable, resealed;
 
 	struct store_seal *seal; /* NULL: records stored in plaintext */
 	uint8_t rec_buf[ODO_WIRE_MAX_RECORD_BYTES];
@@ -423,11 +423,8 @@ static int check_kids(struct odo_store *st, const struct odo_store_cfg *cfg, uin
 		uint32_t kid = (uint32_t)sqlite3_column_int64(g, 0);
 		long long n = sqlite3_column_int64(g, 1);
 		int64_t first = sqlite3_column_int64(g, 2);
-		if (kid == 0) {
-			if (st->seal && !trips)
-				st->plain_at_open = (uint64_t)n;
-			continue;
-		}
+		if (kid == 0)
+			continue; /* plaintext: sealed in place after the migration (reseal) */
 		if (!st->seal) {
 			snprintf(why, whysz,
 				 "outbox %s holds %lld %s sealed with key id %08x and [store] key_file is not set: "
@@ -472,6 +469,107 @@ static int check_kids(struct odo_store *st, const struct odo_store_cfg *cfg, uin
 	sqlite3_finalize(g);
 	sqlite3_finalize(one);
 	return rc;
+}
+
+/* Seal, in place, what an outbox holds in plaintext from before key_file
+ * was set (records and open trips' checkpoints), in one transaction with
+ * secure_delete on, then VACUUM (no free page keeps an old cell) and
+ * truncate the WAL: no plaintext is left in the files (a flash card's
+ * wear levelling may keep old blocks: docs/store-and-forward.md). Not fatal:
+ * on failure they stay in plaintext until acknowledged (stats say how many). */
+static void reseal(struct odo_store *st)
+{
+	sqlite3_stmt *q = NULL, *u = NULL;
+	int ok = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM outbox WHERE kid = 0", -1, &q, NULL) == SQLITE_OK &&
+		 sqlite3_step(q) == SQLITE_ROW;
+	uint64_t plain = ok ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	q = NULL;
+	ok = ok && sqlite3_prepare_v2(st->db, "SELECT count(*) FROM trip_open WHERE kid = 0", -1, &q, NULL) == SQLITE_OK &&
+	     sqlite3_step(q) == SQLITE_ROW;
+	uint64_t plain_trips = ok ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+	sqlite3_finalize(q);
+	q = NULL;
+	st->plain_at_open = plain;
+	if (!ok || plain + plain_trips == 0)
+		return;
+	uint32_t kid = store__seal_kid(st->seal);
+	uint64_t done = 0, added = 0;
+	/* once, at start-up: the page buffer is allocated here, not per record */
+	enum { RESEAL_PAGE = 256, RESEAL_MAX = ODO_WIRE_MAX_RECORD_BYTES + STORE_SEAL_OVERHEAD };
+	uint8_t *page = malloc((size_t)RESEAL_PAGE * RESEAL_MAX);
+	int64_t ids[RESEAL_PAGE];
+	size_t lens[RESEAL_PAGE];
+	if (!page)
+		return;
+	(void)sqlite3_exec(st->db, "PRAGMA secure_delete=ON", NULL, NULL, NULL);
+	ok = set_sync(st, 1) == ODO_OK && sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	for (int trips = 0; trips < 2 && ok; trips++) {
+		ok = sqlite3_prepare_v2(st->db,
+					trips ? "SELECT trip_id, 0, 0, 0, 0, body FROM trip_open WHERE kid = 0 AND trip_id > ?1"
+						" ORDER BY trip_id LIMIT 256"
+					      : "SELECT seq, kind, prio, tsrc, t_ms, body FROM outbox WHERE kid = 0 AND seq > ?1"
+						" ORDER BY seq LIMIT 256",
+					-1, &q, NULL) == SQLITE_OK &&
+		     sqlite3_prepare_v2(st->db,
+					trips ? "UPDATE trip_open SET body = ?2, kid = ?3 WHERE trip_id = ?1"
+					      : "UPDATE outbox SET body = ?2, kid = ?3 WHERE seq = ?1",
+					-1, &u, NULL) == SQLITE_OK;
+		int64_t after = -1;
+		for (int more = 1; ok && more;) {
+			/* a page of rows sealed into `page`, then updated: no update under a running scan */
+			int n = 0;
+			size_t used = 0;
+			sqlite3_bind_int64(q, 1, after);
+			while (ok && n < RESEAL_PAGE && sqlite3_step(q) == SQLITE_ROW) {
+				int64_t id = sqlite3_column_int64(q, 0);
+				uint8_t aad[STORE_AAD_MAX];
+				size_t alen = trips ? store__aad_trip(aad, st->epoch, (uint64_t)id, kid)
+						    : store__aad_row(aad, st->epoch, (uint64_t)id, sqlite3_column_int(q, 1),
+								     sqlite3_column_int(q, 2), sqlite3_column_int(q, 3),
+								     sqlite3_column_int64(q, 4), kid);
+				const uint8_t *body = sqlite3_column_blob(q, 5);
+				size_t blen = (size_t)sqlite3_column_bytes(q, 5), slen = 0;
+				ok = body && store__seal(st->seal, aad, alen, body, blen, page + used,
+							 RESEAL_PAGE * RESEAL_MAX - used, &slen) == ODO_OK;
+				ids[n] = id;
+				lens[n++] = slen;
+				used += slen;
+				after = id;
+			}
+			sqlite3_reset(q);
+			more = n == RESEAL_PAGE;
+			used = 0;
+			for (int k = 0; ok && k < n; k++) {
+				sqlite3_bind_int64(u, 1, ids[k]);
+				sqlite3_bind_blob(u, 2, page + used, (int)lens[k], SQLITE_STATIC);
+				sqlite3_bind_int64(u, 3, kid);
+				ok = run(u) == ODO_OK;
+				sqlite3_clear_bindings(u);
+				used += lens[k];
+				if (!trips)
+					added += STORE_SEAL_OVERHEAD, done++;
+			}
+		}
+		sqlite3_finalize(q);
+		sqlite3_finalize(u);
+		q = u = NULL;
+	}
+	if (ok)
+		ok = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok)
+		(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)set_sync(st, 0);
+	if (ok) {
+		st->bytes += added;
+		st->resealed = done;
+		/* the old cells: compact the file, then give the WAL's frames back */
+		(void)sqlite3_exec(st->db, "VACUUM", NULL, NULL, NULL);
+		(void)sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
+	(void)sqlite3_exec(st->db, "PRAGMA secure_delete=OFF", NULL, NULL, NULL);
+	OPENSSL_cleanse(page, (size_t)RESEAL_PAGE * RESEAL_MAX);
+	free(page);
 }
 
 static int check_keys(struct odo_store *st, const struct odo_store_cfg *cfg, char *why, size_t whysz)
@@ -568,6 +666,8 @@ int odo_store_open_why(const struct odo_store_cfg *cfg, const struct odo_clock *
 	}
 	if ((rc = load_state(st)) != ODO_OK)
 		goto fail;
+	if (st->seal)
+		reseal(st);
 	*out = st;
 	return ODO_OK;
 fail:
@@ -1135,6 +1235,7 @@ int odo_store_stats(struct odo_store *st, struct odo_store_stats *s)
 	s->ack_errors = st->ack_errors;
 	s->key_id = store__seal_kid(st->seal);
 	s->plain_at_open = st->plain_at_open;
+	s->resealed_at_open = st->resealed;
 	s->old_key_at_open = st->old_at_open;
 	s->unreadable = st->unreadable;
 	sqlite3_stmt *q = st->st[S_OLDEST];

@@ -78,7 +78,8 @@ struct odo_store_stats {
 	uint64_t trip_next;      /* the next trip id */
 	uint64_t ack_errors;     /* acks refused since open: beyond the last seq handed out */
 	uint32_t key_id;         /* id of the key new records are sealed with; 0 = stored in plaintext */
-	uint64_t plain_at_open;  /* with a key: records found in plaintext at open (from before it) */
+	uint64_t plain_at_open;  /* with a key: records found in plaintext at open (from before it) ... */
+	uint64_t resealed_at_open; /* ... of which sealed in place at open (the rest stay plaintext until acked) */
 	uint64_t old_key_at_open; /* records (and open trips' checkpoints) sealed with old_key_file's key at open */
 	uint64_t unreadable;     /* sealed records that did not authenticate, dropped since open */
 };

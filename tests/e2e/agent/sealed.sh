@@ -11,6 +11,8 @@
 #  2. A wrong key, a missing key file, a key file group or others may read,
 #     no key at all: the agent refuses to start with an error naming the
 #     file (and the key ids), and the outbox is unchanged byte for byte.
+#  1b. Turning it on for the plain outbox: the agent seals what it holds in
+#     place at start-up; the files no longer hold any of the coordinates.
 #  3. Rotation: a new key_file with the old one as old_key_file starts and
 #     reports the old records waiting; they are read back.
 # The key is made as docs/store-and-forward.md says: openssl rand -hex 32.
@@ -149,6 +151,20 @@ if bad:
 PY
 ok "sealed outbox: none of $(python3 -c 'import json,sys; print(sum(json.load(open(sys.argv[1]))["needles"].values()))' "$T/sealed.json") stored coordinates and not the device id in outbox.db, -wal, -shm; the plain outbox's files hold them"
 grep -q "records sealed with AES-256-GCM, key id" "$T/agent.log" || fail "the agent did not log the sealing key id"
+
+echo "== 1b. turned on for the plain outbox: what it held is sealed in place"
+n_plain=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM outbox").fetchone()[0])' "$T/plain/outbox.db")
+conf plain "$T/outbox.key"
+: >"$T/agent.log"
+run plain plain-3.emit
+[ "$rc" = 0 ] || fail "replay into the plain outbox with a key failed ($rc)"
+grep -q "$n_plain record(s) stored in plaintext before key_file was set: sealed in place" "$T/agent.log" ||
+	fail "the agent did not seal the $n_plain plaintext records in place"
+search "$T/plain" "$T/plain-1.emit" "$T/plain-2.emit" "$T/plain-3.emit" >"$T/plain-sealed.json"
+echo "plain, sealed in place: $(cat "$T/plain-sealed.json")"
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(1 if any(d["found"].values()) or d["device_id"] else 0)' \
+	"$T/plain-sealed.json" || fail "plaintext left in the outbox's files after sealing in place"
+ok "turned on: the $n_plain plaintext records sealed in place, none of the coordinates left in the files"
 
 echo "== 2. a wrong or missing key: a clear start-up error, nothing changed"
 rows() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM outbox").fetchone()[0])' "$1"; }

@@ -361,30 +361,43 @@ static void test_wrong_key(void **state)
 static void test_rotation(void **state)
 {
 	struct fx *f = *state;
-	/* plaintext from before the key, then key A, then A -> B */
+	/* plaintext from before the key (sealed in place when A is set), then A -> B */
 	struct odo_store_cfg p = cfg(f, "r.db", NULL, NULL), a = cfg(f, "r.db", f->key_a, NULL),
 			     ab = cfg(f, "r.db", f->key_b, f->key_a), b = cfg(f, "r.db", f->key_b, NULL);
 	struct odo_store *st = open_ok(f, &p);
 	put_drive(st, 1, 1, 1); /* 5 */
+	put_drive(st, 9, 1, 0); /* 9, and trip 9 stays open */
 	odo_store_close(st);
+	int files = 0;
+	assert_int_equal(found_in_files(p.path, &files), 0x7); /* the control */
+	/* turned on: what was stored in plaintext is sealed in place */
 	st = open_ok(f, &a);
 	struct odo_store_stats ss;
 	assert_int_equal(odo_store_stats(st, &ss), ODO_OK);
-	assert_int_equal(ss.plain_at_open, 5);
+	assert_int_equal(ss.plain_at_open, 9);
+	assert_int_equal(ss.resealed_at_open, 9);
+	int got = found_in_files(p.path, &files);
+	if (got)
+		fail_msg("plaintext left after sealing in place (needle mask %#x)", got);
 	uint32_t kid_a = ss.key_id;
-	put_drive(st, 2, 1, 1); /* 10 */
+	struct odo_record te;
+	assert_int_equal(odo_store_trip_recover(st, &te), ODO_OK); /* its checkpoint, sealed too */
+	assert_int_equal(te.u.trip_end.trip_id, 9);
+	assert_int_equal(odo_store_put(st, &te), ODO_OK); /* 10: closes it, as the agent does */
 	odo_store_close(st);
+	assert_int_equal(found_in_files(p.path, &files), 0);
 	/* B alone cannot read A's records */
 	expect_refused(f, &b, ODO_ERR_CONFIG, "which is not the key in [store] key_file", f->key_b);
 	st = open_ok(f, &ab);
 	assert_int_equal(odo_store_stats(st, &ss), ODO_OK);
-	assert_int_equal(ss.old_key_at_open, 5);
-	assert_int_equal(ss.plain_at_open, 5);
+	assert_int_equal(ss.old_key_at_open, 10);
+	assert_int_equal(ss.plain_at_open, 0);
 	assert_true(ss.key_id != kid_a && ss.key_id != 0);
 	put_drive(st, 3, 1, 1); /* 15 */
+	assert_int_equal(odo_store_ack(st, 2), ODO_OK);
 	struct odo_store_batch bt;
 	assert_int_equal(odo_store_next_batch(st, 100, 0, ODO_STORE_STRICT, &bt), ODO_OK);
-	assert_int_equal(bt.n, 15);
+	assert_int_equal(bt.n, 13);
 	/* every record decodes (plaintext, A's and B's alike), as the collector will */
 	static uint8_t msg[ODO_WIRE_MAX_MESSAGE];
 	static struct odo_record recs[ODO_WIRE_MAX_RECORDS];
@@ -395,11 +408,11 @@ static void test_rotation(void **state)
 	struct odo_batch d = { .recs = recs, .cap = ODO_ARRAY_LEN(recs) };
 	struct odo_wire_error err;
 	assert_int_equal(odo_wire_decode_batch(msg, len, NULL, &d, &err), ODO_OK);
-	assert_int_equal(d.n, 15);
+	assert_int_equal(d.n, 13);
 	assert_int_equal(d.nbad, 0);
 	for (size_t i = 0; i < d.n; i++)
-		assert_int_equal(recs[i].seq, i + 1);
-	assert_int_equal(odo_store_ack(st, 10), ODO_OK); /* the plaintext and A's records acknowledged */
+		assert_int_equal(recs[i].seq, i + 3);
+	assert_int_equal(odo_store_ack(st, 10), ODO_OK); /* A's records (sealed in place and new) acknowledged */
 	odo_store_close(st);
 	st = open_ok(f, &b); /* old_key_file no longer needed */
 	assert_int_equal(odo_store_stats(st, &ss), ODO_OK);
