@@ -3,7 +3,13 @@
  * UDS ReadDTCInformation (19 02) on a SocketCAN interface from a scenario
  * file, and sends scheduled broadcast frames (e.g. an airbag status frame).
  *
- *   odo-ecu-sim --iface vcan0 --scenario FILE [--isotp kernel|user] [--duration S] [-v]
+ *   odo-ecu-sim --iface vcan0 --scenario FILE [--isotp kernel|user] [--duration S]
+ *               [--start-on-request] [-v]
+ *
+ * --start-on-request: the scenario's time 0 is the first OBD-II data request
+ * (service 01 for a PID that is not a "PIDs supported" bitmap) rather than
+ * the start (until then everything is as at time 0), so a slow requester
+ * (an emulated VM on a busy host, a long PID discovery) sees the same ramp.
  *
  * A tool, not part of the agent: it uses the system clock directly.
  */
@@ -31,6 +37,7 @@ static void on_sig(int s) { (void)s; stop = 1; }
 static struct scenario sc;
 static int raw_fd = -1, kernel, verbose;
 static double t0;
+static int start_on_request, started = 1;
 static struct odo_isotp ecu_tp[SIM_MAX_ECUS], uds_tp[SIM_MAX_UDS];
 static int ecu_phys[SIM_MAX_ECUS], ecu_func[SIM_MAX_ECUS], uds_fd[SIM_MAX_UDS];
 static unsigned long long n_req, n_resp;
@@ -42,6 +49,12 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 static int64_t now_ns(void) { return (int64_t)(now_s() * 1e9); }
+
+/* Scenario time (s). */
+static double sim_t(void)
+{
+	return started ? now_s() - t0 : 0;
+}
 
 static int raw_send(void *ctx, const struct can_frame *f)
 {
@@ -100,7 +113,11 @@ static void answer_obd(int i, const uint8_t *q, size_t qn, int functional)
 	struct sim_ecu *e = &sc.ecus[i];
 	uint8_t r[64];
 	size_t n = 0;
-	double t = now_s() - t0;
+	if (!started && qn >= 2 && q[0] == 0x01 && q[1] % 0x20 != 0) {
+		t0 = now_s(); /* the first data request (not a "PIDs supported" bitmap) */
+		started = 1;
+	}
+	double t = sim_t();
 	n_req++;
 	if (qn < 1)
 		return;
@@ -230,7 +247,7 @@ static void answer_uds(int i, const uint8_t *q, size_t qn)
 	struct sim_uds *u = &sc.uds[i];
 	uint8_t r[3 + 4 * SIM_MAX_DTCS];
 	size_t n = 0;
-	double t = now_s() - t0;
+	double t = sim_t();
 	n_req++;
 	if (qn < 3 || q[0] != 0x19 || q[1] != 0x02) {
 		uint8_t neg[3] = { 0x7F, qn ? q[0] : 0, (uint8_t)(qn && q[0] == 0x19 ? 0x12 : 0x11) };
@@ -262,7 +279,8 @@ static void tp_msg(void *ctx, struct odo_isotp *l, const uint8_t *d, size_t n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: odo-ecu-sim --iface IF --scenario FILE [--isotp kernel|user] [--duration S] [-v]\n"
+	fprintf(stderr, "usage: odo-ecu-sim --iface IF --scenario FILE [--isotp kernel|user] [--duration S]\n"
+			"                   [--start-on-request] [-v]\n"
 			"Answers OBD-II and UDS 19 02 from a scenario (docs/can.md).\n");
 }
 
@@ -273,7 +291,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "iface", required_argument, 0, 'i' }, { "scenario", required_argument, 0, 's' },
 		{ "isotp", required_argument, 0, 'm' }, { "duration", required_argument, 0, 'd' },
-		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' },
+		{ "start-on-request", no_argument, 0, 'S' }, { 0, 0, 0, 0 }
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "i:s:m:d:vh", opts, NULL)) != -1) {
@@ -283,6 +302,7 @@ int main(int argc, char **argv)
 		case 'm': mode = optarg; break;
 		case 'd': duration = atof(optarg); break;
 		case 'v': verbose = 1; break;
+		case 'S': start_on_request = 1; started = 0; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -344,7 +364,7 @@ int main(int argc, char **argv)
 		sc.nuds, sc.nframes);
 	uint8_t buf[ODO_ISOTP_MAX];
 	while (!stop) {
-		double t = now_s() - t0;
+		double t = sim_t();
 		if (duration > 0 && t >= duration)
 			break;
 		for (int k = 0; k < sc.nframes; k++) {
@@ -377,7 +397,7 @@ int main(int argc, char **argv)
 									answer_obd(i, f.data + 1, len, 1);
 						continue;
 					}
-					if (stall_hold(&f, now_s() - t0))
+					if (stall_hold(&f, sim_t()))
 						continue;
 					for (int i = 0; i < sc.necus; i++)
 						odo_isotp_rx(&ecu_tp[i], &f, now);
@@ -398,7 +418,7 @@ int main(int argc, char **argv)
 			}
 		}
 		if (!kernel) {
-			stall_release(now_s() - t0, now);
+			stall_release(sim_t(), now);
 			for (int i = 0; i < sc.necus; i++)
 				odo_isotp_tick(&ecu_tp[i], now);
 			for (int i = 0; i < sc.nuds; i++)

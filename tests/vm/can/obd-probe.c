@@ -6,7 +6,7 @@
  * ticking the source's timers that came due before each frame, and prints
  * the same lines.
  *
- *   obd-probe --config FILE --seconds N [--record LOG]
+ *   obd-probe --config FILE --seconds N [--record LOG]   (SIGINT: stop before N)
  *   obd-probe --config FILE --replay LOG
  *
  * Lines: "obd ecu=7E8 pid=0C value=1726.000", "dtc ecu=7E8 mil=1 stored=P0301,P0420
@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,14 @@ static void p_sig(void *c, const struct odo_signal *s)
 {
 	(void)c;
 	printf("signal role=%u value=%g\n", s->role, s->value);
+}
+
+static volatile sig_atomic_t stop; /* SIGINT: stop early, print the stats as at the end */
+
+static void on_int(int sig)
+{
+	(void)sig;
+	stop = 1;
 }
 
 int main(int argc, char **argv)
@@ -153,8 +162,10 @@ int main(int argc, char **argv)
 		if (odo_loop_add(&loop, odo_vbus_source(vb)) != ODO_OK)
 			return 1;
 		int64_t end = odo_clock_mono_ns(&clk) + (int64_t)(seconds * 1e9);
-		while (odo_clock_mono_ns(&clk) < end)
-			if (odo_loop_once(&loop, end - odo_clock_mono_ns(&clk)) != ODO_OK) {
+		struct sigaction sa = { .sa_handler = on_int };
+		sigaction(SIGINT, &sa, NULL);
+		while (!stop && odo_clock_mono_ns(&clk) < end)
+			if (odo_loop_once(&loop, end - odo_clock_mono_ns(&clk)) != ODO_OK && !(stop || errno == EINTR)) {
 				perror("poll");
 				return 1;
 			}

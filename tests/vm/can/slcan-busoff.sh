@@ -45,11 +45,20 @@ bitrate = 250000
 restart_bus_off = true
 CONF
 [ ! -e "/sys/class/net/$IF/device" ] || fail "$IF has a controller device: the premise of this test is wrong"
-obd-probe --config /tmp/run.conf --seconds 7 > /tmp/out.txt 2> /tmp/err.txt & probe=$!
-sleep 2.5
+# The bus-offs follow the answers, not the clock: an emulated guest on a busy
+# host may take seconds for what takes milliseconds alone.
+answers() { grep -c "^rpm answer (open $1)" /tmp/sim.log || true; }
+wait_answers() { # OPEN N: until the adapter answered N RPM requests since open OPEN (30 s at most)
+	for i in $(seq 300); do [ "$(answers "$1")" -ge "$2" ] && return 0; sleep 0.1; done
+	fail "only $(answers "$1") RPM answers on open $1 (wanted $2)"
+}
+obd-probe --config /tmp/run.conf --seconds 60 > /tmp/out.txt 2> /tmp/err.txt & probe=$!
+wait_answers 1 4
 kill -USR1 $sim
-sleep 1.2
+wait_answers 2 1
 kill -USR1 $sim
+wait_answers 3 4
+kill -INT $probe
 wait $probe || fail "obd-probe exited non-zero"
 echo "--- probe log"; cat /tmp/err.txt
 grep -qx 'isotp=kernel' /tmp/out.txt || fail "not on kernel ISO-TP"

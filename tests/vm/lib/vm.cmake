@@ -58,5 +58,8 @@ function(odo_add_vm_test)
     LABELS "vm;${V_LABELS}"
     TIMEOUT ${ctest_timeout}
     PROCESSORS 1
+    # a TCG guest's timing (ECU answers within a request timeout) does not survive a
+    # second emulator or the soak on the other core: one heavy test at a time
+    RESOURCE_LOCK cpu_heavy
     ENVIRONMENT "ODO_SOURCE_DIR=${PROJECT_SOURCE_DIR};ODO_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endfunction()
