@@ -262,13 +262,15 @@ static int load_password(enum db_role role)
 	const char *file = dcfg.role_password_file[role][0] ? dcfg.role_password_file[role] : dcfg.password_file;
 	const char *env = dcfg.role_password_file[role][0] ? NULL : dcfg.password_env;
 	int rc = odo_config_read_secret(file, env, passwords[role], sizeof passwords[role]);
+	int err = errno; /* open(2)'s or read(2)'s, for ODO_ERR_IO */
 	if (rc == ODO_ERR_NOTFOUND && !file[0]) {
 		passwords[role][0] = '\0'; /* libpq's own means: .pgpass, peer/cert auth */
 		return ODO_OK;
 	}
 	if (rc)
 		ODO_LOG(ERROR, "db", "cannot read the %s role's database password (%s): %s", role_names[role],
-			file[0] ? file : env, rc == ODO_ERR_NOTFOUND ? "No such file or directory" : odo_strerror(rc));
+			file[0] ? file : env,
+			rc == ODO_ERR_NOTFOUND ? "No such file or directory" : rc == ODO_ERR_IO && err ? strerror(err) : odo_strerror(rc));
 	return rc;
 }
 

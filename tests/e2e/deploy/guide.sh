@@ -226,6 +226,13 @@ run_block register
 [ "$(logins odo_privacy)" -ge 4 ] && [[ " $(roles_since "$mark") " != *" odo_owner "* ]] ||
 	fail "registration logged in as: $(roles_since "$mark") (want odo_privacy, 4 commands)"
 ok "registered with the operator commands, as odo_privacy"
+# without sudo (the guide's promise): the command names the password file it cannot read, writes nothing
+if out=$(in_root runuser -u odo -- odo-collector --config /etc/odo/collector.conf driver add not-registered --age 30 2>&1); then
+	fail "driver add as odo (no access to the privacy role's password) succeeded: $out"
+fi
+[[ $out == *"/etc/odo/db/privacy.password): Permission denied"* ]] || fail "driver add as odo: unclear error: $out"
+[ "$(q "SELECT count(*) FROM drivers WHERE driver_id = 'not-registered'")" = 0 ] || fail "driver add as odo wrote a driver"
+ok "without sudo: '$out'"
 
 # ---- 4. the gateway: no CAN adapter, no gpsd yet ------------------------------------
 run_block gateway
