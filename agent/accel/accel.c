@@ -166,6 +166,18 @@ static int try_chip(struct odo_accel *a, const struct odo_accel_cfg *cfg, const 
 	return ODO_ERR_NOTFOUND;
 }
 
+/* Back to waiting for the chip (it stopped answering, or the bus went). */
+static void stop(struct odo_accel *a)
+{
+	if (a->tfd >= 0)
+		close(a->tfd);
+	a->tfd = -1;
+	if (a->own_bus)
+		odo_i2c_dev_close(&a->dev.bus);
+	a->own_bus = 0;
+	a->drv = NULL;
+}
+
 /* Find the chip, set it up, arm the timer. ODO_OK, or an error with a->why
  * set (nothing left open). */
 static int start(struct odo_accel *a, const struct odo_i2c *bus)
@@ -210,28 +222,9 @@ static int start(struct odo_accel *a, const struct odo_i2c *bus)
 		a->dev.bus.no_block ? ", byte reads (adapter has no I2C block reads)" : "");
 	return ODO_OK;
 fail:
-	if (a->tfd >= 0)
-		close(a->tfd);
-	a->tfd = -1;
-	if (a->own_bus)
-		odo_i2c_dev_close(&a->dev.bus);
-	a->own_bus = 0;
-	a->drv = NULL;
+	stop(a);
 	return rc;
 }
-
-/* Back to waiting for the chip (it stopped answering, or the bus went). */
-static void stop(struct odo_accel *a)
-{
-	if (a->tfd >= 0)
-		close(a->tfd);
-	a->tfd = -1;
-	if (a->own_bus)
-		odo_i2c_dev_close(&a->dev.bus);
-	a->own_bus = 0;
-	a->drv = NULL;
-}
-
 static struct odo_accel *alloc_accel(const struct odo_accel_cfg *cfg, const struct odo_clock *clock,
 				     const struct odo_sink *sink)
 {

@@ -4,17 +4,7 @@
 #include <string.h>
 
 #include "odo/clock.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "odo/hex.h"
 
 int odo_candump_parse_line(const char *line, int64_t *t_real_ns, char ifname[IFNAMSIZ],
 			   struct can_frame *f)
@@ -43,10 +33,10 @@ int odo_candump_parse_line(const char *line, int64_t *t_real_ns, char ifname[IFN
 	name[nl] = '\0';
 	uint32_t id = 0;
 	int nid = 0;
-	while (hexval(*p) >= 0) {
+	while (odo_hex_digit(*p) >= 0) {
 		if (++nid > 8)
 			return ODO_ERR_INVAL;
-		id = (id << 4) | (uint32_t)hexval(*p++);
+		id = (id << 4) | (uint32_t)odo_hex_digit(*p++);
 	}
 	if ((nid != 3 && nid != 8) || *p++ != '#')
 		return ODO_ERR_INVAL;
@@ -72,10 +62,10 @@ int odo_candump_parse_line(const char *line, int64_t *t_real_ns, char ifname[IFN
 			fr.can_dlc = (uint8_t)(*p++ - '0');
 	} else {
 		int n = 0;
-		while (hexval(p[0]) >= 0) {
-			if (hexval(p[1]) < 0 || n >= CAN_MAX_DLEN)
+		while (odo_hex_digit(p[0]) >= 0) {
+			if (odo_hex_digit(p[1]) < 0 || n >= CAN_MAX_DLEN)
 				return ODO_ERR_INVAL;
-			fr.data[n++] = (uint8_t)(hexval(p[0]) << 4 | hexval(p[1]));
+			fr.data[n++] = (uint8_t)(odo_hex_digit(p[0]) << 4 | odo_hex_digit(p[1]));
 			p += 2;
 		}
 		fr.can_dlc = (uint8_t)n;

@@ -14,23 +14,13 @@
 
 #include "odo/err.h"
 #include "odo/files.h"
+#include "odo/hex.h"
 
 struct store_seal {
 	struct store_key cur, old;
 	int has_old;
 	EVP_CIPHER_CTX *enc, *dec, *dec_old;
 };
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int store__key_load(const char *what, const char *path, struct store_key *k, char *why, size_t whysz)
 {
@@ -45,7 +35,7 @@ int store__key_load(const char *what, const char *path, struct store_key *k, cha
 		if (n != 2 * STORE_KEY_BYTES)
 			rc = ODO_ERR_INVAL;
 		for (size_t i = 0; rc == ODO_OK && i < STORE_KEY_BYTES; i++) {
-			int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
+			int hi = odo_hex_digit(text[2 * i]), lo = odo_hex_digit(text[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				rc = ODO_ERR_INVAL;
 			else

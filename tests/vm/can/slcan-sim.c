@@ -39,6 +39,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "odo/hex.h"
+
 #ifndef N_SLCAN
 #define N_SLCAN 17 /* include/uapi/linux/tty.h */
 #endif
@@ -67,17 +69,6 @@ static void put(const char *s)
 	size_t n = strlen(s);
 	if (write(master, s, n) != (ssize_t)n)
 		say("write failed: %s", strerror(errno));
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Send an 11-bit frame of 8 bytes: payload then padding. */
@@ -136,7 +127,7 @@ static void host_frame(const char *l, size_t n)
 		return;
 	unsigned id = 0;
 	for (size_t i = 1; i <= idlen; i++) {
-		int h = hexval(l[i]);
+		int h = odo_hex_digit(l[i]);
 		if (h < 0)
 			return;
 		id = id << 4 | (unsigned)h;
@@ -146,7 +137,7 @@ static void host_frame(const char *l, size_t n)
 		return;
 	unsigned char d[8];
 	for (int i = 0; i < dlc; i++) {
-		int hi = hexval(l[2 + idlen + 2 * (size_t)i]), lo = hexval(l[3 + idlen + 2 * (size_t)i]);
+		int hi = odo_hex_digit(l[2 + idlen + 2 * (size_t)i]), lo = odo_hex_digit(l[3 + idlen + 2 * (size_t)i]);
 		if (hi < 0 || lo < 0)
 			return;
 		d[i] = (unsigned char)(hi << 4 | lo);
