@@ -35,6 +35,7 @@
 #include "odo/config.h"
 #include "odo/clock.h"
 #include "odo/log.h"
+#include "pg/login.h"
 #include "pg/maintain.h"
 #include "pg/roles.h"
 #include "pg/writer.h"
@@ -282,20 +283,12 @@ static const char *conn_options(void)
 
 static PGconn *db_connect(enum db_role role)
 {
-	/* keywords after dbname override the connection string's */
 	char app[48];
 	snprintf(app, sizeof app, "odo-collector (%s)", role_names[role]);
-	const char *kw[8], *val[8];
-	int n = 0;
-	kw[n] = "dbname", val[n++] = dcfg.conninfo;
-	if (dcfg.user[role][0])
-		kw[n] = "user", val[n++] = dcfg.user[role];
-	if (passwords[role][0])
-		kw[n] = "password", val[n++] = passwords[role];
-	kw[n] = "options", val[n++] = conn_options();
-	kw[n] = "application_name", val[n++] = app;
-	kw[n] = "connect_timeout", val[n++] = "10";
-	kw[n] = NULL, val[n] = NULL;
+	const struct odo_pg_login l = { .conninfo = dcfg.conninfo, .user = dcfg.user[role],
+					.password = passwords[role], .options = conn_options(), .app = app };
+	const char *kw[ODO_PG_LOGIN_KEYS], *val[ODO_PG_LOGIN_KEYS];
+	odo_pg_login_params(&l, kw, val);
 	PGconn *c = PQconnectdbParams(kw, val, 1);
 	if (PQstatus(c) != CONNECTION_OK) {
 		char why[256];

@@ -13,6 +13,7 @@
 #include "alert/webhook.h"
 #include "odo/files.h"
 #include "odo/log.h"
+#include "pg/login.h"
 #include "pg/pgarray.h"
 
 #define S struct odo_alerts_cfg
@@ -366,17 +367,10 @@ static void db_down(struct odo_alerts *a, int64_t now, const char *why)
 
 static void db_connect(struct odo_alerts *a, int64_t now)
 {
-	/* keywords after dbname override the connection string's */
-	const char *kw[6], *val[6];
-	int n = 0;
-	kw[n] = "dbname", val[n++] = a->conninfo;
-	if (a->user)
-		kw[n] = "user", val[n++] = a->user;
-	if (a->password)
-		kw[n] = "password", val[n++] = a->password;
-	kw[n] = "application_name", val[n++] = "odo-collector-alerts";
-	kw[n] = "connect_timeout", val[n++] = "10";
-	kw[n] = NULL, val[n] = NULL;
+	const struct odo_pg_login l = { .conninfo = a->conninfo, .user = a->user, .password = a->password,
+					.app = "odo-collector-alerts" };
+	const char *kw[ODO_PG_LOGIN_KEYS], *val[ODO_PG_LOGIN_KEYS];
+	odo_pg_login_params(&l, kw, val);
 	a->conn = PQconnectStartParams(kw, val, 1);
 	if (!a->conn || PQstatus(a->conn) == CONNECTION_BAD) {
 		if (a->conn)

@@ -11,6 +11,7 @@
 #include "aggregate/aggregate.h"
 #include "decode/decode.h"
 #include "odo/log.h"
+#include "pg/login.h"
 #include "pg/sqlstate.h"
 #include "pg/writer_int.h"
 
@@ -368,19 +369,10 @@ static void go_down(struct odo_pgw *w, int64_t now_ms, const char *why)
 
 static void start_connect(struct odo_pgw *w, int64_t now_ms)
 {
-	/* keywords after dbname override what the connection string says */
-	const char *kw[8], *val[8];
-	int n = 0;
-	kw[n] = "dbname", val[n++] = w->conninfo;
-	if (w->user)
-		kw[n] = "user", val[n++] = w->user;
-	if (w->password)
-		kw[n] = "password", val[n++] = w->password;
-	if (w->options)
-		kw[n] = "options", val[n++] = w->options;
-	kw[n] = "application_name", val[n++] = "odo-collector";
-	kw[n] = "connect_timeout", val[n++] = "10";
-	kw[n] = NULL, val[n] = NULL;
+	const struct odo_pg_login l = { .conninfo = w->conninfo, .user = w->user, .password = w->password,
+					.options = w->options, .app = "odo-collector" };
+	const char *kw[ODO_PG_LOGIN_KEYS], *val[ODO_PG_LOGIN_KEYS];
+	odo_pg_login_params(&l, kw, val);
 	w->conn = PQconnectStartParams(kw, val, 1);
 	if (!w->conn || PQstatus(w->conn) == CONNECTION_BAD) {
 		go_down(w, now_ms, w->conn ? PQerrorMessage(w->conn) : "out of memory");
