@@ -172,6 +172,27 @@ odo_psql() {
 	psql "$ODO_PG_CONNINFO" -X -q -v ON_ERROR_STOP=1 "$@"
 }
 
+# odo_agent_conf DIR DEVICE OUTBOX [AGENT_LINES [SECTIONS [UPLINK_LINES]]]:
+# writes DIR/agent.conf for an odo-agent without GPS, accelerometer, phone or
+# CAN that uplinks to the broker odo_start_mosquitto started, with the device
+# certificate from odo_pki_init DIR/pki and its state in DIR/state. The
+# optional arguments are INI lines (each ending in a newline) added to [agent],
+# whole sections put before [store], and lines added to [uplink].
+odo_agent_conf() {
+	local d=$1 dev=$2 outbox=$3
+	{
+		printf '[agent]\ndevice_id = %s\nstate_dir = %s/state\nlog_file = %s/agent.log\n' "$dev" "$d" "$d"
+		printf '%s' "${4-}"
+		printf 'gps = false\naccel = false\nphone = false\n[can]\nenabled = false\n'
+		printf '%s' "${5-}"
+		printf '[store]\npath = %s\n[uplink]\nport = %s\n' "$outbox" "$ODO_MQTT_PORT"
+		printf 'cafile = %s/pki/ca.crt\ncertfile = %s/pki/devices/%s.crt\nkeyfile = %s/pki/devices/%s.key\n' \
+			"$d" "$d" "$dev" "$d" "$dev"
+		printf '%s' "${6-}"
+		printf 'backoff_min = 0.05\nbackoff_max = 0.5\n'
+	} >"$d/agent.conf"
+}
+
 # odo_start_gpsfake LOGFILE [EXTRA_GPSFAKE_ARGS...]: gpsd fed by gpsfake,
 # playing LOGFILE once; sets ODO_GPSD_PORT. gpsfake exits when done.
 odo_start_gpsfake() {

@@ -74,29 +74,7 @@ odo_track_pid $SINK_PID
 
 # The same outbox and state directory in every run: what a gateway keeps
 # across power cuts. A SAMPLE every 0.1 s of drive time: many records per run.
-cat >"$T/agent.conf" <<CONF
-[agent]
-device_id = $DEV
-state_dir = $T/state
-log_file = $T/agent.log
-gps = false
-accel = false
-phone = false
-[can]
-enabled = false
-[engine]
-sample_period_s = 0.1
-[store]
-path = $T/outbox.db
-[uplink]
-port = $ODO_MQTT_PORT
-cafile = $T/pki/ca.crt
-certfile = $T/pki/devices/$DEV.crt
-keyfile = $T/pki/devices/$DEV.key
-ack_timeout = 1
-backoff_min = 0.05
-backoff_max = 0.5
-CONF
+odo_agent_conf "$T" "$DEV" "$T/outbox.db" "" $'[engine]\nsample_period_s = 0.1\n' $'ack_timeout = 1\n'
 
 fail() {
 	echo "FAIL: $*" >&2

@@ -44,27 +44,7 @@ start_sink() {
 
 # conf OUTBOX: the agent's configuration with that outbox file
 conf() {
-	cat >"$T/agent.conf" <<CONF
-[agent]
-device_id = $DEV
-state_dir = $T/state
-log_file = $T/agent.log
-gps = false
-accel = false
-phone = false
-[can]
-enabled = false
-[store]
-path = $1
-[uplink]
-port = $ODO_MQTT_PORT
-cafile = $T/pki/ca.crt
-certfile = $T/pki/devices/$DEV.crt
-keyfile = $T/pki/devices/$DEV.key
-ack_timeout = 1
-backoff_min = 0.05
-backoff_max = 0.5
-CONF
+	odo_agent_conf "$T" "$DEV" "$1" "" "" $'ack_timeout = 1\n'
 }
 
 # replay EMIT DRAIN_S: replay the drive into the configured outbox; exit code kept in $rc

@@ -23,26 +23,7 @@ write_ini "$T/c1.ini" c1 c1
 "$COLLECTOR" --config "$T/c1.ini" migrate 2>/dev/null
 start_collector c1 collector-c1
 
-cat >"$T/agent.conf" <<CONF
-[agent]
-device_id = $DEV
-state_dir = $T/state
-log_file = $T/agent.log
-gps = false
-accel = false
-phone = false
-[can]
-enabled = false
-[store]
-path = $T/outbox.db
-[uplink]
-port = $ODO_MQTT_PORT
-cafile = $T/pki/ca.crt
-certfile = $T/pki/devices/$DEV.crt
-keyfile = $T/pki/devices/$DEV.key
-backoff_min = 0.05
-backoff_max = 0.5
-CONF
+odo_agent_conf "$T" "$DEV" "$T/outbox.db"
 
 for drive in rav4-i280 synthetic-1; do
 	echo "== replaying $drive with the same outbox"

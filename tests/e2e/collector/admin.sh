@@ -98,27 +98,7 @@ refused 2 "give --driver, --vehicle or both" device assign "$DEV" --from 2018-01
 refused 1 "has no open assignment: nothing to end" device unassign "$DEV"
 expect_eq "nothing changed by the refusals" "$(state)" "$before"
 
-cat >"$T/agent.conf" <<CONF
-[agent]
-device_id = $DEV
-state_dir = $T/state
-log_file = $T/agent.log
-status_period_s = 10
-gps = false
-accel = false
-phone = false
-[can]
-enabled = false
-[store]
-path = $T/outbox.db
-[uplink]
-port = $ODO_MQTT_PORT
-cafile = $T/pki/ca.crt
-certfile = $T/pki/devices/$DEV.crt
-keyfile = $T/pki/devices/$DEV.key
-backoff_min = 0.05
-backoff_max = 0.5
-CONF
+odo_agent_conf "$T" "$DEV" "$T/outbox.db" $'status_period_s = 10\n'
 replay() {
 	"$AGENT" -c "$T/agent.conf" --replay "$ODO_SOURCE_DIR/tests/data/drives/$1" --drain-timeout 60 2>>"$T/agent.stderr" ||
 		{ tail -20 "$T/agent.log" >&2; fail "the $1 replay was not acknowledged"; }

@@ -45,11 +45,13 @@ def expect(what, got, want):
     ok(what, got)
 
 
-def psql(sql, conn=CONN):
+def psql(sql, conn=CONN, check=True, fail_with=None, cut=400):
+    """Rows of fields; with check, an error fails (fail_with, default fail)
+    naming the first `cut` characters of the SQL."""
     r = subprocess.run(["psql", conn, "-X", "-q", "-A", "-t", "-F", SEP, "-v", "ON_ERROR_STOP=1", "-c", sql],
                        capture_output=True, text=True)
-    if r.returncode != 0:
-        fail("psql: %s\n%s" % (r.stderr.strip(), sql[:400]))
+    if check and r.returncode != 0:
+        (fail_with or fail)("psql: %s\n%s" % (r.stderr.strip(), sql[:cut]))
     return [line.split(SEP) for line in r.stdout.splitlines() if line != ""]
 
 
@@ -134,16 +136,23 @@ def migrate():
 
 class Device:
     """One device's MQTT connection (devsim): publishes what it is given and
-    hears its acks, over one connection as the device would."""
+    hears its acks, over one connection as the device would. The harnesses
+    that import it set the timeouts and how to start, fail and wait."""
+    CONNECT_S = 60  # generous: tests share two cores
+    PUB_S = 60
+    WAIT_S = 90
+    _popen = staticmethod(subprocess.Popen)
+    _fail = staticmethod(fail)
+    _wait_for = staticmethod(wait_for)
 
     def __init__(self, dev):
         self.dev, self.acks, self.pubacks, self.sent = dev, [], 0, 0
-        self.proc = subprocess.Popen([DEVSIM, "--port", PORT, "--pki", PKI, "--device", dev], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = self._popen([DEVSIM, "--port", str(PORT), "--pki", PKI, "--device", dev], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(60):  # generous: tests share two cores
-            fail("device %s did not connect" % dev)
+        if not self.ready.wait(self.CONNECT_S):
+            self._fail("device %s did not connect" % dev)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -153,8 +162,10 @@ class Device:
             elif w[0] == "puback":
                 self.pubacks += 1
             elif w[0] == "ack":
-                m = W.dec(bytes.fromhex(w[1]))
-                self.acks.append((m.get("ep", 0), m["ack"]))
+                self._ack(W.dec(bytes.fromhex(w[1])))
+
+    def _ack(self, m):
+        self.acks.append((m.get("ep", 0), m["ack"]))
 
     def pub(self, data):
         path = os.path.join(TMP, "msg-%s-%d.cbor" % (self.dev, self.sent))
@@ -163,15 +174,16 @@ class Device:
         self.sent += 1
         self.proc.stdin.write("pub %s\n" % path)
         self.proc.stdin.flush()
-        wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, 60, 0.02)
+        self._wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, self.PUB_S, 0.02)
         os.unlink(path)
 
-    def last(self, ep):
+    def last(self, ep=0):
         a = [x[1] for x in self.acks if x[0] == ep]
         return a[-1] if a else None
 
-    def wait(self, want, ep, timeout=90):
-        wait_for("%s acked %d (epoch %d)" % (self.dev, want, ep), lambda: self.last(ep) == want, timeout)
+    def wait(self, want, ep=0, timeout=None):
+        timeout = self.WAIT_S if timeout is None else timeout
+        self._wait_for("%s acked %d (epoch %d)" % (self.dev, want, ep), lambda: self.last(ep) == want, timeout)
         ok("%s acked (epoch %d)" % (self.dev, ep), want)
 
     def close(self):

@@ -39,71 +39,22 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import wirelib as W  # noqa: E402
+import harness as H  # noqa: E402
+from harness import (COLLECTOR, CONN, PKI, PORT, SRC, TMP, W, expect, fail, ok, psql, q1, qi,  # noqa: E402
+                     wait_for)
 
 MODE = sys.argv[1]
-COLLECTOR = os.environ["COLLECTOR"]
-TMP = os.environ["ODO_TMP"]
-PKI = os.path.join(TMP, "pki")
-PORT = os.environ["ODO_MQTT_PORT"]
-CONN = os.environ["ODO_PG_CONNINFO"]
-SRC = os.environ["ODO_SOURCE_DIR"]
-DEVSIM = os.environ["DEVSIM"]
-SEP = "\x1f"
+os.environ["DEVSIM"]  # required (harness.Device runs it): a KeyError at once, not later
 NOW_MS = int(time.time() * 1000)
 DAY = 86400000
 
 
-def fail(what):
-    print("FAIL:", what, flush=True)
-    for name in Collector.all:
-        name.dump()
-    sys.exit(1)
-
-
-def ok(what, got=None):
-    print("ok: %s%s" % (what, "" if got is None else " = %s" % (got,)), flush=True)
-
-
-def expect(what, got, want):
-    if got != want:
-        fail("%s: got %r, want %r" % (what, got, want))
-    ok(what, got)
-
-
-def psql(sql, conn=CONN, check=True):
-    r = subprocess.run(["psql", conn, "-X", "-q", "-A", "-t", "-F", SEP, "-v", "ON_ERROR_STOP=1", "-c", sql],
-                       capture_output=True, text=True)
-    if check and r.returncode != 0:
-        fail("psql: %s\n%s" % (r.stderr.strip(), sql[:400]))
-    return [line.split(SEP) for line in r.stdout.splitlines() if line != ""]
-
-
-def q1(sql):
-    rows = psql(sql)
-    return rows[0][0] if rows else None
-
-
-def qi(sql):
-    v = q1(sql)
-    return int(v) if v not in (None, "") else None
-
-
-def wait_for(what, pred, timeout=30.0, step=0.1):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    fail("%s: not within %.0f s" % (what, timeout))
-
-
-class Collector:
+class Collector(H.Collector):
+    """harness.Collector with its INI as life.sh's tests write it (extra lines
+    in [collector] and [db], conninfo), a marker per start in its log."""
     all = []
 
     def __init__(self, name, conninfo=CONN, extra="", db=""):
@@ -119,9 +70,7 @@ class Collector:
                     "[db]\nconninfo = \"%s\"\n%s\n[metrics]\nlisten = 127.0.0.1:0\n"
                     % (name, extra, PORT, name, PKI, PKI, PKI, conninfo, db))
         Collector.all.append(self)
-
-    def run(self, *args):
-        return subprocess.run([COLLECTOR, "--config", self.ini] + list(args), capture_output=True, text=True)
+        H.on_fail(self.dump)
 
     def start(self):
         self.runs += 1
@@ -134,26 +83,6 @@ class Collector:
                  lambda: self.proc.poll() is None and "subscribing" in self.text()[start:] or
                  (self.proc.poll() is not None and fail("collector %s exited" % self.name)), 10)
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def text(self):
-        try:
-            return open(self.log, errors="replace").read()
-        except FileNotFoundError:
-            return ""
-
-    def dump(self):
-        print("---- %s log (tail)" % self.name)
-        print("\n".join(self.text().splitlines()[-40:]))
-
     def stats(self):
         """The last stats line's counters."""
         self.proc.send_signal(signal.SIGTERM)  # the final stats line
@@ -163,62 +92,30 @@ class Collector:
         return dict(kv.split("=", 1) for kv in line.split(" stats: ", 1)[1].split())
 
 
-class Device:
+class Device(H.Device):
     """One device's MQTT connection (tests/e2e/collector/devsim.c): it publishes
     what it is given and hears every ack, as the device would. One
     connection per device: the broker makes the certificate's CN the client
     id, so a second one would take the first over."""
+    CONNECT_S = 10
+    PUB_S = 10
+    WAIT_S = 30
     live = {}
 
     def __init__(self, dev):
-        self.dev, self.acks, self.pubacks, self.sent = dev, [], 0, 0
-        self.proc = subprocess.Popen([DEVSIM, "--port", PORT, "--pki", PKI, "--device", dev], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(10):
-            fail("device %s did not connect" % dev)
+        super().__init__(dev)
         Device.live[dev] = self
 
-    def _read(self):
-        for line in self.proc.stdout:
-            w = line.split()
-            if w[0] == "ready":
-                self.ready.set()
-            elif w[0] == "puback":
-                self.pubacks += 1
-            elif w[0] == "ack":
-                m = W.dec(bytes.fromhex(w[1]))
-                if m.get("dev") != self.dev:
-                    fail("ack for %r on %s's topic" % (m.get("dev"), self.dev))
-                self.acks.append((m.get("ep", 0), m["ack"], m["v"]))
-
-    def pub(self, data):
-        path = os.path.join(TMP, "msg-%s-%d.cbor" % (self.dev, self.sent))
-        with open(path, "wb") as f:
-            f.write(data)
-        self.sent += 1
-        self.proc.stdin.write("pub %s\n" % path)
-        self.proc.stdin.flush()
-        wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, 10, 0.02)
-        os.unlink(path)
+    def _ack(self, m):
+        if m.get("dev") != self.dev:
+            fail("ack for %r on %s's topic" % (m.get("dev"), self.dev))
+        self.acks.append((m.get("ep", 0), m["ack"], m["v"]))
 
     def all(self):
         return list(self.acks)
 
-    def last(self, ep=0):
-        a = [x[1] for x in self.acks if x[0] == ep]
-        return a[-1] if a else None
-
-    def wait(self, want, ep=0, timeout=30):
-        wait_for("%s acked %d (epoch %d)" % (self.dev, want, ep), lambda: self.last(ep) == want, timeout)
-        ok("%s acked (epoch %d)" % (self.dev, ep), want)
-
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.flush()
-            self.proc.wait(10)
+        super().close()
         Device.live.pop(self.dev, None)
 
 

@@ -10,8 +10,15 @@ order), so a record's bytes equal what odo-agent would send.
     python3 wirelib.py SPEC.json OUT.cbor     # SPEC: {"dev", "seq", "recs": [...], ["v", "ep", "af"]}
 """
 import json
+import os
 import struct
 import sys
+
+# Reading CBOR (the collector's acks): the one decoder of the tests, emitlib's.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "agent"))
+import emitlib  # noqa: E402
+
+dec = emitlib.cbor_loads  # one CBOR item spanning all of its bytes
 
 
 def _head(major, n):
@@ -55,58 +62,6 @@ class Raw(bytes):
 
 def enc_item(x):
     return bytes(x) if isinstance(x, Raw) else enc(x)
-
-
-def dec(data):
-    """Decode one CBOR item (definite lengths; what acks and records use)."""
-    v, pos = _dec(data, 0)
-    if pos != len(data):
-        raise ValueError("trailing bytes")
-    return v
-
-
-def _dec(d, i):
-    ib = d[i]
-    major, ai = ib >> 5, ib & 31
-    i += 1
-    if major == 7:
-        if ai == 20:
-            return False, i
-        if ai == 21:
-            return True, i
-        if ai == 22:
-            return None, i
-        if ai == 26:
-            return struct.unpack(">f", d[i:i + 4])[0], i + 4
-        if ai == 27:
-            return struct.unpack(">d", d[i:i + 8])[0], i + 8
-        raise ValueError("simple %d" % ai)
-    if ai < 24:
-        n = ai
-    else:
-        w = {24: 1, 25: 2, 26: 4, 27: 8}[ai]
-        n = int.from_bytes(d[i:i + w], "big")
-        i += w
-    if major == 0:
-        return n, i
-    if major == 1:
-        return -1 - n, i
-    if major in (2, 3):
-        b = d[i:i + n]
-        return (b if major == 2 else b.decode()), i + n
-    if major == 4:
-        out = []
-        for _ in range(n):
-            x, i = _dec(d, i)
-            out.append(x)
-        return out, i
-    if major == 5:
-        out = {}
-        for _ in range(n):
-            k, i = _dec(d, i)
-            out[k], i = _dec(d, i)
-        return out, i
-    raise ValueError("major %d" % major)
 
 
 def record(kind, s, t, **fields):

@@ -65,6 +65,7 @@ sys.path.insert(0, HERE)
 import wirelib as W  # noqa: E402
 import emitlib as E  # noqa: E402
 import drives as D  # noqa: E402
+import harness as H  # noqa: E402
 
 # (also imported by refresh_isolation.py, which sets only what it uses)
 AGENT = os.environ.get("AGENT")
@@ -87,7 +88,6 @@ SYN, RAV = os.path.join(DRIVES, "synthetic-1"), os.path.join(DRIVES, "rav4-i280"
 # ODO_SOAK_SCALE stretches the timeline (slower machines); ODO_SOAK_SEED the choices.
 SCALE = float(os.environ.get("ODO_SOAK_SCALE", "1"))
 RNG = random.Random(int(os.environ.get("ODO_SOAK_SEED", "11")))
-SEP = "\x1f"
 DAY = 86400
 T0 = time.time()
 NOW_MS = int(T0 * 1000)
@@ -128,11 +128,7 @@ def spawn(args, **kw):
 
 
 def psql(sql, conn=CONN, check=True):
-    r = subprocess.run(["psql", conn, "-X", "-q", "-A", "-t", "-F", SEP, "-v", "ON_ERROR_STOP=1", "-c", sql],
-                       capture_output=True, text=True)
-    if check and r.returncode != 0:
-        fail("psql: %s\n%s" % (r.stderr.strip(), sql[:300]))
-    return [line.split(SEP) for line in r.stdout.splitlines() if line != ""]
+    return H.psql(sql, conn, check, fail_with=fail, cut=300)
 
 
 def q1(sql, conn=CONN):
@@ -505,38 +501,14 @@ class Gateway:
 
 # ---- the hostile device -----------------------------------------------------------------------------------------
 
-class Devsim:
-    """One device's MQTT connection (tests/e2e/collector/devsim.c)."""
-
-    def __init__(self, dev):
-        self.dev, self.acks, self.pubacks, self.sent = dev, [], 0, 0
-        self.proc = spawn([DEVSIM, "--port", str(PORT), "--pki", PKI, "--device", dev], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True)
-        self.ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(20):
-            fail("device %s did not connect" % dev)
-
-    def _read(self):
-        for line in self.proc.stdout:
-            w = line.split()
-            if w[0] == "ready":
-                self.ready.set()
-            elif w[0] == "puback":
-                self.pubacks += 1
-            elif w[0] == "ack":
-                m = W.dec(bytes.fromhex(w[1]))
-                self.acks.append((m.get("ep", 0), m["ack"]))
-
-    def pub(self, data):
-        path = os.path.join(TMP, "msg-%s-%d.cbor" % (self.dev, self.sent))
-        with open(path, "wb") as f:
-            f.write(data)
-        self.sent += 1
-        self.proc.stdin.write("pub %s\n" % path)
-        self.proc.stdin.flush()
-        wait_for("broker took %s's message" % self.dev, lambda: self.pubacks >= self.sent, 30, 0.02)
-        os.unlink(path)
+class Devsim(H.Device):
+    """One device's MQTT connection (tests/e2e/collector/devsim.c): harness.Device
+    with the soak's timeouts (scaled by wait_for), its process list and SoakFail."""
+    CONNECT_S = 20
+    PUB_S = 30
+    _popen = staticmethod(spawn)
+    _fail = staticmethod(fail)
+    _wait_for = staticmethod(wait_for)
 
 
 class Hostile:
