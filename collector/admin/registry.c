@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "pg/result.h"
 
 /* a timestamptz as ISO 8601 in UTC */
 #define ISO(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -31,18 +32,12 @@ static int db_fail(PGconn *c, PGresult *r, char *why)
 	return ODO_ERR_DB;
 }
 
-static int ok(const PGresult *r)
-{
-	ExecStatusType s = PQresultStatus(r);
-	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
-}
-
 /* Run a parameterised statement; on failure *why is set and NULL returned
  * (the result already cleared). */
 static PGresult *ex(PGconn *c, const char *sql, int n, const char *const *v, char *why)
 {
 	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-	if (ok(r))
+	if (odo_pg_ok(r))
 		return r;
 	(void)db_fail(c, r, why);
 	return NULL;
@@ -510,7 +505,7 @@ int admin__consent_set(PGconn *c, const char *driver, int granted, const char *b
 {
 	const char *v[3] = { driver, granted ? "true" : "false", by };
 	PGresult *r = PQexecParams(c, "SELECT odo_consent_set($1, $2::boolean, $3)", 3, NULL, v, NULL, NULL, 0);
-	if (!ok(r)) {
+	if (!odo_pg_ok(r)) {
 		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		if (st && strcmp(st, "42883") == 0) {
 			PQclear(r);

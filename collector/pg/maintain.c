@@ -5,25 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/result.h"
+
 #define WHY_MAX 256
 /* Advisory lock key serialising concurrent maintain runs (migrate uses ...01). */
 #define MAINTAIN_LOCK_KEY "7301000002"
 /* Tables partitioned by month of t. */
 static const char *const PARTITIONED[] = { "samples", "tracks" };
 
+/* Every failure here ends the transaction. */
 static int fail(PGconn *c, PGresult *r, char *why, const char *what)
 {
-	snprintf(why, WHY_MAX, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-	why[strcspn(why, "\n")] = '\0';
-	PQclear(r);
-	PQclear(PQexec(c, "ROLLBACK"));
-	return ODO_ERR_DB;
-}
-
-static int ok(PGresult *r)
-{
-	ExecStatusType s = PQresultStatus(r);
-	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+	return odo_pg_fail(c, r, why, WHY_MAX, what, 1);
 }
 
 int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int *dropped, char *why)
@@ -36,16 +29,16 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 		return ODO_ERR_INVAL;
 	}
 	PGresult *r = PQexec(c, "BEGIN");
-	if (!ok(r))
+	if (!odo_pg_ok(r))
 		return fail(c, r, why, "BEGIN");
 	PQclear(r);
 	r = PQexec(c, "SELECT pg_advisory_xact_lock(" MAINTAIN_LOCK_KEY ")");
-	if (!ok(r))
+	if (!odo_pg_ok(r))
 		return fail(c, r, why, "lock");
 	PQclear(r);
 	r = PQexec(c, "SELECT extract(year FROM now() AT TIME ZONE 'UTC')::int,"
 		      " extract(month FROM now() AT TIME ZONE 'UTC')::int");
-	if (!ok(r) || PQntuples(r) != 1)
+	if (!odo_pg_ok(r) || PQntuples(r) != 1)
 		return fail(c, r, why, "clock");
 	int now_m = atoi(PQgetvalue(r, 0, 0)) * 12 + atoi(PQgetvalue(r, 0, 1)) - 1;
 	PQclear(r);
@@ -58,7 +51,7 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 			const char *v[1] = { name };
 			r = PQexecParams(c, "SELECT 1 FROM pg_class WHERE relname = $1 AND relkind IN ('r', 'p')"
 					    " AND pg_table_is_visible(oid)", 1, NULL, v, NULL, NULL, 0);
-			if (!ok(r))
+			if (!odo_pg_ok(r))
 				return fail(c, r, why, name);
 			int exists = PQntuples(r) > 0;
 			PQclear(r);
@@ -69,7 +62,7 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 				 " TO ('%04d-%02d-01 00:00:00+00')",
 				 name, PARTITIONED[t], y, mo, ny, nmo);
 			r = PQexec(c, sql);
-			if (!ok(r))
+			if (!odo_pg_ok(r))
 				return fail(c, r, why, name);
 			PQclear(r);
 			(*created)++;
@@ -87,7 +80,7 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 		r = PQexecParams(c, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
 				    " WHERE i.inhparent = $1::text::regclass AND c.relname ~ ('^' || $1::text || '_[0-9]{4}_[0-9]{2}$')"
 				    " AND substr(c.relname, length($1::text) + 2) < $2::text ORDER BY 1", 2, NULL, v, NULL, NULL, 0);
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, PARTITIONED[t]);
 		for (int i = 0; i < PQntuples(r); i++) {
 			char name[64], sql[160];
@@ -98,7 +91,7 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 			snprintf(name, sizeof name, "%s_%04d_%02d", PARTITIONED[t], y, mo);
 			snprintf(sql, sizeof sql, "SELECT NOT EXISTS (SELECT 1 FROM %s)", name);
 			PGresult *e = PQexec(c, sql);
-			if (!ok(e)) {
+			if (!odo_pg_ok(e)) {
 				PQclear(r);
 				return fail(c, e, why, name);
 			}
@@ -108,7 +101,7 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 				continue;
 			snprintf(sql, sizeof sql, "DROP TABLE %s", name);
 			e = PQexec(c, sql);
-			if (!ok(e)) {
+			if (!odo_pg_ok(e)) {
 				PQclear(r);
 				return fail(c, e, why, name);
 			}
@@ -119,7 +112,7 @@ int odo_maintain(PGconn *c, int months_back, int months_ahead, int *created, int
 		PQclear(r);
 	}
 	r = PQexec(c, "COMMIT");
-	if (!ok(r))
+	if (!odo_pg_ok(r))
 		return fail(c, r, why, "COMMIT");
 	PQclear(r);
 	return ODO_OK;

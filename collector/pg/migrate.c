@@ -3,25 +3,17 @@
 #include <string.h>
 
 #include "aggregate/aggregate.h"
+#include "pg/result.h"
 #include "pg/migrations.h"
 
 #define WHY_MAX 256
 /* Advisory lock key serialising concurrent `odo-collector migrate` runs. */
 #define MIGRATE_LOCK_KEY "7301000001"
 
+/* Every failure here ends the transaction. */
 static int fail(PGconn *c, PGresult *r, char *why, const char *what)
 {
-	snprintf(why, WHY_MAX, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-	why[strcspn(why, "\n")] = '\0';
-	PQclear(r);
-	PQclear(PQexec(c, "ROLLBACK"));
-	return ODO_ERR_DB;
-}
-
-static int ok(PGresult *r)
-{
-	ExecStatusType s = PQresultStatus(r);
-	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+	return odo_pg_fail(c, r, why, WHY_MAX, what, 1);
 }
 
 int odo_migrate(PGconn *c, int *applied, char *why)
@@ -29,11 +21,11 @@ int odo_migrate(PGconn *c, int *applied, char *why)
 	*applied = 0;
 	PGresult *r = PQexec(c, "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
 				" name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-	if (!ok(r)) {
+	if (!odo_pg_ok(r)) {
 		/* a concurrent first run may race on the catalog; the lock below orders the rest */
 		PQclear(r);
 		r = PQexec(c, "SELECT 1 FROM schema_migrations LIMIT 0");
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, "schema_migrations");
 	}
 	PQclear(r);
@@ -43,31 +35,31 @@ int odo_migrate(PGconn *c, int *applied, char *why)
 		snprintf(ver, sizeof ver, "%d", m->version);
 		const char *v[2] = { ver, m->name };
 		r = PQexec(c, "BEGIN");
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, "BEGIN");
 		PQclear(r);
 		r = PQexec(c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")");
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, "lock");
 		PQclear(r);
 		r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, NULL, v, NULL, NULL, 0);
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, m->name);
 		int done = PQntuples(r) > 0;
 		PQclear(r);
 		if (!done) {
 			r = PQexec(c, m->sql); /* trusted text compiled into the binary */
-			if (!ok(r))
+			if (!odo_pg_ok(r))
 				return fail(c, r, why, m->name);
 			PQclear(r);
 			r = PQexecParams(c, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
 					 NULL, v, NULL, NULL, 0);
-			if (!ok(r))
+			if (!odo_pg_ok(r))
 				return fail(c, r, why, m->name);
 			PQclear(r);
 		}
 		r = PQexec(c, "COMMIT");
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, "COMMIT");
 		PQclear(r);
 		if (!done)

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg/result.h"
+
 #define WHY_MAX 256
 
 #define IN ODO_ROLE_INGEST
@@ -135,18 +137,7 @@ const size_t odo_n_owner_only = ODO_ARRAY_LEN(odo_owner_only);
 
 static int fail(PGconn *c, PGresult *r, char *why, const char *what, int in_tx)
 {
-	snprintf(why, WHY_MAX, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-	why[strcspn(why, "\n")] = '\0';
-	PQclear(r);
-	if (in_tx)
-		PQclear(PQexec(c, "ROLLBACK"));
-	return ODO_ERR_DB;
-}
-
-static int ok(const PGresult *r)
-{
-	ExecStatusType s = PQresultStatus(r);
-	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+	return odo_pg_fail(c, r, why, WHY_MAX, what, in_tx);
 }
 
 int odo_roles_ensure(PGconn *c, char *why)
@@ -155,7 +146,7 @@ int odo_roles_ensure(PGconn *c, char *why)
 	for (size_t i = 0; i < ODO_ARRAY_LEN(odo_roles); i++) {
 		const char *v[1] = { odo_roles[i] };
 		PGresult *r = PQexecParams(c, "SELECT 1 FROM pg_roles WHERE rolname = $1", 1, NULL, v, NULL, NULL, 0);
-		if (!ok(r))
+		if (!odo_pg_ok(r))
 			return fail(c, r, why, "pg_roles", 0);
 		int exists = PQntuples(r) > 0;
 		PQclear(r);
@@ -165,7 +156,7 @@ int odo_roles_ensure(PGconn *c, char *why)
 		char sql[96];
 		snprintf(sql, sizeof sql, "CREATE ROLE %s NOLOGIN", odo_roles[i]);
 		r = PQexec(c, sql);
-		if (ok(r)) {
+		if (odo_pg_ok(r)) {
 			PQclear(r);
 			continue;
 		}
@@ -188,7 +179,7 @@ int odo_roles_ensure(PGconn *c, char *why)
 static int exec1(PGconn *c, const char *sql, char *why, const char *what)
 {
 	PGresult *r = PQexec(c, sql); /* identifiers from the constant tables or quote_ident */
-	if (!ok(r))
+	if (!odo_pg_ok(r))
 		return fail(c, r, why, what, 1);
 	PQclear(r);
 	return ODO_OK;
@@ -209,7 +200,7 @@ static int grant_cols(PGconn *c, const struct odo_grant *g, char *out, size_t ou
 		       : "SELECT string_agg(quote_ident(x), ', ') FROM unnest(string_to_array($2, ',')) AS x"
 			 " WHERE $1::text IS NOT NULL",
 		2, NULL, v, NULL, NULL, 0);
-	if (!ok(r) || PQntuples(r) != 1)
+	if (!odo_pg_ok(r) || PQntuples(r) != 1)
 		return fail(c, r, why, g->rel, 1);
 	snprintf(out, outsz, " (%s)", PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -236,7 +227,7 @@ int odo_roles_apply(PGconn *c, int *granted, char *why)
 		const char *v[1] = { g->rel };
 		PGresult *r = PQexecParams(c, "SELECT to_regclass('public.' || quote_ident($1)) IS NOT NULL", 1, NULL,
 					   v, NULL, NULL, 0);
-		if (!ok(r) || PQntuples(r) != 1)
+		if (!odo_pg_ok(r) || PQntuples(r) != 1)
 			return fail(c, r, why, g->rel, 1);
 		int exists = PQgetvalue(r, 0, 0)[0] == 't';
 		PQclear(r);
@@ -256,7 +247,7 @@ int odo_roles_apply(PGconn *c, int *granted, char *why)
 			"SELECT string_agg(s.oid::regclass::text, ', ') FROM pg_depend d JOIN pg_class s ON s.oid = d.objid"
 			" WHERE d.refobjid = ('public.' || quote_ident($1))::regclass AND s.relkind = 'S'"
 			" AND d.deptype IN ('a', 'i')", 1, NULL, v, NULL, NULL, 0);
-		if (!ok(r) || PQntuples(r) != 1)
+		if (!odo_pg_ok(r) || PQntuples(r) != 1)
 			return fail(c, r, why, g->rel, 1);
 		if (!PQgetisnull(r, 0, 0)) {
 			snprintf(sql, sizeof sql, "GRANT USAGE ON SEQUENCE %s TO %s", PQgetvalue(r, 0, 0), g->role);
@@ -271,7 +262,7 @@ int odo_roles_apply(PGconn *c, int *granted, char *why)
 		return rc;
 	/* the optional road layer (roads import creates it): read by map matching */
 	PGresult *r = PQexec(c, "SELECT 1 FROM pg_namespace WHERE nspname = 'roads'");
-	if (!ok(r))
+	if (!odo_pg_ok(r))
 		return fail(c, r, why, "roads", 1);
 	int roads = PQntuples(r) > 0;
 	PQclear(r);
@@ -284,7 +275,7 @@ int odo_roles_apply(PGconn *c, int *granted, char *why)
 	if ((rc = exec1(c, "SAVEPOINT public_create", why, "savepoint")))
 		return rc;
 	r = PQexec(c, "REVOKE CREATE ON SCHEMA public FROM PUBLIC");
-	int revoked = ok(r);
+	int revoked = odo_pg_ok(r);
 	PQclear(r);
 	if ((rc = exec1(c, revoked ? "RELEASE SAVEPOINT public_create" : "ROLLBACK TO SAVEPOINT public_create", why,
 			"savepoint")))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "roads_private.h"
+#include "pg/result.h"
 
 #define WHY_MAX 256
 #define MAX_EPISODES 4096
@@ -94,10 +95,7 @@ static double dbl_or_nan(const PGresult *r, int row, int col)
 
 static int db_err(PGconn *c, PGresult *r, char *why, const char *what)
 {
-	snprintf(why, WHY_MAX, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-	why[strcspn(why, "\n")] = '\0';
-	PQclear(r);
-	return ODO_ERR_DB;
+	return odo_pg_fail(c, r, why, WHY_MAX, what, 0);
 }
 
 static int cmd(PGconn *c, const char *sql, int n, const char *const *v, char *why, const char *what)

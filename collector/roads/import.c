@@ -10,6 +10,7 @@
 
 #include "roads.h"
 #include "roads_sql.h"
+#include "pg/result.h"
 
 #define WHY_MAX 256
 /* Advisory lock key serialising concurrent imports (and their swap). */
@@ -18,10 +19,7 @@
 
 static int db_err(PGconn *c, PGresult *r, char *why, const char *what)
 {
-	snprintf(why, WHY_MAX, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-	why[strcspn(why, "\n")] = '\0';
-	PQclear(r);
-	return ODO_ERR_DB;
+	return odo_pg_fail(c, r, why, WHY_MAX, what, 0);
 }
 
 static int exec_ok(PGconn *c, const char *sql, int n, const char *const *v, char *why, const char *what)
