@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin/admin_int.h"
+#include "aggregate/aggregate.h"
 #include "pg/result.h"
 
 /* a timestamptz as ISO 8601 in UTC */
@@ -52,9 +53,12 @@ static int simple(PGconn *c, const char *sql, char *why)
 	return ODO_OK;
 }
 
+/* Every registry transaction may mark (driver, month) pairs: the marks'
+ * lock, shared, first (aggregate.h). */
 static int begin(PGconn *c, char *why)
 {
-	return simple(c, "BEGIN", why);
+	int rc = simple(c, "BEGIN", why);
+	return rc ? rc : simple(c, odo_agg_marks_lock_sql(0), why);
 }
 
 /* Roll back (after a refusal or an error) and pass rc through. */

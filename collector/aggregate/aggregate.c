@@ -252,6 +252,15 @@ const char *odo_agg_refresh_pair_sql(void)
 	return SQL_AGG_PAIR;
 }
 
+/* Advisory lock key of the marks (migrate 7301000001, maintain ...02, roads import ...15). */
+#define MARKS_LOCK_KEY "7301000030"
+
+const char *odo_agg_marks_lock_sql(int exclusive)
+{
+	return exclusive ? "SELECT pg_advisory_xact_lock(" MARKS_LOCK_KEY ")"
+			 : "SELECT pg_advisory_xact_lock_shared(" MARKS_LOCK_KEY ")";
+}
+
 static int db_fail(PGresult *r, PGconn *c, char *why)
 {
 	snprintf(why, WHY_MAX, "%s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));

@@ -30,6 +30,16 @@ const char *odo_agg_refresh_dirty_sql(void);
 const char *odo_agg_dirty_pairs_sql(void);
 const char *odo_agg_refresh_pair_sql(void);
 
+/* The lock that orders a refresh after every transaction that marks a
+ * (driver, month): a marker takes it shared (exclusive = 0) before it marks
+ * and holds it to its commit; a refresh takes it exclusively (1) in its own
+ * transaction before the refresh statement, whose snapshot then holds every
+ * marker's trips. Without it a mark that already existed (ON CONFLICT DO
+ * NOTHING) could be deleted by a refresh whose snapshot lacked the marker's
+ * trip: that trip uncounted until its month changed again (found by the
+ * soak: total_trips 1 for 2 finished trips, no mark left). */
+const char *odo_agg_marks_lock_sql(int exclusive);
+
 /* Erase a driver for good (issue 13 finding 5): tombstones for each of
  * their assignment windows (the window and the sequence ranges committed in
  * it), then every row matching them by record time, arrival time or seq in

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aggregate/aggregate.h"
 #include "decode/decode.h"
 #include "odo/log.h"
 #include "pg/sql.h"
@@ -637,7 +638,9 @@ static int send_records(struct odo_pgw *w)
 static int send_locks(struct odo_pgw *w)
 {
 	const char *dv[1] = { w->extra[X_DEVICES].p };
-	int rc = pgw__send_q(w, R_NONE, SQL_DEVICES, 1, dv, NULL, NULL);
+	/* first: a transaction that may mark (driver, month) pairs (aggregate.h) */
+	int rc = pgw__send_q(w, R_NONE, odo_agg_marks_lock_sql(0), 0, NULL, NULL, NULL);
+	rc = rc ? rc : pgw__send_q(w, R_NONE, SQL_DEVICES, 1, dv, NULL, NULL);
 	return rc ? rc : pgw__send_q(w, R_NONE, SQL_LOCK, 1, dv, NULL, NULL);
 }
 

@@ -832,14 +832,17 @@ static int send_refresh(struct odo_pgw *w)
 		w->pk = PK_REFRESH_ONE;
 		for (size_t i = 0; i < w->nrpairs; i++) {
 			const char *v[2] = { w->rpairs[2 * i], w->rpairs[2 * i + 1] };
-			if (pgw__send_q(w, R_NONE, odo_agg_refresh_pair_sql(), 2, v, NULL, NULL) != ODO_OK ||
+			if (pgw__send_q(w, R_NONE, odo_agg_marks_lock_sql(1), 0, NULL, NULL, NULL) != ODO_OK ||
+			    pgw__send_q(w, R_NONE, odo_agg_refresh_pair_sql(), 2, v, NULL, NULL) != ODO_OK ||
 			    pgw__sync(w, i) != ODO_OK)
 				return ODO_ERR_DB;
 		}
 		return ODO_OK;
 	}
 	w->pk = w->refresh_isolate ? PK_REFRESH_PAIRS : PK_REFRESH;
-	if (pgw__send_q(w, w->refresh_isolate ? R_PAIRS : R_NONE,
+	if ((!w->refresh_isolate &&
+	     pgw__send_q(w, R_NONE, odo_agg_marks_lock_sql(1), 0, NULL, NULL, NULL) != ODO_OK) ||
+	    pgw__send_q(w, w->refresh_isolate ? R_PAIRS : R_NONE,
 			w->refresh_isolate ? odo_agg_dirty_pairs_sql() : odo_agg_refresh_dirty_sql(), 0, NULL, NULL,
 			NULL) != ODO_OK ||
 	    pgw__sync(w, 0) != ODO_OK)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "roads_private.h"
+#include "aggregate/aggregate.h"
 #include "pg/result.h"
 
 #define WHY_MAX 256
@@ -381,6 +382,9 @@ static int store(PGconn *c, struct trip_ctx *t, char *why)
 		rc = cmd(c, "BEGIN", 0, NULL, why, "BEGIN");
 	if (rc)
 		goto out;
+	/* this transaction marks the driver's month (aggregate.h) */
+	if ((rc = cmd(c, odo_agg_marks_lock_sql(0), 0, NULL, why, "marks lock")))
+		goto fail;
 	/* serialise with a concurrent matcher of the same trip */
 	if ((rc = cmd(c, "SELECT 1 FROM trips WHERE trip_id = $1 FOR UPDATE", 1, tv, why, "lock trip")))
 		goto fail;
