@@ -75,3 +75,26 @@ driver_run() {
 	tail -20 "$ODO_TMP/driver.log" >&2
 	odo_die "driver did not finish within $limit s"
 }
+
+# driver_drained PID SECONDS WHY: wait for the background driver PID to exit
+# (it exits only with an empty outbox); fail after SECONDS. Then STATS holds
+# its last counters line (read with driver_stat).
+driver_drained() {
+	local pid=$1 limit=$2 i
+	for ((i = 0; i < limit * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		tail -20 "$ODO_TMP/driver.log" >&2
+		odo_die "the backlog did not drain within $limit s$3"
+	fi
+	wait "$pid" || odo_die "driver failed"
+	STATS=$(grep 'produced up to' "$ODO_TMP/driver.log" | tail -1)
+	echo "$STATS" >&2
+}
+
+# driver_stat NAME: one counter of STATS ("ack timeouts", "depth", ...).
+driver_stat() {
+	sed -n "s/.*$1 \([0-9]*\).*/\1/p" <<<"$STATS"
+}

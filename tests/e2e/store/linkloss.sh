@@ -20,20 +20,10 @@ kill -USR1 "$SINK_PID"
 sleep 4
 echo "collector acknowledges again" >&2
 kill -USR2 "$SINK_PID"
-for ((i = 0; i < 900; i++)); do
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$DPID" 2>/dev/null; then
-	tail -20 "$ODO_TMP/driver.log" >&2
-	odo_die "the backlog did not drain within 90 s"
-fi
-wait "$DPID" || odo_die "driver failed"
-stats=$(grep 'produced up to' "$ODO_TMP/driver.log" | tail -1)
-echo "$stats" >&2
-reconnects=$(sed -n 's/.*reconnects \([0-9]*\),.*/\1/p' <<<"$stats")
-timeouts=$(sed -n 's/.*ack timeouts \([0-9]*\).*/\1/p' <<<"$stats")
-depth=$(sed -n 's/.*depth \([0-9]*\),.*/\1/p' <<<"$stats")
+driver_drained "$DPID" 90 ""
+reconnects=$(driver_stat reconnects)
+timeouts=$(driver_stat "ack timeouts")
+depth=$(driver_stat depth)
 [ "${reconnects:-0}" -ge 1 ] || odo_die "expected at least one reconnect, got '$reconnects'"
 [ "${timeouts:-0}" -ge 1 ] || odo_die "expected ack timeouts while the collector was silent, got '$timeouts'"
 [ "$depth" = 0 ] || odo_die "outbox not empty: $depth"

@@ -14,20 +14,10 @@ grep -q "reached no collector (no matching subscribers): resending in 2.0 s" "$O
 	{ cat "$ODO_TMP/driver.log" >&2; odo_die "the uplink did not notice that no collector received its batches"; }
 echo "collector subscribes" >&2
 sink_start
-for ((i = 0; i < 400; i++)); do # 40 s: less than ack_timeout
-	kill -0 "$DPID" 2>/dev/null || break
-	sleep 0.1
-done
-if kill -0 "$DPID" 2>/dev/null; then
-	tail -20 "$ODO_TMP/driver.log" >&2
-	odo_die "the backlog did not drain within 40 s (ack_timeout is 60 s)"
-fi
-wait "$DPID" || odo_die "driver failed"
-stats=$(grep 'produced up to' "$ODO_TMP/driver.log" | tail -1)
-echo "$stats" >&2
-timeouts=$(sed -n 's/.*ack timeouts \([0-9]*\),.*/\1/p' <<<"$stats")
-nosub=$(sed -n 's/.*no subscribers \([0-9]*\).*/\1/p' <<<"$stats")
-depth=$(sed -n 's/.*depth \([0-9]*\),.*/\1/p' <<<"$stats")
+driver_drained "$DPID" 40 " (ack_timeout is 60 s)"
+timeouts=$(driver_stat "ack timeouts")
+nosub=$(driver_stat "no subscribers")
+depth=$(driver_stat depth)
 [ "${nosub:-0}" -ge 1 ] || odo_die "expected PUBACKs 'no matching subscribers', got '$nosub'"
 [ "$timeouts" = 0 ] || odo_die "the resend came from the ack timeout ($timeouts), not from the broker's answer"
 [ "$depth" = 0 ] || odo_die "outbox not empty: $depth"
